@@ -1,0 +1,46 @@
+#!/usr/bin/env bats
+# 00-suite: promises that hold for the suite as a whole.
+
+load helper
+
+@test "suite: every program in bin/ has a man page and a bats suite" {
+    local missing=""
+    for src in "$TFS_ROOT"/bin/*.c; do
+        [ -e "$src" ] || continue
+        p=$(basename "$src" .c)
+        [ -f "$TFS_ROOT/man/$p.1" ] || missing="$missing man/$p.1"
+        ls "$TFS_ROOT"/tests/[0-9][0-9]-"$p".bats >/dev/null 2>&1 || missing="$missing tests/NN-$p.bats"
+        [ -x "$TFS_BUILD/bin/$p" ] || missing="$missing $TFS_BUILD/bin/$p"
+    done
+    [ -z "$missing" ] || { echo "missing:$missing" >&2; false; }
+}
+
+@test "suite: man pages pass groff -man -ww" {
+    for m in "$TFS_ROOT"/man/*.[157]; do
+        run groff -man -ww -z "$m"
+        [ "$status" -eq 0 ] && [ -z "$output" ] || { echo "$m: $output" >&2; false; }
+    done
+}
+
+@test "suite: every SEE ALSO reference names a page that exists" {
+    for m in "$TFS_ROOT"/man/*.[157]; do
+        for ref in $(sed -n '/^\.SH "\{0,1\}SEE ALSO/,/^\.SH/p' "$m" | grep -oE '(tfs|hf-fetch|bpe-train|bpe-encode|tok-stats|tfs-train|tfs-eval|tfs-tokens)[-a-z]* *\\?\(?[157]' | tr -d ' \\('); do
+            page=${ref%[157]}; sec=${ref#"$page"}
+            [ -f "$TFS_ROOT/man/$page.$sec" ] || { echo "$m refers to missing $page($sec)" >&2; false; }
+        done
+    done
+}
+
+@test "suite: the default data decompresses to JSONL with a text field" {
+    for f in "$TFS_ROOT"/assets/stories-train.jsonl.zst "$TFS_ROOT"/assets/stories-val.jsonl.zst; do
+        [ -f "$f" ] || { echo "missing $f" >&2; false; }
+        run bash -c "zstd -dc '$f' | head -3"
+        [ "$status" -eq 0 ]
+        [[ ${lines[0]} == '{"text": '* ]]
+    done
+}
+
+@test "suite: the default data regenerates byte for byte from its generator" {
+    run "$TFS_ROOT/assets/check-stories.sh"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+}

@@ -1,0 +1,74 @@
+# tests/helper.bash - shared setup for every bats suite (load it with
+# `load helper`).  Programs run from the build directory ($TFS_BUILD/bin is
+# first on PATH, set by tests/run-all).
+#
+#   run_tool PROG ARGS...   run PROG; the command line and status are echoed
+#                           to stderr, which bats shows only on failure
+#   requires THING...       skip unless THING is available (an unknown THING
+#                           is a bug in the test, not a skip)
+#   cli_contract PROG       the checks every program gets for free: --help on
+#                           stdout with exit 0, an unknown option named on
+#                           stderr with exit 2, every --help option in the
+#                           man page, and the man page's OPTIONS in --help
+#   fixture NAME            path of tests/fixtures/NAME
+
+TFS_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+TFS_BUILD=${TFS_BUILD:-$TFS_ROOT/build}
+export PATH="$TFS_BUILD/bin:$PATH"
+export TFS_ASSETS="$TFS_ROOT/assets"
+bats_require_minimum_version 1.5.0
+
+run_tool() {
+    echo "\$ $*" >&2
+    run --separate-stderr "$@"
+    echo "status=$status" >&2
+    echo "stdout: $output" >&2
+    echo "stderr: $stderr" >&2
+}
+
+fixture() { echo "$TFS_ROOT/tests/fixtures/$1"; }
+
+requires() {
+    local t
+    for t in "$@"; do
+        case $t in
+        python-torch) /usr/bin/python3 -c 'import torch' 2>/dev/null || skip "python3-torch is not installed" ;;
+        numpy) /usr/bin/python3 -c 'import numpy' 2>/dev/null || skip "python3-numpy is not installed" ;;
+        node) command -v node >/dev/null || skip "node is not installed" ;;
+        gnuplot) command -v gnuplot >/dev/null || skip "gnuplot is not installed" ;;
+        valgrind) command -v valgrind >/dev/null || skip "valgrind is not installed" ;;
+        script) command -v script >/dev/null || skip "script(1) is not installed" ;;
+        *) echo "requires: unknown requirement '$t'" >&2; return 1 ;;
+        esac
+    done
+}
+
+# The long options listed by --help, one per line.
+help_options() {
+    "$1" --help | grep -oE '^ +(-[a-zA-Z0-9], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'
+}
+
+cli_contract() {
+    local prog=$1 man="$TFS_ROOT/man/$1.1" o missing=""
+    run_tool "$prog" --help
+    [ "$status" -eq 0 ] || { echo "$prog --help exited $status" >&2; return 1; }
+    [[ $output == "Usage: $prog "* ]] || { echo "$prog --help: no usage line on stdout" >&2; return 1; }
+    [ -z "$stderr" ] || { echo "$prog --help wrote to stderr" >&2; return 1; }
+    run_tool "$prog" --no-such-option-xyz
+    [ "$status" -eq 2 ] || { echo "$prog: unknown option exited $status, expected 2" >&2; return 1; }
+    [[ $stderr == *"$prog: unrecognized option '--no-such-option-xyz'"* ]] || { echo "unknown option not named" >&2; return 1; }
+    [[ $stderr == *"Try '$prog --help'."* ]] || return 1
+    [ -z "$output" ] || { echo "$prog: usage error wrote to stdout" >&2; return 1; }
+    [ -f "$man" ] || { echo "no man page $man" >&2; return 1; }
+    # Every --help option appears in the man page (roff writes - as \- ) ...
+    for o in $(help_options "$prog"); do
+        grep -qF -- "\\-\\-${o#--}" "$man" || grep -qF -- "$o" "$man" || missing="$missing $o"
+    done
+    [ -z "$missing" ] || { echo "$prog: options missing from $man:$missing" >&2; return 1; }
+    # ... and every option the man page documents (.TP lines) is in --help.
+    local helptext; helptext=$("$prog" --help)
+    for o in $(grep -A1 '^\.TP' "$man" | grep -oE '\\-\\-[a-z0-9-]+' | sed 's/\\//g' | sort -u); do
+        [[ $helptext == *"$o"* ]] || missing="$missing $o"
+    done
+    [ -z "$missing" ] || { echo "$prog: man page options not in --help:$missing" >&2; return 1; }
+}
