@@ -44,3 +44,27 @@ load helper
     run "$TFS_ROOT/assets/check-stories.sh"
     [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
 }
+
+@test "suite: make install and make uninstall honour DESTDIR and PREFIX" {
+    local d="$BATS_TEST_TMPDIR/root"
+    run make -C "$TFS_ROOT" --no-print-directory -s install DESTDIR="$d" PREFIX=/opt/tfs BUILD="$TFS_BUILD"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    [ -f "$d/opt/tfs/share/man/man7/tfs.7" ]
+    [ -f "$d/opt/tfs/share/man/man5/tfs-tokens.5" ]
+    [ -f "$d/opt/tfs/share/tfs/stories-val.jsonl.zst" ]
+    for src in "$TFS_ROOT"/bin/*.c; do
+        [ -e "$src" ] || continue
+        [ -x "$d/opt/tfs/bin/$(basename "$src" .c)" ]
+    done
+    run make -C "$TFS_ROOT" --no-print-directory -s uninstall DESTDIR="$d" PREFIX=/opt/tfs BUILD="$TFS_BUILD"
+    [ "$status" -eq 0 ]
+    [ -z "$(find "$d" -type f)" ]
+}
+
+@test "suite: make help lists the documented targets" {
+    run make -C "$TFS_ROOT" --no-print-directory help
+    [ "$status" -eq 0 ]
+    for t in all check bench demo install uninstall clean help; do
+        [[ $output == *"$t:"* ]] || { echo "make help lacks $t" >&2; false; }
+    done
+}
