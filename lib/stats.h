@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bytemap.h"
+
 /* ======================================================================
  * Counting token ids
  * ======================================================================
@@ -155,17 +157,18 @@ const char *pt_class_name(int k);
 /* Bit k set when piece s[0..n) is in class k. */
 unsigned pretok_classes(const char *s, size_t n);
 
+struct ptent { const char *s; uint32_t len; uint64_t count; };
 struct pretok_stats {
     uint64_t total;             /* pieces */
     uint64_t bytes;             /* their bytes */
     uint64_t cls[NPT];          /* occurrences per class */
     uint64_t rare_below;        /* threshold */
     uint64_t rare_distinct, rare_occurrences;
-    /* distinct pieces: an open-addressing hash table of (text, count) */
-    size_t distinct, cap;
-    struct ptent { char *s; uint32_t len; uint32_t hash; uint64_t count; } *tab;
+    struct bytemap map;         /* distinct piece -> count */
+    size_t distinct;
     /* after pretok_stats_finish: */
-    uint64_t *sorted;           /* (distinct) counts, descending: the Zipf curve */
+    struct ptent *top;          /* (distinct) pieces, most frequent first (keys in map) */
+    uint64_t *sorted;           /* (distinct) their counts: the Zipf curve */
     double zipf_s;              /* fitted exponent: count ~ rank^(-s) */
     uint32_t cover_rank_n[NCOVER];  /* distinct pieces covering 90..99.9% of pieces */
 };

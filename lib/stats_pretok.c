@@ -47,35 +47,11 @@ unsigned pretok_classes(const char *s, size_t n)
 
 /* ---- the table of distinct pieces --------------------------------------- */
 
-/* FNV-1a, 32 bits (http://www.isthe.com/chongo/tech/comp/fnv/) */
-static uint32_t fnv1a(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 16777619u; }
-    return h;
-}
-
 void pretok_stats_init(struct pretok_stats *p, uint64_t rare_below)
 {
     memset(p, 0, sizeof *p);
     p->rare_below = rare_below;
-    p->cap = 1 << 12;
-    p->tab = xcalloc(p->cap, sizeof *p->tab);
-}
-
-static void grow(struct pretok_stats *p)
-{
-    size_t cap = 2 * p->cap;
-    struct ptent *t = xcalloc(cap, sizeof *t);
-    for (size_t i = 0; i < p->cap; i++) {
-        if (!p->tab[i].s) continue;
-        size_t j = p->tab[i].hash & (cap - 1);
-        while (t[j].s) j = (j + 1) & (cap - 1);
-        t[j] = p->tab[i];
-    }
-    free(p->tab);
-    p->tab = t;
-    p->cap = cap;
+    bytemap_init(&p->map, 1 << 12);
 }
 
 void pretok_stats_add(struct pretok_stats *p, const char *s, size_t n)
@@ -83,24 +59,7 @@ void pretok_stats_add(struct pretok_stats *p, const char *s, size_t n)
     if (n > UINT32_MAX) die("a pre-token of %zu bytes is too long", n);
     p->total++;
     p->bytes += n;
-    uint32_t h = fnv1a(s, n);
-    size_t j = h & (p->cap - 1);
-    for (;;) {
-        struct ptent *e = &p->tab[j];
-        if (!e->s) break;
-        if (e->hash == h && e->len == n && memcmp(e->s, s, n) == 0) { e->count++; return; }
-        j = (j + 1) & (p->cap - 1);
-    }
-    /* a new distinct piece: classify it once, remember it */
-    struct ptent *e = &p->tab[j];
-    e->s = xmalloc(n + 1);
-    memcpy(e->s, s, n);
-    e->s[n] = 0;
-    e->len = (uint32_t)n;
-    e->hash = h;
-    e->count = 1;
-    p->distinct++;
-    if (2 * p->distinct > p->cap) grow(p);      /* keep the load factor below 1/2 */
+    (*bytemap_put(&p->map, s, n, NULL))++;
 }
 
 static int by_count(const void *a, const void *b)
@@ -127,16 +86,19 @@ double zipf_exponent(const uint64_t *sorted, size_t n)
 
 void pretok_stats_finish(struct pretok_stats *p)
 {
-    /* compact the table to its entries, most frequent first */
+    /* the distinct pieces, most frequent first */
+    p->distinct = p->map.n;
+    p->top = xmalloc((p->distinct ? p->distinct : 1) * sizeof *p->top);
     size_t k = 0;
-    for (size_t i = 0; i < p->cap; i++)
-        if (p->tab[i].s) p->tab[k++] = p->tab[i];
-    memset(p->tab + k, 0, (p->cap - k) * sizeof *p->tab);   /* no stale copies to free twice */
-    qsort(p->tab, k, sizeof *p->tab, by_count);
+    for (size_t i = 0; i < p->map.cap; i++) {
+        const struct bytemap_slot *e = &p->map.slot[i];
+        if (e->hash) p->top[k++] = (struct ptent){ bytemap_key(&p->map, e), e->len, e->val };
+    }
+    qsort(p->top, k, sizeof *p->top, by_count);
     p->sorted = xmalloc((k ? k : 1) * sizeof *p->sorted);
     size_t twice = 0;
     for (size_t i = 0; i < k; i++) {
-        const struct ptent *e = &p->tab[i];
+        const struct ptent *e = &p->top[i];
         p->sorted[i] = e->count;
         twice += e->count >= 2;
         unsigned m = pretok_classes(e->s, e->len);
@@ -154,13 +116,13 @@ void pretok_stats_finish(struct pretok_stats *p)
 
 const struct ptent *pretok_stats_top(const struct pretok_stats *p, size_t i)
 {
-    return i < p->distinct ? &p->tab[i] : NULL;
+    return p->top && i < p->distinct ? &p->top[i] : NULL;
 }
 
 void pretok_stats_free(struct pretok_stats *p)
 {
-    for (size_t i = 0; i < p->cap; i++) free(p->tab[i].s);
-    free(p->tab);
+    bytemap_free(&p->map);
+    free(p->top);
     free(p->sorted);
     memset(p, 0, sizeof *p);
 }

@@ -199,8 +199,8 @@ TEST(pretoken_table)
     for (int i = 0; i < 3; i++) pretok_stats_add(&p, "a", 1);
     pretok_stats_finish(&p);
     CHECK(p.total == 10004 && p.distinct == 5002);
-    CHECK(pretok_stats_top(&p, 0)->count == 3 && strcmp(pretok_stats_top(&p, 0)->s, "a") == 0);
-    CHECK(pretok_stats_top(&p, 5001)->count == 1 && strcmp(pretok_stats_top(&p, 5001)->s, "!!") == 0);
+    CHECK(pretok_stats_top(&p, 0)->count == 3 && pretok_stats_top(&p, 0)->len == 1 && memcmp(pretok_stats_top(&p, 0)->s, "a", 1) == 0);
+    CHECK(pretok_stats_top(&p, 5001)->count == 1 && memcmp(pretok_stats_top(&p, 5001)->s, "!!", 2) == 0);
     CHECK(p.cls[PT_SINGLE] == 3 && p.cls[PT_PUNCT] == 1);
     CHECK(p.rare_distinct == 1 && p.rare_occurrences == 1);     /* "!!", seen once < 2 */
     pretok_stats_free(&p);
