@@ -527,11 +527,17 @@ void report_plot(const char *path, const struct stats_report *r)
 
     /* gnuplot script: two panels side by side */
     FILE *g = xfopen(gp, "w");
-    fprintf(g, "set terminal pngcairo size 1400,560 font 'sans,11'\n"
-               "set multiplot layout 1,2 title 'tok-stats: %s'\n"
-               "set grid\nset key top right\n"
+    /* noenhanced: a '_' in a file name is not a subscript; in a single-quoted
+     * gnuplot string, '' stands for one quote */
+    fprintf(g, "set terminal pngcairo noenhanced size 1400,560 font 'sans,11'\n"
+               "set multiplot layout 1,2 title 'tok-stats: ");
+    for (const char *c = input_names(r); *c; c++) {
+        if (*c == '\'') putc('\'', g);
+        putc(*c == '\n' ? ' ' : *c, g);
+    }
+    fprintf(g, "'\nset grid\nset key top right\n"
                "set logscale xy\nset xlabel 'rank'\nset ylabel 'occurrences'\n"
-               "set title 'Zipf curve (rank-frequency)'\n", input_names(r));
+               "set title 'Zipf curve (rank-frequency)'\n");
     fprintf(g, "plot %s%s%s\n",
             tok ? "'tokens.dat' using 1:2 with lines lw 2 title 'tokens'" : "",
             tok && pre ? ", " : "",

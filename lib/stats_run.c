@@ -61,6 +61,37 @@ static long eot_id(const struct stats_report *r, uint32_t vocab)
 
 /* ---- token streams ------------------------------------------------------ */
 
+/* Why stream tr does not fit the first stream (first, vocab) or the
+ * tokenizer, or NULL when it does. */
+static const char *stream_mismatch(const struct stats_report *r, const struct tokr *tr,
+                                   const char *first, uint32_t vocab)
+{
+    static char msg[1024];
+    const char *tokpath = r->o->tokenizer;
+    if (tr->h.vocab != vocab || tr->h.fingerprint != r->fingerprint) {
+        snprintf(msg, sizeof msg, "%s: encoded with a different tokenizer than %s (vocabulary %u, "
+                 "fingerprint %016llx; expected %u, %016llx)", tr->name, first, tr->h.vocab,
+                 (unsigned long long)tr->h.fingerprint, vocab, (unsigned long long)r->fingerprint);
+        return msg;
+    }
+    if (!r->tok) return NULL;
+    /* The stream must come from this tokenizer: the same fingerprint (when
+     * the stream records one) and the same vocabulary. */
+    uint64_t fp = tok_fingerprint(r->tok);
+    if (tr->h.fingerprint && tr->h.fingerprint != fp) {
+        snprintf(msg, sizeof msg, "%s: encoded with a different tokenizer than %s (fingerprint %016llx, "
+                 "tokenizer %016llx)", tr->name, tokpath, (unsigned long long)tr->h.fingerprint,
+                 (unsigned long long)fp);
+        return msg;
+    }
+    if (tr->h.vocab != tok_vocab_size(r->tok)) {
+        snprintf(msg, sizeof msg, "%s: vocabulary size %u does not match %s (%u)", tr->name, tr->h.vocab,
+                 tokpath, tok_vocab_size(r->tok));
+        return msg;
+    }
+    return NULL;
+}
+
 static void read_streams(struct stats_report *r, char **files, int nfiles)
 {
     const struct stats_opts *o = r->o;
@@ -78,21 +109,11 @@ static void read_streams(struct stats_report *r, char **files, int nfiles)
             r->fingerprint = tr->h.fingerprint;
             tok_counter_init(&c, vocab, r->wide);
             first = xstrdup(tr->name);
-        } else if (tr->h.vocab != vocab || tr->h.fingerprint != r->fingerprint) {
-            die("%s: encoded with a different tokenizer than %s (vocabulary %u, fingerprint %016llx; "
-                "expected %u, %016llx)", tr->name, first, tr->h.vocab,
-                (unsigned long long)tr->h.fingerprint, vocab, (unsigned long long)r->fingerprint);
         }
-        if (r->tok) {
-            /* The stream must come from this tokenizer: same fingerprint
-             * (when the stream records one) and the same vocabulary. */
-            uint64_t fp = tok_fingerprint(r->tok);
-            if (tr->h.fingerprint && tr->h.fingerprint != fp)
-                die("%s: encoded with a different tokenizer than %s (fingerprint %016llx, tokenizer %016llx)",
-                    tr->name, o->tokenizer, (unsigned long long)tr->h.fingerprint, (unsigned long long)fp);
-            if (tr->h.vocab != tok_vocab_size(r->tok))
-                die("%s: vocabulary size %u does not match %s (%u)", tr->name, tr->h.vocab,
-                    o->tokenizer, tok_vocab_size(r->tok));
+        const char *err = stream_mismatch(r, tr, first, vocab);
+        if (err) {
+            tokr_close(tr);     /* (nothing left behind for leak checkers) */
+            die("%s", err);
         }
         progress_start(&pg, "tokens", tr->mapped ? tr->n : 0, o->quiet);
         double t = now_seconds();

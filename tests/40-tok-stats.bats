@@ -249,6 +249,12 @@ EOF
     [ "$(jget "$BATS_TEST_TMPDIR/j" "[$p['pre_tokens'], $p['distinct']]")" = "[8, 8]" ]
     [ "$(jget "$BATS_TEST_TMPDIR/j" "$p['classes']")" = "{'single_characters': 3, 'whitespace_runs': 0, 'punctuation_heavy': 1, 'numbers': 1}" ]
     [ "$(jget "$BATS_TEST_TMPDIR/j" "$p['rare']")" = "{'below': 2, 'distinct': 8, 'occurrences': 8}" ]
+    # the same from standard input
+    run_tool bash -c "tok-stats --json --rare 2 < '$f'"
+    [ "$status" -eq 0 ]
+    echo "$output" > "$BATS_TEST_TMPDIR/k"
+    [ "$(jget "$BATS_TEST_TMPDIR/k" "j['inputs']")" = "['<stdin>']" ]
+    [ "$(jget "$BATS_TEST_TMPDIR/k" "(j['text'], j['pre_tokens'])")" = "$(jget "$BATS_TEST_TMPDIR/j" "(j['text'], j['pre_tokens'])")" ]
 }
 
 @test "tok-stats: pre-token edge cases counted by hand" {
