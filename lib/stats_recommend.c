@@ -20,8 +20,10 @@
  * between the smallest and the largest size, and take the point farthest
  * above the straight line y = x.  Left of it, a parameter buys more
  * compression than the average parameter of the whole range; right of it,
- * less.  Ties (only with two sizes, which both lie on the line) go to the
- * larger: its step buys compression at exactly the average rate. */
+ * less.  Ties go to the larger size: with two sizes both lie on the line,
+ * and on a curve that bends the other way (each step buying more than the
+ * one before) the first and the last do, and the last steps are the best
+ * buys. */
 void recommend_pick(struct recommend *r)
 {
     int first = -1, last = -1;
@@ -52,16 +54,11 @@ void recommend_pick(struct recommend *r)
     const struct rec_row *b = &r->rows[r->best];
     double gain = 100 * (b->bytes_per_token - a->bytes_per_token) / dy;
     double cost = 100 * (double)(b->params - a->params) / dx;
-    if (r->best == first)
+    if (r->best == last)
+        /* a curve that does not bend: the last steps buy as much as the first */
         snprintf(r->reason, sizeof r->reason,
-                 "%u: every larger size buys less compression per parameter than the average "
-                 "from %u to %u (%.2f -> %.2f bytes/token)",
-                 b->size, a->size, z->size, a->bytes_per_token, z->bytes_per_token);
-    else if (r->best == last)
-        snprintf(r->reason, sizeof r->reason,
-                 "%u: up to the largest size reached, every step still buys compression at the "
-                 "average rate per parameter or better (%.2f -> %.2f bytes/token from %u)",
-                 b->size, a->bytes_per_token, b->bytes_per_token, a->size);
+                 "%u: compression per parameter does not fall off before the largest size reached "
+                 "(%.2f -> %.2f bytes/token from %u)", b->size, a->bytes_per_token, b->bytes_per_token, a->size);
     else
         snprintf(r->reason, sizeof r->reason,
                  "%u: %.0f%% of the compression gained from %u to %u (%.2f -> %.2f of %.2f bytes/token) "

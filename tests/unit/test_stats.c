@@ -1,6 +1,7 @@
 /* test_stats.c - unit tests of lib/stats*.c: id counting, entropy, coverage,
  * text statistics, distributions, pre-token classes. */
 #include "stats.h"
+#include "stats_report.h"
 #include "unit.h"
 
 #include <stdint.h>
@@ -215,6 +216,55 @@ TEST(zipf_fit)
     CHECK(zipf_exponent(c2, 1) == 0);
 }
 
+/* ---- the knee ---- */
+
+static void rows(struct recommend *r, int n, const uint32_t *size, const double *bpt, const int *reached)
+{
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    r->rows = calloc((size_t)n, sizeof *r->rows);
+    for (int i = 0; i < n; i++)
+        r->rows[i] = (struct rec_row){ .size = size[i], .reached = reached[i], .bytes_per_token = bpt[i],
+                                       .params = (uint64_t)size[i] * 8 };
+}
+
+TEST(knee)
+{
+    struct recommend r;
+    uint32_t size[5] = { 512, 1024, 2048, 4096, 8192 };
+    int all[5] = { 1, 1, 1, 1, 0 };
+    /* scaled: x = 0, 1/7, 3/7, 1;  y = 0, 0.625, 0.9375, 1;  y - x largest at 2048 */
+    double bpt[5] = { 2.0, 3.0, 3.5, 3.6, 0 };
+    rows(&r, 5, size, bpt, all);
+    recommend_pick(&r);
+    CHECK(r.best == 2);
+    CHECK(strncmp(r.reason, "2048: 94% of the compression gained from 512 to 4096 (2.00 -> 3.50 of 3.60 bytes/token) "
+                            "for 43% of the added embedding parameters", 200) == 0);
+    recommend_free(&r);
+    /* two sizes: both on the line, the larger wins */
+    rows(&r, 2, size, bpt, all);
+    recommend_pick(&r);
+    CHECK(r.best == 1);
+    recommend_free(&r);
+    /* no gain: the smallest */
+    double flat[3] = { 3.0, 3.0, 2.9 };
+    rows(&r, 3, size, flat, all);
+    recommend_pick(&r);
+    CHECK(r.best == 0 && strstr(r.reason, "no better"));
+    recommend_free(&r);
+    /* a convex curve: each step buys more than the one before; the largest */
+    double convex[4] = { 2.0, 2.01, 2.03, 3.0 };
+    rows(&r, 4, size, convex, all);
+    recommend_pick(&r);
+    CHECK(r.best == 3 && strstr(r.reason, "4096: compression per parameter does not fall off"));
+    recommend_free(&r);
+    int none[2] = { 0, 0 };
+    rows(&r, 2, size, bpt, none);
+    recommend_pick(&r);
+    CHECK(r.best == -1);
+    recommend_free(&r);
+}
+
 int main(void)
 {
     RUN(count_matches_naive_loop);
@@ -228,5 +278,6 @@ int main(void)
     RUN(pretoken_classes);
     RUN(pretoken_table);
     RUN(zipf_fit);
+    RUN(knee);
     return unit_summary();
 }
