@@ -67,6 +67,31 @@ void recommend_pick(struct recommend *r)
                  z->bytes_per_token, cost);
 }
 
+/* Encode the held-out documents with the first w->size ids of t. */
+static void measure_size(struct rec_row *w, const struct recommend *r, const struct tokenizer *t,
+                         char **held, size_t *held_len, size_t nheld, uint32_t dim)
+{
+    if (w->size > r->trained_vocab) return;     /* not reached */
+    w->reached = 1;
+    struct tokenizer *tk = w->size == r->trained_vocab ? NULL : tok_truncate(t, w->size);
+    struct tok_encoder *enc = tok_encoder_new(tk ? tk : t);
+    unsigned char *seen = xcalloc(w->size, 1);
+    for (size_t d = 0; d < nheld; d++) {
+        size_t n;
+        const uint32_t *ids = tok_encode(enc, held[d], held_len[d], 0, &n);
+        w->tokens += n;
+        for (size_t k = 0; k < n; k++) seen[ids[k]] = 1;
+    }
+    for (uint32_t id = 0; id < w->size; id++) w->used += seen[id];
+    free(seen);
+    tok_encoder_free(enc);
+    if (tk) tok_free(tk);
+    w->bytes_per_token = w->tokens ? (double)r->held_bytes / (double)w->tokens : 0;
+    w->used_share = (double)w->used / (double)w->size;
+    w->tokens_per_doc = (double)w->tokens / (double)nheld;
+    w->params = (uint64_t)w->size * dim;
+}
+
 void recommend_run(struct recommend *r, const struct stats_opts *o, const char *pattern,
                    char **train, size_t *train_len, size_t ntrain,
                    char **held, size_t *held_len, size_t nheld)
@@ -106,27 +131,8 @@ void recommend_run(struct recommend *r, const struct stats_opts *o, const char *
     struct progress pg;
     progress_start(&pg, "sizes", (uint64_t)r->n, o->quiet);
     for (int i = 0; i < r->n; i++) {
-        struct rec_row *w = &r->rows[i];
-        if (w->size > r->trained_vocab) continue;   /* not reached */
-        w->reached = 1;
-        struct tokenizer *tk = w->size == r->trained_vocab ? t : tok_truncate(t, w->size);
-        struct tok_encoder *enc = tok_encoder_new(tk);
-        unsigned char *seen = xcalloc(w->size, 1);
-        for (size_t d = 0; d < nheld; d++) {
-            size_t n;
-            const uint32_t *ids = tok_encode(enc, held[d], held_len[d], 0, &n);
-            w->tokens += n;
-            for (size_t k = 0; k < n; k++) seen[ids[k]] = 1;
-        }
-        for (uint32_t id = 0; id < w->size; id++) w->used += seen[id];
-        free(seen);
-        tok_encoder_free(enc);
-        if (tk != t) tok_free(tk);
-        w->bytes_per_token = w->tokens ? (double)r->held_bytes / (double)w->tokens : 0;
-        w->used_share = (double)w->used / (double)w->size;
-        w->tokens_per_doc = (double)w->tokens / (double)nheld;
-        w->params = (uint64_t)w->size * o->dim;
-        progress_update(&pg, (uint64_t)i + 1, "%u", w->size);
+        measure_size(&r->rows[i], r, t, held, held_len, nheld, o->dim);
+        progress_update(&pg, (uint64_t)i + 1, "%u", r->rows[i].size);
     }
     progress_end(&pg);
     tok_free(t);

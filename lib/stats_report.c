@@ -207,14 +207,14 @@ static void recommend_section(FILE *f, const struct stats_report *r)
             num(c->train_docs), num(c->train_bytes), num(c->held_docs), num(c->held_bytes));
     char params[32];
     snprintf(params, sizeof params, "params (V*%u)", c->dim);
-    fprintf(f, "  %8s %12s %10s %12s %14s\n", "size", "bytes/token", "used", "tokens/doc", params);
+    fprintf(f, "  %8s %12s %10s %12s %16s\n", "size", "bytes/token", "used", "tokens/doc", params);
     for (int i = 0; i < c->n; i++) {
         const struct rec_row *w = &c->rows[i];
         if (!w->reached) {
             fprintf(f, "  %8s   (not reached: training stopped at %s tokens)\n", num(w->size), num(c->trained_vocab));
             continue;
         }
-        fprintf(f, "  %8s %12.3f %9.1f%% %12.1f %14s%s\n", num(w->size), w->bytes_per_token,
+        fprintf(f, "  %8s %12.3f %9.1f%% %12.1f %16s%s\n", num(w->size), w->bytes_per_token,
                 100 * w->used_share, w->tokens_per_doc, num(w->params), i == c->best ? "  <-" : "");
     }
     fprintf(f, "  recommended: %s\n", c->reason);
