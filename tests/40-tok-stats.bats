@@ -95,6 +95,9 @@ mktok() {
     [ "${lines[4]}" = "4,1,1,0.01,1" ]
     [ "${lines[5]}" = "5,4,0,0,1" ]
     [ "${#lines[@]}" -eq 6 ]
+    # the man page's example: how many ids cover 99% of the tokens
+    run_tool bash -c "tok-stats --csv '$f' | awk -F, 'NR > 1 && \$5 >= 0.99 { print \$1; exit }'"
+    [ "$output" = 3 ]
 }
 
 @test "tok-stats: 32-bit, zstd-compressed and piped streams give the same counts" {
