@@ -114,10 +114,7 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     const unsigned char *s = (const unsigned char *)piece;
     if (n == 1) { emit(e, t->byte_id[s[0]]); return; }
     uint64_t h = bytemap_hash(s, n);
-    if (t->whole_piece) {
-        const uint64_t *id = bytemap_get_h(&t->ids, h, s, n);
-        if (id) { emit(e, (uint32_t)*id); return; }
-    }
+    /* The cache first: one cache line holds a frequent piece and its ids. */
     struct cache_entry *c = NULL;
     if (n <= CACHE_KEY) {
         c = &e->cache[h >> (64 - CACHE_BITS)];
@@ -127,7 +124,9 @@ static void encode_piece(void *arg, const char *piece, size_t n)
         }
     }
     size_t start = e->n;
-    merge_piece(e, s, n);
+    const uint64_t *id = t->whole_piece ? bytemap_get_h(&t->ids, h, s, n) : NULL;
+    if (id) emit(e, (uint32_t)*id);
+    else merge_piece(e, s, n);
     if (c && e->n - start <= CACHE_IDS) {
         c->hash = h;
         c->len = (uint8_t)n;
