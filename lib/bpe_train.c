@@ -363,6 +363,36 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
     return t;
 }
 
+/* A batch of documents copied out of the reader. */
+struct batch {
+    char *buf;
+    size_t cap, used;
+    size_t *off, *len, nd, cd;
+    const char **texts;
+};
+
+static void batch_push(struct batch *b, const char *text, size_t len)
+{
+    if (b->nd == b->cd) {
+        b->cd = b->cd ? 2 * b->cd : 4096;
+        b->off = xrealloc(b->off, b->cd * sizeof *b->off);
+        b->len = xrealloc(b->len, b->cd * sizeof *b->len);
+        b->texts = xrealloc(b->texts, b->cd * sizeof *b->texts);
+    }
+    if (b->used + len > b->cap) {
+        b->cap = b->cap ? b->cap : 1 << 20;
+        while (b->used + len > b->cap) b->cap *= 2;
+        b->buf = xrealloc(b->buf, b->cap);
+    }
+    memcpy(b->buf + b->used, text, len);
+    b->off[b->nd] = b->used;
+    b->len[b->nd++] = len;
+    b->used += len;
+}
+
+/* Reading JSON is serial, counting is parallel: while the reading thread
+ * parses batch k+1, the other threads count batch k (OpenMP tasks of 32
+ * documents; a task runs on one thread and counts into that thread's table). */
 struct tokenizer *bpe_train_jsonl(char **paths, int npaths, const char *field, int skip_bad,
                                   const struct bpe_train_opts *o)
 {
@@ -372,34 +402,42 @@ struct tokenizer *bpe_train_jsonl(char **paths, int npaths, const char *field, i
     static char *stdin_only[] = { dash };
     if (npaths == 0) { paths = stdin_only; npaths = 1; }
     jsonl_multi_init(&m, paths, npaths, field, skip_bad);
-    /* Documents are copied into a batch of about 16 MB, counted in parallel. */
-    size_t cap = 16u << 20, used = 0, nd = 0, cd = 4096;
-    char *buf = xmalloc(cap);
-    size_t *offs = xmalloc(cd * sizeof *offs), *lens = xmalloc(cd * sizeof *lens);
-    const char **texts = xmalloc(cd * sizeof *texts);
-    const char *text;
-    size_t len;
+    struct batch b[2] = { { 0 }, { 0 } };
+    const size_t batch_bytes = 8u << 20;
     uint64_t bytes = 0;
     struct progress prog;
     progress_start(&prog, "reading", 0, o->quiet);
-    for (;;) {
-        int more = jsonl_multi_next(&m, &text, &len);
-        if (!more || (nd && (used + len > cap || nd == cd))) {
-            for (size_t i = 0; i < nd; i++) texts[i] = buf + offs[i];
-            bpe_trainer_add(tr, texts, lens, nd);
-            used = nd = 0;
+    #pragma omp parallel num_threads(tr->nthreads)
+    #pragma omp single
+    {
+        int more = 1;
+        for (int cur = 0; more; cur ^= 1) {
+            struct batch *bt = &b[cur];
+            const char *text;
+            size_t len;
+            bt->nd = bt->used = 0;
+            while (bt->used < batch_bytes && (more = jsonl_multi_next(&m, &text, &len))) {
+                batch_push(bt, text, len);
+                bytes += len;
+            }
+            for (size_t i = 0; i < bt->nd; i++) bt->texts[i] = bt->buf + bt->off[i];
+            #pragma omp taskwait
             progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
+            for (size_t lo = 0; lo < bt->nd; lo += 32) {
+                size_t hi = lo + 32 < bt->nd ? lo + 32 : bt->nd;
+                #pragma omp task firstprivate(lo, hi, bt)
+                {
+                    int k = omp_get_thread_num();
+                    for (size_t i = lo; i < hi; i++)
+                        pretok_split(tr->ctx[k], bt->texts[i], bt->len[i], count_piece, &tr->counts[k]);
+                }
+            }
         }
-        if (!more) break;
-        if (len > cap) { cap = len; buf = xrealloc(buf, cap); }
-        memcpy(buf + used, text, len);
-        offs[nd] = used; lens[nd] = len; nd++;
-        used += len;
-        bytes += len;
+        #pragma omp taskwait
     }
     progress_end(&prog);
     if (m.bad) warnx("skipped %ld malformed lines", m.bad);
     jsonl_multi_close(&m);
-    free(buf); free(offs); free(lens); free(texts);
+    for (int i = 0; i < 2; i++) { free(b[i].buf); free(b[i].off); free(b[i].len); free(b[i].texts); }
     return bpe_trainer_finish(tr);
 }
