@@ -77,11 +77,60 @@ static inline uint64_t pair_rank(const struct tokenizer *t, uint32_t l, uint32_t
     return v ? *v : UINT64_MAX;
 }
 
+/* Steps 1-3 above for a long piece, in O(n log n): the tokens form a linked
+ * list (by start position), and a min-heap holds (rank, position) of every
+ * adjacent pair; an entry whose pair has changed since it was pushed is
+ * recognised when popped (its rank no longer matches) and dropped.  The
+ * heap orders equal ranks by position, so the leftmost pair merges first,
+ * exactly as the scan in merge_piece does. */
+struct hent { uint64_t rank; uint32_t pos; };
+static int hless(struct hent x, struct hent y) { return x.rank < y.rank || (x.rank == y.rank && x.pos < y.pos); }
+
+static void merge_long(struct tok_encoder *e, const unsigned char *s, size_t n)
+{
+    const struct tokenizer *t = e->t;
+    uint32_t *id = xmalloc(n * sizeof *id), *next = xmalloc(n * sizeof *next), *prev = xmalloc(n * sizeof *prev);
+    struct hent *h = xmalloc(4 * n * sizeof *h);
+    size_t nh = 0, ch = 4 * n;
+#define PUSH(r, p) do { if ((r) != UINT64_MAX) { \
+        if (nh == ch) h = xrealloc(h, (ch *= 2) * sizeof *h); \
+        struct hent x_ = { (r), (uint32_t)(p) }; size_t i_ = nh++; \
+        while (i_ > 0 && hless(x_, h[(i_ - 1) / 2])) { h[i_] = h[(i_ - 1) / 2]; i_ = (i_ - 1) / 2; } \
+        h[i_] = x_; } } while (0)
+    for (size_t i = 0; i < n; i++) { id[i] = t->byte_id[s[i]]; next[i] = (uint32_t)(i + 1); prev[i] = (uint32_t)i - 1; }
+    for (size_t i = 0; i + 1 < n; i++) PUSH(pair_rank(t, id[i], id[i + 1]), i);
+    while (nh) {
+        struct hent top = h[0], last = h[--nh];
+        size_t i = 0;
+        for (;;) {
+            size_t c = 2 * i + 1;
+            if (c >= nh) break;
+            if (c + 1 < nh && hless(h[c + 1], h[c])) c++;
+            if (!hless(h[c], last)) break;
+            h[i] = h[c];
+            i = c;
+        }
+        if (nh) h[i] = last;
+        uint32_t p = top.pos, q = next[p];
+        if (id[p] == UINT32_MAX || q >= n || pair_rank(t, id[p], id[q]) != top.rank) continue;   /* stale */
+        id[p] = (uint32_t)top.rank;          /* merge the pair at p with its right neighbour q */
+        id[q] = UINT32_MAX;
+        next[p] = next[q];
+        if (next[q] < n) prev[next[q]] = p;
+        if (p > 0 && prev[p] != UINT32_MAX) PUSH(pair_rank(t, id[prev[p]], id[p]), prev[p]);
+        if (next[p] < n) PUSH(pair_rank(t, id[p], id[next[p]]), p);
+    }
+#undef PUSH
+    for (uint32_t i = 0; i < n; i = next[i]) emit(e, id[i]);
+    free(id); free(next); free(prev); free(h);
+}
+
 /* Steps 1-3 above on s[0..n); the result is appended to e->out.  Each step
- * scans the m-1 pair ranks for the minimum, so a piece costs O(m^2) in the
- * worst case (as in tiktoken); pieces are short in practice. */
+ * scans the m-1 pair ranks for the minimum: O(m^2) in the worst case, the
+ * fastest for the short pieces of ordinary text; long ones go to merge_long. */
 static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
 {
+    if (n > 128) { merge_long(e, s, n); return; }
     const struct tokenizer *t = e->t;
     if (n > e->pcap) {
         while (e->pcap < n) e->pcap *= 2;
@@ -114,10 +163,7 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     const unsigned char *s = (const unsigned char *)piece;
     if (n == 1) { emit(e, t->byte_id[s[0]]); return; }
     uint64_t h = bytemap_hash(s, n);
-    if (t->whole_piece) {
-        const uint64_t *id = bytemap_get_h(&t->ids, h, s, n);
-        if (id) { emit(e, (uint32_t)*id); return; }
-    }
+    /* The cache first: one cache line holds a frequent piece and its ids. */
     struct cache_entry *c = NULL;
     if (n <= CACHE_KEY) {
         c = &e->cache[h >> (64 - CACHE_BITS)];
@@ -127,7 +173,9 @@ static void encode_piece(void *arg, const char *piece, size_t n)
         }
     }
     size_t start = e->n;
-    merge_piece(e, s, n);
+    const uint64_t *id = t->whole_piece ? bytemap_get_h(&t->ids, h, s, n) : NULL;
+    if (id) emit(e, (uint32_t)*id);
+    else merge_piece(e, s, n);
     if (c && e->n - start <= CACHE_IDS) {
         c->hash = h;
         c->len = (uint8_t)n;

@@ -13,8 +13,8 @@
  *      counts its documents into its own table and the tables are summed.
  *   2. Incremental pair counts.  count[(a,b)] = sum over words w of
  *      count(w) * (occurrences of a b in w).  Merging (a,b) -> c changes only
- *      the words that contain "a b"; for each such word we subtract its old
- *      pairs and add its new ones.  where[(a,b)] lists the words that may
+ *      the words that contain "a b", and in them only the pairs next to each
+ *      replaced "a b".  where[(a,b)] lists the words that may
  *      contain the pair (it may hold stale entries; they are skipped).
  *   3. A priority queue with lazy updates.  A max-heap holds (count, pair)
  *      entries.  Counts only ever decrease for pairs without c, so an entry
@@ -106,7 +106,7 @@ struct pair {
     uint32_t pushed;            /* the merge after which it was last pushed (+1) */
 };
 
-struct heap_entry { int64_t count; uint32_t pair; };
+struct heap_entry { int64_t count; uint64_t ab; uint32_t pair; };   /* ab = a << 32 | b */
 
 struct state {
     struct pair *pairs;
@@ -141,19 +141,17 @@ static void add_where(struct pair *p, uint32_t w)
 }
 
 /* Heap order: higher count first; on equal counts the smaller (a, b). */
-static int before(const struct state *s, struct heap_entry x, struct heap_entry y)
+static int before(struct heap_entry x, struct heap_entry y)
 {
     if (x.count != y.count) return x.count > y.count;
-    const struct pair *p = &s->pairs[x.pair], *q = &s->pairs[y.pair];
-    if (p->a != q->a) return p->a < q->a;
-    return p->b < q->b;
+    return x.ab < y.ab;     /* smaller a, then smaller b */
 }
 
 static void heap_push(struct state *s, struct heap_entry e)
 {
     if (s->nheap == s->cheap) s->heap = xrealloc(s->heap, (s->cheap = s->cheap ? 2 * s->cheap : 1024) * sizeof *s->heap);
     size_t i = s->nheap++;
-    while (i > 0 && before(s, e, s->heap[(i - 1) / 2])) { s->heap[i] = s->heap[(i - 1) / 2]; i = (i - 1) / 2; }
+    while (i > 0 && before(e, s->heap[(i - 1) / 2])) { s->heap[i] = s->heap[(i - 1) / 2]; i = (i - 1) / 2; }
     s->heap[i] = e;
 }
 
@@ -164,8 +162,8 @@ static struct heap_entry heap_pop(struct state *s)
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n) break;
-        if (c + 1 < n && before(s, s->heap[c + 1], s->heap[c])) c++;
-        if (!before(s, s->heap[c], last)) break;
+        if (c + 1 < n && before(s->heap[c + 1], s->heap[c])) c++;
+        if (!before(s->heap[c], last)) break;
         s->heap[i] = s->heap[c];
         i = c;
     }
@@ -230,7 +228,7 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
             add_where(p, (uint32_t)w);
         }
     }
-    for (size_t i = 0; i < s.npairs; i++) heap_push(&s, (struct heap_entry){ s.pairs[i].count, (uint32_t)i });
+    for (size_t i = 0; i < s.npairs; i++) heap_push(&s, (struct heap_entry){ s.pairs[i].count, (uint64_t)s.pairs[i].a << 32 | s.pairs[i].b, (uint32_t)i });
 
     /* Token bytes, to mint each new token's bytes and to spot a merge whose
      * bytes are already a token ("a"+"bc" after "ab"+"c"): that merge reuses
@@ -250,7 +248,7 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
     uint32_t nmerges = 0, nid = 256, step = 0;
     uint32_t *touched = NULL;
     size_t ntouched = 0, ctouched = 0;
-    uint32_t *tmp = NULL;
+    uint32_t *tmp = NULL, *mp = NULL;    /* the rewritten word; positions of c in it */
     size_t ctmp = 0;
     char *cat = NULL;
     size_t ccat = 0;
@@ -263,7 +261,7 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
         struct heap_entry top = heap_pop(&s);
         struct pair *bp = &s.pairs[top.pair];
         if (top.count != bp->count) {
-            if (bp->count > 0) heap_push(&s, (struct heap_entry){ bp->count, top.pair });
+            if (bp->count > 0) heap_push(&s, (struct heap_entry){ bp->count, top.ab, top.pair });
             continue;
         }
         if (bp->count < min_freq) break;
@@ -304,24 +302,37 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
             for (j = 0; j + 1 < m; j++) if (x[j] == a && x[j + 1] == b) break;
             if (j + 1 >= m) continue;           /* stale: merged away earlier */
             int64_t cnt = wcount[w];
-            /* subtract the word's old pairs ... */
-            for (uint32_t i = 0; i + 1 < m; i++)
-                s.pairs[pair_index(&s, x[i], x[i + 1])].count -= cnt;
-            /* ... rewrite it left to right, non-overlapping ... */
-            if (m > ctmp) { ctmp = 2 * m; tmp = xrealloc(tmp, ctmp * sizeof *tmp); }
-            uint32_t o = 0;
+            if (m > ctmp) { ctmp = 2 * m; tmp = xrealloc(tmp, ctmp * sizeof *tmp); mp = xrealloc(mp, ctmp * sizeof *mp); }
+            /* Rewrite the word left to right, non-overlapping.  Only pairs
+             * touching a replaced "a b" change: e.g. x a b y -> x c y
+             * removes (x,a) (a,b) (b,y) and adds (x,c) (c,y).  Old pair j is
+             * (x[j], x[j+1]); last_rm keeps a pair shared by two matches
+             * (a b a b: the middle (b,a)) from being removed twice. */
+            uint32_t o = 0, nm = 0;
+            int64_t last_rm = -1;
             for (uint32_t i = 0; i < m;) {
-                if (i + 1 < m && x[i] == a && x[i + 1] == b) { tmp[o++] = c; i += 2; }
-                else tmp[o++] = x[i++];
+                if (i + 1 < m && x[i] == a && x[i + 1] == b) {
+                    for (int64_t jj = (int64_t)i - 1; jj <= (int64_t)i + 1; jj++)
+                        if (jj >= 0 && jj + 1 < (int64_t)m && jj > last_rm) {
+                            s.pairs[pair_index(&s, x[jj], x[jj + 1])].count -= cnt;
+                            last_rm = jj;
+                        }
+                    mp[nm++] = o;
+                    tmp[o++] = c;
+                    i += 2;
+                } else tmp[o++] = x[i++];
             }
             memcpy(x, tmp, o * sizeof *x);
             wlen[w] = o;
-            /* ... and add its new pairs; those with c are new words for where[] */
-            for (uint32_t i = 0; i + 1 < o; i++) {
-                uint32_t pi = pair_index(&s, x[i], x[i + 1]);
-                struct pair *p = &s.pairs[pi];
-                p->count += cnt;
-                if (x[i] == c || x[i + 1] == c) {
+            /* Add the new pairs around each c; they are new words for where[]. */
+            int64_t last_add = -1;
+            for (uint32_t k = 0; k < nm; k++) {
+                for (int64_t jj = (int64_t)mp[k] - 1; jj <= (int64_t)mp[k]; jj++) {
+                    if (jj < 0 || jj + 1 >= (int64_t)o || jj <= last_add) continue;
+                    last_add = jj;
+                    uint32_t pi = pair_index(&s, x[jj], x[jj + 1]);
+                    struct pair *p = &s.pairs[pi];
+                    p->count += cnt;
                     add_where(p, w);
                     if (p->pushed != step) {
                         p->pushed = step;
@@ -335,7 +346,8 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
         /* Queue the new pairs with their counts. */
         for (size_t k = 0; k < ntouched; k++)
             if (s.pairs[touched[k]].count > 0)
-                heap_push(&s, (struct heap_entry){ s.pairs[touched[k]].count, touched[k] });
+                heap_push(&s, (struct heap_entry){ s.pairs[touched[k]].count,
+                                                   (uint64_t)s.pairs[touched[k]].a << 32 | s.pairs[touched[k]].b, touched[k] });
         progress_update(&prog, nid - 256, "%u merges", nmerges);
     }
     progress_end(&prog);
@@ -352,7 +364,7 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
     for (size_t i = 0; i < s.npairs; i++) free(s.pairs[i].where);
     free(s.pairs); free(s.heap); u64map_free(&s.index);
     bytemap_free(&tokens);
-    free(toff); free(tlen); free(merges); free(touched); free(tmp); free(cat);
+    free(toff); free(tlen); free(merges); free(touched); free(tmp); free(mp); free(cat);
     free(sym); free(woff); free(wlen); free(wcount); free(stamp);
     for (int i = 0; i < tr->nthreads; i++) pretok_ctx_free(tr->ctx[i]);
     for (int i = 0; i < tr->nspecial; i++) free(tr->special[i]);
@@ -363,6 +375,36 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
     return t;
 }
 
+/* A batch of documents copied out of the reader. */
+struct batch {
+    char *buf;
+    size_t cap, used;
+    size_t *off, *len, nd, cd;
+    const char **texts;
+};
+
+static void batch_push(struct batch *b, const char *text, size_t len)
+{
+    if (b->nd == b->cd) {
+        b->cd = b->cd ? 2 * b->cd : 4096;
+        b->off = xrealloc(b->off, b->cd * sizeof *b->off);
+        b->len = xrealloc(b->len, b->cd * sizeof *b->len);
+        b->texts = xrealloc(b->texts, b->cd * sizeof *b->texts);
+    }
+    if (b->used + len > b->cap) {
+        b->cap = b->cap ? b->cap : 1 << 20;
+        while (b->used + len > b->cap) b->cap *= 2;
+        b->buf = xrealloc(b->buf, b->cap);
+    }
+    memcpy(b->buf + b->used, text, len);
+    b->off[b->nd] = b->used;
+    b->len[b->nd++] = len;
+    b->used += len;
+}
+
+/* Reading JSON is serial, counting is parallel: while the reading thread
+ * parses batch k+1, the other threads count batch k (OpenMP tasks of 32
+ * documents; a task runs on one thread and counts into that thread's table). */
 struct tokenizer *bpe_train_jsonl(char **paths, int npaths, const char *field, int skip_bad,
                                   const struct bpe_train_opts *o)
 {
@@ -372,34 +414,42 @@ struct tokenizer *bpe_train_jsonl(char **paths, int npaths, const char *field, i
     static char *stdin_only[] = { dash };
     if (npaths == 0) { paths = stdin_only; npaths = 1; }
     jsonl_multi_init(&m, paths, npaths, field, skip_bad);
-    /* Documents are copied into a batch of about 16 MB, counted in parallel. */
-    size_t cap = 16u << 20, used = 0, nd = 0, cd = 4096;
-    char *buf = xmalloc(cap);
-    size_t *offs = xmalloc(cd * sizeof *offs), *lens = xmalloc(cd * sizeof *lens);
-    const char **texts = xmalloc(cd * sizeof *texts);
-    const char *text;
-    size_t len;
+    struct batch b[2] = { { 0 }, { 0 } };
+    const size_t batch_bytes = 8u << 20;
     uint64_t bytes = 0;
     struct progress prog;
     progress_start(&prog, "reading", 0, o->quiet);
-    for (;;) {
-        int more = jsonl_multi_next(&m, &text, &len);
-        if (!more || (nd && (used + len > cap || nd == cd))) {
-            for (size_t i = 0; i < nd; i++) texts[i] = buf + offs[i];
-            bpe_trainer_add(tr, texts, lens, nd);
-            used = nd = 0;
+    #pragma omp parallel num_threads(tr->nthreads)
+    #pragma omp single
+    {
+        int more = 1;
+        for (int cur = 0; more; cur ^= 1) {
+            struct batch *bt = &b[cur];
+            const char *text;
+            size_t len;
+            bt->nd = bt->used = 0;
+            while (bt->used < batch_bytes && (more = jsonl_multi_next(&m, &text, &len))) {
+                batch_push(bt, text, len);
+                bytes += len;
+            }
+            for (size_t i = 0; i < bt->nd; i++) bt->texts[i] = bt->buf + bt->off[i];
+            #pragma omp taskwait
             progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
+            for (size_t lo = 0; lo < bt->nd; lo += 32) {
+                size_t hi = lo + 32 < bt->nd ? lo + 32 : bt->nd;
+                #pragma omp task firstprivate(lo, hi, bt)
+                {
+                    int k = omp_get_thread_num();
+                    for (size_t i = lo; i < hi; i++)
+                        pretok_split(tr->ctx[k], bt->texts[i], bt->len[i], count_piece, &tr->counts[k]);
+                }
+            }
         }
-        if (!more) break;
-        if (len > cap) { cap = len; buf = xrealloc(buf, cap); }
-        memcpy(buf + used, text, len);
-        offs[nd] = used; lens[nd] = len; nd++;
-        used += len;
-        bytes += len;
+        #pragma omp taskwait
     }
     progress_end(&prog);
     if (m.bad) warnx("skipped %ld malformed lines", m.bad);
     jsonl_multi_close(&m);
-    free(buf); free(offs); free(lens); free(texts);
+    for (int i = 0; i < 2; i++) { free(b[i].buf); free(b[i].off); free(b[i].len); free(b[i].texts); }
     return bpe_trainer_finish(tr);
 }

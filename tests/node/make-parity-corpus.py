@@ -50,6 +50,12 @@ fixed = [
 ]
 docs += fixed
 
+# Long pieces (the encoder switches to its O(n log n) merge above 128 bytes)
+longs = ['a' * 3000, ''.join(rng.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(2500)),
+         ' ' * 1000 + 'x', '!?' * 400, '\n' * 400 + 'end', '😀🎉👍' * 150, 'ab' * 700 + ' ' + 'Zz' * 333,
+         ''.join(rng.choice('0123456789') for _ in range(999)), 'é' * 600 + 'ß' * 300]
+docs += longs
+
 # Random mixes of code points from long-established blocks
 blocks = [(0x20, 0x7e), (0xa0, 0xff), (0x100, 0x17f), (0x370, 0x3ff), (0x400, 0x4ff), (0x5d0, 0x5ea),
           (0x620, 0x64a), (0x660, 0x669), (0x900, 0x97f), (0xe01, 0xe5b), (0x3041, 0x3096), (0x30a1, 0x30fa),
