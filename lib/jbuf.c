@@ -1,0 +1,188 @@
+/* jbuf.c - buffered JSON output for rows (see jbuf.h). */
+#include "jbuf.h"
+#include "jsonl.h"
+#include "xio.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+enum { JB_FLUSH_AT = 1 << 16 };
+
+void jb_init(struct jbuf *b, FILE *f)
+{
+    memset(b, 0, sizeof *b);
+    b->f = f;
+    b->cap = 2 * JB_FLUSH_AT;
+    b->p = xmalloc(b->cap);
+}
+
+static void reserve(struct jbuf *b, size_t more)
+{
+    if (b->n + more <= b->cap) return;
+    while (b->n + more > b->cap) b->cap *= 2;
+    b->p = xrealloc(b->p, b->cap);
+}
+
+static void hand_over(struct jbuf *b)
+{
+    if (b->n && fwrite(b->p, 1, b->n, b->f) != b->n) die_errno("write error");
+    b->bytes += b->n;
+    b->n = 0;
+}
+
+void jb_flush(struct jbuf *b)
+{
+    hand_over(b);
+    if (fflush(b->f) != 0) die_errno("write error");
+}
+
+void jb_free(struct jbuf *b)
+{
+    if (!b->p) return;
+    jb_flush(b);
+    free(b->p);
+    b->p = NULL;
+}
+
+void jb_raw(struct jbuf *b, const char *s, size_t n)
+{
+    reserve(b, n);
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+void jb_endrow(struct jbuf *b)
+{
+    reserve(b, 1);
+    b->p[b->n++] = '\n';
+    if (b->n >= JB_FLUSH_AT) hand_over(b);
+}
+
+/* Bytes that can be copied as they are: printable ASCII except '"' and '\\'. */
+static const unsigned char plain[256] = {
+#define R8(x) x, x, x, x, x, x, x, x
+    R8(0), R8(0), R8(0), R8(0),              /* 0x00-0x1f: control */
+    1, 1, 0, 1, 1, 1, 1, 1, R8(1),           /* 0x20-0x2f, '"' = 0x22 */
+    R8(1), R8(1), R8(1), R8(1),              /* 0x30-0x4f */
+    R8(1), 1, 1, 1, 1, 0, 1, 1, 1,           /* 0x50-0x5f, '\\' = 0x5c */
+    R8(1), R8(1), R8(1), R8(1),              /* 0x60-0x7f */
+#undef R8
+};
+
+void jb_str(struct jbuf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    /* worst case: every byte becomes \u00XX (6) or U+FFFD (3) */
+    reserve(b, 6 * n + 2);
+    char *o = b->p + b->n;
+    *o++ = '"';
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && plain[u[j]]) j++;
+        memcpy(o, u + i, j - i);
+        o += j - i;
+        i = j;
+        if (i >= n) break;
+        unsigned c = u[i];
+        if (c >= 0x80) {
+            int k = utf8_seq_len(u + i, n - i);
+            if (k) { memcpy(o, u + i, (size_t)k); o += k; i += (size_t)k; }
+            else { memcpy(o, "\xEF\xBF\xBD", 3); o += 3; b->replaced++; i++; }
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default: {
+            static const char hex[] = "0123456789abcdef";
+            *o++ = 'u'; *o++ = '0'; *o++ = '0';
+            *o++ = hex[c >> 4]; *o++ = hex[c & 15];
+        }
+        }
+        i++;
+    }
+    *o++ = '"';
+    b->n = (size_t)(o - b->p);
+}
+
+void jb_u64(struct jbuf *b, uint64_t v)
+{
+    char tmp[24];
+    int k = 0;
+    do { tmp[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+    reserve(b, (size_t)k);
+    while (k) b->p[b->n++] = tmp[--k];
+}
+
+void jb_i64(struct jbuf *b, int64_t v)
+{
+    if (v < 0) { jb_raw(b, "-", 1); jb_u64(b, (uint64_t)0 - (uint64_t)v); }
+    else jb_u64(b, (uint64_t)v);
+}
+
+/* The shortest %.Ng (N = 15, 16, 17) that strtod reads back exactly: 17
+ * significant digits always suffice for an IEEE double, and most values
+ * need fewer.  A result that looks like an integer keeps a ".0" so readers
+ * see a float. */
+static void put_real(struct jbuf *b, double v, int min_digits, int is_float)
+{
+    if (!isfinite(v)) { jb_raw(b, "null", 4); return; }
+    char tmp[40];
+    int len = 0;
+    for (int d = min_digits; d <= 17; d++) {
+        len = snprintf(tmp, sizeof tmp, "%.*g", d, v);
+        if (is_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v) break;
+    }
+    if (!strpbrk(tmp, ".eEn")) { tmp[len++] = '.'; tmp[len++] = '0'; tmp[len] = 0; }
+    jb_raw(b, tmp, (size_t)len);
+}
+
+void jb_double(struct jbuf *b, double v) { put_real(b, v, 15, 0); }
+void jb_float(struct jbuf *b, float v) { put_real(b, v, 6, 1); }
+
+void jb_json(struct jbuf *b, const struct json_t *cv)
+{
+    json_t *v = (json_t *)cv;   /* jansson's getters take non-const */
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        jb_raw(b, "{", 1);
+        json_object_foreach(v, k, x) {
+            if (!first) jb_raw(b, ", ", 2);
+            first = 0;
+            jb_str(b, k, strlen(k));
+            jb_raw(b, ": ", 2);
+            jb_json(b, x);
+        }
+        jb_raw(b, "}", 1);
+        break;
+    }
+    case JSON_ARRAY: {
+        jb_raw(b, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) jb_raw(b, ", ", 2);
+            jb_json(b, json_array_get(v, i));
+        }
+        jb_raw(b, "]", 1);
+        break;
+    }
+    case JSON_STRING: jb_str(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER: jb_i64(b, json_integer_value(v)); break;
+    case JSON_REAL: jb_double(b, json_real_value(v)); break;
+    case JSON_TRUE: jb_raw(b, "true", 4); break;
+    case JSON_FALSE: jb_raw(b, "false", 5); break;
+    case JSON_NULL: jb_raw(b, "null", 4); break;
+    }
+}
