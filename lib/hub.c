@@ -174,6 +174,7 @@ struct resp {
     int restart;                    /* 200 to a Range request: start over */
     int bad_range;                  /* 206 that does not start where we asked */
     struct progress *prog;
+    CURL *curl;                     /* to read the status from on_body */
     /* headers */
     char link_next[4096], err_code[64], err_msg[512], content_range[128];
     long retry_after;               /* seconds, -1 if none */
@@ -258,6 +259,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *arg)
 {
     struct resp *r = arg;
     size_t len = size * n;
+    if (r->status == 0) curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
     if (r->fd >= 0 && is_ok(r->status)) {
         if (r->written == 0) {
             if (r->status == 200 && r->file_start > 0) {
@@ -330,6 +332,7 @@ static CURLcode perform(struct hub *h, const char *url, struct resp *r, int64_t 
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
     /* on_body needs the status before the first byte */
     reset_resp(r);
+    r->curl = c;
     r->file_start = range_from;
     h->requests++;
     CURLcode rc = curl_easy_perform(c);
