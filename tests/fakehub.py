@@ -26,8 +26,10 @@ Every request is logged to ROOT/requests.log as one line:
 Faults are read from ROOT/faults.json at each request: a list of rules
     {"path": "substring", "port": "hub"|"cdn" (default either),
      "times": N (default: always), "status": 503, "retry_after": 1,
-     "ratelimit": "\"api\";r=0;t=1", "cut_after": BYTES, "ignore_range": true,
-     "corrupt": true}
+     "error_code": "EntryNotFound", "ratelimit": "\"api\";r=0;t=1",
+     "cut_after": BYTES (then close), "stall": SECONDS (after cut_after bytes,
+     wait before closing), "delay": SECONDS (before answering),
+     "ignore_range": true, "corrupt": true}
 The first rule that matches (and has times left) applies.
 
 Python standard library only.
@@ -39,6 +41,7 @@ import json
 import os
 import socketserver
 import threading
+import time
 import urllib.parse
 
 LFS_EXT = ('.parquet', '.jsonl', '.json', '.txt', '.csv', '.gz', '.zst', '.arrow')
@@ -184,6 +187,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if cut is not None:
             self.wfile.write(body[:cut])
             self.wfile.flush()
+            if 'stall' in fault:
+                time.sleep(fault['stall'])
             self.close_connection = True
             try:
                 self.connection.shutdown(2)
@@ -215,8 +220,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.log_request_line()
         fault = self.fault()
+        if fault and 'delay' in fault:
+            time.sleep(fault['delay'])
         if fault and 'status' in fault:
             h = {}
+            if 'error_code' in fault:
+                h['X-Error-Code'] = fault['error_code']
             if 'retry_after' in fault:
                 h['Retry-After'] = str(fault['retry_after'])
             if 'ratelimit' in fault:
