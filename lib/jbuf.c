@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include <unistd.h>
 
 enum { JB_FLUSH_AT = 1 << 16 };
 
@@ -28,7 +29,18 @@ static void reserve(struct jbuf *b, size_t more)
 
 static void hand_over(struct jbuf *b)
 {
-    if (b->n && fwrite(b->p, 1, b->n, b->f) != b->n) die_errno("write error");
+    /* large blocks go straight to the file descriptor: stdio would only
+     * copy them once more */
+    int fd = b->n ? fileno(b->f) : -1;
+    if (fd >= 0 && fflush(b->f) == 0) {
+        size_t done = 0;
+        while (done < b->n) {
+            ssize_t k = write(fd, b->p + done, b->n - done);
+            if (k < 0 && errno == EINTR) continue;
+            if (k < 0) die_errno("write error");
+            done += (size_t)k;
+        }
+    } else if (b->n && fwrite(b->p, 1, b->n, b->f) != b->n) die_errno("write error");
     b->bytes += b->n;
     b->n = 0;
 }
@@ -81,11 +93,21 @@ void jb_str(struct jbuf *b, const char *s, size_t n)
     *o++ = '"';
     size_t i = 0;
     while (i < n) {
-        size_t j = i;
-        while (j < n && plain[u[j]]) j++;
-        memcpy(o, u + i, j - i);
-        o += j - i;
-        i = j;
+        /* 8 bytes at a time while none needs attention, copied as they are
+         * checked (one pass over the text).  SWAR: a byte b is flagged when
+         * b < 0x20, b == '"', b == '\\' or b >= 0x80; a borrow may flag a
+         * clean word, never miss a byte. */
+        const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+        while (i + 8 <= n) {
+            uint64_t v;
+            memcpy(&v, u + i, 8);
+            uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+            if ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high) break;
+            memcpy(o, &v, 8);
+            o += 8;
+            i += 8;
+        }
+        while (i < n && plain[u[i]]) *o++ = (char)u[i++];
         if (i >= n) break;
         unsigned c = u[i];
         if (c >= 0x80) {

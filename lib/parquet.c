@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -237,6 +238,16 @@ static void pread_all(struct pq_file *pq, void *buf, size_t n, int64_t off)
 
 struct pq_file *pq_open(const char *path)
 {
+    /* Column chunks are tens of MB, allocated and freed once per row group.
+     * glibc serves blocks that large with fresh mmap()s by default, so
+     * every row group would fault in its pages anew; keep them in the heap
+     * for reuse instead. */
+    static int malloc_tuned;
+    if (!malloc_tuned) {
+        mallopt(M_MMAP_THRESHOLD, 1 << 30);
+        mallopt(M_TRIM_THRESHOLD, 1 << 30);
+        malloc_tuned = 1;
+    }
     struct pq_file *pq = xcalloc(1, sizeof *pq);
     pq->name = xstrdup(path);
     pq->fd = open(path, O_RDONLY | O_CLOEXEC);
