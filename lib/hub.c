@@ -283,7 +283,10 @@ static size_t on_body(char *buf, size_t size, size_t n, void *arg)
             done += (size_t)k;
         }
         r->written += (int64_t)len;
-        if (r->prog) progress_update(r->prog, (uint64_t)(r->file_start + r->written), NULL);
+        if (r->prog) {
+            int64_t at = r->file_start + r->written;
+            progress_update(r->prog, (uint64_t)at, "%.1f MB", (double)at / 1e6);
+        }
         return len;
     }
     /* JSON, or an error's body (kept short) */

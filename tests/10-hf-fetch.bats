@@ -273,6 +273,17 @@ Try 'hf-fetch --help'." ]
     [ ! -e "$HF_HOME/hub/datasets--test--lines" ]
 }
 
+@test "hf-fetch: rows of the first file are out before the next file is downloaded" {
+    faults '[{"port": "cdn", "path": "train-00001-of-00002", "delay": 3}]'
+    hf-fetch -q test/stories > "$BATS_TEST_TMPDIR/out" &
+    pid=$!
+    for _ in $(seq 40); do [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -ge 5 ] && break; sleep 0.05; done
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 5 ]     # the first shard, while the second waits
+    kill -0 "$pid"                                      # still downloading
+    wait "$pid"
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 10 ]
+}
+
 @test "hf-fetch: --limit stops before downloading further files" {
     run_tool hf-fetch test/stories --limit 3
     [ "$status" -eq 0 ]
@@ -280,6 +291,18 @@ Try 'hf-fetch --help'." ]
     [ "$(nreq 'cdn GET')" -eq 1 ]
     run_tool hf-fetch test/stories --limit 0
     [ -z "$output" ]
+}
+
+@test "hf-fetch: progress on a terminal only, and not with -q" {
+    requires script
+    script -qfc "hf-fetch test/stories -n 1 > /dev/null" "$BATS_TEST_TMPDIR/tty" > /dev/null
+    grep -q $'\r''data/train-00000-of-00002-a1b2.parquet \[#*\] 100% .* MB' "$BATS_TEST_TMPDIR/tty"
+    rm -rf "$HF_HOME"
+    script -qfc "hf-fetch -q test/stories -n 1 > /dev/null" "$BATS_TEST_TMPDIR/tty2" > /dev/null
+    ! grep -q 'parquet \[' "$BATS_TEST_TMPDIR/tty2"
+    rm -rf "$HF_HOME"
+    run_tool hf-fetch test/stories -n 1
+    [[ $stderr != *"["* ]]
 }
 
 # ---- transfers: resume, retries, faults ---------------------------------
