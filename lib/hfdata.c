@@ -284,6 +284,12 @@ static void card_splits(json_t *data, json_t *cfg, struct splits *out)
         match_patterns(data, dir, df, split_files(out, "train"));
         return;
     }
+    if (json_is_object(df)) {     /* {split: pattern(s)} */
+        const char *name;
+        json_t *pats;
+        json_object_foreach(df, name, pats) match_patterns(data, dir, pats, split_files(out, name));
+        return;
+    }
     size_t i;
     json_t *s;
     json_array_foreach(df, i, s) {

@@ -29,8 +29,8 @@ measure() {
         local t
         t=$( { TIMEFORMAT='%R %U %S'; time "$@" > /dev/null; } 2>&1 | tail -1 )
         read -r wall user sys <<<"$t"
-        cpu=$(echo "$user + $sys" | bc -l)
-        if [ -z "$best_cpu" ] || [ "$(echo "$cpu < $best_cpu" | bc -l)" = 1 ]; then best_cpu=$cpu; best_wall=$wall; fi
+        cpu=$(python3 -c "print($user + $sys)")
+        if [ -z "$best_cpu" ] || python3 -c "import sys; sys.exit(not $cpu < $best_cpu)"; then best_cpu=$cpu; best_wall=$wall; fi
     done
     echo "$best_cpu $best_wall"
 }

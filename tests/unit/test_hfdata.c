@@ -82,6 +82,11 @@ TEST(card_configs)
     CHECK(hf_choose("r", card, t, NULL, "train", &c) && c.nfiles == 1 && !strcmp(c.config, "en"));
     hf_choice_free(&c);
     json_decref(card);
+    /* data_files as {split: patterns} */
+    card = json_loads("{\"configs\": [{\"config_name\": \"x\", \"data_files\": {\"test\": [\"fr/*\"]}}]}", 0, NULL);
+    CHECK(hf_choose("r", card, t, NULL, "test", &c) && c.nfiles == 1 && !strcmp(c.files[0].path, "fr/b.parquet"));
+    hf_choice_free(&c);
+    json_decref(card);
     json_decref(t);
 }
 
