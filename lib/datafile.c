@@ -261,10 +261,10 @@ static int64_t text_rows(struct src *s, const struct row_sel *sel, struct jbuf *
  * Dispatch
  * ====================================================================== */
 
-static int64_t parquet_rows(const char *path, const char *name, const struct row_sel *sel, struct jbuf *out, int64_t limit)
+static int64_t parquet_rows(const char *path, const char *name, const struct row_sel *sel, struct jbuf *out,
+                            int64_t limit, const struct lazy_src *lazy)
 {
-    (void)name;
-    struct pq_file *pq = pq_open(path);
+    struct pq_file *pq = lazy ? pq_open_lazy(path, lazy->size, lazy->need, lazy->arg) : pq_open(path);
     int *field = xcalloc((size_t)sel->n + 1, sizeof *field);
     for (int i = 0; i < sel->n; i++) {
         field[i] = pq_find(pq, sel->src[i]);
@@ -285,9 +285,9 @@ static int64_t parquet_rows(const char *path, const char *name, const struct row
 }
 
 int64_t datafile_write(const char *path, const char *name, int format, const struct row_sel *sel,
-                       struct jbuf *out, int64_t limit)
+                       struct jbuf *out, int64_t limit, const struct lazy_src *lazy)
 {
-    if (format == HF_PARQUET) return parquet_rows(path, name, sel, out, limit);
+    if (format == HF_PARQUET) return parquet_rows(path, name, sel, out, limit, lazy);
     if (format != HF_JSONL && format != HF_JSON && format != HF_TEXT)
         die("%s: the %s format is not supported", name, hf_format_name(format));
     struct src s;

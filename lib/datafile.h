@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "jbuf.h"
+#include "parquet.h"
 
 /* Which columns to write, under which keys. */
 struct row_sel {
@@ -25,9 +26,17 @@ struct row_sel {
     int text_only;              /* leave out rows whose value is null or not a string */
 };
 
+/* A Parquet file whose bytes arrive on demand (see pq_open_lazy). */
+struct lazy_src {
+    int64_t size;
+    pq_need_fn need;
+    void *arg;
+};
+
 /* Write the rows of the file at `path` (named `name` in messages), at most
- * `limit` of them (limit < 0: all).  Returns the number written. */
+ * `limit` of them (limit < 0: all).  lazy: NULL, or how to fetch the bytes
+ * of a Parquet file as they are needed.  Returns the number written. */
 int64_t datafile_write(const char *path, const char *name, int format, const struct row_sel *sel,
-                       struct jbuf *out, int64_t limit);
+                       struct jbuf *out, int64_t limit, const struct lazy_src *lazy);
 
 #endif

@@ -197,6 +197,15 @@ static void link_snapshot(const struct hfcache *c, const char *snap, const char 
     (void)c;
 }
 
+int hfc_cached(const struct hfcache *c, const char *sha, const struct hf_file *f)
+{
+    char *snap = fmt("%s/snapshots/%s/%s", c->dir, sha, f->path);
+    char *blob = fmt("%s/blobs/%s", c->dir, f->etag);
+    int64_t s = file_size(snap), b = file_size(blob);
+    free(snap); free(blob);
+    return (s >= 0 && (f->size < 0 || s == f->size)) || (b >= 0 && (f->size < 0 || b == f->size));
+}
+
 char *hfc_fetch(const struct hfcache *c, struct hub *h, const char *sha, const struct hf_file *f)
 {
     if (strstr(f->path, "..") || f->path[0] == '/' || strchr(f->etag, '/') || !f->etag[0])

@@ -53,6 +53,9 @@ void hfc_write_meta(const struct hfcache *c, const char *sha, json_t *meta);
  * Python tools fetched them): a JSON array like the Hub's listing. */
 json_t *hfc_list_snapshot(const struct hfcache *c, const char *sha);
 
+/* Is the file of commit `sha` already complete in the cache? */
+int hfc_cached(const struct hfcache *c, const char *sha, const struct hf_file *f);
+
 /* The local path of a file of commit `sha` (snapshots/<sha>/<path>),
  * downloading it first if needed: resumes blobs/<etag>.incomplete under
  * the lock, checks size and sha256, publishes the blob by rename, links

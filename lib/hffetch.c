@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int is_sha(const char *s)
 {
@@ -65,6 +66,79 @@ static json_t *revision_meta(struct hub *h, const struct hfcache *c, const char 
     return meta;
 }
 
+/* ---- Range reads of a Parquet file for --limit ----
+ * The reader asks for byte ranges (footer, then column chunks); we fetch
+ * the ranges not yet present into a sparse temporary file.  Small requests
+ * are widened to 64 KiB so that the magic, the footer length and the
+ * footer usually come in one request. */
+struct ranges {
+    struct hub *h;
+    const char *repo, *sha, *path;
+    int fd;
+    int64_t size;
+    int whole;                      /* the server sent everything */
+    int n, cap;
+    int64_t (*have)[2];             /* fetched [start, end) intervals */
+};
+
+static int covered(const struct ranges *r, int64_t off, int64_t end)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->have[i][0] <= off && end <= r->have[i][1]) return 1;
+    return 0;
+}
+
+static void need_bytes(void *arg, int64_t off, int64_t len)
+{
+    struct ranges *r = arg;
+    int64_t end = off + len;
+    if (r->whole || covered(r, off, end)) return;
+    if (len < 65536) {      /* widen, toward the end of the file (footer reads) */
+        end = off + 65536 > r->size ? r->size : off + 65536;
+        off = end - 65536 < 0 ? 0 : end - 65536;
+    }
+    if (!hub_get_range(r->h, r->repo, r->sha, r->path, r->fd, off, end - off)) { r->whole = 1; return; }
+    if (r->n == r->cap) { r->cap = r->cap ? 2 * r->cap : 16; r->have = xrealloc(r->have, (size_t)r->cap * sizeof *r->have); }
+    r->have[r->n][0] = off;
+    r->have[r->n][1] = end;
+    r->n++;
+}
+
+static void remove_file(void *path) { unlink(path); }
+
+static int64_t parquet_by_ranges(struct hub *h, const char *repo, const char *sha, const struct hf_file *f,
+                                 const char *name, const struct row_sel *sel, struct jbuf *out, int64_t limit)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *tmp = NULL;
+    if (asprintf(&tmp, "%s/hf-fetch-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp") < 0) die("out of memory");
+    int fd = mkstemp(tmp);
+    if (fd < 0) die_errno("cannot create a temporary file in %s", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    tfs_on_die(remove_file, tmp);
+    if (ftruncate(fd, f->size) != 0) die_errno("%s", tmp);
+    struct ranges r = { h, repo, sha, f->path, fd, f->size, 0, 0, 0, NULL };
+    struct lazy_src lazy = { f->size, need_bytes, &r };
+    int64_t n = datafile_write(tmp, name, HF_PARQUET, sel, out, limit, &lazy);
+    tfs_on_die_remove(remove_file, tmp);
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    free(r.have);
+    return n;
+}
+
+/* Parquet files at least this large are read by ranges when --limit is
+ * given (HF_FETCH_RANGE_MIN bytes, default 64 MiB). */
+static int64_t range_threshold(void)
+{
+    const char *v = getenv("HF_FETCH_RANGE_MIN");
+    if (!v || !*v) return (int64_t)64 << 20;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end || x < 0) die("HF_FETCH_RANGE_MIN: not a number of bytes: '%s'", v);
+    return x;
+}
+
 /* Split "a,b,c" into a NULL-terminated array (the string is modified). */
 static int split_list(char *s, const char ***out)
 {
@@ -112,7 +186,7 @@ int hf_fetch(const struct hf_opts *o)
     if (o->file) {
         int fmt = hf_format_of(o->file);
         if (fmt == HF_NONE) die("%s: unknown format (expected .parquet, .jsonl, .json or .txt, maybe .gz or .zst)", o->file);
-        written = datafile_write(o->file, o->file, fmt, &sel, &out, o->limit);
+        written = datafile_write(o->file, o->file, fmt, &sel, &out, o->limit, NULL);
         jb_free(&out);
         free(cols); free(names);
         return 0;
@@ -140,13 +214,22 @@ int hf_fetch(const struct hf_opts *o)
         free(cfg);
         file_sha = conv_sha;
     }
+    int64_t range_min = range_threshold();
     for (int i = 0; i < ch.nfiles && (o->limit < 0 || written < o->limit); i++) {
-        char *path = hfc_fetch(&c, &h, file_sha, &ch.files[i]);
+        const struct hf_file *f = &ch.files[i];
         char *name = NULL;
-        if (asprintf(&name, "%s/%s", repo, ch.files[i].path) < 0) die("out of memory");
-        written += datafile_write(path, name, ch.format, &sel, &out, o->limit < 0 ? -1 : o->limit - written);
+        if (asprintf(&name, "%s/%s", repo, f->path) < 0) die("out of memory");
+        int64_t left = o->limit < 0 ? -1 : o->limit - written;
+        if (o->limit >= 0 && ch.format == HF_PARQUET && !h.offline && f->size >= range_min &&
+            !hfc_cached(&c, file_sha, f))
+            written += parquet_by_ranges(&h, repo, file_sha, f, name, &sel, &out, left);
+        else {
+            char *path = hfc_fetch(&c, &h, file_sha, f);
+            written += datafile_write(path, name, ch.format, &sel, &out, left, NULL);
+            free(path);
+        }
         jb_flush(&out);     /* this file's rows are out before the next download */
-        free(name); free(path);
+        free(name);
     }
     if (out.replaced && !o->quiet)
         warnx("%s: %llu invalid UTF-8 bytes were written as U+FFFD", repo, (unsigned long long)out.replaced);

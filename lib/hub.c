@@ -301,7 +301,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *arg)
     return len;
 }
 
-static CURLcode perform(struct hub *h, const char *url, struct resp *r, int64_t range_from)
+static CURLcode perform(struct hub *h, const char *url, struct resp *r, int64_t range_from, int64_t range_end)
 {
     CURL *c = h->curl;
     curl_easy_reset(c);
@@ -317,7 +317,10 @@ static CURLcode perform(struct hub *h, const char *url, struct resp *r, int64_t 
     free(origin);
     hdr = curl_slist_append(hdr, "User-Agent: tfs-hf-fetch/1");
     char range[64];
-    if (range_from > 0) {
+    if (range_end >= 0) {       /* bytes [from, end) */
+        snprintf(range, sizeof range, "Range: bytes=%lld-%lld", (long long)range_from, (long long)range_end - 1);
+        hdr = curl_slist_append(hdr, range);
+    } else if (range_from > 0) {
         snprintf(range, sizeof range, "Range: bytes=%lld-", (long long)range_from);
         hdr = curl_slist_append(hdr, range);
     }
@@ -359,10 +362,11 @@ static void sleep_s(long s)
 _Noreturn static void http_fail(struct hub *h, struct resp *r, const char *what, CURLcode rc);
 
 /* GET url, following redirects ourselves and retrying what may pass.
- * For a download, r->fd >= 0 and *have is the partial file's size, updated
- * as bytes arrive.  On return r->status is 200 or 206 (or 416 for a
- * download whose partial file is already complete). */
-static void request(struct hub *h, const char *url0, struct resp *r, const char *what, int64_t *have)
+ * For a download, r->fd >= 0 and *have is the offset reached in the file,
+ * updated as bytes arrive; `end` >= 0 asks only for bytes up to end.  On
+ * return r->status is 200 or 206 (or 416 for a download whose partial
+ * file is already complete). */
+static void request(struct hub *h, const char *url0, struct resp *r, const char *what, int64_t *have, int64_t end)
 {
     static const long backoff[MAX_TRIES] = { 1, 2, 4, 8, 8 };
     if (h->offline) die("%s: needed from the network, but offline mode is on (HF_HUB_OFFLINE or --offline)", what);
@@ -370,7 +374,7 @@ static void request(struct hub *h, const char *url0, struct resp *r, const char 
         char *url = xstrdup(url0);
         CURLcode rc = CURLE_OK;
         for (int redirects = 0;; redirects++) {
-            rc = perform(h, url, r, have ? *have : 0);
+            rc = perform(h, url, r, have ? *have : 0, end);
             if (have) *have = r->file_start + r->written;
             if (rc != CURLE_OK || r->status < 300 || r->status >= 400 || r->status == 304) break;
             char *loc = NULL;
@@ -443,7 +447,7 @@ static json_t *get_json_url(struct hub *h, const char *url, const char *what, ch
     struct resp r;
     memset(&r, 0, sizeof r);
     r.fd = -1;
-    request(h, url, &r, what, NULL);
+    request(h, url, &r, what, NULL, -1);
     json_error_t err;
     json_t *j = json_loadb(r.body ? r.body : "", r.len, 0, &err);
     if (!j) die("%s: the Hub's answer is not JSON (%s)", what, err.text);
@@ -499,8 +503,27 @@ int64_t hub_download(struct hub *h, const char *repo, const char *sha, const cha
     r.fd = fd;
     r.prog = &prog;
     /* a complete partial file needs no request at all */
-    if (!(total >= 0 && have == total)) request(h, url, &r, what, &have);
+    if (!(total >= 0 && have == total)) request(h, url, &r, what, &have, -1);
     progress_end(&prog);
     free(r.body); free(url); free(what);
     return have;
+}
+
+int hub_get_range(struct hub *h, const char *repo, const char *sha, const char *path,
+                  int fd, int64_t off, int64_t len)
+{
+    char *rev = hub_escape(sha, 0), *p = hub_escape(path, 1);
+    char *url = xasprintf("%s/datasets/%s/resolve/%s/%s", h->endpoint, repo, rev, p);
+    char *what = xasprintf("%s: file '%s'", repo, path);
+    free(rev); free(p);
+    struct resp r;
+    memset(&r, 0, sizeof r);
+    r.fd = fd;
+    int64_t at = off;
+    request(h, url, &r, what, &at, off + len);
+    /* a server that ignores Range sent the whole file from byte 0 */
+    int whole = r.status == 200 && (off > 0 || at > off + len);
+    if (!whole && at < off + len) die("%s: short range read (%lld of %lld bytes)", what, (long long)(at - off), (long long)len);
+    free(r.body); free(url); free(what);
+    return !whole;
 }

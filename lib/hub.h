@@ -64,4 +64,11 @@ json_t *hub_list_tree(struct hub *h, const char *repo, const char *sha);
 int64_t hub_download(struct hub *h, const char *repo, const char *sha, const char *path,
                      int fd, int64_t have, int64_t total);
 
+/* GET bytes [off, off + len) of the same file into fd at offset off (a
+ * sparse local copy, for reading a Parquet footer and the row groups
+ * needed).  Returns 1, or 0 when the server ignored the Range and sent the
+ * whole file, which is then all in fd. */
+int hub_get_range(struct hub *h, const char *repo, const char *sha, const char *path,
+                  int fd, int64_t off, int64_t len);
+
 #endif

@@ -70,6 +70,8 @@ struct pq_file {
     int fd;
     char *name;
     int64_t size;
+    pq_need_fn need;            /* fetch bytes before reading them, or NULL */
+    void *need_arg;
     int nfields, nleaves;
     struct pq_field *field;     /* (nfields) top-level fields */
     int64_t num_rows;
@@ -226,6 +228,7 @@ static void read_row_group(struct pq_file *pq, struct thrift *t, struct rowgroup
 
 static void pread_all(struct pq_file *pq, void *buf, size_t n, int64_t off)
 {
+    if (pq->need && n) pq->need(pq->need_arg, off, (int64_t)n);
     size_t done = 0;
     while (done < n) {
         ssize_t k = pread(pq->fd, (char *)buf + done, n - done, (off_t)(off + (int64_t)done));
@@ -236,7 +239,9 @@ static void pread_all(struct pq_file *pq, void *buf, size_t n, int64_t off)
     }
 }
 
-struct pq_file *pq_open(const char *path)
+struct pq_file *pq_open(const char *path) { return pq_open_lazy(path, -1, NULL, NULL); }
+
+struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, void *arg)
 {
     /* Column chunks are tens of MB, allocated and freed once per row group.
      * glibc serves blocks that large with fresh mmap()s by default, so
@@ -254,7 +259,9 @@ struct pq_file *pq_open(const char *path)
     if (pq->fd < 0) die_errno("cannot open '%s'", path);
     struct stat st;
     if (fstat(pq->fd, &st) != 0) die_errno("%s", path);
-    pq->size = st.st_size;
+    pq->size = size >= 0 ? size : st.st_size;
+    pq->need = need;
+    pq->need_arg = arg;
 
     /* "PAR1" at both ends; the 4 bytes before the trailing magic give the
      * footer length. */

@@ -50,6 +50,14 @@ struct pq_file;
  * readable Parquet file. */
 struct pq_file *pq_open(const char *path);
 void pq_close(struct pq_file *pq);
+/* The same for a file whose bytes arrive on demand: before reading bytes
+ * [off, off + len) the reader calls need(arg, off, len), which must put
+ * them in the file at path (a sparse local copy of a remote file of `size`
+ * bytes; hf-fetch fills it with HTTP Range requests).  The reader asks for
+ * the footer, then one column chunk at a time, so a --limit that ends in
+ * the first row group fetches only that much. */
+typedef void (*pq_need_fn)(void *arg, int64_t off, int64_t len);
+struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, void *arg);
 
 int pq_nfields(const struct pq_file *pq);
 const struct pq_field *pq_field(const struct pq_file *pq, int i);

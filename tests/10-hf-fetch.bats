@@ -16,6 +16,9 @@ make_repos() {
     cp "$fx/stories-train-1.parquet" "$r/test/stories/main/data/train-00001-of-00002-a1b2.parquet"
     cp "$fx/stories-validation.parquet" "$r/test/stories/main/data/validation-00000-of-00001-c3d4.parquet"
     printf '# Stories\n' > "$r/test/stories/main/README.md"
+    # one Parquet file of 3 row groups (for Range reads)
+    mkdir -p "$r/test/groups/main"
+    cp "$fx/groups.parquet" "$r/test/groups/main/train.parquet"
     # configs from the card data: en (default) and fr
     mkdir -p "$r/test/configs/main/en/train" "$r/test/configs/main/fr/sub"
     printf '{"text": "en train %d", "n": %d}\n' 1 1 2 2 > "$r/test/configs/main/en/train/part-0.jsonl"
@@ -73,7 +76,7 @@ teardown_file() {
 setup() {
     export HF_ENDPOINT="http://127.0.0.1:$HUB_PORT"
     export HF_HOME="$BATS_TEST_TMPDIR/hf" XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/config"
-    unset HF_HUB_CACHE HF_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE HF_HUB_DISABLE_IMPLICIT_TOKEN HF_HUB_DOWNLOAD_TIMEOUT
+    unset HF_HUB_CACHE HF_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE HF_HUB_DISABLE_IMPLICIT_TOKEN HF_HUB_DOWNLOAD_TIMEOUT HF_FETCH_RANGE_MIN
     rm -f "$HUB_ROOT/faults.json"
     : > "$HUB_ROOT/requests.log"
 }
@@ -106,7 +109,7 @@ Try 'hf-fetch --help'." ]
 
 @test "hf-fetch: the man page documents every environment variable" {
     for v in HF_ENDPOINT HF_HOME HF_HUB_CACHE HF_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE \
-             HF_HUB_DISABLE_IMPLICIT_TOKEN HF_HUB_DOWNLOAD_TIMEOUT XDG_CACHE_HOME XDG_CONFIG_HOME TFS_ASSETS; do
+             HF_HUB_DISABLE_IMPLICIT_TOKEN HF_HUB_DOWNLOAD_TIMEOUT HF_FETCH_RANGE_MIN TMPDIR XDG_CACHE_HOME XDG_CONFIG_HOME TFS_ASSETS; do
         grep -q "^\.B $v" "$TFS_ROOT/man/hf-fetch.1" || { echo "$v not documented" >&2; false; }
     done
 }
@@ -303,6 +306,29 @@ Try 'hf-fetch --help'." ]
     rm -rf "$HF_HOME"
     run_tool hf-fetch test/stories -n 1
     [[ $stderr != *"["* ]]
+}
+
+@test "hf-fetch: --limit reads a large Parquet file by ranges (footer, first row group)" {
+    mkdir -p "$BATS_TEST_TMPDIR/tmp"
+    HF_FETCH_RANGE_MIN=100000 TMPDIR="$BATS_TEST_TMPDIR/tmp" run_tool hf-fetch test/groups -n 2 --columns text
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"text": "row 00000 abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"}
+{"text": "row 00001 bcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija"}' ]
+    # the start, the end (footer) and the first row group's text chunk: 3 ranged requests
+    [ "$(nreq '^cdn GET')" -eq 3 ]
+    [ "$(nreq '^cdn GET .* range=-')" -eq 0 ]
+    [ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ]                   # no temporary file left
+    [ ! -e "$(cache groups)/blobs" ] || [ -z "$(ls -A "$(cache groups)/blobs")" ]   # nothing partial cached
+    # rows from the last row group; a server that ignores Range still works
+    faults '[{"port": "cdn", "path": "/cdn/", "ignore_range": true}]'
+    HF_FETCH_RANGE_MIN=100000 run_tool hf-fetch test/groups -n 4500 --columns n
+    [ "$status" -eq 0 ]
+    [ "${lines[4499]}" = '{"n": 4499}' ]
+    # below the threshold (default 64 MiB) the file is downloaded and cached
+    rm "$HUB_ROOT/faults.json"
+    run_tool hf-fetch test/groups -n 1 --columns n
+    [ "$output" = '{"n": 0}' ]
+    [ -L "$(cache groups)/snapshots/$(cat "$(cache groups)/refs/main")/train.parquet" ]
 }
 
 # ---- transfers: resume, retries, faults ---------------------------------
