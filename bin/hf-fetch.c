@@ -54,7 +54,8 @@ int main(int argc, char **argv)
         case 'q': o.quiet = 1; break;
         }
     }
-    int nargs = argc - p.optind;
+    int nargs = argc - p.optind, first = p.optind;
+    opts_free(&p);
     if (list) {
         if (nargs) usage_error("--list takes no operand");
         hf_alias_list(stdout);
@@ -66,9 +67,8 @@ int main(int argc, char **argv)
         o.target = o.file;
     } else {
         if (nargs == 0) usage_error("missing REPO or ALIAS");
-        if (nargs > 1) usage_error("extra operand '%s'", argv[p.optind + 1]);
-        o.target = argv[p.optind];
+        if (nargs > 1) usage_error("extra operand '%s'", argv[first + 1]);
+        o.target = argv[first];
     }
-    opts_free(&p);
     return hf_fetch(&o);
 }

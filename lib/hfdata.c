@@ -453,13 +453,20 @@ static int registry_paths(char *paths[4])
     if (assets && *assets) { if (asprintf(&paths[n++], "%s/datasets.txt", assets) < 0) die("out of memory"); }
     else {
         if (asprintf(&paths[n++], "%s/datasets.txt", TFS_DATADIR) < 0) die("out of memory");
-        /* build/bin/hf-fetch -> assets/ of the source tree */
+        /* a program run from its build folder (build/bin/hf-fetch,
+         * build/asan/bin/hf-fetch ...): the assets/ of the source tree above */
         char exe[PATH_MAX];
         ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (k > 0) {
+        for (int up = 0; k > 0 && up < 5; up++) {
             exe[k] = 0;
-            for (int up = 0; up < 3; up++) { char *s = strrchr(exe, '/'); if (s) *s = 0; }
-            if (asprintf(&paths[n++], "%s/assets/datasets.txt", exe) < 0) die("out of memory");
+            char *s = strrchr(exe, '/');
+            if (!s) break;
+            *s = 0;
+            k = s - exe;
+            char *cand = NULL;
+            if (asprintf(&cand, "%s/assets/datasets.txt", exe) < 0) die("out of memory");
+            if (access(cand, R_OK) == 0) { paths[n++] = cand; break; }
+            free(cand);
         }
     }
     return n;
