@@ -389,7 +389,11 @@ int hf_choose(const char *repo, json_t *card, json_t *tree, const char *config, 
         char *n = names_of(&sp);
         die("%s: config '%s' has no split '%s'; splits: %s", repo, cname, split, n[0] ? n : "(none)");
     }
-    if (readable) fill_choice(out, cname, split, fmt, files);
+    if (readable) {
+        fill_choice(out, cname, split, fmt, files);
+        if (out->nfiles == 0)
+            die("%s: config '%s', split '%s': no %s files (the config's format)", repo, cname, split, hf_format_name(fmt));
+    }
     else { out->config = xstrdup(cname); out->split = xstrdup(split); out->format = HF_NONE; }
     splits_free(&sp);
     json_decref(data);
