@@ -33,7 +33,12 @@
  * the data has proved it holds that much. */
 #define MAX_PAGE_BYTES   ((size_t)1 << 30)     /* one decompressed page */
 #define MAX_FOOTER_BYTES ((size_t)1 << 28)
-#define MAX_ROWS         ((int64_t)1 << 28)    /* rows in one row group */
+/* Rows in one row group.  Values are decoded one row group at a time, and
+ * run-length encoding lets a few bytes claim millions of values, so this is
+ * what bounds memory: at most ~21 bytes of bookkeeping per row (pointer and
+ * length of a string, a dictionary index, a definition level), 350 MB.
+ * Writers use far smaller row groups (pyarrow: 1Mi rows at most). */
+#define MAX_ROWS         ((int64_t)1 << 24)
 #define MAX_STRING_BYTES ((size_t)1 << 30)     /* rebuilt DELTA_BYTE_ARRAY bytes per page */
 
 enum { PAGE_DATA = 0, PAGE_INDEX = 1, PAGE_DICT = 2, PAGE_DATA_V2 = 3 };
@@ -674,9 +679,11 @@ static void dict_page(struct colvec *c, const uint8_t *p, size_t n, int64_t coun
 {
     if (c->have_dict) col_die(c, "a second dictionary page");
     if (encoding != ENC_PLAIN && encoding != ENC_PLAIN_DICT) col_die(c, "dictionary page encoding %d", encoding);
-    /* each value takes at least one byte (BYTE_ARRAY: four), a bound that
-     * keeps a lying count from allocating */
-    if (count < 0 || (uint64_t)count > (uint64_t)n * 8) col_die(c, "dictionary page claims %lld values", (long long)count);
+    /* PLAIN values take a bit (BOOLEAN), their width, or at least the 4
+     * bytes of a length (BYTE_ARRAY): a lying count is caught before it
+     * allocates */
+    uint64_t most = c->f->type == PQ_BOOLEAN ? (uint64_t)n * 8 : c->width ? n / (size_t)c->width : n / 4;
+    if (count < 0 || (uint64_t)count > most) col_die(c, "dictionary page claims %lld values in %zu bytes", (long long)count, n);
     c->ndict = count;
     if (c->width) c->dict_fixed = xmalloc((size_t)count * (size_t)c->width + 1);
     else c->dict_var = xmalloc(((size_t)count + 1) * sizeof *c->dict_var);
@@ -899,11 +906,8 @@ static const uint8_t *page_body(struct colvec *c, const uint8_t *body, const str
     uint8_t *out = keep(c, (size_t)h->usize);
     memcpy(out, body, skip);
     size_t cn = (size_t)h->csize - skip, un = (size_t)h->usize - skip;
-    if (un > 0 || cn > 0) {
-        /* an empty v2 page may have no compressed bytes at all */
-        if (un == 0 && cn == 0) return out;
-        decompress(c, body + skip, cn, out + skip, un);
-    }
+    /* an empty v2 page may have no compressed bytes at all */
+    if (un > 0 || cn > 0) decompress(c, body + skip, cn, out + skip, un);
     return out;
 }
 
