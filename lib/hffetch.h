@@ -7,6 +7,8 @@
  *   (hfdata.h; the refs/convert/parquet branch if no file is in a format
  *   we read) -> for each file in order: fetch it into the cache (hub.h,
  *   hfcache.h), write its rows (datafile.h), flush; stop at --limit.
+ * With --limit, a large Parquet file that is not cached is read by HTTP
+ * Range requests instead (its footer, then one row group at a time).
  */
 #ifndef TFS_HFFETCH_H
 #define TFS_HFFETCH_H
