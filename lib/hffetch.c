@@ -139,6 +139,15 @@ static int64_t range_threshold(void)
     return x;
 }
 
+/* On a fatal error the rows already made are still written: a reader of
+ * the stream gets every good row before the one that failed. */
+static void flush_pending(void *arg)
+{
+    struct jbuf *b = arg;
+    if (b->n && fwrite(b->p, 1, b->n, b->f) == b->n) b->n = 0;
+    fflush(b->f);
+}
+
 /* Split "a,b,c" into a NULL-terminated array (the string is modified). */
 static int split_list(char *s, const char ***out)
 {
@@ -181,12 +190,14 @@ int hf_fetch(const struct hf_opts *o)
 
     struct jbuf out;
     jb_init(&out, stdout);
+    tfs_on_die(flush_pending, &out);
     int64_t written = 0;
 
     if (o->file) {
         int fmt = hf_format_of(o->file);
         if (fmt == HF_NONE) die("%s: unknown format (expected .parquet, .jsonl, .json or .txt, maybe .gz or .zst)", o->file);
         written = datafile_write(o->file, o->file, fmt, &sel, &out, o->limit, NULL);
+        tfs_on_die_remove(flush_pending, &out);
         jb_free(&out);
         free(cols); free(names);
         return 0;
@@ -233,6 +244,7 @@ int hf_fetch(const struct hf_opts *o)
     }
     if (out.replaced && !o->quiet)
         warnx("%s: %llu invalid UTF-8 bytes were written as U+FFFD", repo, (unsigned long long)out.replaced);
+    tfs_on_die_remove(flush_pending, &out);
     jb_free(&out);
     hf_choice_free(&ch);
     json_decref(meta); json_decref(conv);

@@ -114,6 +114,27 @@ Try 'hf-fetch --help'." ]
     done
 }
 
+@test "hf-fetch: --file: data errors name the file and line; unknown columns list the columns" {
+    printf '{"text": "a"}\n{"text": oops}\n' > "$BATS_TEST_TMPDIR/bad.jsonl"
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [ "$output" = '{"text": "a"}' ]
+    [[ $stderr == "hf-fetch: $BATS_TEST_TMPDIR/bad.jsonl:2: invalid JSON: "* ]]
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/bad.jsonl" --columns txt
+    [ "$stderr" = "hf-fetch: $BATS_TEST_TMPDIR/bad.jsonl:1: no column 'txt'; columns: text" ]
+    run_tool hf-fetch --file "$TFS_ROOT/tests/fixtures/hub/stories-validation.parquet" -C text,nope
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: $TFS_ROOT/tests/fixtures/hub/stories-validation.parquet: no column 'nope'; columns: text, id, score" ]
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/x.csv"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: $BATS_TEST_TMPDIR/x.csv: the csv format is not supported" ]
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/x.bin"
+    [ "$stderr" = "hf-fetch: $BATS_TEST_TMPDIR/x.bin: unknown format (expected .parquet, .jsonl, .json or .txt, maybe .gz or .zst)" ]
+    printf 'not parquet at all' > "$BATS_TEST_TMPDIR/fake.parquet"
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/fake.parquet"
+    [ "$stderr" = "hf-fetch: $BATS_TEST_TMPDIR/fake.parquet: not a Parquet file (no PAR1 magic)" ]
+}
+
 # ---- registry ---------------------------------------------------------
 @test "hf-fetch: --list prints the registry with the issue's aliases" {
     run_tool hf-fetch --list
