@@ -152,20 +152,72 @@ void jb_i64(struct jbuf *b, int64_t v)
     else jb_u64(b, (uint64_t)v);
 }
 
-/* The shortest %.Ng (N = 15, 16, 17) that strtod reads back exactly: 17
- * significant digits always suffice for an IEEE double, and most values
- * need fewer.  A result that looks like an integer keeps a ".0" so readers
- * see a float. */
+/* Doubles are written with the fewest significant digits (at least 15)
+ * that read back to the same value; 17 always suffice (9 for a float).
+ * One printf gives the 17 digits; shorter candidates are those digits
+ * rounded to k places, each checked with strtod.  (Rounding the rounded
+ * digits can, on an exact tie, miss a k-digit form: the result is then one
+ * digit longer than needed, never wrong.)  The text follows printf's %.kg:
+ * scientific when the exponent is below -4 or at least k, trailing zeros
+ * dropped; a result that looks like an integer keeps a ".0" so readers see
+ * a float. */
+static int format_g(char *out, int neg, const char *dig, int k, int x)
+{
+    int m = k, n = 0;
+    while (m > 1 && dig[m - 1] == '0') m--;         /* trailing zeros go */
+    if (neg) out[n++] = '-';
+    if (x < -4 || x >= k) {                         /* d.ddde+XX */
+        out[n++] = dig[0];
+        if (m > 1) { out[n++] = '.'; memcpy(out + n, dig + 1, (size_t)m - 1); n += m - 1; }
+        n += sprintf(out + n, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+    } else if (x >= 0) {                            /* ddd.ddd */
+        for (int i = 0; i <= x; i++) out[n++] = i < m ? dig[i] : '0';
+        if (m > x + 1) { out[n++] = '.'; memcpy(out + n, dig + x + 1, (size_t)(m - x - 1)); n += m - x - 1; }
+    } else {                                        /* 0.000ddd */
+        out[n++] = '0'; out[n++] = '.';
+        for (int i = 0; i < -x - 1; i++) out[n++] = '0';
+        memcpy(out + n, dig, (size_t)m); n += m;
+    }
+    out[n] = 0;
+    return n;
+}
+
 static void put_real(struct jbuf *b, double v, int min_digits, int is_float)
 {
     if (!isfinite(v)) { jb_raw(b, "null", 4); return; }
-    char tmp[40];
-    int len = 0;
-    for (int d = min_digits; d <= 17; d++) {
-        len = snprintf(tmp, sizeof tmp, "%.*g", d, v);
+    int max_digits = is_float ? 9 : 17;
+    char e[48], dig[24], rd[24], tmp[48];
+    snprintf(e, sizeof e, "%.*e", max_digits - 1, v);    /* [-]d.dddde[+-]XX */
+    const char *p = e;
+    int neg = *p == '-';
+    if (neg) p++;
+    int nd = 0;
+    for (; *p && *p != 'e'; p++) if (*p != '.') dig[nd++] = *p;
+    int x = atoi(p + 1), len = 0;
+    for (int k = min_digits; k <= max_digits; k++) {
+        if (k == max_digits) { len = format_g(tmp, neg, dig, k, x); break; }
+        /* a cut at "5" then zeros is a tie only in the rounded digits, not
+         * in v: let printf round v itself */
+        int tie = dig[k] == '5';
+        for (int i = k + 1; tie && i < max_digits; i++) tie = dig[i] == '0';
+        if (tie) {
+            len = snprintf(tmp, sizeof tmp, "%.*g", k, v);
+            if (is_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v) break;
+            continue;
+        }
+        /* round the digits half-up to k places, carrying to the left */
+        memcpy(rd, dig, (size_t)k);
+        int xk = x;
+        if (dig[k] >= '5') {
+            int i = k - 1;
+            while (i >= 0 && rd[i] == '9') rd[i--] = '0';
+            if (i >= 0) rd[i]++;
+            else { memmove(rd + 1, rd, (size_t)k - 1); rd[0] = '1'; xk++; }
+        }
+        len = format_g(tmp, neg, rd, k, xk);
         if (is_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v) break;
     }
-    if (!strpbrk(tmp, ".eEn")) { tmp[len++] = '.'; tmp[len++] = '0'; tmp[len] = 0; }
+    if (!strpbrk(tmp, ".e")) { tmp[len++] = '.'; tmp[len++] = '0'; tmp[len] = 0; }
     jb_raw(b, tmp, (size_t)len);
 }
 

@@ -17,6 +17,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +78,7 @@ struct pq_file {
     int64_t size;
     pq_need_fn need;            /* fetch bytes before reading them, or NULL */
     void *need_arg;
+    const uint8_t *map;         /* the whole file, mapped read-only (NULL: use pread) */
     int nfields, nleaves;
     struct pq_field *field;     /* (nfields) top-level fields */
     int64_t num_rows;
@@ -267,6 +269,12 @@ struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, vo
     pq->size = size >= 0 ? size : st.st_size;
     pq->need = need;
     pq->need_arg = arg;
+    /* Column chunks are read straight from a read-only mapping: no copy
+     * from the page cache, and uncompressed pages are used in place. */
+    if (pq->size > 0 && (uint64_t)pq->size <= SIZE_MAX && (int64_t)st.st_size >= pq->size) {
+        void *m = mmap(NULL, (size_t)pq->size, PROT_READ, MAP_SHARED, pq->fd, 0);
+        if (m != MAP_FAILED) pq->map = m;
+    }
 
     /* "PAR1" at both ends; the 4 bytes before the trailing magic give the
      * footer length. */
@@ -345,6 +353,7 @@ struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, vo
 void pq_close(struct pq_file *pq)
 {
     if (!pq) return;
+    if (pq->map) munmap((void *)pq->map, (size_t)pq->size);
     close(pq->fd);
     for (int f = 0; f < pq->nfields; f++) free(pq->field[f].name);
     for (int g = 0; g < pq->nrg; g++) free(pq->rg[g].chunk);
@@ -921,8 +930,15 @@ static void read_chunk(struct pq_file *pq, const struct chunk_meta *cm, struct c
     c->width = f->type == PQ_FIXED ? f->type_length : widths[f->type];
     if (f->optional) c->def = xcalloc((size_t)c->rows + 1, 1);
 
-    uint8_t *raw = keep(c, (size_t)cm->size);
-    pread_all(pq, raw, (size_t)cm->size, cm->start);
+    const uint8_t *raw;
+    if (pq->map) {
+        if (pq->need && cm->size) pq->need(pq->need_arg, cm->start, cm->size);
+        raw = pq->map + cm->start;
+    } else {
+        uint8_t *buf = keep(c, (size_t)cm->size);
+        pread_all(pq, buf, (size_t)cm->size, cm->start);
+        raw = buf;
+    }
     const uint8_t *p = raw, *end = raw + cm->size;
     while (c->nlev < c->rows) {
         if (p >= end) col_die(c, "column chunk ends after %lld of %lld rows", (long long)c->nlev, (long long)c->rows);

@@ -154,6 +154,50 @@ TEST(json_writer)
     free(s);
 }
 
+/* The digit-rounding shortcut of jb_double/jb_float against the plain
+ * search it replaces: %.Ng for N = 15, 16, 17 (6..9 for floats), the first
+ * that strtod reads back. */
+static void reference(char *tmp, double v, int min_digits, int is_float)
+{
+    if (!isfinite(v)) { strcpy(tmp, "null"); return; }
+    int len = 0;
+    for (int d = min_digits; d <= 17; d++) {
+        len = snprintf(tmp, 40, "%.*g", d, v);
+        if (is_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v) break;
+    }
+    if (!strpbrk(tmp, ".en")) { tmp[len++] = '.'; tmp[len++] = '0'; tmp[len] = 0; }
+}
+
+TEST(shortest_reals_match_a_printf_search)
+{
+    uint64_t x = 88172645463325252ull;
+    int n = getenv("TFS_ASAN") ? 5000 : 50000, bad = 0;
+    for (int i = 0; i < n; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;    /* xorshift64 */
+        double v;
+        switch (i % 4) {
+        case 0: memcpy(&v, &x, 8); break;                        /* any bit pattern */
+        case 1: v = (double)(x >> 11) / 9007199254740992.0; break;  /* [0, 1) */
+        case 2: v = (double)(x % 100000) / 100.0; break;            /* few digits */
+        default: v = ldexp((double)(x >> 40), (int)(x % 120) - 60); break;
+        }
+        int isf = i % 3 == 0;
+        if (isf) v = (float)v;
+        char want[64], *got = NULL;
+        size_t len = 0;
+        reference(want, v, isf ? 6 : 15, isf);
+        FILE *f = open_memstream(&got, &len);
+        struct jbuf b;
+        jb_init(&b, f);
+        if (isf) jb_float(&b, (float)v); else jb_double(&b, v);
+        jb_free(&b);
+        fclose(f);
+        if (strcmp(want, got) && bad++ < 5) fprintf(stderr, "  %.17g: %s, expected %s\n", v, got, want);
+        free(got);
+    }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
     tfs_set_prog("test_hfdata");
@@ -163,5 +207,6 @@ int main(void)
     RUN(card_configs);
     RUN(sha256_vectors);
     RUN(json_writer);
+    RUN(shortest_reals_match_a_printf_search);
     return unit_summary();
 }
