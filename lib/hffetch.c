@@ -196,7 +196,9 @@ int hf_fetch(const struct hf_opts *o)
     if (o->file) {
         int fmt = hf_format_of(o->file);
         if (fmt == HF_NONE) die("%s: unknown format (expected .parquet, .jsonl, .json or .txt, maybe .gz or .zst)", o->file);
-        written = datafile_write(o->file, o->file, fmt, &sel, &out, o->limit, NULL);
+        datafile_write(o->file, o->file, fmt, &sel, &out, o->limit, NULL);
+        if (out.replaced && !o->quiet)
+            warnx("%s: %llu invalid UTF-8 bytes were written as U+FFFD", o->file, (unsigned long long)out.replaced);
         tfs_on_die_remove(flush_pending, &out);
         jb_free(&out);
         free(cols); free(names);
