@@ -22,7 +22,7 @@ SAN      ?=
 CPPFLAGS += -Ilib -D_GNU_SOURCE -DTFS_DATADIR='"$(DATADIR)"'
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -MMD -MP $(SAN)
 LDFLAGS  += -fopenmp $(SAN)
-LDLIBS   += -lcurl -ljansson -lpcre2-8 -lzstd $(BLAS_LIB) -lm -lpthread
+LDLIBS   += -lcurl -ljansson -lpcre2-8 -lzstd -lsnappy -llz4 -lz $(BLAS_LIB) -lm -lpthread
 
 LIB_SRC  := $(wildcard lib/*.c)
 BIN_SRC  := $(wildcard bin/*.c)

@@ -1,0 +1,74 @@
+/* hf-fetch.c - a Hugging Face dataset as JSON Lines on stdout.
+ * parse options -> hf_fetch() (lib/hffetch.c) -> exit status. */
+#include "hfdata.h"
+#include "hffetch.h"
+#include "opts.h"
+#include "xio.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { O_OFFLINE = 256, O_LIST, O_FILE };
+
+static const struct optdef OPTS[] = {
+    { 'c', "config",   "NAME", NULL,   "dataset configuration (default: the dataset's default)" },
+    { 's', "split",    "NAME", "train", "split to read" },
+    { 'r', "revision", "REV",  "main", "branch, tag or commit sha" },
+    { 'C', "columns",  "A,B",  NULL,   "write only these columns (default: all; an alias: its text as \"text\")" },
+    { 'n', "limit",    "N",    NULL,   "stop after N rows (no further downloads)" },
+    { O_OFFLINE, "offline", NULL, NULL, "use the cache only, no network (also HF_HUB_OFFLINE=1)" },
+    { O_FILE, "file",  "FILE", NULL,   "convert a local .parquet/.jsonl/.json/.txt file instead of a dataset" },
+    { O_LIST, "list",  NULL,   NULL,   "print the dataset aliases of the registry and exit" },
+    { 'q', "quiet",    NULL,   NULL,   "no progress display and no warnings" },
+    { 0, NULL, NULL, NULL, NULL }
+};
+
+static const struct progspec SPEC = {
+    "hf-fetch", "[OPTION]... REPO|ALIAS",
+    "Download a Hugging Face dataset split and write its rows as JSON Lines on stdout.",
+    "REPO is a dataset id such as roneneldan/TinyStories (whole rows) or an alias from the\n"
+    "registry such as tinystories (rows {\"text\": ...}).  Files are cached in HF_HUB_CACHE,\n"
+    "shared with the Python huggingface_hub.  See hf-fetch(1) for the environment.",
+    OPTS
+};
+
+int main(int argc, char **argv)
+{
+    tfs_set_prog(argv[0]);
+    struct hf_opts o = { .limit = -1 };
+    int list = 0;
+    struct opts p;
+    const char *arg;
+    int c;
+    opts_init(&p, argc, argv, &SPEC);
+    while ((c = opts_next(&p, &arg)) != -1) {
+        switch (c) {
+        case 'c': o.config = arg; break;
+        case 's': o.split = arg; break;
+        case 'r': o.revision = arg; break;
+        case 'C': o.columns = arg; break;
+        case 'n': o.limit = (int64_t)parse_size("--limit", arg, 0, INT64_MAX); break;
+        case O_OFFLINE: o.offline = 1; break;
+        case O_FILE: o.file = arg; break;
+        case O_LIST: list = 1; break;
+        case 'q': o.quiet = 1; break;
+        }
+    }
+    int nargs = argc - p.optind, first = p.optind;
+    opts_free(&p);
+    if (list) {
+        if (nargs) usage_error("--list takes no operand");
+        hf_alias_list(stdout);
+        if (fflush(stdout) != 0) die_errno("write error");
+        return 0;
+    }
+    if (o.file) {
+        if (nargs) usage_error("--file takes no REPO operand");
+        o.target = o.file;
+    } else {
+        if (nargs == 0) usage_error("missing REPO or ALIAS");
+        if (nargs > 1) usage_error("extra operand '%s'", argv[first + 1]);
+        o.target = argv[first];
+    }
+    return hf_fetch(&o);
+}

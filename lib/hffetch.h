@@ -1,0 +1,32 @@
+/* hffetch.h - hf-fetch: a Hugging Face dataset (config, split) as JSON
+ * Lines on stdout.
+ *
+ *   resolve the alias (hfdata.h registry) -> revision -> commit sha
+ *   (GET /api/datasets/{repo}/revision/{rev}, once) -> card data + file
+ *   listing (saved per commit, see hfcache.h) -> files of (config, split)
+ *   (hfdata.h; the refs/convert/parquet branch if no file is in a format
+ *   we read) -> for each file in order: fetch it into the cache (hub.h,
+ *   hfcache.h), write its rows (datafile.h), flush; stop at --limit.
+ * With --limit, a large Parquet file that is not cached is read by HTTP
+ * Range requests instead (its footer, then one row group at a time).
+ */
+#ifndef TFS_HFFETCH_H
+#define TFS_HFFETCH_H
+
+#include <stdint.h>
+
+struct hf_opts {
+    const char *target;     /* repo id (org/name) or registry alias */
+    const char *config;     /* NULL: the default config (or the alias's) */
+    const char *split;      /* NULL: "train" */
+    const char *revision;   /* NULL: "main" */
+    const char *columns;    /* "a,b" or NULL */
+    const char *file;       /* convert this local file instead (no network) */
+    int64_t limit;          /* rows; < 0: all */
+    int offline, quiet;
+};
+
+/* Returns the exit status (0); errors die with exit 1. */
+int hf_fetch(const struct hf_opts *o);
+
+#endif

@@ -1,0 +1,617 @@
+#!/usr/bin/env bats
+# 10-hf-fetch: datasets from a local stand-in for the Hugging Face Hub
+# (tests/fakehub.py, on 127.0.0.1), Parquet against parquet-testing and an
+# independent writer (hyparquet-writer).
+
+load helper
+
+PQT=${PQT:-$TFS_ROOT/../shared/data/parquet-testing}
+
+# ---- the fake Hub, once per file --------------------------------------
+make_repos() {
+    local r=$1/repos fx="$TFS_ROOT/tests/fixtures/hub"
+    # shards data/{split}-NNNNN-of-NNNNN: splits train and validation
+    mkdir -p "$r/test/stories/main/data"
+    cp "$fx/stories-train-0.parquet" "$r/test/stories/main/data/train-00000-of-00002-a1b2.parquet"
+    cp "$fx/stories-train-1.parquet" "$r/test/stories/main/data/train-00001-of-00002-a1b2.parquet"
+    cp "$fx/stories-validation.parquet" "$r/test/stories/main/data/validation-00000-of-00001-c3d4.parquet"
+    printf '# Stories\n' > "$r/test/stories/main/README.md"
+    # one Parquet file of 3 row groups (for Range reads)
+    mkdir -p "$r/test/groups/main"
+    cp "$fx/groups.parquet" "$r/test/groups/main/train.parquet"
+    # configs from the card data: en (default) and fr
+    mkdir -p "$r/test/configs/main/en/train" "$r/test/configs/main/fr/sub"
+    printf '{"text": "en train %d", "n": %d}\n' 1 1 2 2 > "$r/test/configs/main/en/train/part-0.jsonl"
+    printf '{"text": "en test %d", "n": %d}\n' 1 1 > "$r/test/configs/main/en/test-0.jsonl"
+    printf '{"text": "fr a"}\n' > "$r/test/configs/main/fr/a.jsonl"
+    printf '{"text": "fr b"}\n' > "$r/test/configs/main/fr/sub/b.jsonl"
+    cat > "$r/test/configs/card.json" <<'EOF'
+{"configs": [
+  {"config_name": "en", "default": true,
+   "data_files": [{"split": "train", "path": "en/train/*.jsonl"}, {"split": "test", "path": ["en/test-*.jsonl"]}]},
+  {"config_name": "fr", "data_files": "fr/**"}]}
+EOF
+    # split keywords in folder names and in file names; gzip
+    mkdir -p "$r/test/folders/main/train" "$r/test/folders/main/valid"
+    printf '{"text": "folder train"}\n' > "$r/test/folders/main/train/a.jsonl"
+    printf '{"text": "folder valid"}\n' > "$r/test/folders/main/valid/b.jsonl"
+    mkdir -p "$r/test/names/main"
+    printf '{"text": "name train 1"}\n{"text": "name train 2"}\n' | gzip -c > "$r/test/names/main/mydata_train.jsonl.gz"
+    printf '{"text": "name dev"}\n' | gzip -c > "$r/test/names/main/mydata-dev.jsonl.gz"
+    # a JSON array; plain text lines; TinyStories-style documents, zstd
+    mkdir -p "$r/test/jsonarr/main" "$r/test/lines/main" "$r/test/tiny/main"
+    printf '[{"a": 1, "b": "x"},\n {"a": 2.5, "b": null}]\n' > "$r/test/jsonarr/main/data.json"
+    printf 'first line\nsecond line\n' > "$r/test/lines/main/corpus.txt"
+    printf 'Once there was a dog.\nIt ran.\n<|endoftext|>\nA second story.\n<|endoftext|>\n' | zstd -q -c > "$r/test/tiny/main/TinyStories-train.txt.zst"
+    printf 'A valid story.\n<|endoftext|>\n' | zstd -q -c > "$r/test/tiny/main/TinyStories-valid.txt.zst"
+    # only CSV: read from the converted Parquet branch
+    mkdir -p "$r/test/csvonly/main" "$r/test/csvonly/refs%2Fconvert%2Fparquet/default/train"
+    printf 'a,b\n1,2\n' > "$r/test/csvonly/main/data.csv"
+    cp "$fx/converted-train.parquet" "$r/test/csvonly/refs%2Fconvert%2Fparquet/default/train/0000.parquet"
+    # gated and private
+    mkdir -p "$r/test/gated/main/data" "$r/test/private/main/data"
+    cp "$fx/stories-validation.parquet" "$r/test/gated/main/data/train-00000-of-00001.parquet"
+    echo '{"gated": "manual", "tokens": ["hf_good_token_123"]}' > "$r/test/gated/access.json"
+    cp "$fx/stories-validation.parquet" "$r/test/private/main/data/train-00000-of-00001.parquet"
+    echo '{"private": true, "tokens": ["hf_good_token_123"]}' > "$r/test/private/access.json"
+}
+
+setup_file() {
+    export HUB_ROOT="$BATS_FILE_TMPDIR/hub"
+    mkdir -p "$HUB_ROOT"
+    make_repos "$HUB_ROOT"
+    python3 "$TFS_ROOT/tests/fakehub.py" "$HUB_ROOT" --port-file "$HUB_ROOT/ports" --page-size 2 3>&- &
+    echo $! > "$BATS_FILE_TMPDIR/hub.pid"
+    for _ in $(seq 100); do [ -s "$HUB_ROOT/ports" ] && break; sleep 0.05; done
+    read -r HUB_PORT CDN_PORT < "$HUB_ROOT/ports"
+    export HUB_PORT CDN_PORT
+}
+
+teardown() { showlog; }
+
+teardown_file() {
+    kill "$(cat "$BATS_FILE_TMPDIR/hub.pid")" 2>/dev/null || true
+}
+
+setup() {
+    export HF_ENDPOINT="http://127.0.0.1:$HUB_PORT"
+    export HF_HOME="$BATS_TEST_TMPDIR/hf" XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/config"
+    unset HF_HUB_CACHE HF_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE HF_HUB_DISABLE_IMPLICIT_TOKEN HF_HUB_DOWNLOAD_TIMEOUT HF_FETCH_RANGE_MIN
+    rm -f "$HUB_ROOT/faults.json"
+    : > "$HUB_ROOT/requests.log"
+}
+
+faults() { printf '%s\n' "$1" > "$HUB_ROOT/faults.json"; }
+requests() { cat "$HUB_ROOT/requests.log"; }
+nreq() { grep -c -- "$1" "$HUB_ROOT/requests.log" || true; }
+showlog() { echo "--- requests:" >&2; cat "$HUB_ROOT/requests.log" >&2; }
+cache() { echo "$HF_HOME/hub/datasets--test--$1"; }
+
+STORIES_TRAIN='{"text": "Once upon a time, Lily saw a bird 0.", "id": 0, "score": 0.0}'
+
+# ---- command line -----------------------------------------------------
+@test "hf-fetch: command-line contract (help, unknown option, man page)" {
+    cli_contract hf-fetch
+}
+
+@test "hf-fetch: usage errors exit 2" {
+    run_tool hf-fetch
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "hf-fetch: missing REPO or ALIAS
+Try 'hf-fetch --help'." ]
+    run_tool hf-fetch a/b c/d
+    [ "$status" -eq 2 ]
+    [[ $stderr == "hf-fetch: extra operand 'c/d'"* ]]
+    run_tool hf-fetch --limit 3x test/stories
+    [ "$status" -eq 2 ]
+    [[ $stderr == "hf-fetch: --limit: '3x' is not a number"* ]]
+}
+
+@test "hf-fetch: the man page documents every environment variable" {
+    for v in HF_ENDPOINT HF_HOME HF_HUB_CACHE HF_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE \
+             HF_HUB_DISABLE_IMPLICIT_TOKEN HF_HUB_DOWNLOAD_TIMEOUT HF_FETCH_RANGE_MIN TMPDIR XDG_CACHE_HOME XDG_CONFIG_HOME TFS_ASSETS; do
+        grep -q "^\.B $v" "$TFS_ROOT/man/hf-fetch.1" || { echo "$v not documented" >&2; false; }
+    done
+}
+
+@test "hf-fetch: --file: data errors name the file and line; unknown columns list the columns" {
+    printf '{"text": "a"}\n{"text": oops}\n' > "$BATS_TEST_TMPDIR/bad.jsonl"
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [ "$output" = '{"text": "a"}' ]
+    [[ $stderr == "hf-fetch: $BATS_TEST_TMPDIR/bad.jsonl:2: invalid JSON: "* ]]
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/bad.jsonl" --columns txt
+    [ "$stderr" = "hf-fetch: $BATS_TEST_TMPDIR/bad.jsonl:1: no column 'txt'; columns: text" ]
+    run_tool hf-fetch --file "$TFS_ROOT/tests/fixtures/hub/stories-validation.parquet" -C text,nope
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: $TFS_ROOT/tests/fixtures/hub/stories-validation.parquet: no column 'nope'; columns: text, id, score" ]
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/x.csv"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: $BATS_TEST_TMPDIR/x.csv: the csv format is not supported" ]
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/x.bin"
+    [ "$stderr" = "hf-fetch: $BATS_TEST_TMPDIR/x.bin: unknown format (expected .parquet, .jsonl, .json or .txt, maybe .gz or .zst)" ]
+    printf 'not parquet at all' > "$BATS_TEST_TMPDIR/fake.parquet"
+    run_tool hf-fetch --file "$BATS_TEST_TMPDIR/fake.parquet"
+    [ "$stderr" = "hf-fetch: $BATS_TEST_TMPDIR/fake.parquet: not a Parquet file (no PAR1 magic)" ]
+}
+
+# ---- registry ---------------------------------------------------------
+@test "hf-fetch: --list prints the registry with the issue's aliases" {
+    run_tool hf-fetch --list
+    [ "$status" -eq 0 ]
+    for a in tinystories tiny-textbooks tiny-strange-textbooks tiny-codes fineweb-edu-10b fineweb; do
+        grep -qE "^$a +" <<<"$output" || { echo "alias $a missing" >&2; false; }
+    done
+    grep -qE '^fineweb +HuggingFaceFW/fineweb +sample-10BT +train +text$' <<<"$output"
+    grep -qE '^tinystories +roneneldan/TinyStories ' <<<"$output"
+}
+
+@test "hf-fetch: a user alias emits {\"text\": ...} and skips null texts" {
+    mkdir -p "$XDG_CONFIG_HOME/tfs"
+    echo "mystories test/stories - train,validation text" > "$XDG_CONFIG_HOME/tfs/datasets.txt"
+    run_tool hf-fetch mystories --split validation
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"text": "A cat named Max 0."}
+{"text": "A cat named Max 2."}' ]
+    run_tool hf-fetch nosuchalias
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: 'nosuchalias' is neither a repository id (org/name) nor a known alias (hf-fetch --list shows them)" ]
+}
+
+# ---- listing, configs, splits, formats ----------------------------------
+@test "hf-fetch: whole rows of Parquet shards, listing read over Link pages" {
+    run_tool hf-fetch test/stories
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 10 ]
+    [ "${lines[0]}" = "$STORIES_TRAIN" ]
+    [ "${lines[9]}" = '{"text": "Tom had a red ball 4. \"Look!\" he said — ünïcödé ✓", "id": 4, "score": 1.0}' ]
+    # 5 entries (3 files, 2 folders... ) at 2 a page: 3 pages, the next URL keeps recursive=true
+    [ "$(nreq '/tree/.*recursive=true&cursor=2')" -eq 1 ]
+    [ "$(nreq '/tree/.*recursive=true&cursor=4')" -eq 1 ]
+    [ "$(nreq 'cdn GET /cdn/')" -eq 2 ]
+}
+
+@test "hf-fetch: inferred splits from shard names; unknown split lists the splits" {
+    run_tool hf-fetch test/stories --split validation --columns text,id
+    [ "$status" -eq 0 ]
+    [ "${lines[1]}" = '{"text": null, "id": 1}' ]
+    run_tool hf-fetch test/stories --split test
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: test/stories: config 'default' has no split 'test'; splits: train, validation" ]
+    run_tool hf-fetch test/stories --config other
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: test/stories: no config 'other'; configs: default" ]
+}
+
+@test "hf-fetch: configs from the card data (default, named, patterns with ** and lists)" {
+    run_tool hf-fetch test/configs
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"text": "en train 1", "n": 1}
+{"text": "en train 2", "n": 2}' ]
+    run_tool hf-fetch test/configs --split test
+    [ "$output" = '{"text": "en test 1", "n": 1}' ]
+    run_tool hf-fetch test/configs --config fr
+    [ "$output" = '{"text": "fr a"}
+{"text": "fr b"}' ]
+    run_tool hf-fetch test/configs --config de
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: test/configs: no config 'de'; configs: en, fr" ]
+    run_tool hf-fetch test/configs --split validation
+    [ "$stderr" = "hf-fetch: test/configs: config 'en' has no split 'validation'; splits: train, test" ]
+}
+
+@test "hf-fetch: splits from folder names and file names; gzip JSON Lines" {
+    run_tool hf-fetch test/folders --split validation
+    [ "$output" = '{"text": "folder valid"}' ]
+    run_tool hf-fetch test/names
+    [ "$output" = '{"text": "name train 1"}
+{"text": "name train 2"}' ]
+    run_tool hf-fetch test/names --split validation
+    [ "$output" = '{"text": "name dev"}' ]
+}
+
+@test "hf-fetch: a JSON array, plain text lines, <|endoftext|> documents in zstd" {
+    run_tool hf-fetch test/jsonarr
+    [ "$output" = '{"a": 1, "b": "x"}
+{"a": 2.5, "b": null}' ]
+    run_tool hf-fetch test/lines
+    [ "$output" = '{"text": "first line"}
+{"text": "second line"}' ]
+    run_tool hf-fetch test/tiny
+    [ "$output" = '{"text": "Once there was a dog.\nIt ran."}
+{"text": "A second story."}' ]
+    run_tool hf-fetch test/tiny --split validation -n 1
+    [ "$output" = '{"text": "A valid story."}' ]
+}
+
+@test "hf-fetch: a dataset in no readable format is read from refs/convert/parquet" {
+    run_tool hf-fetch test/csvonly --columns text
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = '{"text": "converted row 0"}' ]
+    [ "${#lines[@]}" -eq 4 ]
+    [ "$(nreq 'revision/refs%2Fconvert%2Fparquet')" -eq 1 ]
+    [ "$(cat "$(cache csvonly)/refs/refs/convert/parquet")" = "$(ls "$(cache csvonly)/snapshots" | while read -r s; do [ -e "$(cache csvonly)/snapshots/$s/default" ] && echo "$s"; done)" ]
+}
+
+# ---- cache --------------------------------------------------------------
+@test "hf-fetch: cache layout of huggingface_hub (refs, blobs, relative symlinks)" {
+    run_tool hf-fetch test/stories -q
+    [ "$status" -eq 0 ]
+    local d; d=$(cache stories)
+    sha=$(cat "$d/refs/main")
+    [[ $sha =~ ^[0-9a-f]{40}$ ]]
+    [ "$(wc -c < "$d/refs/main")" -eq 40 ]     # no newline
+    link="$d/snapshots/$sha/data/train-00000-of-00002-a1b2.parquet"
+    [ -L "$link" ]
+    target=$(readlink "$link")
+    blob=$(sha256sum "$TFS_ROOT/tests/fixtures/hub/stories-train-0.parquet" | cut -d' ' -f1)
+    [ "$target" = "../../../blobs/$blob" ]
+    cmp "$link" "$TFS_ROOT/tests/fixtures/hub/stories-train-0.parquet"
+    [ -z "$(ls "$d/blobs" | grep incomplete)" ]
+}
+
+@test "hf-fetch: a second run makes one metadata request and no download" {
+    run_tool hf-fetch test/stories
+    first=$output
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch test/stories
+    [ "$status" -eq 0 ]
+    [ "$output" = "$first" ]
+    [ "$(requests | wc -l)" -eq 1 ]
+    [ "$(nreq 'revision/main')" -eq 1 ]
+}
+
+@test "hf-fetch: offline mode reads the cache with no request, or fails clearly" {
+    run_tool hf-fetch test/stories --offline
+    [ "$status" -eq 1 ]
+    [[ $stderr == "hf-fetch: dataset 'test/stories', revision 'main': not in the cache ("*") and offline mode is on" ]]
+    run_tool hf-fetch test/stories -n 2
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch test/stories --offline -n 2
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "$STORIES_TRAIN" ]
+    HF_HUB_OFFLINE=1 run_tool hf-fetch test/stories -n 1
+    [ "$status" -eq 0 ]
+    [ "$(requests | wc -l)" -eq 0 ]
+    # the second shard was never fetched (limit): offline cannot have it
+    HF_HUB_OFFLINE=yes run_tool hf-fetch test/stories
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"file 'data/train-00001-of-00002-a1b2.parquet' is not in the cache"*"offline mode is on" ]]
+}
+
+@test "hf-fetch: files fetched by Python tools (no saved metadata) are used offline" {
+    run_tool hf-fetch test/names
+    rm -rf "$HF_HOME/tfs-hf-fetch"
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch test/names --offline
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"text": "name train 1"}
+{"text": "name train 2"}' ]
+    [ "$(requests | wc -l)" -eq 0 ]
+}
+
+@test "hf-fetch: HF_HUB_CACHE moves the cache" {
+    HF_HUB_CACHE="$BATS_TEST_TMPDIR/elsewhere" run_tool hf-fetch test/lines
+    [ "$status" -eq 0 ]
+    [ -s "$BATS_TEST_TMPDIR/elsewhere/datasets--test--lines/refs/main" ]
+    [ ! -e "$HF_HOME/hub/datasets--test--lines" ]
+}
+
+@test "hf-fetch: rows of the first file are out before the next file is downloaded" {
+    faults '[{"port": "cdn", "path": "train-00001-of-00002", "delay": 3}]'
+    hf-fetch -q test/stories > "$BATS_TEST_TMPDIR/out" &
+    pid=$!
+    for _ in $(seq 40); do [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -ge 5 ] && break; sleep 0.05; done
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 5 ]     # the first shard, while the second waits
+    kill -0 "$pid"                                      # still downloading
+    wait "$pid"
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 10 ]
+}
+
+@test "hf-fetch: --limit stops before downloading further files" {
+    run_tool hf-fetch test/stories --limit 3
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3 ]
+    [ "$(nreq 'cdn GET')" -eq 1 ]
+    run_tool hf-fetch test/stories --limit 0
+    [ -z "$output" ]
+}
+
+@test "hf-fetch: progress on a terminal only, and not with -q" {
+    requires script
+    script -qfc "hf-fetch test/stories -n 1 > /dev/null" "$BATS_TEST_TMPDIR/tty" > /dev/null
+    grep -q $'\r''data/train-00000-of-00002-a1b2.parquet \[#*\] 100% .* MB' "$BATS_TEST_TMPDIR/tty"
+    rm -rf "$HF_HOME"
+    script -qfc "hf-fetch -q test/stories -n 1 > /dev/null" "$BATS_TEST_TMPDIR/tty2" > /dev/null
+    ! grep -q 'parquet \[' "$BATS_TEST_TMPDIR/tty2"
+    rm -rf "$HF_HOME"
+    run_tool hf-fetch test/stories -n 1
+    [[ $stderr != *"["* ]]
+}
+
+@test "hf-fetch: --limit reads a large Parquet file by ranges (footer, first row group)" {
+    mkdir -p "$BATS_TEST_TMPDIR/tmp"
+    HF_FETCH_RANGE_MIN=100000 TMPDIR="$BATS_TEST_TMPDIR/tmp" run_tool hf-fetch test/groups -n 2 --columns text
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"text": "row 00000 abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"}
+{"text": "row 00001 bcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija"}' ]
+    # the start, the end (footer) and the first row group's text chunk: 3 ranged requests
+    [ "$(nreq '^cdn GET')" -eq 3 ]
+    [ "$(nreq '^cdn GET .* range=-')" -eq 0 ]
+    [ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ]                   # no temporary file left
+    [ ! -e "$(cache groups)/blobs" ] || [ -z "$(ls -A "$(cache groups)/blobs")" ]   # nothing partial cached
+    # rows from the last row group; a server that ignores Range still works
+    faults '[{"port": "cdn", "path": "/cdn/", "ignore_range": true}]'
+    HF_FETCH_RANGE_MIN=100000 run_tool hf-fetch test/groups -n 4500 --columns n
+    [ "$status" -eq 0 ]
+    [ "${lines[4499]}" = '{"n": 4499}' ]
+    # below the threshold (default 64 MiB) the file is downloaded and cached
+    rm "$HUB_ROOT/faults.json"
+    run_tool hf-fetch test/groups -n 1 --columns n
+    [ "$output" = '{"n": 0}' ]
+    [ -L "$(cache groups)/snapshots/$(cat "$(cache groups)/refs/main")/train.parquet" ]
+}
+
+# ---- transfers: resume, retries, faults ---------------------------------
+@test "hf-fetch: a connection cut mid-body is resumed with Range in the same run" {
+    faults '[{"port": "cdn", "path": "/cdn/", "cut_after": 100, "times": 1}]'
+    run_tool hf-fetch test/stories --split validation
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3 ]
+    [[ $stderr == *"retrying in 1 s (try 2 of 5)"* ]]
+    [ "$(nreq 'cdn GET .* range=bytes=100-')" -eq 1 ]
+}
+
+@test "hf-fetch: an interrupted download continues from its partial file on the next run" {
+    # cut once, then refuse every resume: the run fails, the partial file stays
+    faults '[{"port": "cdn", "path": "/cdn/", "cut_after": 100, "times": 1},
+             {"port": "cdn", "path": "/cdn/", "status": 503, "retry_after": 0}]'
+    run_tool hf-fetch -q test/stories --split validation
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: test/stories: file 'data/validation-00000-of-00001-c3d4.parquet': server error 503 after 5 tries" ]
+    part=$(ls "$(cache stories)"/blobs/*.incomplete)
+    [ "$(stat -c %s "$part")" -eq 100 ]
+    rm "$HUB_ROOT/faults.json"
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch test/stories --split validation
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3 ]
+    [ "$(nreq 'cdn GET .* range=bytes=100-')" -eq 1 ]
+    [ ! -e "$part" ]
+}
+
+@test "hf-fetch: a server that ignores Range makes the download start over" {
+    faults '[{"port": "cdn", "path": "/cdn/", "cut_after": 100, "times": 1}, {"port": "cdn", "path": "/cdn/", "ignore_range": true}]'
+    run_tool hf-fetch test/stories --split validation
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = '{"text": "A cat named Max 0.", "id": 0, "score": 0.0}' ]
+    [ "$(nreq 'cdn GET .* range=bytes=100-')" -eq 1 ]
+    blob=$(sha256sum "$TFS_ROOT/tests/fixtures/hub/stories-validation.parquet" | cut -d' ' -f1)
+    cmp "$(cache stories)/blobs/$blob" "$TFS_ROOT/tests/fixtures/hub/stories-validation.parquet"
+}
+
+@test "hf-fetch: 429 with Retry-After is waited out, then retried" {
+    faults '[{"port": "hub", "path": "/revision/", "status": 429, "retry_after": 1, "times": 1}]'
+    start=$SECONDS
+    run_tool hf-fetch test/lines
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = '{"text": "first line"}' ]
+    [[ $stderr == *"HTTP 429; retrying in 1 s (try 2 of 5)"* ]]
+    [ "$(nreq 'revision/main')" -eq 2 ]
+    [ $((SECONDS - start)) -ge 1 ]
+}
+
+@test "hf-fetch: RateLimit header sets the wait; 5xx then success" {
+    faults '[{"port": "hub", "path": "/tree/", "status": 429, "ratelimit": "\"api\";r=0;t=0", "times": 1},
+             {"port": "cdn", "path": "/cdn/", "status": 503, "times": 1}]'
+    run_tool hf-fetch test/names
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"HTTP 429; retrying in 1 s"* ]]
+    [[ $stderr == *"HTTP 503; retrying in 1 s"* ]]
+    [ "${#lines[@]}" -eq 2 ]
+}
+
+@test "hf-fetch: a stalled transfer times out (HF_HUB_DOWNLOAD_TIMEOUT) and is retried" {
+    # headers, then nothing for 4 s
+    faults '[{"port": "cdn", "path": "/cdn/", "cut_after": 0, "stall": 4, "times": 1}]'
+    start=$SECONDS
+    HF_HUB_DOWNLOAD_TIMEOUT=1 run_tool hf-fetch test/stories --split validation
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3 ]
+    [[ $stderr == *"Timeout was reached; retrying in 1 s (try 2 of 5)"* ]]
+    [ "$(nreq 'cdn GET')" -eq 2 ]
+}
+
+@test "hf-fetch: persistent 5xx fails after 5 tries with a clear message" {
+    faults '[{"port": "hub", "path": "/revision/", "status": 502, "retry_after": 0, "times": 5}]'
+    run_tool hf-fetch -q test/lines
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: dataset 'test/lines', revision 'main': server error 502 after 5 tries" ]
+    [ "$(nreq 'revision/main')" -eq 5 ]
+}
+
+@test "hf-fetch: a corrupted download (sha256 mismatch) is rejected and not published" {
+    faults '[{"port": "cdn", "path": "/cdn/", "corrupt": true}]'
+    run_tool hf-fetch test/stories --split validation
+    [ "$status" -eq 1 ]
+    [[ $stderr == "hf-fetch: test/stories: file 'data/validation-00000-of-00001-c3d4.parquet': sha256 mismatch (expected "*"); the corrupt download was discarded, run again to retry" ]]
+    [ -z "$output" ]
+    [ -z "$(ls -A "$(cache stories)/blobs")" ]
+    [ ! -e "$(cache stories)/snapshots" ] || [ -z "$(find "$(cache stories)/snapshots" -type l)" ]
+    rm "$HUB_ROOT/faults.json"
+    run_tool hf-fetch test/stories --split validation
+    [ "$status" -eq 0 ]
+}
+
+@test "hf-fetch: two processes on the same file do not corrupt it (lock)" {
+    faults '[{"port": "cdn", "path": "/cdn/", "delay": 1}]'
+    hf-fetch -q test/stories --split validation > "$BATS_TEST_TMPDIR/a" &
+    pa=$!
+    hf-fetch -q test/stories --split validation > "$BATS_TEST_TMPDIR/b" &
+    pb=$!
+    wait $pa
+    wait $pb
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/a")" -eq 3 ]
+    cmp "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
+    [ "$(nreq 'cdn GET')" -eq 1 ]
+    blob=$(sha256sum "$TFS_ROOT/tests/fixtures/hub/stories-validation.parquet" | cut -d' ' -f1)
+    cmp "$(cache stories)/blobs/$blob" "$TFS_ROOT/tests/fixtures/hub/stories-validation.parquet"
+}
+
+# ---- errors and the token ---------------------------------------------------
+@test "hf-fetch: 401 for a missing or gated repo suggests HF_TOKEN" {
+    run_tool hf-fetch test/nosuch
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: dataset 'test/nosuch', revision 'main': 401 Unauthorized (Repository not found): the repository does not exist, is private, or is gated; if you have access, set HF_TOKEN to an access token" ]
+    run_tool hf-fetch test/gated
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"401 Unauthorized"*"set HF_TOKEN"* ]]
+}
+
+@test "hf-fetch: 403 for a token without access; the token is never printed" {
+    HF_TOKEN=hf_wrong_secret_999 run_tool hf-fetch test/gated
+    [ "$status" -eq 1 ]
+    [[ $stderr == "hf-fetch: dataset 'test/gated', revision 'main': 403 Forbidden"*"your token has no access to this repository"* ]]
+    [[ $stderr != *hf_wrong_secret_999* ]]
+    HF_TOKEN=hf_wrong_secret_999 run_tool hf-fetch test/private
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"401 Unauthorized"*"or the token (HF_TOKEN) is not valid for it" ]]
+    [[ $stderr != *hf_wrong_secret_999* ]]
+}
+
+@test "hf-fetch: 404 for a revision and for a file" {
+    run_tool hf-fetch test/lines --revision nope
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: dataset 'test/lines', revision 'nope': revision not found (404) (Invalid rev id: nope)" ]
+    faults '[{"port": "hub", "path": "/resolve/", "status": 404, "error_code": "EntryNotFound", "times": 1}]'
+    run_tool hf-fetch test/lines
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: test/lines: file 'corpus.txt': file not found (404)" ]
+}
+
+@test "hf-fetch: the token reaches the Hub but never the redirect (CDN) host" {
+    HF_TOKEN=hf_good_token_123 run_tool hf-fetch test/gated --columns id
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3 ]
+    [ "$(nreq '^hub .* auth=yes')" -ge 3 ]
+    [ "$(nreq '^hub .* auth=no')" -eq 0 ]
+    [ "$(nreq '^cdn GET')" -eq 1 ]
+    [ "$(nreq '^cdn .* auth=yes')" -eq 0 ]
+}
+
+@test "hf-fetch: the token file under HF_HOME, HF_TOKEN_PATH, HF_HUB_DISABLE_IMPLICIT_TOKEN" {
+    mkdir -p "$HF_HOME"
+    printf '  hf_good_token_123\n' > "$HF_HOME/token"
+    run_tool hf-fetch test/private -q -n 1 --columns id
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"id": 0}' ]
+    rm "$HF_HOME/token"
+    printf 'hf_good_token_123' > "$BATS_TEST_TMPDIR/tok"
+    HF_TOKEN_PATH="$BATS_TEST_TMPDIR/tok" run_tool hf-fetch test/private -q -n 1 --columns id
+    [ "$status" -eq 0 ]
+    : > "$HUB_ROOT/requests.log"
+    HF_TOKEN=hf_good_token_123 HF_HUB_DISABLE_IMPLICIT_TOKEN=1 run_tool hf-fetch test/gated -q
+    [ "$status" -eq 1 ]
+    [ "$(nreq 'auth=yes')" -eq 0 ]
+}
+
+# ---- Parquet ------------------------------------------------------------------
+@test "hf-fetch: every flat parquet-testing file reads; expected values match" {
+    [ -d "$PQT/data" ] || skip "parquet-testing not found at $PQT"
+    for f in alltypes_plain alltypes_dictionary alltypes_plain.snappy alltypes_tiny_pages_plain binary \
+             byte_stream_split.zstd concatenated_gzip_members datapage_v1-snappy-compressed-checksum \
+             datapage_v1-uncompressed-checksum datapage_v2_empty_datapage.snappy delta_binary_packed \
+             delta_byte_array delta_encoding_optional_column delta_encoding_required_column \
+             delta_length_byte_array dict-page-offset-zero int32_with_null_pages lz4_raw_compressed \
+             lz4_raw_compressed_larger page_v2_empty_compressed plain-dict-uncompressed-checksum \
+             rle-dict-snappy-checksum rle_boolean_encoding single_nan unknown-logical-type; do
+        hf-fetch --file "$PQT/data/$f.parquet" > "$BATS_TEST_TMPDIR/$f.jsonl" || { echo "$f failed" >&2; false; }
+    done
+    # the suite's expected values (CSV; an empty field is null)
+    for f in delta_binary_packed delta_byte_array delta_encoding_optional_column delta_encoding_required_column; do
+        python3 - "$BATS_TEST_TMPDIR/$f.jsonl" "$PQT/data/${f}_expect.csv" <<'EOF'
+import csv, json, sys
+got = [list(json.loads(l).values()) for l in open(sys.argv[1])]
+exp = list(csv.reader(open(sys.argv[2])))[1:]
+assert len(got) == len(exp), (sys.argv[2], len(got), len(exp))
+for i, (g, e) in enumerate(zip(got, exp)):
+    g = ['' if v is None else str(v) for v in g]
+    assert g == e, (sys.argv[2], i, g, e)
+EOF
+    done
+    [ "$(sed -n 2p "$BATS_TEST_TMPDIR/alltypes_plain.jsonl")" = '{"id": 5, "bool_col": false, "tinyint_col": 1, "smallint_col": 1, "int_col": 1, "bigint_col": 10, "float_col": 1.1, "double_col": 10.1, "date_string_col": "03/01/09", "string_col": "1", "timestamp_col": "2009-03-01T00:01:00"}' ]
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/concatenated_gzip_members.jsonl")" -eq 513 ]
+    [ "$(tail -1 "$BATS_TEST_TMPDIR/concatenated_gzip_members.jsonl")" = '{"long_col": 513}' ]
+    [ "$(cat "$BATS_TEST_TMPDIR/single_nan.jsonl")" = '{"mycol": null}' ]
+}
+
+@test "hf-fetch: unsupported Parquet features and bad_data files fail with a message" {
+    [ -d "$PQT/data" ] || skip "parquet-testing not found at $PQT"
+    run_tool hf-fetch --file "$PQT/data/nulls.snappy.parquet"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: $PQT/data/nulls.snappy.parquet: column 'b_struct' is a nested group (struct, list or map): hf-fetch reads flat columns of basic types only" ]
+    run_tool hf-fetch --file "$PQT/data/byte_array_decimal.parquet"
+    [[ $stderr == *"column 'value' is a DECIMAL"* ]]
+    for f in "$PQT"/bad_data/*.parquet "$PQT/data/nation.dict-malformed.parquet"; do
+        run_tool timeout 20 hf-fetch --file "$f"
+        [ "$status" -eq 1 ] || { echo "$f: status $status" >&2; false; }
+        [[ $stderr == "hf-fetch: $f: "* ]] || { echo "$f: no message" >&2; false; }
+    done
+}
+
+@test "hf-fetch: files from an independent writer (hyparquet-writer), random UTF-8, every encoding" {
+    requires node
+    "$TFS_ROOT/tests/npm/install" || skip "optional: npm packages could not be installed"
+    python3 - "$BATS_TEST_TMPDIR" <<'EOF'
+import json, random, sys
+d = sys.argv[1]
+rnd = random.Random(7)
+alphabet = 'abc xyz ABC 0123 "\\\n\t/' + 'éüñçåß' + 'Ωжש中文日本' + '✓☃' + '😀𝄞🎉' + '\x01\x1f'
+def s():
+    return ''.join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
+n = 3000
+strs = [s() if rnd.random() > 0.1 else None for _ in range(n)]
+rep = [rnd.choice(['alpha', 'beta', 'gamma ✓', None]) for _ in range(n)]
+i32 = [rnd.randint(-2**31, 2**31 - 1) for _ in range(n)]
+i64 = [rnd.choice([rnd.randint(-2**63, 2**63 - 1), rnd.randint(-5, 5), None]) for _ in range(n)]
+f64 = [rnd.choice([rnd.uniform(-1e6, 1e6), rnd.random() * 10 ** rnd.randint(-300, 300), 0.0, None]) for _ in range(n)]
+bools = [rnd.choice([True, False, None]) for _ in range(n)]
+cols = [
+    {"name": "s", "type": "STRING", "data": strs},
+    {"name": "dict", "type": "STRING", "data": rep},
+    {"name": "delta_len", "type": "STRING", "data": strs, "encoding": "DELTA_LENGTH_BYTE_ARRAY"},
+    {"name": "delta_ba", "type": "STRING", "data": sorted(x or '' for x in strs), "encoding": "DELTA_BYTE_ARRAY"},
+    {"name": "i32", "type": "INT32", "data": i32, "encoding": "DELTA_BINARY_PACKED", "nullable": False},
+    {"name": "i64", "type": "INT64", "data": [None if v is None else str(v) for v in i64]},
+    {"name": "f64", "type": "DOUBLE", "data": f64},
+    {"name": "f64_split", "type": "DOUBLE", "data": [v if v is not None else 1.5 for v in f64], "encoding": "BYTE_STREAM_SPLIT", "nullable": False},
+    {"name": "b", "type": "BOOLEAN", "data": bools},
+]
+for codec in ["SNAPPY", "UNCOMPRESSED"]:
+    json.dump({"codec": codec, "rowGroupSize": 1000, "pageSize": 4096, "columns": cols}, open("%s/%s.json" % (d, codec), "w"))
+exp = []
+for i in range(n):
+    row = {}
+    for c in cols:
+        v = c["data"][i]
+        row[c["name"]] = int(v) if c["type"] == "INT64" and v is not None else v
+    exp.append(row)
+json.dump(exp, open(d + "/expected.json", "w"))
+EOF
+    for codec in SNAPPY UNCOMPRESSED; do
+        node "$TFS_ROOT/tests/npm/write-parquet.mjs" "$BATS_TEST_TMPDIR/$codec.parquet" < "$BATS_TEST_TMPDIR/$codec.json"
+        run_tool hf-fetch --file "$BATS_TEST_TMPDIR/$codec.parquet"
+        [ "$status" -eq 0 ]
+        printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/$codec.jsonl"
+        python3 - "$BATS_TEST_TMPDIR/$codec.jsonl" "$BATS_TEST_TMPDIR/expected.json" <<'EOF'
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+exp = json.load(open(sys.argv[2]))
+assert len(got) == len(exp), (len(got), len(exp))
+for i, (g, e) in enumerate(zip(got, exp)):
+    assert list(g) == list(e), (i, list(g))
+    for k in e:
+        assert g[k] == e[k], (i, k, g[k], e[k])
+EOF
+    done
+}
