@@ -228,6 +228,8 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
             add_where(p, (uint32_t)w);
         }
     }
+    if (tr->o.verbose)
+        fprintf(stderr, "%s: %zu distinct pieces of 2 bytes or more, %zu distinct pairs\n", tfs_prog, nw, s.npairs);
     for (size_t i = 0; i < s.npairs; i++) heap_push(&s, (struct heap_entry){ s.pairs[i].count, (uint64_t)s.pairs[i].a << 32 | s.pairs[i].b, (uint32_t)i });
 
     /* Token bytes, to mint each new token's bytes and to spot a merge whose
