@@ -188,3 +188,12 @@ Try 'bpe-encode --help'." ]
     bpe-encode "$d/gpt2.tiktoken" "$BATS_TEST_TMPDIR/p.jsonl" > "$BATS_TEST_TMPDIR/g.bin"
     node "$REF" parity hf "$BATS_TEST_TMPDIR/gpt2.json" "$BATS_TEST_TMPDIR/p.jsonl" "$BATS_TEST_TMPDIR/g.bin"
 }
+
+@test "bpe-encode: the EXAMPLES of bpe-encode(1) run as written" {
+    cd "$BATS_TEST_TMPDIR"
+    cp "$TOK" tok.bin
+    mkdir -p assets && cp "$TFS_ASSETS/stories-train.jsonl.zst" assets/
+    bpe-encode tok.bin assets/stories-train.jsonl.zst > ids.bin
+    [ "$(bpe-encode -d tok.bin ids.bin | head -1)" = "$(zstd -dc assets/stories-train.jsonl.zst | head -1)" ]
+    bpe-encode --raw tok.bin /bin/ls | bpe-encode -d --raw tok.bin | cmp - /bin/ls
+}
