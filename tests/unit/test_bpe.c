@@ -428,6 +428,8 @@ TEST(tiktoken_rank_files)
     CHECK(tok_load_err(unit_tmp("r2"), err, sizeof err) == NULL && strstr(err, "line 2: bad rank"));
     write_bytes(unit_tmp("r3"), "Y!I= 1\n", 7);
     CHECK(tok_load_err(unit_tmp("r3"), err, sizeof err) == NULL && strstr(err, "line 1: bad base64"));
+    write_bytes(unit_tmp("r5"), "YWI= 9999999\n", 13);
+    CHECK(tok_load_err(unit_tmp("r5"), err, sizeof err) == NULL && strstr(err, "not dense"));
     write_bytes(unit_tmp("r4"), "YWI= 0\n", 7);
     CHECK(tok_load_err(unit_tmp("r4"), err, sizeof err) == NULL && strstr(err, "not a token"));
 }
