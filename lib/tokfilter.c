@@ -54,7 +54,7 @@ static void batch_add(struct batch *b, const char *text, size_t len)
 
 /* Encoding is parallel, reading JSON and writing the stream are serial:
  * while the reading thread parses batch k+1, the other threads encode
- * batch k as OpenMP tasks of 8 documents.  A task runs on one thread, with
+ * batch k as OpenMP tasks (a few per thread).  A task runs on one thread, with
  * that thread's encoder, and appends to that thread's buffer for the batch
  * (out[k]); the batch is written in document order once its tasks are done. */
 struct encoder_set {
@@ -65,8 +65,13 @@ struct encoder_set {
 static void batch_spawn(struct batch *b, struct ids_buf *out, int nthreads, const struct encoder_set *es)
 {
     for (int k = 0; k < nthreads; k++) out[k].n = 0;
-    for (size_t lo = 0; lo < b->nd; lo += 8) {
-        size_t hi = lo + 8 < b->nd ? lo + 8 : b->nd;
+    /* 8 tasks per thread: enough to balance, and few enough that libgomp
+     * queues them (with more than 64 per thread queued, it runs new tasks at
+     * once in the creating thread, which would stop it from reading ahead). */
+    size_t per = (b->nd + 8 * (size_t)nthreads - 1) / (8 * (size_t)nthreads);
+    if (per == 0) per = 1;
+    for (size_t lo = 0; lo < b->nd; lo += per) {
+        size_t hi = lo + per < b->nd ? lo + per : b->nd;
         #pragma omp task firstprivate(lo, hi)
         {
             int k = omp_get_thread_num();
