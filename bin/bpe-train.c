@@ -19,7 +19,7 @@ static const struct optdef OPTS[] = {
     { O_SPECIAL, "special", "TOKEN", NULL, "add a special token after <|endoftext|> (repeatable)" },
     { O_PATTERN, "pattern", "P", "gpt2", "pre-tokenization: gpt2, cl100k, o200k or a PCRE2 regex" },
     { 't', "threads", "N", "1", "threads for pre-tokenizing and counting (same result for any N)" },
-    { 'v', "verbose", NULL, NULL, "print each merge (ids, count, bytes) to stderr" },
+    { 'v', "verbose", NULL, NULL, "print the distinct pieces and pairs, then each merge (ids, count, bytes), to stderr" },
     { 'q', "quiet", NULL, NULL, "no progress display" },
     { O_DUMP, "dump", "FILE", NULL, "also write a human-readable listing of the vocabulary" },
     { O_HFJSON, "hf-json", "FILE", NULL, "also write a Hugging Face tokenizer.json" },

@@ -83,6 +83,8 @@ static inline uint64_t pair_rank(const struct tokenizer *t, uint32_t l, uint32_t
  * recognised when popped (its rank no longer matches) and dropped.  The
  * heap orders equal ranks by position, so the leftmost pair merges first,
  * exactly as the scan in merge_piece does. */
+size_t tok_long_piece = 128;
+
 struct hent { uint64_t rank; uint32_t pos; };
 static int hless(struct hent x, struct hent y) { return x.rank < y.rank || (x.rank == y.rank && x.pos < y.pos); }
 
@@ -130,7 +132,7 @@ static void merge_long(struct tok_encoder *e, const unsigned char *s, size_t n)
  * fastest for the short pieces of ordinary text; long ones go to merge_long. */
 static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
 {
-    if (n > 128) { merge_long(e, s, n); return; }
+    if (n > tok_long_piece) { merge_long(e, s, n); return; }
     const struct tokenizer *t = e->t;
     if (n > e->pcap) {
         while (e->pcap < n) e->pcap *= 2;

@@ -228,6 +228,8 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
             add_where(p, (uint32_t)w);
         }
     }
+    if (tr->o.verbose)
+        fprintf(stderr, "%s: %zu distinct pieces of 2 bytes or more, %zu distinct pairs\n", tfs_prog, nw, s.npairs);
     for (size_t i = 0; i < s.npairs; i++) heap_push(&s, (struct heap_entry){ s.pairs[i].count, (uint64_t)s.pairs[i].a << 32 | s.pairs[i].b, (uint32_t)i });
 
     /* Token bytes, to mint each new token's bytes and to spot a merge whose
@@ -403,8 +405,8 @@ static void batch_push(struct batch *b, const char *text, size_t len)
 }
 
 /* Reading JSON is serial, counting is parallel: while the reading thread
- * parses batch k+1, the other threads count batch k (OpenMP tasks of 32
- * documents; a task runs on one thread and counts into that thread's table). */
+ * parses batch k+1, the other threads count batch k (OpenMP tasks, a few per
+ * thread; a task runs on one thread and counts into that thread's table). */
 struct tokenizer *bpe_train_jsonl(char **paths, int npaths, const char *field, int skip_bad,
                                   const struct bpe_train_opts *o)
 {
@@ -435,8 +437,12 @@ struct tokenizer *bpe_train_jsonl(char **paths, int npaths, const char *field, i
             for (size_t i = 0; i < bt->nd; i++) bt->texts[i] = bt->buf + bt->off[i];
             #pragma omp taskwait
             progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
-            for (size_t lo = 0; lo < bt->nd; lo += 32) {
-                size_t hi = lo + 32 < bt->nd ? lo + 32 : bt->nd;
+            /* 8 tasks per thread (libgomp runs tasks at once, unqueued,
+             * beyond 64 per thread, which would stop the reading) */
+            size_t per = (bt->nd + 8 * (size_t)tr->nthreads - 1) / (8 * (size_t)tr->nthreads);
+            if (per == 0) per = 1;
+            for (size_t lo = 0; lo < bt->nd; lo += per) {
+                size_t hi = lo + per < bt->nd ? lo + per : bt->nd;
                 #pragma omp task firstprivate(lo, hi, bt)
                 {
                     int k = omp_get_thread_num();

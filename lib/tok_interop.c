@@ -98,6 +98,9 @@ struct tokenizer *tok_load_tiktoken(const char *name, const char *d, size_t n, c
         i += len + (e ? 1 : 0);
     }
     if (!lines) return fail(err, errlen, "empty rank file");
+    /* ranks are dense: a few holes at most, never one huge rank in a small file */
+    if (maxrank >= lines + 65536) return fail(err, errlen, "rank %llu in a file of %zu tokens: ranks are not dense",
+                                              (unsigned long long)maxrank, lines);
     uint32_t nreg = (uint32_t)maxrank + 1;
     const struct known *k = NULL;
     for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
@@ -227,6 +230,11 @@ struct tokenizer *tok_load_hf(const char *name, const char *d, size_t n, char *e
             goto out;
         }
         if ((uint64_t)id > maxid) maxid = (uint64_t)id;
+    }
+    if (maxid >= json_object_size(vocab) + json_array_size(added) + 65536) {
+        fail(err, errlen, "id %llu in a vocabulary of %zu tokens: ids are not dense", (unsigned long long)maxid,
+             json_object_size(vocab) + json_array_size(added));
+        goto out;
     }
     t = tok_alloc(TOK_HF, (uint32_t)maxid + 1, pattern);
     t->merge_list = 1;

@@ -307,6 +307,7 @@ static struct tokenizer *load_tokbin(const unsigned char *d, size_t n, char *err
     pattern[plen] = 0;
     if (strlen(pattern) != plen) BAD("corrupt tok.bin: the pattern contains a NUL byte");
     pos += plen;
+    if ((n - pos) / 4 < s) BAD("truncated tok.bin: %u special tokens expected, %zu bytes left", s, n - pos);
     sp = xcalloc(s, sizeof *sp);
     sl = xcalloc(s, sizeof *sl);
     for (uint32_t i = 0; i < s; i++) {

@@ -47,6 +47,10 @@ void tok_set_token(struct tokenizer *t, uint32_t id, const void *bytes, size_t l
  * Returns NULL or what is wrong (the tokenizer is then unusable). */
 const char *tok_finish(struct tokenizer *t, char *err, size_t errlen);
 
+/* bpe_encode.c: pieces longer than this use the O(n log n) heap merge
+ * instead of the quadratic scan (a variable so tests can compare the two). */
+extern size_t tok_long_piece;
+
 /* tok_interop.c */
 struct tokenizer *tok_load_tiktoken(const char *name, const char *data, size_t n, char *err, size_t errlen);
 struct tokenizer *tok_load_hf(const char *name, const char *data, size_t n, char *err, size_t errlen);

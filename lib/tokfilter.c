@@ -52,21 +52,43 @@ static void batch_add(struct batch *b, const char *text, size_t len)
     b->used += len;
 }
 
-/* Encode the batch with nthreads encoders and write it: eot, doc ids, ... */
-static void batch_flush(struct batch *b, struct tok_encoder **enc, struct ids_buf *out, int nthreads,
-                        int allow_special, uint32_t eot, struct tokw *w)
+/* Encoding is parallel, reading JSON and writing the stream are serial:
+ * while the reading thread parses batch k+1, the other threads encode
+ * batch k as OpenMP tasks (a few per thread).  A task runs on one thread, with
+ * that thread's encoder, and appends to that thread's buffer for the batch
+ * (out[k]); the batch is written in document order once its tasks are done. */
+struct encoder_set {
+    struct tok_encoder **enc;   /* (nthreads) */
+    int allow_special;
+};
+
+static void batch_spawn(struct batch *b, struct ids_buf *out, int nthreads, const struct encoder_set *es)
 {
     for (int k = 0; k < nthreads; k++) out[k].n = 0;
-    #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 4)
-    for (size_t i = 0; i < b->nd; i++) {
-        int k = omp_get_thread_num();
-        size_t n;
-        const uint32_t *ids = tok_encode(enc[k], b->buf + b->off[i], b->len[i], allow_special, &n);
-        b->owner[i] = k;
-        b->ids_off[i] = out[k].n;
-        b->ids_n[i] = n;
-        ids_append(&out[k], ids, n);
+    /* 8 tasks per thread: enough to balance, and few enough that libgomp
+     * queues them (with more than 64 per thread queued, it runs new tasks at
+     * once in the creating thread, which would stop it from reading ahead). */
+    size_t per = (b->nd + 8 * (size_t)nthreads - 1) / (8 * (size_t)nthreads);
+    if (per == 0) per = 1;
+    for (size_t lo = 0; lo < b->nd; lo += per) {
+        size_t hi = lo + per < b->nd ? lo + per : b->nd;
+        #pragma omp task firstprivate(lo, hi)
+        {
+            int k = omp_get_thread_num();
+            for (size_t i = lo; i < hi; i++) {
+                size_t n;
+                const uint32_t *ids = tok_encode(es->enc[k], b->buf + b->off[i], b->len[i], es->allow_special, &n);
+                b->owner[i] = k;
+                b->ids_off[i] = out[k].n;
+                b->ids_n[i] = n;
+                ids_append(&out[k], ids, n);
+            }
+        }
     }
+}
+
+static void batch_write(struct batch *b, struct ids_buf *out, uint32_t eot, struct tokw *w)
+{
     for (size_t i = 0; i < b->nd; i++) {
         tokw_put(w, &eot, 1);
         tokw_put(w, out[b->owner[i]].p + b->ids_off[i], b->ids_n[i]);
@@ -74,62 +96,88 @@ static void batch_flush(struct batch *b, struct tok_encoder **enc, struct ids_bu
     b->nd = b->used = 0;
 }
 
+/* Read documents into a batch until it holds about `bytes`; 0 at the end. */
+struct doc_source {
+    int raw;
+    char **inputs;
+    int ninputs, next;
+    struct jsonl_multi m;
+};
+
+static int source_fill(struct doc_source *src, struct batch *b, size_t bytes, uint64_t *total)
+{
+    if (src->raw) {
+        /* each input is one document */
+        if (src->next >= src->ninputs) return 0;
+        struct tfs_in *in = in_open(src->inputs[src->next++]);
+        size_t cap = 1 << 16, len = 0, k;
+        char *buf = xmalloc(cap);
+        while ((k = in_read(in, buf + len, cap - len)) > 0) {
+            len += k;
+            if (len == cap) buf = xrealloc(buf, cap *= 2);
+        }
+        in_close(in);
+        batch_add(b, buf, len);
+        free(buf);
+        *total += len;
+        return 1;
+    }
+    const char *text;
+    size_t len;
+    int more = 1;
+    while (b->used < bytes && (more = jsonl_multi_next(&src->m, &text, &len))) {
+        batch_add(b, text, len);
+        *total += len;
+    }
+    return more;
+}
+
 int bpe_encode_run(const struct encode_opts *o)
 {
     struct tokenizer *t = tok_load(o->tokenizer);
     int nthreads = o->threads > 0 ? o->threads : 1;
     struct tokw *w = tokw_open(o->output, tok_vocab_size(t), tok_fingerprint(t), o->zstd ? 3 : 0, o->force);
-    struct tok_encoder **enc = xcalloc((size_t)nthreads, sizeof *enc);
-    struct ids_buf *out = xcalloc((size_t)nthreads, sizeof *out);
-    for (int k = 0; k < nthreads; k++) enc[k] = tok_encoder_new(t);
+    struct encoder_set es = { xcalloc((size_t)nthreads, sizeof *es.enc), o->allow_special };
+    struct ids_buf *out[2] = { xcalloc((size_t)nthreads, sizeof **out), xcalloc((size_t)nthreads, sizeof **out) };
+    for (int k = 0; k < nthreads; k++) es.enc[k] = tok_encoder_new(t);
     uint32_t eot = tok_eot(t);
-    struct batch b = { 0 };
-    const size_t batch_bytes = 4u << 20;
-    uint64_t bytes = 0, docs = 0;
+    struct batch b[2] = { { 0 }, { 0 } };
+    uint64_t bytes = 0;
     struct progress prog;
     progress_start(&prog, "encoding", 0, o->quiet);
     static char dash[] = "-";
     static char *stdin_only[] = { dash };
-    char **inputs = o->ninputs ? o->inputs : stdin_only;
-    int ninputs = o->ninputs ? o->ninputs : 1;
-    if (o->raw) {
-        /* each input is one document */
-        for (int i = 0; i < ninputs; i++) {
-            struct tfs_in *in = in_open(inputs[i]);
-            size_t cap = 1 << 16, len = 0, k;
-            char *buf = xmalloc(cap);
-            while ((k = in_read(in, buf + len, cap - len)) > 0) {
-                len += k;
-                if (len == cap) buf = xrealloc(buf, cap *= 2);
-            }
-            in_close(in);
-            batch_add(&b, buf, len);
-            free(buf);
-            batch_flush(&b, enc, out, nthreads, o->allow_special, eot, w);
-            bytes += len; docs++;
-        }
-    } else {
-        struct jsonl_multi m;
-        jsonl_multi_init(&m, inputs, ninputs, o->field, o->skip_bad);
-        const char *text;
-        size_t len;
-        while (jsonl_multi_next(&m, &text, &len)) {
-            batch_add(&b, text, len);
-            bytes += len; docs++;
-            if (b.used >= batch_bytes) {
-                batch_flush(&b, enc, out, nthreads, o->allow_special, eot, w);
-                progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
+    struct doc_source src = { .raw = o->raw, .inputs = o->ninputs ? o->inputs : stdin_only,
+                              .ninputs = o->ninputs ? o->ninputs : 1 };
+    if (!o->raw) jsonl_multi_init(&src.m, src.inputs, src.ninputs, o->field, o->skip_bad);
+    #pragma omp parallel num_threads(nthreads)
+    #pragma omp single
+    {
+        int more = 1, pending = 0;
+        for (int cur = 0; more; cur ^= 1) {
+            more = source_fill(&src, &b[cur], 4u << 20, &bytes);
+            #pragma omp taskwait
+            if (pending) batch_write(&b[cur ^ 1], out[cur ^ 1], eot, w);
+            batch_spawn(&b[cur], out[cur], nthreads, &es);
+            pending = 1;
+            progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
+            if (!more) {
+                #pragma omp taskwait
+                batch_write(&b[cur], out[cur], eot, w);
             }
         }
-        batch_flush(&b, enc, out, nthreads, o->allow_special, eot, w);
-        if (m.bad) warnx("skipped %ld malformed lines", m.bad);
-        jsonl_multi_close(&m);
     }
     progress_end(&prog);
+    if (!o->raw) {
+        if (src.m.bad) warnx("skipped %ld malformed lines", src.m.bad);
+        jsonl_multi_close(&src.m);
+    }
     tokw_close(w);
-    for (int k = 0; k < nthreads; k++) { tok_encoder_free(enc[k]); free(out[k].p); }
-    free(enc); free(out);
-    free(b.buf); free(b.off); free(b.len); free(b.owner); free(b.ids_off); free(b.ids_n);
+    for (int k = 0; k < nthreads; k++) { tok_encoder_free(es.enc[k]); free(out[0][k].p); free(out[1][k].p); }
+    free(es.enc); free(out[0]); free(out[1]);
+    for (int i = 0; i < 2; i++) {
+        free(b[i].buf); free(b[i].off); free(b[i].len); free(b[i].owner); free(b[i].ids_off); free(b[i].ids_n);
+    }
     tok_free(t);
     return 0;
 }

@@ -66,8 +66,9 @@ Try 'bpe-train --help'." ]
 @test "bpe-train: --verbose prints each merge with its count and bytes" {
     run_tool bpe-train -v -n 260 -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
     [ "$status" -eq 0 ]
-    [[ ${stderr_lines[0]} =~ ^"bpe-train: merge 1: 32 + 116 -> 256 count "[0-9]+" ' t'"$ ]]
-    [ "${#stderr_lines[@]}" -eq 3 ]
+    [[ ${stderr_lines[0]} =~ ^"bpe-train: "[0-9]+" distinct pieces of 2 bytes or more, "[0-9]+" distinct pairs"$ ]]
+    [[ ${stderr_lines[1]} =~ ^"bpe-train: merge 1: 32 + 116 -> 256 count "[0-9]+" ' t'"$ ]]
+    [ "${#stderr_lines[@]}" -eq 4 ]
 }
 
 @test "bpe-train: --min-frequency stops early with a warning" {

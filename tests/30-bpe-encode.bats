@@ -20,6 +20,7 @@ node_refs() {
     local d="$BATS_FILE_TMPDIR"
     [ -s "$d/gpt2.tiktoken" ] || node "$REF" ranks gpt2 "$d/gpt2.tiktoken"
     [ -s "$d/cl100k.tiktoken" ] || node "$REF" ranks cl100k_base "$d/cl100k.tiktoken"
+    [ -s "$d/o200k.tiktoken" ] || node "$REF" ranks o200k_base "$d/o200k.tiktoken"
     [ -s "$d/parity.jsonl" ] || python3 "$TFS_ROOT/tests/node/make-parity-corpus.py" "$d/parity.jsonl"
 }
 
@@ -158,7 +159,7 @@ Try 'bpe-encode --help'." ]
     [ "$stderr" = "bpe-encode: skipped 1 malformed lines" ]
 }
 
-@test "bpe-encode: GPT-2 and cl100k ids are identical to tiktoken's (WASM and native)" {
+@test "bpe-encode: GPT-2, cl100k and o200k ids are identical to tiktoken's (WASM and native)" {
     node_refs
     local d="$BATS_FILE_TMPDIR"
     [ "$(bpe-encode --info "$d/gpt2.tiktoken" | awk '$1 == "vocab_size" || $1 == "eot" { print $2 }' | tr '\n' ' ')" = "50257 50256 " ]
@@ -168,6 +169,9 @@ Try 'bpe-encode --help'." ]
     node "$REF" parity tiktoken cl100k_base "$d/parity.jsonl" "$BATS_TEST_TMPDIR/c.bin"
     node "$REF" parity tiktoken-node gpt2 "$d/parity.jsonl" "$BATS_TEST_TMPDIR/g.bin" 50256
     node "$REF" parity tiktoken-node cl100k_base "$d/parity.jsonl" "$BATS_TEST_TMPDIR/c.bin" 100257
+    # o200k: tiktoken-node does not know it; the WASM build does
+    bpe-encode "$d/o200k.tiktoken" "$d/parity.jsonl" > "$BATS_TEST_TMPDIR/o.bin"
+    node "$REF" parity tiktoken o200k_base "$d/parity.jsonl" "$BATS_TEST_TMPDIR/o.bin"
     # the check can fail: a stream from the other vocabulary differs
     run node "$REF" parity tiktoken gpt2 "$d/parity.jsonl" "$BATS_TEST_TMPDIR/c.bin" 100257
     [ "$status" -eq 1 ]
@@ -187,4 +191,13 @@ Try 'bpe-encode --help'." ]
     head -c 60000 "$d/parity.jsonl" | head -n -1 > "$BATS_TEST_TMPDIR/p.jsonl"
     bpe-encode "$d/gpt2.tiktoken" "$BATS_TEST_TMPDIR/p.jsonl" > "$BATS_TEST_TMPDIR/g.bin"
     node "$REF" parity hf "$BATS_TEST_TMPDIR/gpt2.json" "$BATS_TEST_TMPDIR/p.jsonl" "$BATS_TEST_TMPDIR/g.bin"
+}
+
+@test "bpe-encode: the EXAMPLES of bpe-encode(1) run as written" {
+    cd "$BATS_TEST_TMPDIR"
+    cp "$TOK" tok.bin
+    mkdir -p assets && cp "$TFS_ASSETS/stories-train.jsonl.zst" assets/
+    bpe-encode tok.bin assets/stories-train.jsonl.zst > ids.bin
+    [ "$(bpe-encode -d tok.bin ids.bin | head -1)" = "$(zstd -dc assets/stories-train.jsonl.zst | head -1)" ]
+    bpe-encode --raw tok.bin /bin/ls | bpe-encode -d --raw tok.bin | cmp - /bin/ls
 }

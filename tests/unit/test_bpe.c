@@ -4,6 +4,7 @@
  * special tokens, and every kind of bad tokenizer file. */
 #include "pretok.h"
 #include "tokenizer.h"
+#include "tokenizer_impl.h"     /* tok_long_piece */
 #include "xio.h"
 #include "unit.h"
 
@@ -271,6 +272,39 @@ TEST(encode_roundtrip_random_bytes)
     tok_free(t);
 }
 
+TEST(long_piece_merge_matches_the_scan)
+{
+    /* The heap merge for long pieces must choose exactly what the scan
+     * does (lowest rank, leftmost on ties): encode the same text both ways. */
+    /* runs of one letter make ties: in "aaa" the pair (a,a) occurs twice */
+    char d0[] = "aaaa aaaaaaa aa aaa tat tatt attta aaaat", *docs[] = { d0 };
+    size_t lens[] = { strlen(d0) };
+    struct tokenizer *t = train(docs, lens, 1, 270, 1, 1);
+    struct tok_encoder *e = tok_encoder_new(t);
+    uint64_t s = 11;
+    char buf[3000];
+    for (int r = 0; r < 20; r++) {
+        size_t n = 200 + (size_t)r * 130;
+        for (size_t i = 0; i < n; i++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            buf[i] = r % 2 ? "at"[(s >> 40) % 2] : "aaaaaaat"[(s >> 40) % 8];   /* one long piece */
+        }
+        size_t k1, k2;
+        tok_long_piece = 128;
+        const uint32_t *a = tok_encode(e, buf, n, 0, &k1);
+        uint32_t *copy = xmalloc(k1 * sizeof *copy + 1);
+        memcpy(copy, a, k1 * sizeof *a);
+        tok_long_piece = SIZE_MAX;
+        const uint32_t *b = tok_encode(e, buf, n, 0, &k2);
+        CHECK(k1 == k2 && memcmp(copy, b, k1 * sizeof *b) == 0);
+        CHECK(k1 < n);
+        free(copy);
+    }
+    tok_long_piece = 128;
+    tok_encoder_free(e);
+    tok_free(t);
+}
+
 TEST(encode_special_tokens)
 {
     const char *sp[] = { TOK_DEFAULT_EOT, "<|pad|>" };
@@ -394,6 +428,8 @@ TEST(tiktoken_rank_files)
     CHECK(tok_load_err(unit_tmp("r2"), err, sizeof err) == NULL && strstr(err, "line 2: bad rank"));
     write_bytes(unit_tmp("r3"), "Y!I= 1\n", 7);
     CHECK(tok_load_err(unit_tmp("r3"), err, sizeof err) == NULL && strstr(err, "line 1: bad base64"));
+    write_bytes(unit_tmp("r5"), "YWI= 9999999\n", 13);
+    CHECK(tok_load_err(unit_tmp("r5"), err, sizeof err) == NULL && strstr(err, "not dense"));
     write_bytes(unit_tmp("r4"), "YWI= 0\n", 7);
     CHECK(tok_load_err(unit_tmp("r4"), err, sizeof err) == NULL && strstr(err, "not a token"));
 }
@@ -440,6 +476,7 @@ int main(void)
     RUN(train_tie_break_and_min_frequency);
     RUN(train_threads_identical);
     RUN(encode_roundtrip_random_bytes);
+    RUN(long_piece_merge_matches_the_scan);
     RUN(encode_special_tokens);
     RUN(truncate_is_a_prefix);
     RUN(tokbin_roundtrip_and_corruption);
