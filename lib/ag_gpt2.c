@@ -174,6 +174,7 @@ void ag_gpt2_adamw_step(struct ag_gpt2 *g, float lr, float beta1, float beta2, f
                         float weight_decay, float grad_scale, int t)
 {
     struct gpt2 *m = g->base;
+    if (t < 1) die("ag_gpt2_adamw_step: step %d: steps count from 1", t);
     if (!m->m) m->m = xcalloc(m->nparams, sizeof *m->m);
     if (!m->v) m->v = xcalloc(m->nparams, sizeof *m->v);
     struct ag_AdamW *opt = &g->opt;

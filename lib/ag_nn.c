@@ -90,8 +90,9 @@ void ag_AdamW_step(struct ag_AdamW *opt, float grad_scale)
 {
     ensure_moments(opt);
     opt->t++;
-    double b1t = 1 - pow(opt->beta1, (double)opt->t), b2t = 1 - pow(opt->beta2, (double)opt->t);
-    float c1 = (float)(1 / b1t), c2 = (float)(1 / b2t);
+    /* bias corrections in float, divided, as the custom level's
+     * gpt2_adamw_step does: the two levels then update bit for bit alike */
+    float bc1 = 1.0f - powf(opt->beta1, (float)opt->t), bc2 = 1.0f - powf(opt->beta2, (float)opt->t);
     for (int k = 0; k < opt->nparams; k++) {
         struct ag_tensor *p = opt->params[k];
         float *w = p->data;
@@ -100,10 +101,10 @@ void ag_AdamW_step(struct ag_AdamW *opt, float grad_scale)
         float wd = opt->decay[k] ? opt->weight_decay : 0;
         #pragma omp parallel for if (p->n > 65536)
         for (size_t i = 0; i < p->n; i++) {
-            float gi = grad_scale * g[i];
-            m[i] = opt->beta1 * m[i] + (1 - opt->beta1) * gi;
-            v[i] = opt->beta2 * v[i] + (1 - opt->beta2) * gi * gi;
-            float mhat = m[i] * c1, vhat = v[i] * c2;
+            float gi = g[i] * grad_scale;
+            m[i] = opt->beta1 * m[i] + (1.0f - opt->beta1) * gi;
+            v[i] = opt->beta2 * v[i] + (1.0f - opt->beta2) * gi * gi;
+            float mhat = m[i] / bc1, vhat = v[i] / bc2;
             w[i] -= opt->lr * (mhat / (sqrtf(vhat) + opt->eps) + wd * w[i]);
         }
         ag_bump_version(p);     /* the one sanctioned in-place change */

@@ -1,6 +1,10 @@
 /* test_autograd_gpt2.c - the autograd GPT-2 (lib/ag_gpt2.c): the rules of
  * the library at model scale, and a dump for the PyTorch comparison.
  *
+ * The custom level (lib/gpt2.c, hand-written backward) is the reference for
+ * the loss, every gradient, 20 AdamW steps and checkpoints; PyTorch is the
+ * second, independent one (tests/70-autograd.bats).
+ *
  *   test_autograd_gpt2                 run the unit tests
  *   test_autograd_gpt2 --torch DIR     write DIR/ag.bin (config, weights,
  *                                      batch, loss, gradients, losses of 5
@@ -12,6 +16,7 @@
  *   uint32 ndim, ndim x uint32 dims, the elements row-major.
  */
 #include "ag_gpt2.h"
+#include "checkpoint.h"
 
 #include <stdint.h>
 
@@ -21,39 +26,31 @@
 
 static const struct gpt2_config TINY = { .vocab = 37, .context = 16, .layers = 2, .heads = 2, .dim = 16 };
 
-/* The parameter block of gpt2.h for cfg, sized and pointed by hand (the
- * shapes in gpt2.h's enum comments), with weights drawn so that every
- * parameter, biases and gains included, takes part with a nonzero value. */
+/* gpt2_init's parameter block with weights drawn so that every parameter,
+ * biases and gains included, takes part with a nonzero value (GPT-2's own
+ * initialisation, gpt2_init_weights, starts biases at 0 and gains at 1). */
 static const char *const PNAME[GPT2_NPARAMS] = {
     "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
     "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb",
 };
 static void model_new(struct gpt2 *m, const struct gpt2_config *cfg, uint64_t seed)
 {
-    size_t V = (size_t)cfg->vocab, P = (size_t)cfg->context, L = (size_t)cfg->layers, C = (size_t)cfg->dim;
-    size_t sz[GPT2_NPARAMS] = { V * C, P * C, L * C, L * C, L * 3 * C * C, L * 3 * C, L * C * C, L * C,
-                                L * C, L * C, L * 4 * C * C, L * 4 * C, L * C * 4 * C, L * C, C, C };
-    memset(m, 0, sizeof *m);
-    m->cfg = *cfg;
-    for (int i = 0; i < GPT2_NPARAMS; i++) m->nparams += m->param_sizes[i] = sz[i];
-    m->params = xcalloc(m->nparams, sizeof *m->params);
-    float *p = m->params;
-    for (int i = 0; i < GPT2_NPARAMS; i++) { m->p[i] = p; p += sz[i]; }
+    gpt2_init(m, cfg);
     struct rng r;
     rng_seed(&r, seed);
     for (int i = 0; i < GPT2_NPARAMS; i++) {
         int gain = i == P_LN1W || i == P_LN2W || i == P_LNFW;
-        int bias = i == P_LN1B || i == P_LN2B || i == P_LNFB || i == P_QKVB || i == P_ATTPROJB || i == P_FCB || i == P_FCPROJB;
-        for (size_t k = 0; k < sz[i]; k++)
-            m->p[i][k] = gain ? 1 + 0.1f * (float)rng_normal(&r) : bias ? 0.02f * (float)rng_normal(&r) : 0.1f * (float)rng_normal(&r);
+        float sd = gpt2_param_decays(i) ? 0.1f : 0.02f;       /* matrices, or biases and gains */
+        for (size_t k = 0; k < m->param_sizes[i]; k++) m->p[i][k] = (gain ? 1 : 0) + sd * (float)rng_normal(&r);
     }
 }
-static void model_free(struct gpt2 *m)
+static void model_free(struct gpt2 *m) { gpt2_free(m); }
+
+/* A second model with the same weights. */
+static void model_copy(struct gpt2 *dst, const struct gpt2 *src)
 {
-    free(m->params);
-    free(m->grads);
-    free(m->m);
-    free(m->v);
+    gpt2_init(dst, &src->cfg);
+    memcpy(dst->params, src->params, src->nparams * sizeof *dst->params);
 }
 
 static void batch(uint32_t *x, uint32_t *y, int n, int V, uint64_t seed)
@@ -165,6 +162,171 @@ TEST(backward_after_an_optimizer_step_is_refused)
     model_free(&m);
 }
 
+/* ---- the autograd level against the custom level ---- */
+
+/* The enum gpt2_param a parameter tensor views. */
+static int param_of(const struct gpt2 *m, const struct ag_tensor *t)
+{
+    for (int i = 0; i < GPT2_NPARAMS; i++)
+        if (t->data >= m->p[i] && t->data < m->p[i] + m->param_sizes[i]) return i;
+    return -1;
+}
+
+TEST(parameter_views_tile_the_block_and_decay_as_the_custom_level)
+{
+    struct gpt2 m;
+    model_new(&m, &TINY, 1);
+    struct ag_gpt2 *g = ag_gpt2_new(&m);
+    CHECK(g->nparams == 2 + 12 * TINY.layers + 2);
+    size_t next = 0;                /* the views run through the block once, in order */
+    for (int k = 0; k < g->nparams; k++) {
+        CHECK((size_t)(g->params[k]->data - m.params) == next);
+        CHECK(g->params[k]->grad - m.grads == g->params[k]->data - m.params);
+        next += g->params[k]->n;
+    }
+    CHECK(next == m.nparams);
+    uint32_t x[8], y[8];
+    batch(x, y, 8, TINY.vocab, 1);
+    ag_gpt2_forward(g, x, y, 1, 8);
+    ag_gpt2_backward(g, 1);
+    ag_gpt2_adamw_step(g, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, 1);
+    for (int k = 0; k < g->nparams; k++) CHECK(g->opt.decay[k] == gpt2_param_decays(param_of(&m, g->params[k])));
+    ag_gpt2_free(g);
+    model_free(&m);
+}
+
+/* loss and every gradient tensor within 1e-5 relative of the custom level */
+static void compare_gradients(const char *what, struct gpt2 *c, int B, int T, uint64_t seed)
+{
+    struct gpt2 a;
+    model_copy(&a, c);
+    struct ag_gpt2 *g = ag_gpt2_new(&a);
+    uint32_t *x = xmalloc((size_t)B * T * sizeof *x), *y = xmalloc((size_t)B * T * sizeof *y);
+    batch(x, y, B * T, c->cfg.vocab, seed);
+    gpt2_zero_grad(c);
+    float lc = gpt2_forward(c, x, y, B, T);
+    gpt2_backward(c, 1);
+    ag_gpt2_zero_grad(g);
+    float la = ag_gpt2_forward(g, x, y, B, T);
+    ag_gpt2_backward(g, 1);
+    printf("# %s: loss custom %.7f autograd %.7f\n", what, lc, la);
+    CHECK(fabsf(la - lc) <= 1e-5f * fabsf(lc));
+    double worst = 0;
+    for (int i = 0; i < GPT2_NPARAMS; i++) {
+        size_t off = (size_t)(c->p[i] - c->params);
+        double d = rel_diff(a.grads + off, c->grads + off, c->param_sizes[i]);
+        if (d > 1e-5) fprintf(stderr, "  %s: gradient of %s differs by %.3g relative\n", what, PNAME[i], d);
+        CHECK(d <= 1e-5);
+        if (d > worst) worst = d;
+    }
+    printf("# %s: max relative gradient difference over the %d tensors %.2g\n", what, GPT2_NPARAMS, worst);
+    free(x);
+    free(y);
+    ag_gpt2_free(g);
+    model_free(&a);
+}
+
+TEST(same_loss_and_gradients_as_the_custom_level)
+{
+    struct gpt2 c;
+    model_new(&c, &TINY, 21);
+    compare_gradients("random weights, B=3 T=12", &c, 3, 12, 22);
+    compare_gradients("random weights, B=2 T=16", &c, 2, 16, 23);
+    model_free(&c);
+    struct gpt2_config cfg = { .vocab = 50, .context = 12, .layers = 3, .heads = 4, .dim = 24 };
+    gpt2_init(&c, &cfg);
+    gpt2_init_weights(&c, 24);
+    compare_gradients("GPT-2 init, L=3 NH=4", &c, 2, 12, 25);
+    model_free(&c);
+}
+
+/* One training step of either level with global-norm clipping at 1, as
+ * tfs-train does; returns the loss. */
+static float train_step(struct gpt2 *m, struct ag_gpt2 *g, int step, int B, int T)
+{
+    uint32_t x[64], y[64];
+    batch(x, y, B * T, m->cfg.vocab, 1000 + (uint64_t)step);
+    float loss;
+    if (g) { ag_gpt2_zero_grad(g); loss = ag_gpt2_forward(g, x, y, B, T); ag_gpt2_backward(g, 1); }
+    else { gpt2_zero_grad(m); loss = gpt2_forward(m, x, y, B, T); gpt2_backward(m, 1); }
+    float norm = gpt2_grad_norm(m), scale = norm > 1 ? 1 / norm : 1;
+    if (g) ag_gpt2_adamw_step(g, 3e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, scale, step);
+    else gpt2_adamw_step(m, 3e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, scale, step);
+    return loss;
+}
+
+TEST(twenty_adamw_steps_follow_the_custom_levels_loss_trajectory)
+{
+    enum { B = 2, T = 16, STEPS = 20 };
+    struct gpt2 c, a;
+    model_new(&c, &TINY, 31);
+    model_copy(&a, &c);
+    struct ag_gpt2 *g = ag_gpt2_new(&a);
+    double worst = 0;
+    float lc = 0, la = 0;
+    for (int t = 1; t <= STEPS; t++) {
+        lc = train_step(&c, NULL, t, B, T);
+        la = train_step(&a, g, t, B, T);
+        if (fabsf(la - lc) > worst) worst = fabsf(la - lc);
+    }
+    printf("# 20 AdamW steps: final loss custom %.6f autograd %.6f, max |difference| %.2g\n", lc, la, worst);
+    CHECK(worst <= 1e-4);
+    /* and the weights agree, except the key bias: q . (k + b) - q . k = q . b
+     * is the same for every key of a query, so softmax cancels it and its
+     * true gradient is 0.  Both levels compute rounding noise of about 1e-9
+     * there, which Adam's g / sqrt(v) turns into lr-sized random steps. */
+    int C = TINY.dim;
+    for (int i = 0; i < GPT2_NPARAMS; i++) {
+        size_t off = (size_t)(c.p[i] - c.params);
+        if (i != P_QKVB) CHECK(rel_diff(a.params + off, c.params + off, c.param_sizes[i]) < 1e-5);
+        else
+            for (int l = 0; l < TINY.layers; l++) {     /* (L, 3C): the q and v thirds of each layer */
+                CHECK(rel_diff(a.p[i] + l * 3 * C, c.p[i] + l * 3 * C, (size_t)C) < 1e-5);
+                CHECK(rel_diff(a.p[i] + l * 3 * C + 2 * C, c.p[i] + l * 3 * C + 2 * C, (size_t)C) < 1e-5);
+            }
+    }
+    ag_gpt2_free(g);
+    model_free(&a);
+    model_free(&c);
+}
+
+/* Train 3 steps with one level, save a training checkpoint, resume it with
+ * the other level for 3 more: the same losses as the first level going on. */
+static void resume_across(int first_is_autograd)
+{
+    enum { B = 2, T = 16 };
+    const char *path = unit_tmp("resume.safetensors");
+    struct gpt2 m, r;
+    model_new(&m, &TINY, 41);
+    struct ag_gpt2 *g = first_is_autograd ? ag_gpt2_new(&m) : NULL;
+    for (int t = 1; t <= 3; t++) train_step(&m, g, t, B, T);
+    struct train_state st = { .step = 3, .updates = 3, .best_val = INFINITY };
+    ckpt_save(path, &m, 0, &st, NULL);
+    struct ckpt_info info;
+    ckpt_load(path, &r, &info, 1);
+    CHECK(info.has_state && info.st.updates == 3);
+    struct ag_gpt2 *h = first_is_autograd ? NULL : ag_gpt2_new(&r);
+    double worst = 0;
+    for (int t = 4; t <= 6; t++) {
+        float go_on = train_step(&m, g, t, B, T), resumed = train_step(&r, h, t, B, T);
+        if (fabsf(go_on - resumed) > worst) worst = fabsf(go_on - resumed);
+    }
+    printf("# trained with %s, resumed with %s: max |loss difference| %.2g over 3 steps\n",
+           first_is_autograd ? "autograd" : "custom", first_is_autograd ? "custom" : "autograd", worst);
+    CHECK(worst <= 1e-4);
+    ckpt_info_free(&info);
+    ag_gpt2_free(g);
+    ag_gpt2_free(h);
+    model_free(&m);
+    model_free(&r);
+}
+
+TEST(checkpoints_are_interchangeable)
+{
+    resume_across(0);
+    resume_across(1);
+}
+
 /* ---- the dump for tests/autograd/torch_gpt2.py ---- */
 static void put(FILE *f, const char *name, uint32_t dtype, int ndim, const uint32_t *dims, const void *data)
 {
@@ -190,7 +352,7 @@ static int torch_dump(const char *dir)
     char path[4096];
     snprintf(path, sizeof path, "%s/ag.bin", dir);
     FILE *f = xfopen(path, "wb");
-    uint32_t count = 4 + 2 * GPT2_NPARAMS + 2;
+    uint32_t count = 3 + 2 * GPT2_NPARAMS + 2;     /* config, inputs, targets; weights; loss; grads; losses */
     xfwrite("TFSAGDMP", 1, 8, f);
     xfwrite(&count, 4, 1, f);
     uint32_t cfg[7] = { (uint32_t)TINY.vocab, (uint32_t)TINY.context, (uint32_t)TINY.layers,
@@ -233,5 +395,9 @@ int main(int argc, char **argv)
     RUN(two_micro_batches_accumulate_to_one_double_batch);
     RUN(training_steps_allocate_nothing_after_the_first_and_learn);
     RUN(backward_after_an_optimizer_step_is_refused);
+    RUN(parameter_views_tile_the_block_and_decay_as_the_custom_level);
+    RUN(same_loss_and_gradients_as_the_custom_level);
+    RUN(twenty_adamw_steps_follow_the_custom_levels_loss_trajectory);
+    RUN(checkpoints_are_interchangeable);
     return unit_summary();
 }
