@@ -1,19 +1,10 @@
 /* test_autograd_gpt2.c - the autograd GPT-2 (lib/ag_gpt2.c): the rules of
- * the library at model scale, and a dump for the PyTorch comparison.
+ * the library at model scale, and the comparison with the custom level.
  *
  * The custom level (lib/gpt2.c, hand-written backward) is the reference for
  * the loss, every gradient, 20 AdamW steps and checkpoints; PyTorch is the
- * second, independent one (tests/70-autograd.bats).
- *
- *   test_autograd_gpt2                 run the unit tests
- *   test_autograd_gpt2 --torch DIR     write DIR/ag.bin (config, weights,
- *                                      batch, loss, gradients, losses of 5
- *                                      AdamW steps) for tests/autograd/torch_gpt2.py
- *
- * ag.bin is a list of named arrays, all little-endian:
- *   "TFSAGDMP"  uint32 count, then per array:
- *   uint32 name length, name bytes, uint32 dtype (0 = float32, 1 = uint32),
- *   uint32 ndim, ndim x uint32 dims, the elements row-major.
+ * second, independent one (tests/70-autograd.bats, with the driver
+ * tests/torch/gpt2_dump.c --autograd and tests/torch/gpt2_reference.py).
  */
 #include "ag_gpt2.h"
 #include "checkpoint.h"
@@ -327,70 +318,8 @@ TEST(checkpoints_are_interchangeable)
     resume_across(1);
 }
 
-/* ---- the dump for tests/autograd/torch_gpt2.py ---- */
-static void put(FILE *f, const char *name, uint32_t dtype, int ndim, const uint32_t *dims, const void *data)
+int main(void)
 {
-    uint32_t len = (uint32_t)strlen(name), nd = (uint32_t)ndim;
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= dims[i];
-    xfwrite(&len, 4, 1, f);
-    xfwrite(name, 1, len, f);
-    xfwrite(&dtype, 4, 1, f);
-    xfwrite(&nd, 4, 1, f);
-    xfwrite(dims, 4, (size_t)ndim, f);
-    xfwrite(data, 4, n, f);
-}
-
-static int torch_dump(const char *dir)
-{
-    enum { B = 3, T = 12, STEPS = 5 };
-    struct gpt2 m;
-    model_new(&m, &TINY, 11);
-    struct ag_gpt2 *g = ag_gpt2_new(&m);
-    uint32_t x[B * T], y[B * T];
-    batch(x, y, B * T, TINY.vocab, 12);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/ag.bin", dir);
-    FILE *f = xfopen(path, "wb");
-    uint32_t count = 3 + 2 * GPT2_NPARAMS + 2;     /* config, inputs, targets; weights; loss; grads; losses */
-    xfwrite("TFSAGDMP", 1, 8, f);
-    xfwrite(&count, 4, 1, f);
-    uint32_t cfg[7] = { (uint32_t)TINY.vocab, (uint32_t)TINY.context, (uint32_t)TINY.layers,
-                        (uint32_t)TINY.heads, (uint32_t)TINY.dim, B, T };
-    put(f, "config", 1, 1, (uint32_t[]){ 7 }, cfg);
-    put(f, "inputs", 1, 2, (uint32_t[]){ B, T }, x);
-    put(f, "targets", 1, 2, (uint32_t[]){ B, T }, y);
-    for (int i = 0; i < GPT2_NPARAMS; i++)
-        put(f, PNAME[i], 0, 1, (uint32_t[]){ (uint32_t)m.param_sizes[i] }, m.p[i]);
-    ag_gpt2_zero_grad(g);
-    float loss = ag_gpt2_forward(g, x, y, B, T);
-    ag_gpt2_backward(g, 1);
-    put(f, "loss", 0, 1, (uint32_t[]){ 1 }, &loss);
-    for (int i = 0; i < GPT2_NPARAMS; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "grad.%s", PNAME[i]);
-        put(f, name, 0, 1, (uint32_t[]){ (uint32_t)m.param_sizes[i] }, m.grads + (m.p[i] - m.params));
-    }
-    /* AdamW: lr 1e-2, betas (0.9, 0.95), eps 1e-8, weight decay 0.1 on matrices */
-    float losses[STEPS];
-    for (int t = 1; t <= STEPS; t++) {
-        if (t > 1) {
-            losses[t - 1] = ag_gpt2_forward(g, x, y, B, T);
-            ag_gpt2_zero_grad(g);
-            ag_gpt2_backward(g, 1);
-        } else losses[0] = loss;
-        ag_gpt2_adamw_step(g, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, t);
-    }
-    put(f, "adamw_losses", 0, 1, (uint32_t[]){ STEPS }, losses);
-    xfclose(f);
-    ag_gpt2_free(g);
-    model_free(&m);
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    if (argc == 3 && strcmp(argv[1], "--torch") == 0) return torch_dump(argv[2]);
     RUN(initial_loss_is_near_log_vocab);
     RUN(two_micro_batches_accumulate_to_one_double_batch);
     RUN(training_steps_allocate_nothing_after_the_first_and_learn);
