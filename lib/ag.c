@@ -58,6 +58,7 @@ struct ag_ctx {
 static struct ag_chunk *chunk_new(struct ag_ctx *ctx, size_t cap, struct ag_chunk *prev)
 {
     struct ag_chunk *c = xmalloc(sizeof *c);
+    cap = (cap + AG_ALIGN - 1) / AG_ALIGN * AG_ALIGN;  /* aligned_alloc wants a multiple */
     c->prev = prev;
     c->cap = cap;
     c->used = 0;
