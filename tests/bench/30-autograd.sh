@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# tests/bench/30-autograd.sh - training throughput of the autograd level
+# (lib/ag_gpt2.c) next to the custom level (lib/gpt2.c): same model, same
+# weights, same batch, steps interleaved so both see the same machine load
+# (driver: tests/bench/autograd_bench.c).
+#
+#   tests/bench/30-autograd.sh            (run by `make bench`, or by hand)
+#
+# Environment: BUILD (default build), OMP_NUM_THREADS (default: all cores),
+# TFS_BENCH_AUTOGRAD="V CTX L NH C B T STEPS" (default: tfs-train's default
+# model with a 4096-token vocabulary, 16 sequences of 128 tokens, 5 steps).
+# Writes $BUILD/bench/30-autograd.json and prints one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+drv=$BUILD/tests/bench/autograd_bench
+[ -x "$drv" ] || { echo "30-autograd.sh: $drv is missing; run make first" >&2; exit 1; }
+mkdir -p "$BUILD/bench"
+# shellcheck disable=SC2086
+"$drv" ${TFS_BENCH_AUTOGRAD:-4096 128 4 4 128 16 128 5} > "$BUILD/bench/30-autograd.json"
+/usr/bin/python3 - "$BUILD/bench/30-autograd.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+c, a = r["custom"], r["autograd"]
+print(f"30-autograd: L={r['layers']} C={r['dim']} V={r['vocab']} B={r['batch']} T={r['seq']}, "
+      f"{r['threads']} thread(s): custom {c['tokens_per_s']:.0f} tok/s, autograd {a['tokens_per_s']:.0f} tok/s "
+      f"= {r['autograd_over_custom']:.2f}x (by CPU time {r['autograd_over_custom_cpu']:.2f}x); "
+      f"forward {a['forward_ms']:.0f} vs {c['forward_ms']:.0f} ms, backward {a['backward_ms']:.0f} vs "
+      f"{c['backward_ms']:.0f} ms; arena {r['arena_bytes'] / 2**20:.0f} MiB")
+PY
