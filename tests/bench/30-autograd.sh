@@ -9,16 +9,18 @@
 # Environment: BUILD (default build), OMP_NUM_THREADS (default: all cores),
 # TFS_BENCH_AUTOGRAD="V CTX L NH C B T STEPS" (default: tfs-train's default
 # model with a 4096-token vocabulary, 16 sequences of 128 tokens, 5 steps).
-# Writes $BUILD/bench/30-autograd.json and prints one summary line.
+# Writes $TFS_BENCH_OUT/30-autograd.json (default $BUILD/bench) and prints
+# one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 drv=$BUILD/tests/bench/autograd_bench
 [ -x "$drv" ] || { echo "30-autograd.sh: $drv is missing; run make first" >&2; exit 1; }
-mkdir -p "$BUILD/bench"
+out=${TFS_BENCH_OUT:-$BUILD/bench}
+mkdir -p "$out"
 # shellcheck disable=SC2086
-"$drv" ${TFS_BENCH_AUTOGRAD:-4096 128 4 4 128 16 128 5} > "$BUILD/bench/30-autograd.json"
-/usr/bin/python3 - "$BUILD/bench/30-autograd.json" <<'PY'
+"$drv" ${TFS_BENCH_AUTOGRAD:-4096 128 4 4 128 16 128 5} > "$out/30-autograd.json"
+/usr/bin/python3 - "$out/30-autograd.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 c, a = r["custom"], r["autograd"]
