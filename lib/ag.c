@@ -20,6 +20,18 @@
 
 #include "xio.h"
 
+/* e^-a (a >= 0) and tanh: in the float build the custom level's
+ * vectorizable versions (fastmath.h, a few ulps), in the double build of the
+ * gradient check libm's, so that finite differences see double precision. */
+#ifdef AG_DOUBLE
+static inline ag_real ag_exp_neg(ag_real a) { return exp(-a); }
+static inline ag_real ag_tanh(ag_real u) { return tanh(u); }
+#else
+#include "fastmath.h"
+#define ag_exp_neg exp_neg
+#define ag_tanh tanh_fast
+#endif
+
 /* The BLAS routine for ag_real: single or double precision GEMM. */
 static void gemm(int ta, int tb, int M, int N, int K, const ag_real *A, int lda,
                  const ag_real *B, int ldb, ag_real beta, ag_real *C, int ldc)
@@ -493,10 +505,10 @@ struct ag_tensor *ag_gelu(struct ag_ctx *ctx, struct ag_tensor *x)
 {
     struct ag_tensor *y = op_result(ctx, AG_GELU, x->ndim, x->shape, x, NULL, NULL);
     /* y = x/2 * (1 + tanh(k (x + a x^3))) */
-    #pragma omp parallel for if (x->n > 65536)
+    #pragma omp parallel for simd if (x->n > 65536)
     for (size_t i = 0; i < x->n; i++) {
         ag_real v = x->data[i];
-        y->data[i] = (ag_real)0.5 * v * (1 + tanh(GELU_K * (v + GELU_A * v * v * v)));
+        y->data[i] = (ag_real)0.5 * v * (1 + ag_tanh(GELU_K * (v + GELU_A * v * v * v)));
     }
     return y;
 }
@@ -518,7 +530,8 @@ struct ag_tensor *ag_softmax(struct ag_ctx *ctx, struct ag_tensor *x, int causal
         /* y_j = exp(x_j - max) / sum_k exp(x_k - max); masked columns are 0 */
         ag_real mx = xr[0], sum = 0;
         for (size_t j = 1; j < valid; j++) if (xr[j] > mx) mx = xr[j];
-        for (size_t j = 0; j < valid; j++) sum += yr[j] = exp(xr[j] - mx);
+        #pragma omp simd reduction(+:sum)
+        for (size_t j = 0; j < valid; j++) sum += yr[j] = ag_exp_neg(mx - xr[j]);
         for (size_t j = 0; j < valid; j++) yr[j] /= sum;
         for (size_t j = valid; j < D; j++) yr[j] = 0;
     }
@@ -541,7 +554,8 @@ struct ag_tensor *ag_cross_entropy(struct ag_ctx *ctx, struct ag_tensor *logits,
         const ag_real *z = logits->data + r * V;
         ag_real mx = z[0], sum = 0;
         for (size_t j = 1; j < V; j++) if (z[j] > mx) mx = z[j];
-        for (size_t j = 0; j < V; j++) sum += exp(z[j] - mx);
+        #pragma omp simd reduction(+:sum)
+        for (size_t j = 0; j < V; j++) sum += ag_exp_neg(mx - z[j]);
         ag_real lse = mx + log(sum);
         y->saved[r] = lse;
         total += lse - z[targets[r]];
@@ -701,9 +715,9 @@ static void backward_op(struct ag_tensor *y)
     case AG_GELU:       /* y = x/2 (1 + tanh u), u = k (x + a x^3)
                          * =>  gx += g * [ (1 + tanh u)/2 + x/2 (1 - tanh^2 u) k (1 + 3 a x^2) ] */
         if (ga) {
-            #pragma omp parallel for if (a->n > 65536)
+            #pragma omp parallel for simd if (a->n > 65536)
             for (size_t i = 0; i < a->n; i++) {
-                ag_real x = a->data[i], t = tanh(GELU_K * (x + GELU_A * x * x * x));
+                ag_real x = a->data[i], t = ag_tanh(GELU_K * (x + GELU_A * x * x * x));
                 ag_real dy = (ag_real)0.5 * (1 + t) + (ag_real)0.5 * x * (1 - t * t) * GELU_K * (1 + 3 * GELU_A * x * x);
                 ga[i] += g[i] * dy;
             }
@@ -731,7 +745,9 @@ static void backward_op(struct ag_tensor *y)
             #pragma omp parallel for if (rows > 16)
             for (size_t r = 0; r < rows; r++) {
                 const ag_real *z = a->data + r * V;
-                for (size_t j = 0; j < V; j++) ga[r * V + j] += s * exp(z[j] - y->saved[r]);
+                ag_real lse = y->saved[r];
+                #pragma omp simd
+                for (size_t j = 0; j < V; j++) ga[r * V + j] += s * ag_exp_neg(lse - z[j]);
                 ga[r * V + y->ids[r]] -= s;
             }
         }
