@@ -286,10 +286,13 @@ struct ag_tensor *ag_add(struct ag_ctx *ctx, struct ag_tensor *a, struct ag_tens
 {
     size_t nb = broadcast_inner("ag_add", a, b), outer = a->n / nb;
     struct ag_tensor *y = op_result(ctx, AG_ADD, a->ndim, a->shape, a, b, NULL);
+    const ag_real *A = a->data, *Bv = b->data;
+    ag_real *Y = y->data;
     /* y[o, i] = a[o, i] + b[i] */
     #pragma omp parallel for if (a->n > 65536)
     for (size_t o = 0; o < outer; o++)
-        for (size_t i = 0; i < nb; i++) y->data[o * nb + i] = a->data[o * nb + i] + b->data[i];
+        #pragma omp simd
+        for (size_t i = 0; i < nb; i++) Y[o * nb + i] = A[o * nb + i] + Bv[i];
     return y;
 }
 
@@ -297,10 +300,13 @@ struct ag_tensor *ag_mul(struct ag_ctx *ctx, struct ag_tensor *a, struct ag_tens
 {
     size_t nb = broadcast_inner("ag_mul", a, b), outer = a->n / nb;
     struct ag_tensor *y = op_result(ctx, AG_MUL, a->ndim, a->shape, a, b, NULL);
+    const ag_real *A = a->data, *Bv = b->data;
+    ag_real *Y = y->data;
     /* y[o, i] = a[o, i] * b[i] */
     #pragma omp parallel for if (a->n > 65536)
     for (size_t o = 0; o < outer; o++)
-        for (size_t i = 0; i < nb; i++) y->data[o * nb + i] = a->data[o * nb + i] * b->data[i];
+        #pragma omp simd
+        for (size_t i = 0; i < nb; i++) Y[o * nb + i] = A[o * nb + i] * Bv[i];
     return y;
 }
 
@@ -308,7 +314,10 @@ struct ag_tensor *ag_scale(struct ag_ctx *ctx, struct ag_tensor *a, ag_real s)
 {
     struct ag_tensor *y = op_result(ctx, AG_SCALE, a->ndim, a->shape, a, NULL, NULL);
     y->farg = s;
-    for (size_t i = 0; i < a->n; i++) y->data[i] = s * a->data[i];
+    const ag_real *A = a->data;
+    ag_real *Y = y->data;
+    #pragma omp parallel for simd if (a->n > 65536)
+    for (size_t i = 0; i < a->n; i++) Y[i] = s * A[i];
     return y;
 }
 
@@ -491,7 +500,10 @@ struct ag_tensor *ag_layer_norm(struct ag_ctx *ctx, struct ag_tensor *x, struct 
         var /= C;                                   /* the biased variance, as PyTorch uses */
         ag_real rstd = 1 / sqrt(var + eps);
         /* y = (x - mean) * rstd * w + b */
-        for (int i = 0; i < C; i++) y->data[r * C + i] = (xr[i] - mean) * rstd * w->data[i] + b->data[i];
+        const ag_real *wv = w->data, *bv = b->data;
+        ag_real *yr = y->data + r * C;
+        #pragma omp simd
+        for (int i = 0; i < C; i++) yr[i] = (xr[i] - mean) * rstd * wv[i] + bv[i];
         y->saved[r] = mean;
         y->saved[rows + r] = rstd;
     }
@@ -505,10 +517,12 @@ struct ag_tensor *ag_gelu(struct ag_ctx *ctx, struct ag_tensor *x)
 {
     struct ag_tensor *y = op_result(ctx, AG_GELU, x->ndim, x->shape, x, NULL, NULL);
     /* y = x/2 * (1 + tanh(k (x + a x^3))) */
+    const ag_real *X = x->data;
+    ag_real *Y = y->data;
     #pragma omp parallel for simd if (x->n > 65536)
     for (size_t i = 0; i < x->n; i++) {
-        ag_real v = x->data[i];
-        y->data[i] = (ag_real)0.5 * v * (1 + ag_tanh(GELU_K * (v + GELU_A * v * v * v)));
+        ag_real v = X[i];
+        Y[i] = (ag_real)0.5 * v * (1 + ag_tanh(GELU_K * (v + GELU_A * v * v * v)));
     }
     return y;
 }
@@ -614,23 +628,38 @@ static void backward_op(struct ag_tensor *y)
         break;
 
     case AG_ADD: {      /* y[o,i] = a[o,i] + b[i]   =>  ga += g;  gb[i] += sum_o g[o,i] */
-        size_t nb = b->n, outer = a->n / nb;
-        if (ga) for (size_t i = 0; i < a->n; i++) ga[i] += g[i];
-        if (gb) for (size_t o = 0; o < outer; o++) for (size_t i = 0; i < nb; i++) gb[i] += g[o * nb + i];
+        size_t nb = b->n, n = a->n, outer = n / nb;
+        if (ga)
+            #pragma omp parallel for simd if (n > 65536)
+            for (size_t i = 0; i < n; i++) ga[i] += g[i];
+        if (gb)
+            for (size_t o = 0; o < outer; o++)
+                #pragma omp simd
+                for (size_t i = 0; i < nb; i++) gb[i] += g[o * nb + i];
         break;
     }
     case AG_MUL: {      /* y[o,i] = a[o,i] * b[i]   =>  ga += g * b;  gb[i] += sum_o g * a */
         size_t nb = b->n, outer = a->n / nb;
-        for (size_t o = 0; o < outer; o++)
-            for (size_t i = 0; i < nb; i++) {
-                if (ga) ga[o * nb + i] += g[o * nb + i] * b->data[i];
-                if (gb) gb[i] += g[o * nb + i] * a->data[o * nb + i];
-            }
+        const ag_real *A = a->data, *Bv = b->data;
+        if (ga)
+            #pragma omp parallel for if (a->n > 65536)
+            for (size_t o = 0; o < outer; o++)
+                #pragma omp simd
+                for (size_t i = 0; i < nb; i++) ga[o * nb + i] += g[o * nb + i] * Bv[i];
+        if (gb)
+            for (size_t o = 0; o < outer; o++)
+                #pragma omp simd
+                for (size_t i = 0; i < nb; i++) gb[i] += g[o * nb + i] * A[o * nb + i];
         break;
     }
-    case AG_SCALE:      /* y = s a   =>  ga += s g */
-        if (ga) for (size_t i = 0; i < a->n; i++) ga[i] += y->farg * g[i];
+    case AG_SCALE: {    /* y = s a   =>  ga += s g */
+        size_t n = a->n;
+        ag_real sc = y->farg;
+        if (ga)
+            #pragma omp parallel for simd if (n > 65536)
+            for (size_t i = 0; i < n; i++) ga[i] += sc * g[i];
         break;
+    }
 
     case AG_MATMUL: {   /* y = a @ op(b)   =>  ga += g @ op(b)^T;  g op(b) += a^T @ g */
         struct mm_dims d = mm_dims(a, b, y->iarg[0]);
@@ -653,9 +682,13 @@ static void backward_op(struct ag_tensor *y)
         }
         break;
     }
-    case AG_RESHAPE:    /* the same elements   =>  ga += g */
-        if (ga) for (size_t i = 0; i < a->n; i++) ga[i] += g[i];
+    case AG_RESHAPE: {  /* the same elements   =>  ga += g */
+        size_t n = a->n;
+        if (ga)
+            #pragma omp parallel for simd if (n > 65536)
+            for (size_t i = 0; i < n; i++) ga[i] += g[i];
         break;
+    }
 
     case AG_TRANSPOSE:  /* y = a.transpose(d0, d1)   =>  ga += g.transpose(d0, d1) */
         if (ga) transpose_loop(ga, (ag_real *)g, a, y->iarg[0], y->iarg[1], 1);
@@ -704,20 +737,26 @@ static void backward_op(struct ag_tensor *y)
                 }
         }
         ag_real *gw = gb, *gbias = gc;      /* src = {x, w, b} */
-        for (size_t r = 0; r < rows; r++)
-            for (size_t i = 0; i < C; i++) {
-                ag_real xhat = (a->data[r * C + i] - mean[r]) * rstd[r];
-                if (gw) gw[i] += g[r * C + i] * xhat;
-                if (gbias) gbias[i] += g[r * C + i];
-            }
+        const ag_real *X = a->data;
+        for (size_t r = 0; r < rows; r++) {
+            const ag_real *xr = X + r * C, *gr = g + r * C;
+            ag_real mu = mean[r], rs = rstd[r];
+            if (gw)
+                #pragma omp simd
+                for (size_t i = 0; i < C; i++) gw[i] += gr[i] * (xr[i] - mu) * rs;
+            if (gbias)
+                #pragma omp simd
+                for (size_t i = 0; i < C; i++) gbias[i] += gr[i];
+        }
         break;
     }
     case AG_GELU:       /* y = x/2 (1 + tanh u), u = k (x + a x^3)
                          * =>  gx += g * [ (1 + tanh u)/2 + x/2 (1 - tanh^2 u) k (1 + 3 a x^2) ] */
         if (ga) {
+            const ag_real *X = a->data;
             #pragma omp parallel for simd if (a->n > 65536)
             for (size_t i = 0; i < a->n; i++) {
-                ag_real x = a->data[i], t = ag_tanh(GELU_K * (x + GELU_A * x * x * x));
+                ag_real x = X[i], t = ag_tanh(GELU_K * (x + GELU_A * x * x * x));
                 ag_real dy = (ag_real)0.5 * (1 + t) + (ag_real)0.5 * x * (1 - t * t) * GELU_K * (1 + 3 * GELU_A * x * x);
                 ga[i] += g[i] * dy;
             }
