@@ -9,6 +9,32 @@
 # float64 and compares every tensor (rel <= 1e-4).
 load helper
 
+SMALL="--layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 -q --warmup 2 --lr 1e-2"
+
+setup_file() {
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 300 \
+        > "$BATS_FILE_TMPDIR/train.bin"
+}
+
+# The losses of steps FROM.. of a metrics log, one per line.
+losses() { /usr/bin/python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["step"] >= int(sys.argv[2]): print(r["step"], r["loss"])' "$1" "${2:-1}"; }
+
+# Two logs' losses agree within 1e-4 (and cover the same steps).
+same_losses() {
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import sys
+a = [l.split() for l in open(sys.argv[1])]; b = [l.split() for l in open(sys.argv[2])]
+assert [x[0] for x in a] == [x[0] for x in b] and a, (a, b)
+d = max(abs(float(x[1]) - float(y[1])) for x, y in zip(a, b))
+print(f"{len(a)} steps, max |loss difference| {d:.2g}", file=sys.stderr)
+sys.exit(0 if d <= 1e-4 else 1)
+PY
+}
+
 dump() { "$TFS_BUILD/tests/torch/gpt2_dump" "$@"; }
 reference() { /usr/bin/python3 "$TFS_ROOT/tests/torch/gpt2_reference.py" "$@"; }
 
@@ -49,4 +75,44 @@ reference() { /usr/bin/python3 "$TFS_ROOT/tests/torch/gpt2_reference.py" "$@"; }
     [[ $output =~ ^"30-autograd: L=1 C=16 V=64 B=2 T=16, 1 thread(s): custom "[0-9]+" tok/s, autograd "[0-9]+" tok/s = "[0-9.]+"x" ]]
     run_tool /usr/bin/python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert r["autograd"]["tokens_per_s"] > 0 and r["custom"]["tokens_per_s"] > 0' "$BATS_TEST_TMPDIR/30-autograd.json"
     [ "$status" -eq 0 ]
+}
+
+@test "autograd: tfs-train --model autograd follows the custom level's loss trajectory for 20 steps" {
+    local T=$BATS_TEST_TMPDIR
+    for m in custom autograd; do
+        run_tool tfs-train $SMALL --model $m --steps 20 -o "$T/$m.safetensors" --log "$T/$m.jsonl" \
+            "$BATS_FILE_TMPDIR/train.bin"
+        [ "$status" -eq 0 ]
+        losses "$T/$m.jsonl" > "$T/$m.loss"
+    done
+    [ "$(wc -l < "$T/autograd.loss")" -eq 20 ]
+    same_losses "$T/custom.loss" "$T/autograd.loss"
+    # and it learned something: the last loss is well below the first (ln 257 = 5.55)
+    awk 'NR == 1 { f = $2 } END { exit !($2 < f - 1) }' "$T/autograd.loss"
+}
+
+@test "autograd: a checkpoint of either level resumes with the other" {
+    local T=$BATS_TEST_TMPDIR D=$BATS_FILE_TMPDIR
+    run_tool tfs-train $SMALL --steps 10 -o "$T/straight.safetensors" --log "$T/straight.jsonl" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    losses "$T/straight.jsonl" 6 > "$T/straight.loss"
+    for first in custom autograd; do
+        second=$([ $first = custom ] && echo autograd || echo custom)
+        run_tool tfs-train $SMALL --model $first --steps 10 --stop-at 5 -o "$T/$first.safetensors" \
+            --log "$T/$first.jsonl" "$D/train.bin"
+        [ "$status" -eq 0 ]
+        run_tool tfs-train --threads 1 -q --model $second --resume "$T/$first.safetensors" \
+            -o "$T/$first.safetensors" --log "$T/$first.jsonl" "$D/train.bin"
+        [ "$status" -eq 0 ]
+        losses "$T/$first.jsonl" 6 > "$T/$first.loss"
+        [ "$(wc -l < "$T/$first.loss")" -eq 5 ]
+        same_losses "$T/straight.loss" "$T/$first.loss"
+    done
+}
+
+@test "autograd: tfs-train --model accepts only custom or autograd" {
+    run_tool tfs-train --model pytorch "$BATS_FILE_TMPDIR/train.bin"
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "tfs-train: --model: 'pytorch' is not custom or autograd
+Try 'tfs-train --help'." ]
 }
