@@ -69,7 +69,7 @@ reference() { /usr/bin/python3 "$TFS_ROOT/tests/torch/gpt2_reference.py" "$@"; }
 }
 
 @test "autograd: the benchmark reports both levels' tokens/s and their ratio" {
-    BUILD=$TFS_BUILD TFS_BENCH_OUT=$BATS_TEST_TMPDIR OMP_NUM_THREADS=1 TFS_BENCH_AUTOGRAD="64 16 1 2 16 2 16 3" \
+    BUILD=$TFS_BUILD BENCH_OUT=$BATS_TEST_TMPDIR OMP_NUM_THREADS=1 TFS_BENCH_AUTOGRAD="64 16 1 2 16 2 16 3" \
         run_tool "$TFS_ROOT/tests/bench/30-autograd.sh"
     [ "$status" -eq 0 ]
     [[ $output =~ ^"30-autograd: L=1 C=16 V=64 B=2 T=16, 1 thread(s): custom "[0-9]+" tok/s, autograd "[0-9]+" tok/s = "[0-9.]+"x" ]]

@@ -7,19 +7,20 @@
 #   tests/bench/30-autograd.sh            (run by `make bench`, or by hand)
 #
 # Environment: BUILD (default build), OMP_NUM_THREADS (default: all cores),
-# TFS_BENCH_AUTOGRAD="V CTX L NH C B T STEPS" (default: tfs-train's default
-# model with a 4096-token vocabulary, 16 sequences of 128 tokens, 5 steps).
-# Writes $TFS_BENCH_OUT/30-autograd.json (default $BUILD/bench) and prints
-# one summary line.
+# TFS_BENCH_AUTOGRAD="V CTX L NH C B T STEPS" (default: the "tiny" model of
+# 20-model.sh, the demo's: 4 layers, 4 heads, width 128, context 128,
+# vocabulary 1024, batch 16 x 128, 5 steps).  Writes
+# $BENCH_OUT/30-autograd.json (default $BUILD/bench) and prints one summary
+# line.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 drv=$BUILD/tests/bench/autograd_bench
 [ -x "$drv" ] || { echo "30-autograd.sh: $drv is missing; run make first" >&2; exit 1; }
-out=${TFS_BENCH_OUT:-$BUILD/bench}
+out=${BENCH_OUT:-$BUILD/bench}
 mkdir -p "$out"
 # shellcheck disable=SC2086
-"$drv" ${TFS_BENCH_AUTOGRAD:-4096 128 4 4 128 16 128 5} > "$out/30-autograd.json"
+"$drv" ${TFS_BENCH_AUTOGRAD:-1024 128 4 4 128 16 128 5} > "$out/30-autograd.json"
 /usr/bin/python3 - "$out/30-autograd.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
