@@ -162,7 +162,7 @@ static const char *const OP_NAMES[AG_NUM_OPS] = {
 
 const char *ag_op_name(enum ag_op op) { return op < AG_NUM_OPS ? OP_NAMES[op] : "?"; }
 
-/* "(2, 3, 4)" for messages; a static buffer per call site is enough here. */
+/* "(2, 3, 4)" for messages, written into the caller's buffer. */
 static const char *shape_str(const struct ag_tensor *t, char *buf, size_t len)
 {
     size_t k = (size_t)snprintf(buf, len, "(");
