@@ -90,22 +90,25 @@ void ag_AdamW_step(struct ag_AdamW *opt, float grad_scale)
 {
     ensure_moments(opt);
     opt->t++;
-    /* bias corrections in float, divided, as the custom level's
-     * gpt2_adamw_step does: the two levels then update bit for bit alike */
-    float bc1 = 1.0f - powf(opt->beta1, (float)opt->t), bc2 = 1.0f - powf(opt->beta2, (float)opt->t);
+    /* the bias corrections' reciprocals, in float, as the custom level's
+     * gpt2_adamw_step computes them: the two levels update alike */
+    float rbc1 = 1.0f / (1.0f - powf(opt->beta1, (float)opt->t));
+    float rbc2 = 1.0f / (1.0f - powf(opt->beta2, (float)opt->t));
+    float beta1 = opt->beta1, beta2 = opt->beta2, lr = opt->lr, eps = opt->eps;
     for (int k = 0; k < opt->nparams; k++) {
         struct ag_tensor *p = opt->params[k];
         float *w = p->data;
         const float *g = p->grad;
         float *m = opt->m[k], *v = opt->v[k];
         float wd = opt->decay[k] ? opt->weight_decay : 0;
-        #pragma omp parallel for if (p->n > 65536)
-        for (size_t i = 0; i < p->n; i++) {
+        size_t n = p->n;
+        #pragma omp parallel for simd if (n > 65536)
+        for (size_t i = 0; i < n; i++) {
             float gi = g[i] * grad_scale;
-            m[i] = opt->beta1 * m[i] + (1.0f - opt->beta1) * gi;
-            v[i] = opt->beta2 * v[i] + (1.0f - opt->beta2) * gi * gi;
-            float mhat = m[i] / bc1, vhat = v[i] / bc2;
-            w[i] -= opt->lr * (mhat / (sqrtf(vhat) + opt->eps) + wd * w[i]);
+            m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
+            v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+            float mhat = m[i] * rbc1, vhat = v[i] * rbc2;
+            w[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * w[i]);
         }
         ag_bump_version(p);     /* the one sanctioned in-place change */
     }

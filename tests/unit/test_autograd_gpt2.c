@@ -231,6 +231,29 @@ TEST(same_loss_and_gradients_as_the_custom_level)
     model_free(&c);
 }
 
+/* ag_AdamW does the custom level's arithmetic: from the same gradients and
+ * moments, one step gives the same weights bit for bit. */
+TEST(one_adamw_step_updates_bit_for_bit_as_the_custom_level)
+{
+    struct gpt2 c, a;
+    model_new(&c, &TINY, 51);
+    model_copy(&a, &c);
+    struct ag_gpt2 *g = ag_gpt2_new(&a);
+    gpt2_zero_grad(&c);
+    struct rng r;
+    rng_seed(&r, 52);
+    for (size_t i = 0; i < c.nparams; i++) c.grads[i] = a.grads[i] = 0.01f * (float)rng_normal(&r);
+    for (int t = 1; t <= 3; t++) {
+        gpt2_adamw_step(&c, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t);
+        ag_gpt2_adamw_step(g, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, t);
+    }
+    CHECK(memcmp(a.params, c.params, c.nparams * sizeof *c.params) == 0);
+    CHECK(memcmp(a.m, c.m, c.nparams * sizeof *c.m) == 0 && memcmp(a.v, c.v, c.nparams * sizeof *c.v) == 0);
+    ag_gpt2_free(g);
+    model_free(&a);
+    model_free(&c);
+}
+
 /* One training step of either level with global-norm clipping at 1, as
  * tfs-train does; returns the loss. */
 static float train_step(struct gpt2 *m, struct ag_gpt2 *g, int step, int B, int T)
@@ -326,6 +349,7 @@ int main(void)
     RUN(backward_after_an_optimizer_step_is_refused);
     RUN(parameter_views_tile_the_block_and_decay_as_the_custom_level);
     RUN(same_loss_and_gradients_as_the_custom_level);
+    RUN(one_adamw_step_updates_bit_for_bit_as_the_custom_level);
     RUN(twenty_adamw_steps_follow_the_custom_levels_loss_trajectory);
     RUN(checkpoints_are_interchangeable);
     return unit_summary();
