@@ -135,7 +135,8 @@ struct ag_tensor *ag_scalar(struct ag_ctx *ctx, ag_real value);
 /* The value of a scalar tensor. */
 ag_real ag_item(const struct ag_tensor *t);
 /* x.copy_(src) in PyTorch: write n values into x's data in place.  Refused
- * (with the fix in the message) when x requires grad or was made by an op. */
+ * (with the fix in the message) when x requires grad; bumps x's version, so
+ * a graph recorded before the change refuses to run backward through it. */
 void ag_copy_(struct ag_tensor *x, const ag_real *src);
 /* Set the grads of these tensors to zero (optimizer.zero_grad()). */
 void ag_zero_grad(struct ag_tensor *const *params, int n);
