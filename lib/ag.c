@@ -827,6 +827,12 @@ void ag_backward(struct ag_ctx *ctx, struct ag_tensor *loss)
                 die("ag_backward: '%s', an input of %s, was changed in place after %s used it; its "
                     "gradient would be wrong (run the forward pass again after changing it)",
                     tname(y->src[k]), ag_op_name(y->op), ag_op_name(y->op));
+        if (y->op != AG_LEAF) {
+            if (y->used)
+                die("ag_backward: the graph through %s (%s) was already back-propagated; its "
+                    "intermediate gradients are spent (run the forward pass again)", tname(y), ag_op_name(y->op));
+            y->used = 1;
+        }
         backward_op(y);
     }
 }

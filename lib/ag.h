@@ -35,6 +35,11 @@
  *  - Accumulation is +=, always: two backward passes without ag_zero_grad in
  *    between add up, which is how gradient accumulation over micro-batches
  *    works.  Zeroing is the caller's explicit job (ag_zero_grad).
+ *  - A graph is back-propagated once.  The gradients of its intermediate
+ *    tensors are complete after one pass; a second pass would add the
+ *    output's gradient on top of them and count every path twice, so it is
+ *    refused (PyTorch: "Trying to backward through the graph a second
+ *    time").  Record the graph again with another forward pass.
  *  - In-place changes to a tensor that requires grad are refused with a
  *    message (ag_copy_).  The optimizer's update is the one sanctioned
  *    in-place change; it bumps the tensor's version, and a backward pass
@@ -103,6 +108,7 @@ struct ag_tensor {
     uint32_t *ids;                  /* embedding ids / cross-entropy targets */
     const char *name;               /* for messages; may be NULL */
     unsigned mark;                  /* internal: topological sort */
+    int used;                       /* internal: its backward case has run */
 };
 
 /* ---- the context: an arena and the autograd switches ---- */

@@ -225,6 +225,10 @@ TEST(accumulation_is_plus_equals_and_zero_grad_resets)
     CHECK_NEAR(x->grad[1], 2 * 2 * 2.0, 1e-12);          /* two passes added up */
     ag_zero_grad(&x, 1);
     CHECK(x->grad[0] == 0 && x->grad[1] == 0 && x->grad[2] == 0);
+    /* one graph, one backward pass: a second would count its paths twice */
+    struct ag_tensor *loss = ag_sum(c, ag_mul(c, x, x));
+    ag_backward(c, loss);
+    EXPECT_DIE(ag_backward(c, loss), "ag_backward: the graph through sum (sum) was already back-propagated");
     ag_ctx_free(c);
 }
 
