@@ -15,7 +15,7 @@
 enum {
     O_LAYERS = 256, O_HEADS, O_DIM, O_CONTEXT, O_ACCUM, O_TOKENS, O_STOP_AT, O_LR, O_MIN_LR,
     O_WARMUP, O_DECAY, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_VAL, O_EVAL_EVERY, O_EVAL_BATCHES,
-    O_SAVE_EVERY, O_SAVE_MINUTES, O_RESUME, O_LOG, O_LOG_EVERY, O_SEED, O_THREADS, O_MAX_BAD,
+    O_SAVE_EVERY, O_SAVE_MINUTES, O_RESUME, O_LOG, O_LOG_EVERY, O_SEED, O_THREADS, O_MAX_BAD, O_MODEL,
 };
 
 static const struct optdef OPTS[] = {
@@ -49,6 +49,7 @@ static const struct optdef OPTS[] = {
     { O_LOG_EVERY, "log-every", "N", "1", "one metrics line every N steps" },
     { O_SEED, "seed", "S", "1", "seed of the initialisation and of the data order" },
     { O_THREADS, "threads", "N", NULL, "threads for OpenMP and OpenBLAS (default: all cores)" },
+    { O_MODEL, "model", "LEVEL", "custom", "how gradients are computed: custom (hand-written backward) or autograd" },
     { O_MAX_BAD, "max-bad", "N", "10", "stop after N steps in a row with a non-finite loss or gradient" },
     { 'q', "quiet", NULL, NULL, "no progress display and no summary on standard error" },
     { 'f', "force", NULL, NULL, "write the checkpoint to standard output even when it is a terminal" },
@@ -70,7 +71,7 @@ static int saved_option(int key)
 {
     switch (key) {
     case 'c': case O_STOP_AT: case O_VAL: case 'o': case O_RESUME: case O_LOG: case O_THREADS:
-    case 'q': case 'f': return 0;
+    case O_MODEL: case 'q': case 'f': return 0;
     default: return 1;
     }
 }
@@ -145,6 +146,11 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     case O_SEED: o->seed = parse_size(name, a, 0, UINT64_MAX); break;
     case O_THREADS: o->threads = (int)parse_long(name, a, 1, 4096); break;
     case O_MAX_BAD: o->max_bad = (int)parse_long(name, a, 1, 1000000); break;
+    case O_MODEL:
+        if (!strcmp(a, "custom")) o->autograd = 0;
+        else if (!strcmp(a, "autograd")) o->autograd = 1;
+        else usage_error("%s: '%s' is not custom or autograd", name, a);
+        break;
     case 'q': o->quiet = !a || strcmp(a, "0") != 0; break;
     case 'f': o->force = !a || strcmp(a, "0") != 0; break;
     }

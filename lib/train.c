@@ -1,5 +1,6 @@
 /* train.c - the training loop (see train.h). */
 #include "train.h"
+#include "ag_gpt2.h"
 #include "checkpoint.h"
 #include "evaluate.h"
 #include "progress.h"
@@ -139,11 +140,41 @@ static void fault_range(uint64_t *a, uint64_t *b)
 struct run {
     const struct train_opts *o;
     struct gpt2 m;
+    struct ag_gpt2 *ag;         /* the autograd level over m's blocks, or NULL (custom level) */
     struct train_state st;
     uint64_t fingerprint;
     char *best;                 /* best checkpoint path or NULL */
     FILE *log;
 };
+
+/* The step of either model level: the custom level's hand-written passes
+ * (gpt2.h) or the autograd level (ag_gpt2.h), over the same weights,
+ * gradients and moments, so checkpoints, clipping and logs are shared. */
+static void model_zero_grad(struct run *R)
+{
+    if (R->ag) ag_gpt2_zero_grad(R->ag); else gpt2_zero_grad(&R->m);
+}
+
+static float model_forward_backward(struct run *R, const uint32_t *in, const uint32_t *tg, int B, int T, float scale)
+{
+    if (R->ag) {
+        float loss = ag_gpt2_forward(R->ag, in, tg, B, T);
+        ag_gpt2_backward(R->ag, scale);
+        return loss;
+    }
+    float loss = gpt2_forward(&R->m, in, tg, B, T);
+    gpt2_backward(&R->m, scale);
+    return loss;
+}
+
+static void model_adamw(struct run *R, float lr, float scale, int t)
+{
+    const struct train_opts *o = R->o;
+    if (R->ag) ag_gpt2_adamw_step(R->ag, lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
+                                  (float)o->weight_decay, scale, t);
+    else gpt2_adamw_step(&R->m, lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
+                         (float)o->weight_decay, scale, t);
+}
 
 static void save(struct run *R, const char *path)
 {
@@ -209,6 +240,7 @@ int tfs_train(const struct train_opts *o)
         rng_seed(&R.st.rng, o->seed + 1);
     }
     T = R.m.cfg.context;
+    if (o->autograd) R.ag = ag_gpt2_new(&R.m);
     struct loader ld = { r, B, T, xmalloc(((size_t)T + 1) * sizeof(uint32_t)),
                          xmalloc(((size_t)B * T + 1) * sizeof(uint32_t)) };
     if (r->mapped && r->n < (uint64_t)T + 1)
@@ -274,12 +306,11 @@ int tfs_train(const struct train_opts *o)
         double lr = train_lr(o, s, total);
         /* gradient accumulation: grads = sum over micro-batches of
          * d(mean loss)/d(params) / accum, the gradient of the mean over all */
-        gpt2_zero_grad(&R.m);
+        model_zero_grad(&R);
         double loss = 0;
         for (int a = 0; a < o->accum; a++) {
             if (!next_batch(&ld, &R.st, inputs, targets)) { data_ended = 1; break; }
-            loss += gpt2_forward(&R.m, inputs, targets, B, T);
-            gpt2_backward(&R.m, 1.0f / (float)o->accum);
+            loss += model_forward_backward(&R, inputs, targets, B, T, 1.0f / (float)o->accum);
         }
         if (data_ended) break;
         loss /= o->accum;
@@ -298,8 +329,7 @@ int tfs_train(const struct train_opts *o)
             /* clipping: scale the gradient to norm <= clip */
             float scale = o->clip > 0 && norm > o->clip ? (float)(o->clip / norm) : 1.0f;
             R.st.updates++;
-            gpt2_adamw_step(&R.m, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
-                            (float)o->weight_decay, scale, (int)R.st.updates);
+            model_adamw(&R, (float)lr, scale, (int)R.st.updates);
         }
         R.st.elapsed += now_seconds() - t0;
         tok_log += per_step;
@@ -369,6 +399,7 @@ int tfs_train(const struct train_opts *o)
     else if (R.log) fflush(stdout);
     free(inputs); free(targets); free(val); free(ld.win); free(ld.seq); free(R.best);
     tokr_close(r);
+    ag_gpt2_free(R.ag);
     gpt2_free(&R.m);
     return status;
 }

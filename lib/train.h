@@ -31,6 +31,7 @@ enum lr_decay { DECAY_COSINE, DECAY_LINEAR, DECAY_CONSTANT };
 
 struct train_opts {
     struct gpt2_config model;   /* vocab comes from the token stream */
+    int autograd;               /* 1: the autograd level (ag_gpt2.h) computes the gradients */
     int batch;                  /* B: sequences per micro-batch */
     int accum;                  /* micro-batches per optimizer step */
     uint64_t steps;             /* budget in steps, or 0 ... */

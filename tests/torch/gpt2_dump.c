@@ -1,7 +1,7 @@
 /* gpt2_dump.c - the C half of the PyTorch reference check (run by
  * tests/55-torch-reference.bats; the other half is gpt2_reference.py).
  *
- *   gpt2_dump DIR [--corrupt TENSOR]
+ *   gpt2_dump DIR [--autograd] [--corrupt TENSOR]
  *
  * Builds a small GPT-2 (lib/gpt2.c) from a fixed seed, runs one forward and
  * backward pass on a fixed batch and one AdamW step, and writes
@@ -12,9 +12,12 @@
  *   DIR/result.safetensors   what the C model computed: "logits" (B, T, V),
  *                            "loss" (), "grad.NAME" and "after.NAME" (the
  *                            weights after the step) for every parameter
+ * --autograd runs the same model, weights and batch through the autograd
+ * level (lib/ag_gpt2.c) instead of the custom level's hand-written backward.
  * --corrupt TENSOR adds 1% of its largest value to one element of the named
  * result tensor, so the test can show that the checker fails.
  */
+#include "ag_gpt2.h"
 #include "gpt2.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -49,11 +52,18 @@ static int param_shape(const struct gpt2_config *c, int i, int64_t *s)
 int main(int argc, char **argv)
 {
     tfs_set_prog("gpt2_dump");
-    if (argc != 2 && !(argc == 4 && !strcmp(argv[2], "--corrupt"))) {
-        fprintf(stderr, "usage: gpt2_dump DIR [--corrupt TENSOR]\n");
+    const char *corrupt = NULL;
+    int autograd = 0, bad = argc < 2;
+    for (int i = 2; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--autograd")) autograd = 1;
+        else if (!strcmp(argv[i], "--corrupt") && i + 1 < argc) corrupt = argv[++i];
+        else bad = 1;
+    }
+    if (bad) {
+        fprintf(stderr, "usage: gpt2_dump DIR [--autograd] [--corrupt TENSOR]\n");
         return 2;
     }
-    const char *dir = argv[1], *corrupt = argc == 4 ? argv[3] : NULL;
+    const char *dir = argv[1];
     const struct gpt2_config cfg = {.vocab = 67, .context = 16, .layers = 2, .heads = 4, .dim = 32};
     enum { B = 3, T = 12 };
     const float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, wd = 0.1f, grad_scale = 0.5f;
@@ -79,14 +89,16 @@ int main(int argc, char **argv)
     float *before = xmalloc(m.nparams * sizeof *before);
     memcpy(before, m.params, m.nparams * sizeof *before);
 
-    float loss = gpt2_forward(&m, in, tg, B, T);
+    struct ag_gpt2 *g = autograd ? ag_gpt2_new(&m) : NULL;
+    float loss = g ? ag_gpt2_forward(g, in, tg, B, T) : gpt2_forward(&m, in, tg, B, T);
     float *logits = xmalloc((size_t)B * T * cfg.vocab * sizeof *logits);
-    memcpy(logits, m.logits, (size_t)B * T * cfg.vocab * sizeof *logits);
-    gpt2_zero_grad(&m);
-    gpt2_backward(&m, 1.0f);
+    memcpy(logits, g ? g->logits->data : m.logits, (size_t)B * T * cfg.vocab * sizeof *logits);
+    if (g) { ag_gpt2_zero_grad(g); ag_gpt2_backward(g, 1.0f); }
+    else { gpt2_zero_grad(&m); gpt2_backward(&m, 1.0f); }
     float *grads = xmalloc(m.nparams * sizeof *grads);
     memcpy(grads, m.grads, m.nparams * sizeof *grads);
-    gpt2_adamw_step(&m, lr, beta1, beta2, eps, wd, grad_scale, 1);
+    if (g) ag_gpt2_adamw_step(g, lr, beta1, beta2, eps, wd, grad_scale, 1);
+    else gpt2_adamw_step(&m, lr, beta1, beta2, eps, wd, grad_scale, 1);
 
     char path[4096], meta[512], nm[64];
     struct st_writer *w = st_writer_new();
@@ -143,7 +155,8 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/result.safetensors", dir);
     st_write(w, path);
     st_writer_free(w);
-    printf("loss %.6f, %zu parameters\n", loss, m.nparams);
+    printf("%s level: loss %.6f, %zu parameters\n", g ? "autograd" : "custom", loss, m.nparams);
+    ag_gpt2_free(g);
     free(before); free(logits); free(grads);
     gpt2_free(&m);
     return 0;
