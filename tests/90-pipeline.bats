@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# 90-pipeline: the programs composed the way the README shows them, from a
+# dataset on a (local, stand-in) Hub to generated text:
+#   hf-fetch tinystories | bpe-train ...; hf-fetch tinystories | bpe-encode tok.bin > ids.bin
+#   tfs-train ids.bin; tfs-eval; tok-stats
+
+load helper
+
+setup_file() {
+    export HUB_ROOT="$BATS_FILE_TMPDIR/hub"
+    local repo="$HUB_ROOT/repos/roneneldan/TinyStories/main"
+    mkdir -p "$repo"
+    # TinyStories-style text files (documents separated by <|endoftext|>
+    # lines), made from the default data: 400 training and 60 validation stories.
+    for split in train:train:400 valid:val:60; do
+        IFS=: read -r name src n <<< "$split"
+        zstd -dc "$TFS_ROOT/assets/stories-$src.jsonl.zst" | head -n "$n" |
+            python3 -c 'import sys, json
+for line in sys.stdin:
+    print(json.loads(line)["text"]); print("<|endoftext|>")' > "$repo/TinyStories-$name.txt"
+    done
+    printf '# TinyStories (stand-in)\n' > "$repo/README.md"
+    python3 "$TFS_ROOT/tests/fakehub.py" "$HUB_ROOT" --port-file "$HUB_ROOT/ports" 3>&- &
+    echo $! > "$BATS_FILE_TMPDIR/hub.pid"
+    for _ in $(seq 100); do [ -s "$HUB_ROOT/ports" ] && break; sleep 0.05; done
+    read -r HUB_PORT _ < "$HUB_ROOT/ports"
+    export HUB_PORT
+}
+
+teardown_file() {
+    kill "$(cat "$BATS_FILE_TMPDIR/hub.pid")" 2>/dev/null || true
+}
+
+setup() {
+    export HF_ENDPOINT="http://127.0.0.1:$HUB_PORT"
+    export HF_HOME="$BATS_FILE_TMPDIR/hf" XDG_CONFIG_HOME="$BATS_TEST_TMPDIR/config"
+    unset HF_HUB_CACHE HF_TOKEN HF_HUB_OFFLINE
+    W="$BATS_FILE_TMPDIR/work"
+    mkdir -p "$W"
+}
+
+@test "pipeline: hf-fetch tinystories | bpe-train, then | bpe-encode tok.bin > ids.bin (the README's line)" {
+    run bash -o pipefail -c "hf-fetch -q tinystories | bpe-train -q --vocab-size 600 -o '$W/tok.bin'"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    run bash -o pipefail -c "hf-fetch -q tinystories | bpe-encode '$W/tok.bin' > '$W/ids.bin'"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    run bash -o pipefail -c "hf-fetch -q tinystories --split validation | bpe-encode '$W/tok.bin' > '$W/val.bin'"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    # 400 documents: 400 end-of-text ids in the stream (one before each document)
+    run tok-stats --json -t "$W/tok.bin" "$W/ids.bin"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    docs=$(printf '%s' "$output" | python3 -c 'import sys, json
+d = json.load(sys.stdin)
+def find(o):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if k == "documents" and isinstance(v, int): return v
+            r = find(v)
+            if r is not None: return r
+print(find(d))')
+    [ "$docs" = 400 ]
+}
+
+@test "pipeline: decoding the stream gives back exactly the fetched text" {
+    run bash -o pipefail -c "hf-fetch -q tinystories > '$W/fetched.jsonl' && bpe-encode -d '$W/tok.bin' < '$W/ids.bin' > '$W/decoded.jsonl'"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    cmp "$W/fetched.jsonl" "$W/decoded.jsonl"
+}
+
+@test "pipeline: a second fetch works offline, from the cache alone" {
+    HF_HUB_OFFLINE=1 run_tool hf-fetch -q tinystories
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 400 ]
+    [ "$output" = "$(cat "$W/fetched.jsonl")" ]
+}
+
+@test "pipeline: tfs-train learns from the fetched stories and tfs-eval scores and samples" {
+    run tfs-train -q --layers 2 --heads 2 --dim 64 --context 64 --batch 8 --steps 60 --warmup 10 \
+        --val "$W/val.bin" --eval-every 60 --eval-batches 4 --seed 3 -o "$W/model.safetensors" \
+        --log "$W/log.jsonl" "$W/ids.bin"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    [ -s "$W/model.safetensors" ]
+    run tfs-eval "$W/model.safetensors" "$W/val.bin"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    loss=$(printf '%s' "$output" | python3 -c 'import sys, json; print(json.load(sys.stdin)["loss"])')
+    # ln(600) = 6.40 is the loss of a uniform guess; 60 steps must do clearly better
+    python3 -c "import sys; sys.exit(0 if $loss < 5.0 else 1)" || { echo "loss $loss" >&2; false; }
+    run tfs-eval "$W/model.safetensors" --tokenizer "$W/tok.bin" --prompt "Once upon a time" -n 20 --seed 1
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    [[ $output == "Once upon a time"* ]]
+}
