@@ -158,6 +158,7 @@ struct acts {
     float *gu;      /* (S, N, 2F)   [gate | up] */
     float *act;     /* (S, N, F)    silu(gate) * up */
     float *tmp;     /* (N, C)       a projection's output before its residual add */
+    float *z;       /* (CE_CHUNK, V) one chunk of logits */
     /* backward scratch, one block's worth */
     float *dres;    /* (N, C)  d loss / d res[l], flowing down the residual stream */
     float *dxn;     /* (N, C)  d of a norm output */
@@ -172,7 +173,7 @@ static void free_acts(struct llama *m)
     struct acts *a = m->acts;
     if (!a) return;
     float *bufs[] = { a->res, a->xnf, a->rstdf, a->xn1, a->rstd1, a->qkv, a->att, a->lse, a->probs,
-                      a->h, a->hn, a->rstd2, a->gu, a->act, a->tmp, a->dres, a->dxn, a->dqkv,
+                      a->h, a->hn, a->rstd2, a->gu, a->act, a->tmp, a->z, a->dres, a->dxn, a->dqkv,
                       a->datt, a->dgu, a->dact };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(a->inputs);
@@ -214,6 +215,7 @@ static struct acts *get_acts(struct llama *m, int B, int T)
     a->gu = fbuf(S * N * 2 * F);
     a->act = fbuf(S * N * F);
     a->tmp = fbuf(N * C);
+    a->z = fbuf((N < CE_CHUNK ? N : CE_CHUNK) * (size_t)c->vocab);
     a->dres = fbuf(N * C);
     a->dxn = fbuf(N * C);
     a->dqkv = fbuf(N * QKV);
@@ -319,7 +321,7 @@ float llama_forward(struct llama *m, const uint32_t *inputs, const uint32_t *tar
     if (!targets) { m->mean_loss = -1; return -1; }
     memcpy(a->targets, targets, (size_t)N * sizeof *targets);
     if (m->plain) crossentropy_forward(m->losses, m->logits, targets, N, V);
-    else ce_chunked_forward(m->losses, a->xnf, m->p[LP_HEAD], targets, N, C, V);
+    else ce_chunked_forward(m->losses, a->z, a->xnf, m->p[LP_HEAD], targets, N, C, V);
     double sum = 0;
     for (int n = 0; n < N; n++) sum += m->losses[n];
     m->mean_loss = (float)(sum / N);
@@ -364,7 +366,7 @@ void llama_backward(struct llama *m, float scale)
         proj_backward(a->dxn, grad_of(m, LP_HEAD), dlogits, a->xnf, m->p[LP_HEAD], N, C, V);
         free(dlogits);
     } else {
-        ce_chunked_backward(a->dxn, grad_of(m, LP_HEAD), a->xnf, m->p[LP_HEAD], a->targets, dloss, N, C, V);
+        ce_chunked_backward(a->dxn, grad_of(m, LP_HEAD), a->z, a->xnf, m->p[LP_HEAD], a->targets, dloss, N, C, V);
     }
     zero(a->dres, NC);
     rmsnorm_backward(a->dres, grad_of(m, LP_NORM), a->dxn, a->res + (size_t)L * NC, m->p[LP_NORM], a->rstdf, N, C);

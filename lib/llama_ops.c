@@ -10,8 +10,8 @@
  * Parallelism: every loop over rows is an OpenMP loop; the GEMMs run on
  * OpenBLAS's OpenMP build, which uses the same libgomp thread team.
  */
+#include "llama_ops.h"    /* the float prototypes, CE_CHUNK */
 #ifndef OPS_REAL
-#include "llama_ops.h"
 #define OPS_REAL float
 #define OPS(name) name
 #define OPS_GEMM cblas_sgemm
@@ -199,7 +199,11 @@ void OPS(swiglu_backward)(real *dgu, const real *dact, const real *gu, int N, in
  * attention
  * ==================================================================== */
 
-enum { KEY_TILE = 64 };     /* keys scored at a time: the tile of s_ij kept in registers/L1 */
+/* Tiles of TILE queries x TILE keys: a score tile S = Q K^T and the
+ * products P V, P^T dO, dO V^T, dS K, dS^T Q are small GEMMs on strided
+ * rows of qkv (called from inside the parallel loop, OpenBLAS runs them on
+ * the calling thread).  The tiles (TILE x TILE) stay in L1/L2. */
+enum { TILE = 64 };
 
 static real OPS(dot)(const real *a, const real *b, int n)
 {
@@ -218,63 +222,70 @@ static void OPS(axpy)(real *y, real a, const real *x, int n)
 void OPS(attention_forward)(real *out, real *lse, const real *qkv, int B, int T, int NH, int NKV, int hs)
 {
     size_t D = (size_t)(NH + 2 * NKV) * hs, C = (size_t)NH * hs;
-    int group = NH / NKV;
+    int group = NH / NKV, ntiles = (T + TILE - 1) / TILE;
     real scale = 1 / sqrt((real)hs);
-    #pragma omp parallel for collapse(2) schedule(static)
+    /* causal: query tile t does t+1 key tiles, so hand out tasks dynamically */
+    #pragma omp parallel for collapse(3) schedule(dynamic)
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const real *base = qkv + (size_t)b * T * D;
-            size_t koff = C + (size_t)(h / group) * hs, voff = koff + (size_t)NKV * hs;
-            for (int i = 0; i < T; i++) {
-                const real *q = base + i * D + (size_t)h * hs;
-                real *o = out + ((size_t)b * T + i) * C + (size_t)h * hs;  /* the accumulator */
-                real s[KEY_TILE], m = -INFINITY, l = 0;
-                memset(o, 0, hs * sizeof *o);
-                /* online softmax: after each tile, m = max of scores so far,
-                 * l = sum exp(s - m), o = sum exp(s - m) v; rescale old
-                 * sums by exp(m_old - m_new) when the maximum grows. */
-                for (int j0 = 0; j0 <= i; j0 += KEY_TILE) {
-                    int nj = i + 1 - j0 < KEY_TILE ? i + 1 - j0 : KEY_TILE;
-                    real mt = m;
-                    for (int j = 0; j < nj; j++) {
-                        s[j] = scale * OPS(dot)(q, base + (j0 + j) * D + koff, hs);
-                        if (s[j] > mt) mt = s[j];
+        for (int h = 0; h < NH; h++)
+            for (int it = 0; it < ntiles; it++) {
+                real S[TILE * TILE], m[TILE], l[TILE];
+                const real *base = qkv + (size_t)b * T * D;
+                const real *K = base + C + (size_t)(h / group) * hs, *Vv = K + (size_t)NKV * hs;
+                int i0 = it * TILE, nq = T - i0 < TILE ? T - i0 : TILE;
+                const real *Q = base + (size_t)i0 * D + (size_t)h * hs;
+                real *O = out + ((size_t)b * T + i0) * C + (size_t)h * hs;   /* the accumulator */
+                for (int r = 0; r < nq; r++) { m[r] = -INFINITY; l[r] = 0; memset(O + r * C, 0, hs * sizeof *O); }
+                /* online softmax: after each key tile, m = max of the row's
+                 * scores so far, l = sum exp(s - m), O = sum exp(s - m) v;
+                 * old sums are rescaled by exp(m_old - m_new) when m grows. */
+                for (int j0 = 0; j0 < i0 + nq; j0 += TILE) {
+                    int nk = i0 + nq - j0 < TILE ? i0 + nq - j0 : TILE;
+                    /* S = scale Q K^T  (nq, nk) */
+                    OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hs, scale, Q, (int)D,
+                             K + (size_t)j0 * D, (int)D, 0, S, TILE);
+                    for (int r = 0; r < nq; r++) {
+                        real *sr = S + r * TILE, mt = m[r], sum = 0;
+                        int jn = i0 + r - j0 + 1 < nk ? i0 + r - j0 + 1 : nk;  /* keys j <= i */
+                        for (int j = 0; j < jn; j++) if (sr[j] > mt) mt = sr[j];
+                        real corr = exp(m[r] - mt);     /* exp(-inf) = 0 on the first tile */
+                        for (int j = 0; j < jn; j++) { sr[j] = exp(sr[j] - mt); sum += sr[j]; }
+                        for (int j = jn; j < nk; j++) sr[j] = 0;   /* masked: p = 0 */
+                        l[r] = l[r] * corr + sum;
+                        m[r] = mt;
+                        if (corr != 1) for (int d = 0; d < hs; d++) O[r * C + d] *= corr;
                     }
-                    real corr = exp(m - mt);    /* exp(-inf) = 0 on the first tile */
-                    l *= corr;
-                    for (int d = 0; d < hs; d++) o[d] *= corr;
-                    for (int j = 0; j < nj; j++) {
-                        real p = exp(s[j] - mt);
-                        l += p;
-                        OPS(axpy)(o, p, base + (j0 + j) * D + voff, hs);
-                    }
-                    m = mt;
+                    /* O += P V  (nq, hs) */
+                    OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hs, nk, 1, S, TILE,
+                             Vv + (size_t)j0 * D, (int)D, 1, O, (int)C);
                 }
-                for (int d = 0; d < hs; d++) o[d] /= l;
-                lse[((size_t)b * NH + h) * T + i] = m + log(l);
+                for (int r = 0; r < nq; r++) {
+                    for (int d = 0; d < hs; d++) O[r * C + d] /= l[r];
+                    lse[((size_t)b * NH + h) * T + i0 + r] = m[r] + log(l[r]);
+                }
             }
-        }
 }
 
 void OPS(attention_backward)(real *dqkv, const real *dout, const real *out, const real *lse,
                              const real *qkv, int B, int T, int NH, int NKV, int hs)
 {
     /* forward: s_ij = scale q_i.k_j (j <= i),  p_ij = exp(s_ij - lse_i),  o_i = sum_j p_ij v_j
-     *   dv_j  += sum_i p_ij do_i
-     *   dp_ij  = do_i . v_j
+     *   dv_j  += sum_i p_ij do_i                  dV += P^T dO
+     *   dp_ij  = do_i . v_j                       dP  = dO V^T
      *   ds_ij  = p_ij (dp_ij - D_i),  D_i = sum_j p_ij dp_ij = do_i . o_i  (softmax backward)
-     *   dq_i  += scale sum_j ds_ij k_j,   dk_j += scale sum_i ds_ij q_i
-     * p_ij is recomputed from the saved lse.  One task per (b, kv head):
-     * it owns that head's dk, dv and its query heads' dq, so no two
-     * threads write the same gradient. Keys are the outer loop, in tiles
-     * that stay in L1 while every later query passes over them. */
+     *   dq_i  += scale sum_j ds_ij k_j            dQ += scale dS K
+     *   dk_j  += scale sum_i ds_ij q_i            dK += scale dS^T Q
+     * P is recomputed tile by tile from the saved lse.  One task per
+     * (b, kv head): it owns that head's dk, dv and the dq of its query
+     * heads, so no two threads write the same gradient. */
     size_t D = (size_t)(NH + 2 * NKV) * hs, C = (size_t)NH * hs;
-    int group = NH / NKV;
+    int group = NH / NKV, ntiles = (T + TILE - 1) / TILE;
     real scale = 1 / sqrt((real)hs);
     #pragma omp parallel
     {
         real *Di = xmalloc((size_t)T * sizeof *Di);
-        #pragma omp for collapse(2) schedule(static)
+        real *P = xmalloc(2 * TILE * TILE * sizeof *P), *dS = P + TILE * TILE;
+        #pragma omp for collapse(2) schedule(dynamic)
         for (int b = 0; b < B; b++)
             for (int kh = 0; kh < NKV; kh++) {
                 const real *base = qkv + (size_t)b * T * D;
@@ -282,30 +293,41 @@ void OPS(attention_backward)(real *dqkv, const real *dout, const real *out, cons
                 size_t koff = C + (size_t)kh * hs, voff = koff + (size_t)NKV * hs;
                 for (int h = kh * group; h < (kh + 1) * group; h++) {
                     const real *L = lse + ((size_t)b * NH + h) * T;
-                    for (int i = 0; i < T; i++) {
-                        size_t r = ((size_t)b * T + i) * C + (size_t)h * hs;
-                        Di[i] = OPS(dot)(dout + r, out + r, hs);
-                    }
-                    for (int j0 = 0; j0 < T; j0 += KEY_TILE) {
-                        int j1 = j0 + KEY_TILE < T ? j0 + KEY_TILE : T;
-                        for (int i = j0; i < T; i++) {
-                            const real *q = base + i * D + (size_t)h * hs;
-                            const real *dO = dout + ((size_t)b * T + i) * C + (size_t)h * hs;
-                            real *dq = dbase + i * D + (size_t)h * hs;
-                            int jend = i + 1 < j1 ? i + 1 : j1;
-                            for (int j = j0; j < jend; j++) {
-                                const real *k = base + j * D + koff, *v = base + j * D + voff;
-                                real p = exp(scale * OPS(dot)(q, k, hs) - L[i]);
-                                real ds = p * (OPS(dot)(dO, v, hs) - Di[i]);
-                                OPS(axpy)(dbase + j * D + voff, p, dO, hs);
-                                OPS(axpy)(dq, scale * ds, k, hs);
-                                OPS(axpy)(dbase + j * D + koff, scale * ds, q, hs);
+                    const real *dO = dout + (size_t)b * T * C + (size_t)h * hs;
+                    for (int i = 0; i < T; i++) Di[i] = OPS(dot)(dO + i * C, out + ((size_t)b * T + i) * C + (size_t)h * hs, hs);
+                    for (int jt = 0; jt < ntiles; jt++) {
+                        int j0 = jt * TILE, nk = T - j0 < TILE ? T - j0 : TILE;
+                        for (int it = jt; it < ntiles; it++) {
+                            int i0 = it * TILE, nq = T - i0 < TILE ? T - i0 : TILE;
+                            const real *Q = base + (size_t)i0 * D + (size_t)h * hs;
+                            /* S = scale Q K^T, then P = exp(S - lse), 0 where j > i */
+                            OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hs, scale, Q, (int)D,
+                                     base + (size_t)j0 * D + koff, (int)D, 0, P, TILE);
+                            for (int r = 0; r < nq; r++) {
+                                int jn = i0 + r - j0 + 1 < nk ? i0 + r - j0 + 1 : nk;
+                                for (int j = 0; j < jn; j++) P[r * TILE + j] = exp(P[r * TILE + j] - L[i0 + r]);
+                                for (int j = jn; j < nk; j++) P[r * TILE + j] = 0;
                             }
+                            /* dV += P^T dO */
+                            OPS_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hs, nq, 1, P, TILE,
+                                     dO + (size_t)i0 * C, (int)C, 1, dbase + (size_t)j0 * D + voff, (int)D);
+                            /* dP = dO V^T, then dS = P (dP - D) */
+                            OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hs, 1, dO + (size_t)i0 * C,
+                                     (int)C, base + (size_t)j0 * D + voff, (int)D, 0, dS, TILE);
+                            for (int r = 0; r < nq; r++)
+                                for (int j = 0; j < nk; j++)
+                                    dS[r * TILE + j] = P[r * TILE + j] * (dS[r * TILE + j] - Di[i0 + r]);
+                            /* dQ += scale dS K,  dK += scale dS^T Q */
+                            OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hs, nk, scale, dS, TILE,
+                                     base + (size_t)j0 * D + koff, (int)D, 1, dbase + (size_t)i0 * D + (size_t)h * hs, (int)D);
+                            OPS_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hs, nq, scale, dS, TILE,
+                                     Q, (int)D, 1, dbase + (size_t)j0 * D + koff, (int)D);
                         }
                     }
                 }
             }
         free(Di);
+        free(P);
     }
 }
 
@@ -370,7 +392,6 @@ void OPS(attention_plain_backward)(real *dqkv, const real *dout, const real *att
  * output projection + cross-entropy, chunked over rows
  * ==================================================================== */
 
-enum { CE_CHUNK = 256 };   /* rows per chunk: (CE_CHUNK, V) logits at a time */
 
 /* In place: z (V) -> softmax(z); returns log sum exp z. */
 static real OPS(softmax_row)(real *z, int V)
@@ -384,10 +405,9 @@ static real OPS(softmax_row)(real *z, int V)
     return mx + (real)log(sum);
 }
 
-void OPS(ce_chunked_forward)(real *losses, const real *x, const real *W, const uint32_t *targets,
+void OPS(ce_chunked_forward)(real *losses, real *z, const real *x, const real *W, const uint32_t *targets,
                              int N, int C, int V)
 {
-    real *z = xmalloc((size_t)(N < CE_CHUNK ? N : CE_CHUNK) * V * sizeof *z);
     for (int n0 = 0; n0 < N; n0 += CE_CHUNK) {
         int rows = N - n0 < CE_CHUNK ? N - n0 : CE_CHUNK;
         OPS(proj_forward)(z, x + (size_t)n0 * C, W, rows, C, V);
@@ -398,13 +418,11 @@ void OPS(ce_chunked_forward)(real *losses, const real *x, const real *W, const u
             losses[n0 + r] = OPS(softmax_row)(zr, V) - zy;
         }
     }
-    free(z);
 }
 
-void OPS(ce_chunked_backward)(real *dx, real *dW, const real *x, const real *W,
+void OPS(ce_chunked_backward)(real *dx, real *dW, real *z, const real *x, const real *W,
                               const uint32_t *targets, real dloss, int N, int C, int V)
 {
-    real *z = xmalloc((size_t)(N < CE_CHUNK ? N : CE_CHUNK) * V * sizeof *z);
     for (int n0 = 0; n0 < N; n0 += CE_CHUNK) {
         int rows = N - n0 < CE_CHUNK ? N - n0 : CE_CHUNK;
         OPS(proj_forward)(z, x + (size_t)n0 * C, W, rows, C, V);
@@ -418,7 +436,6 @@ void OPS(ce_chunked_backward)(real *dx, real *dW, const real *x, const real *W,
         }
         OPS(proj_backward)(dx + (size_t)n0 * C, dW, z, x + (size_t)n0 * C, W, rows, C, V);
     }
-    free(z);
 }
 
 void OPS(crossentropy_forward)(real *losses, const real *logits, const uint32_t *targets, int N, int V)

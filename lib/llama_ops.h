@@ -80,10 +80,13 @@ void attention_plain_backward(float *dqkv, const float *dout, const float *att, 
  * Only a (chunk, V) block of logits exists at a time.  The backward
  * recomputes each chunk's logits (one extra GEMM) and uses
  *   dz = (softmax(z) - onehot(y)) * dloss   (dloss = d(total)/d(loss_n), the same for every row)
- * then dx += dz @ W and dW += dz^T @ x. */
-void ce_chunked_forward(float *losses, const float *x, const float *W, const uint32_t *targets,
+ * then dx += dz @ W and dW += dz^T @ x.
+ * z: scratch of CE_CHUNK x V floats (kept by the caller: a fresh buffer
+ * each call would be paged in again each call). */
+enum { CE_CHUNK = 256 };
+void ce_chunked_forward(float *losses, float *z, const float *x, const float *W, const uint32_t *targets,
                         int N, int C, int V);
-void ce_chunked_backward(float *dx, float *dW, const float *x, const float *W,
+void ce_chunked_backward(float *dx, float *dW, float *z, const float *x, const float *W,
                          const uint32_t *targets, float dloss, int N, int C, int V);
 /* The plain version, for tests: softmax + cross-entropy over whole logits (N, V). */
 void crossentropy_forward(float *losses, const float *logits, const uint32_t *targets, int N, int V);

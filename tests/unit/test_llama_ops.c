@@ -245,13 +245,13 @@ TEST(attention_flash_matches_plain)
 
 /* ---- cross-entropy ---- */
 
-struct ce_ctx { double *x, *W, *losses, *logits; uint32_t *y; int N, C, V, plain; };
+struct ce_ctx { double *x, *W, *losses, *logits, *z; uint32_t *y; int N, C, V, plain; };
 
 static double ce_S(void *p)
 {
     struct ce_ctx *c = p;
     if (c->plain) crossentropy_forward_f64(c->losses, c->logits, c->y, c->N, c->V);
-    else ce_chunked_forward_f64(c->losses, c->x, c->W, c->y, c->N, c->C, c->V);
+    else ce_chunked_forward_f64(c->losses, c->z, c->x, c->W, c->y, c->N, c->C, c->V);
     double s = 0;
     for (int n = 0; n < c->N; n++) s += c->losses[n];
     return s * 0.5;     /* dloss = 0.5 */
@@ -261,11 +261,11 @@ TEST(crossentropy_gradcheck)
 {
     /* chunked: N = 300 rows is two chunks */
     struct ce_ctx c = { .N = 300, .C = 3, .V = 5 };
-    c.x = drand_buf(900, 1); c.W = drand_buf(15, 1); c.losses = dzeros(300);
+    c.x = drand_buf(900, 1); c.W = drand_buf(15, 1); c.losses = dzeros(300); c.z = dzeros(CE_CHUNK * 5);
     c.y = xmalloc(300 * sizeof *c.y);
     for (int n = 0; n < 300; n++) c.y[n] = (uint32_t)rng_below(&R, 5);
     double *dx = dzeros(900), *dW = dzeros(15);
-    ce_chunked_backward_f64(dx, dW, c.x, c.W, c.y, 0.5, c.N, c.C, c.V);
+    ce_chunked_backward_f64(dx, dW, c.z, c.x, c.W, c.y, 0.5, c.N, c.C, c.V);
     struct gc_input in[] = { {"x", c.x, dx, 900}, {"W", c.W, dW, 15} };
     gradcheck("ce chunked", ce_S, &c, in, 2);
     /* plain, on the logits */
@@ -275,7 +275,7 @@ TEST(crossentropy_gradcheck)
     crossentropy_backward_f64(dz, p.logits, p.y, 0.5, 4, 6);
     struct gc_input in2[] = { {"logits", p.logits, dz, 24} };
     gradcheck("ce plain", ce_S, &p, in2, 1);
-    free(c.x); free(c.W); free(c.losses); free(c.y); free(dx); free(dW); free(p.logits); free(p.losses); free(dz);
+    free(c.x); free(c.W); free(c.losses); free(c.z); free(c.y); free(dx); free(dW); free(p.logits); free(p.losses); free(dz);
 }
 
 TEST(crossentropy_chunked_matches_plain)
@@ -288,8 +288,10 @@ TEST(crossentropy_chunked_matches_plain)
     for (int n = 0; n < N; n++) y[n] = (uint32_t)rng_below(&R, (uint64_t)V);
     float *l1 = xcalloc(N, 4), *l2 = xcalloc(N, 4), *z = xcalloc((size_t)N * V, 4), *dz = xcalloc((size_t)N * V, 4);
     float *dx1 = xcalloc((size_t)N * C, 4), *dx2 = xcalloc((size_t)N * C, 4), *dW1 = xcalloc((size_t)V * C, 4), *dW2 = xcalloc((size_t)V * C, 4);
-    ce_chunked_forward(l1, x, W, y, N, C, V);
-    ce_chunked_backward(dx1, dW1, x, W, y, 1.0f / N, N, C, V);
+    float *zc = xmalloc((size_t)CE_CHUNK * V * 4);
+    ce_chunked_forward(l1, zc, x, W, y, N, C, V);
+    ce_chunked_backward(dx1, dW1, zc, x, W, y, 1.0f / N, N, C, V);
+    free(zc);
     proj_forward(z, x, W, N, C, V);
     crossentropy_forward(l2, z, y, N, V);
     crossentropy_backward(dz, z, y, 1.0f / N, N, V);
