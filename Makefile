@@ -27,17 +27,21 @@ LDLIBS   += -lcurl -ljansson -lpcre2-8 -lzstd $(BLAS_LIB) -lm -lpthread
 LIB_SRC  := $(wildcard lib/*.c)
 BIN_SRC  := $(wildcard bin/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+# Test and benchmark drivers: C programs that tests/*.bats or tests/bench/
+# scripts run (not installed, no man page).
+DRV_SRC  := $(wildcard tests/torch/*.c tests/bench/*.c)
 TOOLS    := $(notdir $(BIN_SRC:.c=))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROGS    := $(TOOLS:%=$(BUILD)/bin/%)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+DRIVERS  := $(DRV_SRC:%.c=$(BUILD)/%)
 MAN_SRC  := $(wildcard man/*.[157])
 
 .PHONY: all check check-unit check-asan bench demo install uninstall clean help deps lint-man
 .DELETE_ON_ERROR:
 
 ## all: build the library, every program in bin/ and the C unit tests (default)
-all: $(BUILD)/libtfs.a $(PROGS) $(UNITS)
+all: $(BUILD)/libtfs.a $(PROGS) $(UNITS) $(DRIVERS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -53,6 +57,9 @@ $(PROGS): $(BUILD)/bin/%: $(BUILD)/bin/%.o $(BUILD)/libtfs.a
 
 $(UNITS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtfs.a
 	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(DRIVERS): $(BUILD)/%: $(BUILD)/%.o $(BUILD)/libtfs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ## deps: install the Debian packages tfs needs (as root), or print the apt-get line
@@ -105,4 +112,4 @@ clean:
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
--include $(wildcard $(BUILD)/lib/*.d $(BUILD)/bin/*.d $(BUILD)/tests/unit/*.d)
+-include $(wildcard $(BUILD)/lib/*.d $(BUILD)/bin/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/torch/*.d $(BUILD)/tests/bench/*.d)

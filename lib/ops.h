@@ -1,0 +1,84 @@
+/* ops.h - the layers of the "custom" model, each a forward/backward pair
+ * written by hand (style.md, principle 1).
+ *
+ * Conventions, the same for every pair:
+ *   - forward:  outputs first, then inputs, then weights, then dimensions;
+ *   - backward: the gradients of the inputs and weights first (d<in>), then
+ *     d<out>, then what the forward saw, then dimensions;
+ *   - backward ACCUMULATES (+=) into every d<in> and never zeroes: a tensor
+ *     used twice (the tied token embedding, a residual stream) simply
+ *     receives both contributions; zeroing is the caller's job.  A d<in>
+ *     pointer may be NULL when that gradient is not wanted.
+ *   - everything is row-major fp32; results do not depend on the number of
+ *     threads except through OpenBLAS's GEMM blocking (every reduction we
+ *     write ourselves has a fixed order), so a run is repeatable bit for bit.
+ *
+ * Dimension legend:
+ *   N rows (= B*T positions), C width, OC output width of a linear layer,
+ *   B batch, T sequence length, NH heads, hs = C / NH head size, V vocabulary.
+ *
+ * Files: ops_embed.c (embedding), ops_norm.c (layernorm), ops_linear.c
+ * (linear = matmul + bias, through cblas_sgemm), ops_attention.c (causal
+ * multi-head attention), ops_pointwise.c (gelu, residual), ops_loss.c
+ * (softmax + cross-entropy).
+ */
+#ifndef TFS_OPS_H
+#define TFS_OPS_H
+
+#include <stdint.h>
+
+/* ---- embedding: out[b,t,:] = wte[inp[b,t], :] + wpe[t, :] ---- */
+void embedding_forward(float *out, const uint32_t *inp, const float *wte, const float *wpe,
+                       int B, int T, int C);
+void embedding_backward(float *dwte, float *dwpe, const float *dout, const uint32_t *inp,
+                        int B, int T, int C);
+
+/* ---- layernorm over the last dimension, with gain w and bias b ----
+ * out = (x - mean) * rstd * w + b, rstd = 1 / sqrt(var + 1e-5); mean and
+ * rstd (N) are saved for the backward pass. */
+#define LAYERNORM_EPS 1e-5f
+void layernorm_forward(float *out, float *mean, float *rstd,
+                       const float *inp, const float *w, const float *b, int N, int C);
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, const float *mean, const float *rstd,
+                        int N, int C);
+
+/* ---- linear: out = inp @ W^T + b, W stored (OC, C) as nn.Linear; b may
+ * be NULL (then db must be NULL too). */
+void linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int C, int OC);
+void linear_backward(float *dinp, float *dW, float *db, const float *dout,
+                     const float *inp, const float *W, int N, int C, int OC);
+
+/* ---- causal multi-head self-attention ----
+ * qkv (B, T, 3C) holds q | k | v for each position (head h uses columns
+ * h*hs .. h*hs+hs-1 of each third); out (B, T, C) the heads' outputs side
+ * by side; att (B, NH, T, T) the attention probabilities, saved for the
+ * backward pass (zero above the diagonal).  The backward pass needs a
+ * scratch buffer of the same size as att. */
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+void attention_backward(float *dqkv, float *scratch, const float *dout,
+                        const float *qkv, const float *att, int B, int T, int C, int NH);
+/* One new position attending to the `len` cached positions (itself
+ * included, already written to the caches): q (C), kcache/vcache (len, C),
+ * out (C), scratch (NH * len). */
+void attention_step(float *out, float *scratch, const float *q, const float *kcache, const float *vcache,
+                    int len, int C, int NH);
+
+/* ---- pointwise ---- */
+/* GELU, tanh form: out = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+void gelu_forward(float *out, const float *inp, long n);
+void gelu_backward(float *dinp, const float *dout, const float *inp, long n);
+/* residual: out = a + b */
+void residual_forward(float *out, const float *a, const float *b, long n);
+void residual_backward(float *da, float *db, const float *dout, long n);
+
+/* ---- softmax + cross-entropy ----
+ * losses[n] = -log softmax(logits[n])[targets[n]] = lse[n] - logits[n, y];
+ * lse (N) = log sum_v exp(logits[n, v]) is saved so the backward pass never
+ * stores the probabilities.  dlosses (N) is the gradient of whatever the
+ * caller made of the losses (1/N each for the mean). */
+void crossentropy_forward(float *losses, float *lse, const float *logits, const uint32_t *targets, int N, int V);
+void crossentropy_backward(float *dlogits, const float *dlosses, const float *logits, const float *lse,
+                           const uint32_t *targets, int N, int V);
+
+#endif

@@ -1,0 +1,46 @@
+/* sample.h - drawing the next token from the model's logits, and text
+ * generation with the KV cache (gpt2.h).
+ *
+ * From logits z (V): p_i = exp(z_i / temperature) / sum_j exp(z_j / temperature).
+ * Temperature 0 means greedy: always the most likely token.  Then, in this
+ * order, the candidates are cut down to
+ *   top-k: the k most probable tokens (k = 0: no cut);
+ *   top-p: the smallest set of most probable tokens whose probabilities sum
+ *          to at least p ("nucleus sampling", Holtzman et al. 2019; p = 1:
+ *          no cut),
+ * renormalised, and one is drawn with the suite's RNG (rng.h).  Ties in
+ * probability are ordered by id, so a seed always gives the same text.
+ */
+#ifndef TFS_SAMPLE_H
+#define TFS_SAMPLE_H
+
+#include "gpt2.h"
+#include "rng.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sampler {
+    int V;
+    double temperature;     /* >= 0 */
+    int top_k;              /* 0 = all */
+    double top_p;           /* (0, 1] */
+    struct rng rng;
+    double *probs;          /* (V) */
+    uint32_t *order;        /* (V) ids sorted by probability */
+};
+
+void sampler_init(struct sampler *s, int V, double temperature, int top_k, double top_p, uint64_t seed);
+void sampler_free(struct sampler *s);
+uint32_t sampler_next(struct sampler *s, const float *logits);
+
+/* Generate after a prompt: feed prompt[0 .. np) (np >= 1) through the KV
+ * cache, then draw up to n tokens, calling emit for each, and stop early
+ * when the model draws eot (which is not emitted; eot < 0: never stop).
+ * When the cache is full (context tokens), it restarts from the last
+ * context/2 tokens, so generation can run past the context length.
+ * Returns the number of tokens emitted. */
+size_t generate(struct gpt2 *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
+                long eot, void (*emit)(void *ctx, uint32_t id), void *ctx);
+
+#endif

@@ -1,0 +1,260 @@
+/* test_gpt2.c - the whole model (lib/gpt2.c): gradient check of every
+ * parameter on a tiny config, gradient accumulation over micro-batches,
+ * KV-cache generation against the full forward pass, AdamW, determinism,
+ * sizes, and the errors for bad input.  (The layer-by-layer checks are in
+ * test_ops.c; the comparison with PyTorch in tests/torch/.) */
+#include "unit.h"
+#include "gpt2.h"
+#include "rng.h"
+#include "xio.h"
+
+#include <stdint.h>
+
+static const struct gpt2_config TINY = {.vocab = 11, .context = 8, .layers = 2, .heads = 2, .dim = 8};
+
+/* Weights large enough that every path carries a visible gradient (GPT-2's
+ * N(0, 0.02) would leave most of them near zero). */
+static void big_weights(struct gpt2 *m, uint64_t seed)
+{
+    struct rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < GPT2_NPARAMS; i++) {
+        int gain = i == P_LN1W || i == P_LN2W || i == P_LNFW;
+        for (size_t k = 0; k < m->param_sizes[i]; k++)
+            m->p[i][k] = (float)((gain ? 1 : 0) + 0.3 * rng_normal(&r));
+    }
+}
+
+static void random_tokens(uint32_t *t, int n, int V, uint64_t seed)
+{
+    struct rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) t[i] = (uint32_t)rng_below(&r, (uint64_t)V);
+}
+
+static const char *PNAMES[GPT2_NPARAMS] = {"wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw",
+    "attprojb", "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"};
+
+/* Central differences of the mean loss against every parameter:
+ * g_num = (L(p + h) - L(p - h)) / (2h), the losses summed in double. */
+TEST(gradcheck_whole_model)
+{
+    enum { B = 2, T = 5 };
+    struct gpt2 m;
+    gpt2_init(&m, &TINY);
+    big_weights(&m, 7);
+    uint32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, TINY.vocab, 1);
+    random_tokens(tg, B * T, TINY.vocab, 2);
+    gpt2_forward(&m, in, tg, B, T);
+    gpt2_zero_grad(&m);
+    gpt2_backward(&m, 1.0f);
+    const double h = 1e-2;
+    int total_bad = 0;
+    for (int i = 0; i < GPT2_NPARAMS; i++) {
+        double maxerr = 0, maxg = 0;
+        int bad = 0;
+        /* every element, except a sample of the larger tensors under ASan */
+        size_t stride = getenv("TFS_ASAN") && m.param_sizes[i] > 64 ? 7 : 1;
+        for (size_t k = 0; k < m.param_sizes[i]; k += stride) {
+            float *p = &m.p[i][k], v = *p, xp = (float)(v + h), xm = (float)(v - h);
+            double Lp, Lm;
+            *p = xp; gpt2_forward(&m, in, tg, B, T);
+            Lp = 0; for (int n = 0; n < B * T; n++) Lp += m.losses[n];
+            *p = xm; gpt2_forward(&m, in, tg, B, T);
+            Lm = 0; for (int n = 0; n < B * T; n++) Lm += m.losses[n];
+            *p = v;
+            double num = (Lp - Lm) / (B * T) / ((double)xp - xm);
+            double ana = m.grads[(size_t)(m.p[i] - m.params) + k], err = fabs(num - ana);
+            if (err > maxerr) maxerr = err;
+            if (fabs(num) > maxg) maxg = fabs(num);
+            if (err > 1e-4 + 5e-3 * fabs(num) && bad++ < 3)
+                fprintf(stderr, "  d%s[%zu]: numeric %.6g, backward %.6g\n", PNAMES[i], k, num, ana);
+        }
+        printf("# d%-9s max |num - ana| = %.3g (max |grad| %.3g)\n", PNAMES[i], maxerr, maxg);
+        CHECK(maxg > 1e-3);         /* the check saw real gradients */
+        total_bad += bad;
+    }
+    CHECK(total_bad == 0);
+    gpt2_free(&m);
+}
+
+/* backward(scale 1/2) on each half of a batch == backward(1) on the batch. */
+TEST(micro_batches_accumulate)
+{
+    enum { B = 4, T = 6 };
+    struct gpt2 m;
+    gpt2_init(&m, &TINY);
+    big_weights(&m, 3);
+    uint32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, TINY.vocab, 5);
+    random_tokens(tg, B * T, TINY.vocab, 6);
+    float full = gpt2_forward(&m, in, tg, B, T);
+    gpt2_zero_grad(&m);
+    gpt2_backward(&m, 1.0f);
+    float *g1 = xmalloc(m.nparams * sizeof *g1);
+    memcpy(g1, m.grads, m.nparams * sizeof *g1);
+
+    gpt2_zero_grad(&m);
+    float l0 = gpt2_forward(&m, in, tg, B / 2, T);
+    gpt2_backward(&m, 0.5f);
+    float l1 = gpt2_forward(&m, in + B / 2 * T, tg + B / 2 * T, B / 2, T);
+    gpt2_backward(&m, 0.5f);
+    CHECK_NEAR((l0 + l1) / 2, full, 1e-6);
+    double maxg = 0, maxerr = 0;
+    for (size_t i = 0; i < m.nparams; i++) {
+        maxg = fmax(maxg, fabs(g1[i]));
+        maxerr = fmax(maxerr, fabs(g1[i] - m.grads[i]));
+    }
+    printf("# two half batches vs one: max |diff| %.3g (max |grad| %.3g)\n", maxerr, maxg);
+    CHECK(maxerr <= 1e-6 * maxg);
+    free(g1);
+    gpt2_free(&m);
+}
+
+/* Feeding tokens one at a time through the KV cache gives, at every
+ * position, the logits of the full forward pass over the sequence. */
+TEST(kv_cache_matches_forward)
+{
+    struct gpt2_config cfg = TINY;
+    cfg.vocab = 37; cfg.context = 16; cfg.dim = 16; cfg.heads = 4;
+    struct gpt2 m;
+    gpt2_init(&m, &cfg);
+    big_weights(&m, 11);
+    enum { B = 2 };
+    uint32_t in[B * 16];
+    random_tokens(in, B * 16, cfg.vocab, 9);
+    gpt2_forward(&m, in, NULL, B, 16);
+    CHECK(m.mean_loss == -1);
+    float *full = xmalloc((size_t)B * 16 * cfg.vocab * sizeof *full);
+    memcpy(full, m.logits, (size_t)B * 16 * cfg.vocab * sizeof *full);
+    struct gpt2_kv *kv = gpt2_kv_new(&m);
+    double maxerr = 0;
+    for (int b = 0; b < B; b++) {
+        gpt2_kv_reset(kv);
+        for (int t = 0; t < 16; t++) {
+            CHECK(gpt2_kv_len(kv) == t);
+            const float *lg = gpt2_kv_step(&m, kv, in[b * 16 + t]);
+            for (int v = 0; v < cfg.vocab; v++)
+                maxerr = fmax(maxerr, fabs(lg[v] - full[((size_t)b * 16 + t) * cfg.vocab + v]));
+        }
+    }
+    printf("# KV cache vs full forward: max |logit diff| %.3g\n", maxerr);
+    CHECK(maxerr < 1e-4);
+    EXPECT_DIE(gpt2_kv_step(&m, kv, 1), "gpt2_kv_step: the context of 16 positions is full");
+    gpt2_kv_reset(kv);
+    EXPECT_DIE(gpt2_kv_step(&m, kv, 37), "token id 37 is outside the model's vocabulary of 37");
+    gpt2_kv_free(kv);
+    free(full);
+    gpt2_free(&m);
+}
+
+/* One AdamW step against the formula evaluated in double, for a decayed
+ * matrix element and a bias (no decay); and its bias correction at t = 1
+ * making the first step about lr * sign(g). */
+TEST(adamw_step)
+{
+    struct gpt2 m;
+    gpt2_init(&m, &TINY);
+    gpt2_init_weights(&m, 1);
+    gpt2_zero_grad(&m);
+    for (size_t i = 0; i < m.nparams; i++) m.grads[i] = (float)((int)(i % 7) - 3) * 0.01f;
+    float w0 = m.p[P_QKVW][5], b0 = m.p[P_LN1B][3], gw = m.grads[m.p[P_QKVW] - m.params + 5];
+    float gb = m.grads[m.p[P_LN1B] - m.params + 3];
+    const double lr = 1e-3, b1 = 0.9, b2 = 0.95, eps = 1e-8, wd = 0.1, gs = 0.5;
+    gpt2_adamw_step(&m, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd, (float)gs, 1);
+    for (int k = 0; k < 2; k++) {
+        double p = k ? b0 : w0, g = (k ? gb : gw) * gs, decay = k ? 0 : wd;
+        double mm = (1 - b1) * g, vv = (1 - b2) * g * g;
+        double want = p - lr * (mm / (1 - b1) / (sqrt(vv / (1 - b2)) + eps) + decay * p);
+        CHECK_NEAR(k ? m.p[P_LN1B][3] : m.p[P_QKVW][5], want, 1e-7);
+    }
+    CHECK(gpt2_param_decays(P_WTE) && gpt2_param_decays(P_FCPROJW) && !gpt2_param_decays(P_LNFW) && !gpt2_param_decays(P_FCB));
+    EXPECT_DIE(gpt2_adamw_step(&m, 1e-3f, 0.9f, 0.95f, 1e-8f, 0, 1, 0), "steps count from 1");
+    gpt2_free(&m);
+}
+
+/* Two identical training steps give bit-identical weights (a resumed run
+ * depends on this), and the loss at GPT-2's initialisation is about ln V. */
+TEST(deterministic_and_sane_init)
+{
+    struct gpt2_config cfg = {.vocab = 64, .context = 16, .layers = 2, .heads = 2, .dim = 32};
+    struct gpt2 a, b;
+    enum { B = 3, T = 16 };
+    uint32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, cfg.vocab, 1);
+    random_tokens(tg, B * T, cfg.vocab, 2);
+    struct gpt2 *ms[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        gpt2_init(ms[k], &cfg);
+        gpt2_init_weights(ms[k], 42);
+        for (int step = 1; step <= 3; step++) {
+            float loss = gpt2_forward(ms[k], in, tg, B, T);
+            if (step == 1) CHECK_NEAR(loss, log(64.0), 0.05);
+            gpt2_zero_grad(ms[k]);
+            gpt2_backward(ms[k], 1.0f);
+            gpt2_adamw_step(ms[k], 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, step);
+        }
+    }
+    CHECK(!memcmp(a.params, b.params, a.nparams * sizeof(float)));
+    CHECK(!memcmp(a.m, b.m, a.nparams * sizeof(float)));
+    CHECK(gpt2_grad_norm(&a) == gpt2_grad_norm(&b) && gpt2_grad_norm(&a) > 0);
+    /* init: LayerNorm gains 1, biases 0, matrices with std near 0.02 */
+    CHECK(a.p[P_LN1W][0] != 0);
+    gpt2_init_weights(&a, 42);
+    double s = 0;
+    for (size_t i = 0; i < a.param_sizes[P_FCW]; i++) s += (double)a.p[P_FCW][i] * a.p[P_FCW][i];
+    CHECK_NEAR(sqrt(s / a.param_sizes[P_FCW]), 0.02, 0.002);
+    CHECK(a.p[P_LN2W][3] == 1 && a.p[P_FCB][3] == 0 && a.p[P_LNFB][0] == 0);
+    gpt2_free(&a);
+    gpt2_free(&b);
+}
+
+TEST(sizes_and_flops)
+{
+    struct gpt2 m;
+    gpt2_init(&m, &TINY);
+    size_t V = 11, P = 8, L = 2, C = 8;
+    CHECK(m.nparams == V * C + P * C + L * (12 * C * C + 13 * C) + 2 * C);
+    CHECK(gpt2_nparams_nonpos(&m) == m.nparams - P * C);
+    CHECK_NEAR(gpt2_flops_per_token(&m, 4), 6.0 * gpt2_nparams_nonpos(&m) + 12.0 * L * 4 * C, 0);
+    CHECK(m.p[P_LNFB] + C == m.params + m.nparams);
+    gpt2_free(&m);
+    if (!getenv("TFS_ASAN")) {
+        /* GPT-2 small: 124,439,808 parameters (weights untouched: calloc'd) */
+        struct gpt2_config g = {.vocab = 50257, .context = 1024, .layers = 12, .heads = 12, .dim = 768};
+        gpt2_init(&m, &g);
+        CHECK(m.nparams == 124439808);
+        gpt2_free(&m);
+    }
+}
+
+TEST(bad_input)
+{
+    struct gpt2 m;
+    gpt2_init(&m, &TINY);
+    gpt2_init_weights(&m, 1);
+    uint32_t in[4] = {1, 2, 3, 11}, ok[4] = {1, 2, 3, 4};
+    EXPECT_DIE(gpt2_forward(&m, in, NULL, 1, 4), "token id 11 at position 3 is outside the model's vocabulary of 11");
+    EXPECT_DIE(gpt2_forward(&m, ok, in, 1, 4), "target id 11 at position 3 is outside the model's vocabulary of 11");
+    EXPECT_DIE(gpt2_forward(&m, ok, NULL, 1, 9), "does not fit the model (context 8)");
+    gpt2_forward(&m, ok, NULL, 1, 4);
+    EXPECT_DIE(gpt2_backward(&m, 1), "the last forward pass had no targets");
+    struct gpt2_config bad = TINY;
+    bad.heads = 3;
+    EXPECT_DIE(gpt2_init(&m, &bad), "dim 8 is not a multiple of heads 3");
+    gpt2_free(&m);
+}
+
+int main(void)
+{
+    tfs_set_prog("test_gpt2");
+    RUN(gradcheck_whole_model);
+    RUN(micro_batches_accumulate);
+    RUN(kv_cache_matches_forward);
+    RUN(adamw_step);
+    RUN(deterministic_and_sane_init);
+    RUN(sizes_and_flops);
+    RUN(bad_input);
+    return unit_summary();
+}
