@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "llama_ops.h"
+#include "ops.h"
 #include "rng.h"
 #include "xio.h"
 
@@ -258,7 +259,7 @@ static void add_norm(const struct llama *m, float *xout, float *y, float *rstd, 
 {
     int C = m->cfg.dim;
     if (!m->plain) { residual_rmsnorm_forward(xout, y, rstd, x, delta, g, N, C, m->cfg.norm_eps); return; }
-    for (size_t i = 0; i < (size_t)N * C; i++) xout[i] = x[i] + delta[i];
+    residual_forward(xout, x, delta, (long)N * C);
     rmsnorm_forward(y, rstd, xout, g, N, C, m->cfg.norm_eps);
 }
 
@@ -274,15 +275,15 @@ static void block_forward(struct llama *m, struct acts *a, int l)
     const float *g2 = m->p[LP_MLP_NORM] + (size_t)l * C;
     const float *Wgu = m->p[LP_WGU] + (size_t)l * 2 * F * C, *Wd = m->p[LP_WDOWN] + (size_t)l * C * F;
 
-    proj_forward(b.qkv, b.xn1, Wqkv, N, C, QKV);
+    linear_forward(b.qkv, b.xn1, Wqkv, NULL, N, C, QKV);
     rope_forward(b.qkv, m->rope_cos, m->rope_sin, B, T, 0, NH, NKV, hs);
     if (m->plain) attention_plain_forward(b.att, b.probs, b.qkv, B, T, NH, NKV, hs);
-    else attention_forward(b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
-    proj_forward(a->tmp, b.att, Wo, N, C, C);
+    else flash_attention_forward(b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
+    linear_forward(a->tmp, b.att, Wo, NULL, N, C, C);
     add_norm(m, b.h, b.hn, b.rstd2, a->res + (size_t)l * N * C, a->tmp, g2, N);
-    proj_forward(b.gu, b.hn, Wgu, N, C, 2 * F);
+    linear_forward(b.gu, b.hn, Wgu, NULL, N, C, 2 * F);
     swiglu_forward(b.act, b.gu, N, F);
-    proj_forward(a->tmp, b.act, Wd, N, F, C);
+    linear_forward(a->tmp, b.act, Wd, NULL, N, F, C);
 }
 
 float llama_forward(struct llama *m, const uint32_t *inputs, const uint32_t *targets, int B, int T)
@@ -316,11 +317,15 @@ float llama_forward(struct llama *m, const uint32_t *inputs, const uint32_t *tar
     if (!targets || m->plain) {     /* whole logits: generation-style use, or the plain reference */
         free(m->logits);
         m->logits = fbuf((size_t)N * V);
-        proj_forward(m->logits, a->xnf, m->p[LP_HEAD], N, C, V);
+        linear_forward(m->logits, a->xnf, m->p[LP_HEAD], NULL, N, C, V);
     }
     if (!targets) { m->mean_loss = -1; return -1; }
     memcpy(a->targets, targets, (size_t)N * sizeof *targets);
-    if (m->plain) crossentropy_forward(m->losses, m->logits, targets, N, V);
+    if (m->plain) {
+        float *lse = fbuf((size_t)N);
+        crossentropy_forward(m->losses, lse, m->logits, targets, N, V);
+        free(lse);
+    }
     else ce_chunked_forward(m->losses, a->z, a->xnf, m->p[LP_HEAD], targets, N, C, V);
     double sum = 0;
     for (int n = 0; n < N; n++) sum += m->losses[n];
@@ -361,9 +366,13 @@ void llama_backward(struct llama *m, float scale)
     /* head and final norm: logits = xnf Whead^T, xnf = rmsnorm(res[L]) g */
     zero(a->dxn, NC);
     if (m->plain) {
-        float *dlogits = xcalloc((size_t)N * V, sizeof *dlogits);
-        crossentropy_backward(dlogits, m->logits, a->targets, dloss, N, V);
-        proj_backward(a->dxn, grad_of(m, LP_HEAD), dlogits, a->xnf, m->p[LP_HEAD], N, C, V);
+        float *dlogits = xcalloc((size_t)N * V, sizeof *dlogits), *lse = fbuf((size_t)N), *dl = fbuf((size_t)N);
+        crossentropy_forward(dl, lse, m->logits, a->targets, N, V);   /* only for lse */
+        for (int n = 0; n < N; n++) dl[n] = dloss;
+        crossentropy_backward(dlogits, dl, m->logits, lse, a->targets, N, V);
+        free(lse);
+        free(dl);
+        linear_backward(a->dxn, grad_of(m, LP_HEAD), NULL, dlogits, a->xnf, m->p[LP_HEAD], N, C, V);
         free(dlogits);
     } else {
         ce_chunked_backward(a->dxn, grad_of(m, LP_HEAD), a->z, a->xnf, m->p[LP_HEAD], a->targets, dloss, N, C, V);
@@ -382,22 +391,22 @@ void llama_backward(struct llama *m, float scale)
         }
         /* dres = d res[l+1].  forward: res[l+1] = h + act Wdown^T: d h = dres, d(mlp out) = dres */
         zero(a->dact, (size_t)N * F);
-        proj_backward(a->dact, grad_of(m, LP_WDOWN) + od, a->dres, b.act, m->p[LP_WDOWN] + od, N, F, C);
+        linear_backward(a->dact, grad_of(m, LP_WDOWN) + od, NULL, a->dres, b.act, m->p[LP_WDOWN] + od, N, F, C);
         zero(a->dgu, (size_t)N * 2 * F);
         swiglu_backward(a->dgu, a->dact, b.gu, N, F);
         zero(a->dxn, NC);
-        proj_backward(a->dxn, grad_of(m, LP_WGU) + ogu, a->dgu, b.hn, m->p[LP_WGU] + ogu, N, C, 2 * F);
+        linear_backward(a->dxn, grad_of(m, LP_WGU) + ogu, NULL, a->dgu, b.hn, m->p[LP_WGU] + ogu, N, C, 2 * F);
         /* hn = rmsnorm(h) g2: its gradient joins the residual one, dres becomes d h */
         rmsnorm_backward(a->dres, grad_of(m, LP_MLP_NORM) + (size_t)l * C, a->dxn, b.h, g2, b.rstd2, N, C);
         /* h = res[l] + att Wo^T */
         zero(a->datt, NC);
-        proj_backward(a->datt, grad_of(m, LP_WO) + oo, a->dres, b.att, m->p[LP_WO] + oo, N, C, C);
+        linear_backward(a->datt, grad_of(m, LP_WO) + oo, NULL, a->dres, b.att, m->p[LP_WO] + oo, N, C, C);
         zero(a->dqkv, (size_t)N * QKV);
         if (m->plain) attention_plain_backward(a->dqkv, a->datt, b.probs, b.qkv, B, T, NH, NKV, hs);
-        else attention_backward(a->dqkv, a->datt, b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
+        else flash_attention_backward(a->dqkv, a->datt, b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
         rope_backward(a->dqkv, m->rope_cos, m->rope_sin, B, T, 0, NH, NKV, hs);
         zero(a->dxn, NC);
-        proj_backward(a->dxn, grad_of(m, LP_WQKV) + oqkv, a->dqkv, b.xn1, m->p[LP_WQKV] + oqkv, N, C, QKV);
+        linear_backward(a->dxn, grad_of(m, LP_WQKV) + oqkv, NULL, a->dqkv, b.xn1, m->p[LP_WQKV] + oqkv, N, C, QKV);
         /* xn1 = rmsnorm(res[l]) g1: dres becomes d res[l] */
         rmsnorm_backward(a->dres, grad_of(m, LP_ATTN_NORM) + (size_t)l * C, a->dxn, res, g1, b.rstd1, N, C);
     }
@@ -505,7 +514,7 @@ const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token)
     for (int l = 0; l < c->layers; l++) {
         float *K = kv->k + (size_t)l * kv->context * KVD, *Vc = kv->v + (size_t)l * kv->context * KVD;
         rmsnorm_forward(kv->xn, &rstd, kv->x, m->p[LP_ATTN_NORM] + (size_t)l * C, 1, C, eps);
-        proj_forward(kv->qkv, kv->xn, m->p[LP_WQKV] + (size_t)l * QKV * C, 1, C, QKV);
+        linear_forward(kv->qkv, kv->xn, m->p[LP_WQKV] + (size_t)l * QKV * C, NULL, 1, C, QKV);
         rope_forward(kv->qkv, m->rope_cos, m->rope_sin, 1, 1, pos, NH, NKV, hs);   /* at this position */
         memcpy(K + (size_t)pos * KVD, kv->qkv + C, (size_t)KVD * sizeof(float));
         memcpy(Vc + (size_t)pos * KVD, kv->qkv + C + KVD, (size_t)KVD * sizeof(float));
@@ -525,15 +534,15 @@ const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token)
             for (int j = 0; j <= pos; j++)
                 for (int d = 0; d < hs; d++) o[d] += kv->scores[j] / sum * Vc[(size_t)j * KVD + ko + d];
         }
-        proj_forward(kv->tmp, kv->att, m->p[LP_WO] + (size_t)l * C * C, 1, C, C);
+        linear_forward(kv->tmp, kv->att, m->p[LP_WO] + (size_t)l * C * C, NULL, 1, C, C);
         residual_rmsnorm_forward(kv->x, kv->xn, &rstd, kv->x, kv->tmp, m->p[LP_MLP_NORM] + (size_t)l * C, 1, C, eps);
-        proj_forward(kv->gu, kv->xn, m->p[LP_WGU] + (size_t)l * 2 * F * C, 1, C, 2 * F);
+        linear_forward(kv->gu, kv->xn, m->p[LP_WGU] + (size_t)l * 2 * F * C, NULL, 1, C, 2 * F);
         swiglu_forward(kv->act, kv->gu, 1, F);
-        proj_forward(kv->tmp, kv->act, m->p[LP_WDOWN] + (size_t)l * C * F, 1, F, C);
+        linear_forward(kv->tmp, kv->act, m->p[LP_WDOWN] + (size_t)l * C * F, NULL, 1, F, C);
         for (int i = 0; i < C; i++) kv->x[i] += kv->tmp[i];
     }
     rmsnorm_forward(kv->xn, &rstd, kv->x, m->p[LP_NORM], 1, C, eps);
-    proj_forward(kv->logits, kv->xn, m->p[LP_HEAD], 1, C, c->vocab);
+    linear_forward(kv->logits, kv->xn, m->p[LP_HEAD], NULL, 1, C, c->vocab);
     kv->len++;
     return kv->logits;
 }

@@ -32,13 +32,16 @@ typedef OPS_REAL real;
  * projection (no bias)
  * ==================================================================== */
 
-void OPS(proj_forward)(real *y, const real *x, const real *W, int N, int Din, int Dout)
+/* The projections of this file (the chunked logits).  In float the
+ * model uses the custom level's linear_forward/backward (ops.h), the same
+ * GEMMs; these exist so the double build has them too. */
+static void OPS(proj_forward)(real *y, const real *x, const real *W, int N, int Din, int Dout)
 {
     /* y (N, Dout) = x (N, Din) @ W^T, W (Dout, Din) */
     OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din, 1, x, Din, W, Din, 0, y, Dout);
 }
 
-void OPS(proj_backward)(real *dx, real *dW, const real *dy, const real *x, const real *W,
+static void OPS(proj_backward)(real *dx, real *dW, const real *dy, const real *x, const real *W,
                         int N, int Din, int Dout)
 {
     /* forward: y = x W^T   =>   dx += dy W,   dW += dy^T x */
@@ -219,7 +222,7 @@ static void OPS(axpy)(real *y, real a, const real *x, int n)
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-void OPS(attention_forward)(real *out, real *lse, const real *qkv, int B, int T, int NH, int NKV, int hs)
+void OPS(flash_attention_forward)(real *out, real *lse, const real *qkv, int B, int T, int NH, int NKV, int hs)
 {
     size_t D = (size_t)(NH + 2 * NKV) * hs, C = (size_t)NH * hs;
     int group = NH / NKV, ntiles = (T + TILE - 1) / TILE;
@@ -266,8 +269,8 @@ void OPS(attention_forward)(real *out, real *lse, const real *qkv, int B, int T,
             }
 }
 
-void OPS(attention_backward)(real *dqkv, const real *dout, const real *out, const real *lse,
-                             const real *qkv, int B, int T, int NH, int NKV, int hs)
+void OPS(flash_attention_backward)(real *dqkv, const real *dout, const real *out, const real *lse,
+                                   const real *qkv, int B, int T, int NH, int NKV, int hs)
 {
     /* forward: s_ij = scale q_i.k_j (j <= i),  p_ij = exp(s_ij - lse_i),  o_i = sum_j p_ij v_j
      *   dv_j  += sum_i p_ij do_i                  dV += P^T dO
@@ -435,36 +438,6 @@ void OPS(ce_chunked_backward)(real *dx, real *dW, real *z, const real *x, const 
             for (int v = 0; v < V; v++) zr[v] *= dloss;
         }
         OPS(proj_backward)(dx + (size_t)n0 * C, dW, z, x + (size_t)n0 * C, W, rows, C, V);
-    }
-}
-
-void OPS(crossentropy_forward)(real *losses, const real *logits, const uint32_t *targets, int N, int V)
-{
-    /* loss_n = log sum_v exp z_nv - z_n,y  (shifted by the row max for range) */
-    #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const real *z = logits + (size_t)n * V;
-        real mx = -INFINITY;
-        for (int v = 0; v < V; v++) if (z[v] > mx) mx = z[v];
-        double sum = 0;
-        for (int v = 0; v < V; v++) sum += exp((double)(z[v] - mx));
-        losses[n] = mx + (real)log(sum) - z[targets[n]];
-    }
-}
-
-void OPS(crossentropy_backward)(real *dlogits, const real *logits, const uint32_t *targets, real dloss,
-                                int N, int V)
-{
-    /* forward: loss_n = lse(z_n) - z_n,y   =>   dz_n += (softmax(z_n) - onehot(y_n)) dloss */
-    #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const real *z = logits + (size_t)n * V;
-        real *dz = dlogits + (size_t)n * V, mx = -INFINITY;
-        for (int v = 0; v < V; v++) if (z[v] > mx) mx = z[v];
-        double sum = 0;
-        for (int v = 0; v < V; v++) sum += exp((double)(z[v] - mx));
-        for (int v = 0; v < V; v++)
-            dz[v] += ((real)(exp((double)(z[v] - mx)) / sum) - (v == (int)targets[n])) * dloss;
     }
 }
 

@@ -10,7 +10,9 @@
  *   hs head size (C = NH*hs), V vocabulary.
  *
  * Linear weights are stored (out, in), row-major, as nn.Linear does:
- * y = x @ W^T, with no bias anywhere in this model.
+ * y = x @ W^T, with no bias anywhere in this model.  The projections
+ * themselves, the residual add and the plain softmax + cross-entropy are
+ * the custom level's ops (ops.h: linear_*, residual_*, crossentropy_*).
  *
  * The source is written over the type `real` (float here).  The unit tests
  * compile the same file a second time with real = double and every name
@@ -22,11 +24,6 @@
 #define TFS_LLAMA_OPS_H
 
 #include <stdint.h>
-
-/* ---- bias-free projection: y = x @ W^T  (one GEMM each way) ---- */
-void proj_forward(float *y, const float *x, const float *W, int N, int Din, int Dout);
-void proj_backward(float *dx, float *dW, const float *dy, const float *x, const float *W,
-                   int N, int Din, int Dout);
 
 /* ---- RMSNorm (Zhang and Sennrich, 2019) ----
  *   rstd = 1 / sqrt(mean_c x^2 + eps),  y = x * rstd * g   */
@@ -67,9 +64,9 @@ void swiglu_backward(float *dgu, const float *dact, const float *gu, int N, int 
  * Flash-attention's algorithm (Dao et al., 2022): keys are visited in tiles
  * with an online softmax, so only lse (B, NH, T) = log sum_j exp(s_ij) is
  * kept for the backward pass, never the (B, NH, T, T) probabilities. */
-void attention_forward(float *out, float *lse, const float *qkv, int B, int T, int NH, int NKV, int hs);
-void attention_backward(float *dqkv, const float *dout, const float *out, const float *lse,
-                        const float *qkv, int B, int T, int NH, int NKV, int hs);
+void flash_attention_forward(float *out, float *lse, const float *qkv, int B, int T, int NH, int NKV, int hs);
+void flash_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse,
+                              const float *qkv, int B, int T, int NH, int NKV, int hs);
 /* The plain version, for tests: att (B, NH, T, T) holds the probabilities. */
 void attention_plain_forward(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hs);
 void attention_plain_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
@@ -88,10 +85,6 @@ void ce_chunked_forward(float *losses, float *z, const float *x, const float *W,
                         int N, int C, int V);
 void ce_chunked_backward(float *dx, float *dW, float *z, const float *x, const float *W,
                          const uint32_t *targets, float dloss, int N, int C, int V);
-/* The plain version, for tests: softmax + cross-entropy over whole logits (N, V). */
-void crossentropy_forward(float *losses, const float *logits, const uint32_t *targets, int N, int V);
-void crossentropy_backward(float *dlogits, const float *logits, const uint32_t *targets, float dloss,
-                           int N, int V);
 
 /* ---- AdamW (Loshchilov and Hutter, 2019), fused: one pass per element ----
  * g = grad * grad_scale; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;

@@ -1,6 +1,7 @@
 /* test_llama_ops.c - every backward of lib/llama_ops.c against central
  * finite differences in double precision, and every optimised layer against
- * its plain version.
+ * its plain version.  (The plain softmax + cross-entropy and the linear
+ * layer belong to the custom level and are checked in test_ops.)
  *
  * The double versions come from compiling lib/llama_ops.c a second time
  * right here with real = double and names suffixed _f64.  For an op
@@ -15,6 +16,7 @@
 #include "../../lib/llama_ops.c"
 
 #include "llama_ops.h"
+#include "ops.h"
 #include "rng.h"
 #include "unit.h"
 
@@ -196,7 +198,7 @@ static double att_S(void *p)
 {
     struct att_ctx *c = p;
     if (c->plain) attention_plain_forward_f64(c->out, c->aux, c->qkv, c->B, c->T, c->NH, c->NKV, c->hs);
-    else attention_forward_f64(c->out, c->aux, c->qkv, c->B, c->T, c->NH, c->NKV, c->hs);
+    else flash_attention_forward_f64(c->out, c->aux, c->qkv, c->B, c->T, c->NH, c->NKV, c->hs);
     return dsum_prod(c->out, c->r, (size_t)c->B * c->T * c->NH * c->hs);
 }
 
@@ -209,7 +211,7 @@ static void att_check(int plain, int B, int T, int NH, int NKV, int hs)
     att_S(&c);
     double *dqkv = dzeros(n);
     if (plain) attention_plain_backward_f64(dqkv, c.r, c.aux, c.qkv, B, T, NH, NKV, hs);
-    else attention_backward_f64(dqkv, c.r, c.out, c.aux, c.qkv, B, T, NH, NKV, hs);
+    else flash_attention_backward_f64(dqkv, c.r, c.out, c.aux, c.qkv, B, T, NH, NKV, hs);
     struct gc_input in[] = { {"qkv", c.qkv, dqkv, n} };
     gradcheck(plain ? "attention plain" : "attention flash", att_S, &c, in, 1);
     free(c.qkv); free(c.out); free(c.r); free(c.aux); free(dqkv);
@@ -230,9 +232,9 @@ TEST(attention_flash_matches_plain)
     for (size_t i = 0; i < no; i++) r[i] = (float)rng_normal(&R);
     float *o1 = xcalloc(no, 4), *o2 = xcalloc(no, 4), *lse = xcalloc((size_t)B * NH * T, 4);
     float *att = xcalloc((size_t)B * NH * T * T, 4), *d1 = xcalloc(n, 4), *d2 = xcalloc(n, 4);
-    attention_forward(o1, lse, qkv, B, T, NH, NKV, hs);
+    flash_attention_forward(o1, lse, qkv, B, T, NH, NKV, hs);
     attention_plain_forward(o2, att, qkv, B, T, NH, NKV, hs);
-    attention_backward(d1, r, o1, lse, qkv, B, T, NH, NKV, hs);
+    flash_attention_backward(d1, r, o1, lse, qkv, B, T, NH, NKV, hs);
     attention_plain_backward(d2, r, att, qkv, B, T, NH, NKV, hs);
     double eo = 0, ed = 0, md = 0;
     for (size_t i = 0; i < no; i++) eo = fmax(eo, fabs(o1[i] - o2[i]));
@@ -245,13 +247,12 @@ TEST(attention_flash_matches_plain)
 
 /* ---- cross-entropy ---- */
 
-struct ce_ctx { double *x, *W, *losses, *logits, *z; uint32_t *y; int N, C, V, plain; };
+struct ce_ctx { double *x, *W, *losses, *z; uint32_t *y; int N, C, V; };
 
 static double ce_S(void *p)
 {
     struct ce_ctx *c = p;
-    if (c->plain) crossentropy_forward_f64(c->losses, c->logits, c->y, c->N, c->V);
-    else ce_chunked_forward_f64(c->losses, c->z, c->x, c->W, c->y, c->N, c->C, c->V);
+    ce_chunked_forward_f64(c->losses, c->z, c->x, c->W, c->y, c->N, c->C, c->V);
     double s = 0;
     for (int n = 0; n < c->N; n++) s += c->losses[n];
     return s * 0.5;     /* dloss = 0.5 */
@@ -268,14 +269,7 @@ TEST(crossentropy_gradcheck)
     ce_chunked_backward_f64(dx, dW, c.z, c.x, c.W, c.y, 0.5, c.N, c.C, c.V);
     struct gc_input in[] = { {"x", c.x, dx, 900}, {"W", c.W, dW, 15} };
     gradcheck("ce chunked", ce_S, &c, in, 2);
-    /* plain, on the logits */
-    struct ce_ctx p = { .N = 4, .V = 6, .plain = 1, .y = c.y };
-    p.logits = drand_buf(24, 2); p.losses = dzeros(4);
-    double *dz = dzeros(24);
-    crossentropy_backward_f64(dz, p.logits, p.y, 0.5, 4, 6);
-    struct gc_input in2[] = { {"logits", p.logits, dz, 24} };
-    gradcheck("ce plain", ce_S, &p, in2, 1);
-    free(c.x); free(c.W); free(c.losses); free(c.z); free(c.y); free(dx); free(dW); free(p.logits); free(p.losses); free(dz);
+    free(c.x); free(c.W); free(c.losses); free(c.z); free(c.y); free(dx); free(dW);
 }
 
 TEST(crossentropy_chunked_matches_plain)
@@ -292,10 +286,14 @@ TEST(crossentropy_chunked_matches_plain)
     ce_chunked_forward(l1, zc, x, W, y, N, C, V);
     ce_chunked_backward(dx1, dW1, zc, x, W, y, 1.0f / N, N, C, V);
     free(zc);
-    proj_forward(z, x, W, N, C, V);
-    crossentropy_forward(l2, z, y, N, V);
-    crossentropy_backward(dz, z, y, 1.0f / N, N, V);
-    proj_backward(dx2, dW2, dz, x, W, N, C, V);
+    /* the plain path: whole logits, the custom level's softmax + cross-entropy */
+    float *lse = xmalloc((size_t)N * 4), *dl = xmalloc((size_t)N * 4);
+    for (int n = 0; n < N; n++) dl[n] = 1.0f / N;
+    linear_forward(z, x, W, NULL, N, C, V);
+    crossentropy_forward(l2, lse, z, y, N, V);
+    crossentropy_backward(dz, dl, z, lse, y, N, V);
+    linear_backward(dx2, dW2, NULL, dz, x, W, N, C, V);
+    free(lse); free(dl);
     double el = 0, ex = 0, eW = 0;
     for (int n = 0; n < N; n++) el = fmax(el, fabs(l1[n] - l2[n]));
     for (int i = 0; i < N * C; i++) ex = fmax(ex, fabs(dx1[i] - dx2[i]));
