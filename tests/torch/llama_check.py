@@ -1,11 +1,16 @@
 """llama_check.py DIR - compare lib/llama.c with the PyTorch reference.
 
-DIR is written by `test_llama --dump DIR`: config.json, the parameter
-block, a batch, and C's logits, loss, gradients and parameters after one
-AdamW step.  PyTorch (llama_ref.py, in float64) computes the same from the
-same weights; AdamW steps from C's gradients; each tensor's error is max|c - torch| / max|torch|, and any
-error above 1e-4 fails (exit 1).
+DIR is written by `llama_dump DIR`: DIR/hf is the model before the step as
+a Hugging Face export (config.json + model.safetensors); loading it into
+llama_ref.LlamaRef, which has LlamaForCausalLM's names and shapes, with
+strict=True checks the export.  DIR/result.safetensors holds the batch and
+what C computed.  PyTorch (float64) computes logits, loss and gradients from
+the same weights, and steps AdamW from C's gradients (a gradient near zero,
+whose relative error is large in float, would otherwise become a full-size
+first Adam step of either sign).  Each tensor's error is
+max|c - torch| / max|torch|; any error above 1e-4 fails (exit 1).
 """
+import json
 import os
 import sys
 
@@ -13,71 +18,59 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from llama_ref import LlamaRef, from_block, load_config  # noqa: E402
+from llama_ref import load_hf_dir, read_safetensors  # noqa: E402
 
 TOL = 1e-4
 
 
 def main():
     d = sys.argv[1]
-    c = load_config(os.path.join(d, "config.json"))
-    rd = lambda name, dt=np.float32: np.fromfile(os.path.join(d, name), dtype=dt)
-    B, T, V = c["B"], c["T"], c["vocab"]
-    torch.manual_seed(0)
-    model = LlamaRef(c).double()
-    sd = {k: torch.from_numpy(v.astype(np.float64)) for k, v in from_block(rd("params.bin"), c).items()}
-    if c["tied"]:
-        sd["lm_head.weight"] = sd["model.embed_tokens.weight"]
-    model.load_state_dict(sd, strict=True)
-    idx = torch.from_numpy(rd("inputs.bin", np.uint32).astype(np.int64)).view(B, T)
-    tgt = torch.from_numpy(rd("targets.bin", np.uint32).astype(np.int64)).view(B, T)
-
-    worst, fails = 0.0, []
+    model, c = load_hf_dir(os.path.join(d, "hf"))
+    print(f"export loads as a Llama model: {c['layers']} layers, {c['heads']} heads, "
+          f"{c['kv_heads']} kv heads, tied={c['tied']}")
+    res, meta = read_safetensors(os.path.join(d, "result.safetensors"))
+    adamw = json.loads(meta["adamw"])
+    before = {n: p.detach().numpy().copy() for n, p in model.named_parameters()}
+    idx = torch.from_numpy(res["inputs"].astype(np.int64))
+    tgt = torch.from_numpy(res["targets"].astype(np.int64))
+    fails, count = [], 0
 
     def report(name, ours, ref):
-        nonlocal worst
+        nonlocal count
         ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
         assert ours.shape == ref.shape, (name, ours.shape, ref.shape)
         scale = np.abs(ref).max()
-        err = np.abs(ours - ref).max() / scale if scale > 0 else np.abs(ours).max()
-        worst = max(worst, err)
-        flag = ""
-        if not err <= TOL or scale == 0:
+        err = np.abs(ours - ref).max() / scale if scale > 0 else np.inf
+        count += 1
+        ok = err <= TOL
+        if not ok:
             fails.append(name)
-            flag = "  FAIL" if scale > 0 else "  FAIL (reference is all zero)"
-        print(f"{name:52s} max rel err {err:.2e}  (max |ref| {scale:.3g}){flag}")
+        print(f"{'ok  ' if ok else 'FAIL'} {name:56s} rel {err:.2e}  (max |ref| {scale:.3g})")
 
     logits, loss = model(idx, tgt)
-    report("logits", rd("logits.bin").reshape(B, T, V), logits.detach().numpy())
-    report("loss", rd("loss.bin"), loss.detach().numpy().reshape(1))
+    report("logits", res["logits"], logits.detach().numpy())
+    report("loss", res["loss"], loss.detach().numpy().reshape(1))
     loss.backward()
-    cg = from_block(rd("grads.bin"), c)
     named = dict(model.named_parameters())    # a tied lm_head appears once, as the embedding
     for name, p in named.items():
-        report("grad " + name, cg[name], p.grad.numpy())
-
-    decay = [p for n, p in named.items() if p.dim() == 2]
-    no_decay = [p for n, p in named.items() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": c["weight_decay"]},
+        report("grad." + name, res["grad." + name], p.grad.numpy())
+    decay = [p for p in named.values() if p.dim() == 2]
+    no_decay = [p for p in named.values() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": adamw["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}],
-                            lr=c["lr"], betas=(c["beta1"], c["beta2"]), eps=c["eps"])
-    # The optimizer is checked on its own: torch steps from C's gradients.
-    # (From its own gradients, a gradient near zero, whose relative error is
-    # large in float, turns into a full-size first Adam step of either sign.)
+                            lr=adamw["lr"], betas=(adamw["beta1"], adamw["beta2"]), eps=adamw["eps"])
     for name, p in named.items():
-        p.grad = torch.from_numpy(cg[name].astype(np.float64))
+        p.grad = torch.from_numpy(res["grad." + name].astype(np.float64))
     opt.step()
-    ca = from_block(rd("params_after.bin"), c)
-    before = from_block(rd("params.bin"), c)
     for name, p in named.items():
-        # compare the update (after - before): the parameters themselves
-        # would hide an error in a step that is small next to them
-        report("adamw step " + name, ca[name].astype(np.float64) - before[name],
+        # the update (after - before): the weights themselves would hide an
+        # error in a step that is small next to them
+        report("after." + name, res["after." + name].astype(np.float64) - before[name],
                p.detach().numpy() - before[name])
-    print(f"worst max rel err {worst:.2e} over {3 + 2 * len(named) - 1} tensors; tolerance {TOL:g}")
     if fails:
-        print("FAILED: " + ", ".join(fails))
+        print(f"{len(fails)} tensors differ from PyTorch by more than {TOL:g}: " + ", ".join(fails))
         sys.exit(1)
+    print(f"all {count} tensors match PyTorch (rel <= {TOL:g})")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ repeat_kv for grouped-query attention.  Only torch, numpy and json.
 """
 import json
 import math
+import os
 
 import numpy as np
 import torch
@@ -121,51 +122,45 @@ class LlamaRef(nn.Module):
         return logits, F.cross_entropy(logits.view(-1, c["vocab"]), targets.view(-1))
 
 
-def block_tensors(c):
-    """The C parameter block (lib/llama.h, enum llama_param) as (HF name, flat
-    offset, shape, row slice) entries, in block order."""
-    V, C, L, F_ = c["vocab"], c["dim"], c["layers"], c["hidden"]
-    hs = C // c["heads"]
-    KVD = c["kv_heads"] * hs
-    QKV = C + 2 * KVD
-    out, off = [], 0
-    out.append(("model.embed_tokens.weight", off, (V, C))); off += V * C
-    for l in range(L):
-        out.append((f"model.layers.{l}.input_layernorm.weight", off + l * C, (C,)))
-    off += L * C
-    for l in range(L):
-        base = off + l * QKV * C
-        out.append((f"model.layers.{l}.self_attn.q_proj.weight", base, (C, C)))
-        out.append((f"model.layers.{l}.self_attn.k_proj.weight", base + C * C, (KVD, C)))
-        out.append((f"model.layers.{l}.self_attn.v_proj.weight", base + (C + KVD) * C, (KVD, C)))
-    off += L * QKV * C
-    for l in range(L):
-        out.append((f"model.layers.{l}.self_attn.o_proj.weight", off + l * C * C, (C, C)))
-    off += L * C * C
-    for l in range(L):
-        out.append((f"model.layers.{l}.post_attention_layernorm.weight", off + l * C, (C,)))
-    off += L * C
-    for l in range(L):
-        base = off + l * 2 * F_ * C
-        out.append((f"model.layers.{l}.mlp.gate_proj.weight", base, (F_, C)))
-        out.append((f"model.layers.{l}.mlp.up_proj.weight", base + F_ * C, (F_, C)))
-    off += L * 2 * F_ * C
-    for l in range(L):
-        out.append((f"model.layers.{l}.mlp.down_proj.weight", off + l * C * F_, (C, F_)))
-    off += L * C * F_
-    out.append(("model.norm.weight", off, (C,))); off += C
-    if not c["tied"]:
-        out.append(("lm_head.weight", off, (V, C))); off += V * C
-    return out, off
+def config_from_hf(h):
+    """Our config dict from a Hugging Face LlamaConfig (config.json)."""
+    assert h["model_type"] == "llama" and h["architectures"] == ["LlamaForCausalLM"], h
+    assert not h.get("attention_bias") and not h.get("mlp_bias") and h.get("rope_scaling") is None
+    assert h["hidden_act"] == "silu"
+    return dict(vocab=h["vocab_size"], dim=h["hidden_size"], hidden=h["intermediate_size"],
+                layers=h["num_hidden_layers"], heads=h["num_attention_heads"],
+                kv_heads=h.get("num_key_value_heads", h["num_attention_heads"]),
+                context=h["max_position_embeddings"], norm_eps=h["rms_norm_eps"],
+                rope_theta=h["rope_theta"], tied=bool(h.get("tie_word_embeddings", True)))
 
 
-def from_block(flat, c):
-    """{HF name: numpy array} from a flat float array in the C block layout."""
-    entries, total = block_tensors(c)
-    assert flat.size == total, f"block has {flat.size} floats, config says {total}"
-    return {n: flat[o:o + int(np.prod(s))].reshape(s) for n, o, s in entries}
+def read_safetensors(path):
+    """({name: float32 array}, metadata) of a safetensors file: an 8-byte
+    little-endian header length, the JSON header, then the tensor bytes."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data = raw[8 + n:]
+    out = {}
+    for name, t in header.items():
+        assert t["dtype"] == "F32", (name, t["dtype"])
+        b, e = t["data_offsets"]
+        out[name] = np.frombuffer(data[b:e], dtype=np.float32).reshape(t["shape"])
+    return out, meta
 
 
-def load_config(path):
-    with open(path) as f:
-        return json.load(f)
+def load_hf_dir(d, dtype=torch.float64):
+    """A LlamaRef from an export directory (config.json + model.safetensors);
+    load_state_dict(strict=True) fails on any missing, extra or misshapen tensor."""
+    with open(os.path.join(d, "config.json")) as f:
+        c = config_from_hf(json.load(f))
+    model = LlamaRef(c).to(dtype)
+    tensors, _ = read_safetensors(os.path.join(d, "model.safetensors"))
+    sd = {k: torch.from_numpy(v.astype(np.float64)).to(dtype) for k, v in tensors.items()}
+    if c["tied"]:
+        assert "lm_head.weight" not in sd, "a tied export must not carry lm_head.weight"
+        sd["lm_head.weight"] = sd["model.embed_tokens.weight"]
+    model.load_state_dict(sd, strict=True)
+    return model, c

@@ -1,23 +1,14 @@
-/* test_llama.c - the baseline model as a whole (lib/llama.c).
- *
- *   test_llama                  the unit tests below
- *   test_llama --dump DIR [tied|untied]
- *                               write a tiny model's weights, a batch, and
- *                               this implementation's logits, loss, gradients
- *                               and parameters after one AdamW step into DIR,
- *                               for tests/torch/llama_check.py (the PyTorch
- *                               comparison, run by tests/80-baseline.bats)
+/* test_llama.c - the baseline model as a whole (lib/llama.c,
+ * lib/llama_ckpt.c).  (The comparison with PyTorch is tests/80-baseline.bats.)
  *
  * Unit tests: the optimised path (flash attention, fused residual+norm,
  * chunked cross-entropy) against the plain one; recomputation against
  * stored activations; two micro-batches against one batch; tied against
  * untied weights; the KV cache against the full forward; a whole-model
- * finite-difference spot check.
+ * finite-difference spot check; the Hugging Face export read back.
  */
-#include <errno.h>
-#include <sys/stat.h>
-
 #include "llama.h"
+#include "llama_ckpt.h"
 #include "rng.h"
 #include "unit.h"
 #include "xio.h"
@@ -252,66 +243,34 @@ TEST(config_errors)
     llama_free(&m);
 }
 
-/* ---- the dump for the PyTorch comparison ---- */
+/* ---- Hugging Face export and load: the same model back ---- */
 
-static void put(const char *dir, const char *name, const void *p, size_t bytes)
+TEST(export_hf_round_trip)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = xfopen(path, "wb");
-    xfwrite(p, 1, bytes, f);
-    xfclose(f);
+    for (int tied = 0; tied <= 1; tied++) {
+        struct llama_config c = tiny(tied);
+        struct llama m, r;
+        llama_init(&m, &c);
+        llama_init_weights(&m, 31);
+        const char *dir = unit_tmp(tied ? "hf-tied" : "hf-untied");
+        llama_export_hf(dir, &m, 5);
+        llama_load_hf(dir, &r);
+        CHECK(r.nparams == m.nparams);
+        CHECK(memcmp(&r.cfg, &m.cfg, sizeof r.cfg) == 0);
+        CHECK(r.nparams == m.nparams && memcmp(r.params, m.params, m.nparams * sizeof(float)) == 0);
+        size_t n = 0;
+        const float *k1 = llama_hf_tensor(&m, m.params, "model.layers.1.self_attn.k_proj.weight", &n);
+        CHECK(n == 8 * 16);     /* (NKV hs, C) */
+        CHECK(k1 == m.p[LP_WQKV] + (size_t)(16 + 16) * 16 + 16 * 16);   /* layer 1, after its q rows */
+        CHECK(llama_hf_tensor(&m, m.params, "lm_head.weight", &n) == (tied ? NULL : m.p[LP_HEAD]));
+        llama_free(&r);
+        llama_free(&m);
+    }
 }
 
-static int dump(const char *dir, int tied)
-{
-    struct llama_config c = tiny(tied);
-    c.vocab = 37;
-    c.rope_theta = 500;     /* a small base so that rotations turn far within the context */
-    struct llama m;
-    llama_init(&m, &c);
-    llama_init_weights(&m, 21);
-    /* norm gains away from 1, so that their gradients and use are tested */
-    struct rng r;
-    rng_seed(&r, 8);
-    for (int i = LP_ATTN_NORM; i <= LP_NORM; i++)
-        if (!llama_param_decays(i))
-            for (size_t k = 0; k < m.param_sizes[i]; k++) m.p[i][k] = 1 + 0.3f * (float)rng_normal(&r);
-    for (size_t k = 0; k < m.nparams; k++) m.params[k] *= 4;    /* non-trivial activations */
-    int B = 2, T = 16, N = B * T;
-    uint32_t in[32], tg[32];
-    batch(in, tg, N, c.vocab, 17);
-    char cfg[512];
-    snprintf(cfg, sizeof cfg,
-             "{\"vocab\": %d, \"context\": %d, \"layers\": %d, \"heads\": %d, \"kv_heads\": %d, "
-             "\"dim\": %d, \"hidden\": %d, \"tied\": %d, \"rope_theta\": %g, \"norm_eps\": %g, "
-             "\"B\": %d, \"T\": %d, \"lr\": 0.01, \"beta1\": 0.9, \"beta2\": 0.95, \"eps\": 1e-8, "
-             "\"weight_decay\": 0.1}\n",
-             c.vocab, c.context, c.layers, c.heads, c.kv_heads, c.dim, c.hidden, c.tied,
-             c.rope_theta, c.norm_eps, B, T);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) die_errno("mkdir %s", dir);
-    put(dir, "config.json", cfg, strlen(cfg));
-    put(dir, "params.bin", m.params, m.nparams * sizeof(float));
-    put(dir, "inputs.bin", in, sizeof in);
-    put(dir, "targets.bin", tg, sizeof tg);
-    llama_forward(&m, in, NULL, B, T);
-    put(dir, "logits.bin", m.logits, (size_t)N * c.vocab * sizeof(float));
-    float loss = llama_forward(&m, in, tg, B, T);
-    put(dir, "loss.bin", &loss, sizeof loss);
-    llama_zero_grad(&m);
-    llama_backward(&m, 1);
-    put(dir, "grads.bin", m.grads, m.nparams * sizeof(float));
-    llama_adamw_step(&m, 0.01f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, 1);
-    put(dir, "params_after.bin", m.params, m.nparams * sizeof(float));
-    llama_free(&m);
-    return 0;
-}
-
-int main(int argc, char **argv)
+int main(void)
 {
     tfs_set_prog("test_llama");
-    if (argc >= 3 && strcmp(argv[1], "--dump") == 0)
-        return dump(argv[2], argc < 4 || strcmp(argv[3], "untied") != 0);
     RUN(optimised_matches_plain);
     RUN(recompute_matches_stored);
     RUN(micro_batches_accumulate);
@@ -319,5 +278,6 @@ int main(int argc, char **argv)
     RUN(kv_cache_matches_forward);
     RUN(model_finite_differences);
     RUN(config_errors);
+    RUN(export_hf_round_trip);
     return unit_summary();
 }
