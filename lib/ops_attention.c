@@ -18,6 +18,7 @@
  * thread, so the tasks do not oversubscribe the cores.
  */
 #include "ops.h"
+#include "fastmath.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -27,10 +28,14 @@
 static void causal_softmax_row(float *row, int t, int T)
 {
     float mx = row[0];
+    #pragma omp simd reduction(max : mx)
     for (int j = 1; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
     float sum = 0;
-    for (int j = 0; j <= t; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
+    /* exp(s - max) <= 1 cannot overflow; exp_neg: fastmath.h */
+    #pragma omp simd reduction(+ : sum)
+    for (int j = 0; j <= t; j++) { row[j] = exp_neg(mx - row[j]); sum += row[j]; }
     float inv = 1.0f / sum;
+    #pragma omp simd
     for (int j = 0; j <= t; j++) row[j] *= inv;
     for (int j = t + 1; j < T; j++) row[j] = 0;
 }
@@ -83,7 +88,9 @@ void attention_backward(float *dqkv, float *scratch, const float *dout,
             for (int t = 0; t < T; t++) {
                 const float *p = P + (size_t)t * T;
                 float *d = dS + (size_t)t * T, dot = 0;
+                #pragma omp simd reduction(+ : dot)
                 for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+                #pragma omp simd
                 for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
                 for (int j = t + 1; j < T; j++) d[j] = 0;
             }
@@ -108,6 +115,7 @@ void attention_step(float *out, float *scratch, const float *q, const float *kca
         for (int j = 0; j < len; j++) {
             const float *kj = kcache + (size_t)j * C + h * hs;
             float dot = 0;
+            #pragma omp simd reduction(+ : dot)
             for (int i = 0; i < hs; i++) dot += qh[i] * kj[i];
             s[j] = dot * scale;
         }
@@ -115,6 +123,7 @@ void attention_step(float *out, float *scratch, const float *q, const float *kca
         for (int i = 0; i < hs; i++) o[i] = 0;
         for (int j = 0; j < len; j++) {
             const float *vj = vcache + (size_t)j * C + h * hs;
+            #pragma omp simd
             for (int i = 0; i < hs; i++) o[i] += s[j] * vj[i];
         }
     }

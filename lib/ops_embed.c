@@ -20,6 +20,7 @@ void embedding_forward(float *out, const uint32_t *inp, const float *wte, const 
     for (int n = 0; n < B * T; n++) {
         const float *e = wte + (size_t)inp[n] * C, *p = wpe + (size_t)(n % T) * C;
         float *o = out + (size_t)n * C;
+        #pragma omp simd
         for (int c = 0; c < C; c++) o[c] = e[c] + p[c];
     }
 }
@@ -36,10 +37,15 @@ void embedding_backward(float *dwte, float *dwpe, const float *dout, const uint3
         int c1 = c0 + COLS < C ? c0 + COLS : C;
         for (int n = 0; n < B * T; n++) {
             const float *d = dout + (size_t)n * C;
-            float *e = dwte ? dwte + (size_t)inp[n] * C : NULL, *p = dwpe ? dwpe + (size_t)(n % T) * C : NULL;
-            for (int c = c0; c < c1; c++) {
-                if (e) e[c] += d[c];
-                if (p) p[c] += d[c];
+            if (dwte) {
+                float *e = dwte + (size_t)inp[n] * C;
+                #pragma omp simd
+                for (int c = c0; c < c1; c++) e[c] += d[c];
+            }
+            if (dwpe) {
+                float *p = dwpe + (size_t)(n % T) * C;
+                #pragma omp simd
+                for (int c = c0; c < c1; c++) p[c] += d[c];
             }
         }
     }

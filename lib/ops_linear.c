@@ -46,8 +46,11 @@ void linear_backward(float *dinp, float *dW, float *db, const float *dout,
         for (int o0 = 0; o0 < OC; o0 += COLS) {
             int o1 = o0 + COLS < OC ? o0 + COLS : OC;
             float s[COLS] = {0};
-            for (int n = 0; n < N; n++)
-                for (int o = o0; o < o1; o++) s[o - o0] += dout[(size_t)n * OC + o];
+            for (int n = 0; n < N; n++) {
+                const float *d = dout + (size_t)n * OC;
+                #pragma omp simd
+                for (int o = o0; o < o1; o++) s[o - o0] += d[o];
+            }
             for (int o = o0; o < o1; o++) db[o] += s[o - o0];
         }
     }

@@ -7,6 +7,7 @@
  *   logits, dlogits (N, V)    targets, losses, dlosses, lse (N)
  */
 #include "ops.h"
+#include "fastmath.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -19,9 +20,11 @@ void crossentropy_forward(float *losses, float *lse, const float *logits, const 
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
         float m = z[0];
+        #pragma omp simd reduction(max : m)
         for (int v = 1; v < V; v++) m = z[v] > m ? z[v] : m;
         float sum = 0;
-        for (int v = 0; v < V; v++) sum += expf(z[v] - m);
+        #pragma omp simd reduction(+ : sum)
+        for (int v = 0; v < V; v++) sum += exp_neg(m - z[v]);      /* fastmath.h */
         lse[n] = m + logf(sum);
         if (targets) losses[n] = lse[n] - z[targets[n]];
     }
@@ -37,7 +40,8 @@ void crossentropy_backward(float *dlogits, const float *dlosses, const float *lo
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
         float *dz = dlogits + (size_t)n * V, dl = dlosses[n], l = lse[n];
-        for (int v = 0; v < V; v++) dz[v] += dl * expf(z[v] - l);
+        #pragma omp simd
+        for (int v = 0; v < V; v++) dz[v] += dl * exp_neg(l - z[v]);   /* lse >= z[v] */
         dz[targets[n]] -= dl;
     }
 }

@@ -21,12 +21,15 @@ void layernorm_forward(float *out, float *mean, float *rstd,
         /* Two passes (mean, then the variance around it): one-pass
          * E[x^2] - E[x]^2 loses digits when |mean| >> std. */
         float m = 0;
+        #pragma omp simd reduction(+ : m)
         for (int c = 0; c < C; c++) m += x[c];
         m /= C;
         float var = 0;
+        #pragma omp simd reduction(+ : var)
         for (int c = 0; c < C; c++) var += (x[c] - m) * (x[c] - m);
         var /= C;                       /* biased variance, as nn.LayerNorm */
         float s = 1.0f / sqrtf(var + LAYERNORM_EPS);
+        #pragma omp simd
         for (int c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
         mean[n] = m;
         rstd[n] = s;
@@ -49,6 +52,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
             const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
             float *dx = dinp + (size_t)n * C, m = mean[n], s = rstd[n];
             float mean_dxhat = 0, mean_dxhat_xhat = 0;
+            #pragma omp simd reduction(+ : mean_dxhat, mean_dxhat_xhat)
             for (int c = 0; c < C; c++) {
                 float xhat = (x[c] - m) * s, dxhat = d[c] * w[c];
                 mean_dxhat += dxhat;
@@ -56,6 +60,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
             }
             mean_dxhat /= C;
             mean_dxhat_xhat /= C;
+            #pragma omp simd
             for (int c = 0; c < C; c++) {
                 float xhat = (x[c] - m) * s, dxhat = d[c] * w[c];
                 dx[c] += s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
@@ -71,6 +76,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
         for (int n = 0; n < N; n++) {
             const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
             float m = mean[n], s = rstd[n];
+            #pragma omp simd
             for (int c = c0; c < c1; c++) {
                 sw[c - c0] += d[c] * (x[c] - m) * s;
                 sb[c - c0] += d[c];

@@ -1,8 +1,7 @@
 /* ops_pointwise.c - elementwise layers: GELU and the residual connection
  * (see ops.h for the conventions).  n is the number of elements. */
 #include "ops.h"
-
-#include <math.h>
+#include "fastmath.h"
 
 /* sqrt(2 / pi), the constant of the tanh approximation of GELU
  * (Hendrycks and Gimpel, "Gaussian Error Linear Units", 2016, section 2). */
@@ -14,7 +13,7 @@ void gelu_forward(float *out, const float *inp, long n)
     #pragma omp parallel for simd
     for (long i = 0; i < n; i++) {
         float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x);
-        out[i] = 0.5f * x * (1.0f + tanhf(u));
+        out[i] = 0.5f * x * (1.0f + tanh_fast(u));
     }
 }
 
@@ -25,7 +24,7 @@ void gelu_backward(float *dinp, const float *dout, const float *inp, long n)
 {
     #pragma omp parallel for simd
     for (long i = 0; i < n; i++) {
-        float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x), th = tanhf(u);
+        float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x), th = tanh_fast(u);
         float dudx = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
         float dydx = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * dudx;
         dinp[i] += dout[i] * dydx;

@@ -176,6 +176,8 @@ int tfs_train(const struct train_opts *o)
     R.o = o;
     if (o->threads > 0) train_set_threads(o->threads);
     int B = o->batch, T;
+    int to_stdout = strcmp(o->out, "-") == 0;
+    if (to_stdout) refuse_binary_tty(stdout, o->force);
 
     /* the data */
     struct tokr *r = tokr_open(o->train);
@@ -239,8 +241,6 @@ int tfs_train(const struct train_opts *o)
     double fpt = gpt2_flops_per_token(&R.m, T);
 
     /* outputs */
-    int to_stdout = strcmp(o->out, "-") == 0;
-    if (to_stdout) refuse_binary_tty(stdout, o->force);
     if (!to_stdout && o->val) R.best = train_best_path(o->out);
     if (o->log) {
         R.log = fopen(o->log, o->resume ? "a" : "w");
@@ -264,7 +264,7 @@ int tfs_train(const struct train_opts *o)
     struct progress p;
     progress_start(&p, "training", end > R.st.step ? end - R.st.step : 0, o->quiet);
     uint64_t first = R.st.step;
-    double t_save = now_seconds(), t_log = now_seconds(), last_val = NAN;
+    double t_save = now_seconds(), el_log = R.st.elapsed, last_val = NAN;
     uint64_t tok_log = 0;
     int data_ended = 0, status = 0;
 
@@ -316,10 +316,11 @@ int tfs_train(const struct train_opts *o)
             }
         }
         if (s % o->log_every == 0 || s == end || !isnan(v) || skipped) {
-            double dt = now_seconds() - t_log;
+            /* speed over training time only: validation and saving excluded */
+            double dt = R.st.elapsed - el_log;
             double tok_s = dt > 0 ? (double)tok_log / dt : 0;
             log_line(&R, loss, lr, norm, tok_s, tok_s * fpt, skipped, v);
-            t_log = now_seconds();
+            el_log = R.st.elapsed;
             tok_log = 0;
         }
         if (skipped && !o->quiet) {
@@ -342,9 +343,8 @@ int tfs_train(const struct train_opts *o)
             save(&R, o->out);
             t_save = now_seconds();
         }
-        progress_update(&p, s - first, "step %llu loss %.4f%s", (unsigned long long)s, loss,
-                        isnan(last_val) ? "" : " val");
-        if (!isnan(last_val) && p.enabled) { /* the val loss is in the log; keep the bar short */ }
+        if (isnan(last_val)) progress_update(&p, s - first, "step %llu loss %.4f", (unsigned long long)s, loss);
+        else progress_update(&p, s - first, "step %llu loss %.4f val %.4f", (unsigned long long)s, loss, last_val);
     }
     progress_end(&p);
 

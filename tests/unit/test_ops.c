@@ -17,6 +17,7 @@
  */
 #include "unit.h"
 #include "ops.h"
+#include "fastmath.h"
 #include "rng.h"
 #include "xio.h"
 
@@ -251,6 +252,49 @@ TEST(gelu_residual)
     free(g_x); free(g_y); free(g_out); free(g_dx); free(g_dy); free((void *)r_out);
 }
 
+/* fastmath.h: e^-a within a few float ulps where it is a normal float, 0
+ * beyond, NaN kept; tanh within 2e-7. */
+TEST(fastmath)
+{
+    double maxrel = 0, maxabs = 0;
+    for (float a = 0; a < 87; a += 1e-4f * (1 + a)) {
+        double want = exp(-(double)a), got = exp_neg(a);
+        maxrel = fmax(maxrel, fabs(got - want) / want);
+    }
+    for (float u = -12; u < 12; u += 1e-4f) maxabs = fmax(maxabs, fabs(tanh_fast(u) - tanh((double)u)));
+    printf("# exp_neg: max relative error %.3g; tanh_fast: max absolute error %.3g\n", maxrel, maxabs);
+    CHECK(maxrel < 1e-6);
+    CHECK(maxabs < 2e-7);
+    CHECK(exp_neg(0) == 1);
+    CHECK(exp_neg(200) < 2e-38f && exp_neg(200) >= 0);
+    CHECK(exp_neg(INFINITY) < 2e-38f);
+    CHECK(isnan(exp_neg(NAN)));
+    CHECK(tanh_fast(100) == 1 && tanh_fast(-100) == -1 && tanh_fast(0) == 0);
+}
+
+/* GELU's vectorized tanh (ops_pointwise.c) over a wide range: tiny,
+ * ordinary, saturated and huge inputs, and NaN passed through. */
+TEST(gelu_accuracy)
+{
+    enum { N = 200001 };
+    float *x = xmalloc(N * sizeof *x), *y = xmalloc(N * sizeof *y);
+    for (int i = 0; i < N; i++) x[i] = -20 + 40.0f * i / (N - 1);
+    x[0] = 1e-30f; x[1] = -1e-30f; x[2] = 0; x[3] = 1e4f; x[4] = -1e4f; x[5] = 1e30f; x[6] = -1e30f;
+    gelu_forward(y, x, N);
+    double maxerr = 0;
+    for (int i = 0; i < N; i++) {
+        double v = x[i], want = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+        double err = fabs(y[i] - want) / fmax(1, fabs(v));
+        if (err > maxerr) maxerr = err;
+    }
+    printf("# gelu: max |error| / max(1, |x|) = %.3g\n", maxerr);
+    CHECK(maxerr < 3e-7);
+    x[0] = NAN;
+    gelu_forward(y, x, 1);
+    CHECK(isnan(y[0]));
+    free(x); free(y);
+}
+
 /* ---- softmax + cross-entropy ---- */
 enum { XN = 4, XV = 9 };
 static uint32_t x_tg[XN] = {0, 8, 3, 3};
@@ -299,6 +343,8 @@ int main(void)
     RUN(linear);
     RUN(attention);
     RUN(gelu_residual);
+    RUN(fastmath);
+    RUN(gelu_accuracy);
     RUN(crossentropy);
     RUN(checker_catches_wrong_gradient);
     return unit_summary();

@@ -1,0 +1,86 @@
+/* bpe-encode - JSONL text -> token stream with a BPE tokenizer, and back
+ * with -d.  The work is in lib/tokfilter.c and lib/bpe_encode.c. */
+#include "opts.h"
+#include "tokenizer.h"
+#include "tokfilter.h"
+#include "xio.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+enum { O_FIELD = 256, O_RAW, O_ALLOW, O_SKIPBAD, O_EXPORT, O_INFO };
+
+static const struct optdef OPTS[] = {
+    { 'o', "output", "FILE", "-", "write to FILE instead of stdout (atomically)" },
+    { 'd', "decode", NULL, NULL, "decode token streams back to JSONL, one document per line" },
+    { O_RAW, "raw", NULL, NULL, "plain bytes: encode each input whole as one document; decode to bytes, not JSONL" },
+    { O_FIELD, "field", "NAME", "text", "the JSON field holding each document's text" },
+    { 'z', "zstd", NULL, NULL, "compress the token stream with zstd" },
+    { 't', "threads", "N", "1", "encode documents in parallel (output order is kept)" },
+    { O_ALLOW, "allow-special", NULL, NULL, "special tokens' text in the input becomes their id" },
+    { 'f', "force", NULL, NULL, "write a binary token stream even to a terminal" },
+    { 'q', "quiet", NULL, NULL, "no progress display" },
+    { O_SKIPBAD, "skip-bad", NULL, NULL, "skip malformed JSONL lines (counted) instead of stopping" },
+    { O_EXPORT, "export-hf", "FILE", NULL, "write TOKENIZER as a Hugging Face tokenizer.json and exit" },
+    { O_INFO, "info", NULL, NULL, "print the tokenizer's kind, sizes, end-of-text id and fingerprint, and exit" },
+    { 0, NULL, NULL, NULL, NULL },
+};
+
+static const struct progspec SPEC = {
+    "bpe-encode", "[OPTION]... TOKENIZER [FILE]...",
+    "Encode JSONL documents (stdin when no FILE) into a token stream with TOKENIZER\n"
+    "(tok.bin, a tiktoken rank file or a Hugging Face tokenizer.json); with -d, decode.",
+    NULL, OPTS,
+};
+
+static int info(const char *path)
+{
+    static const char *kinds[] = { "tok.bin", "tiktoken", "tokenizer.json" };
+    struct tokenizer *t = tok_load(path);
+    printf("kind\t%s\nvocab_size\t%u\nmerges\t%u\nspecial\t%u\neot\t%u\nfingerprint\t%016" PRIx64 "\n",
+           kinds[tok_kind(t)], tok_vocab_size(t), tok_num_merges(t), tok_num_special(t), tok_eot(t),
+           tok_fingerprint(t));
+    tok_free(t);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts p;
+    opts_init(&p, argc, argv, &SPEC);
+    struct encode_opts o = { .output = "-", .field = "text", .threads = 1 };
+    int decode = 0, do_info = 0;
+    const char *export = NULL, *arg;
+    int c;
+    while ((c = opts_next(&p, &arg)) != -1) {
+        switch (c) {
+        case 'o': o.output = arg; break;
+        case 'd': decode = 1; break;
+        case O_RAW: o.raw = 1; break;
+        case O_FIELD: o.field = arg; break;
+        case 'z': o.zstd = 1; break;
+        case 't': o.threads = (int)parse_long("--threads", arg, 1, 256); break;
+        case O_ALLOW: o.allow_special = 1; break;
+        case 'f': o.force = 1; break;
+        case 'q': o.quiet = 1; break;
+        case O_SKIPBAD: o.skip_bad = 1; break;
+        case O_EXPORT: export = arg; break;
+        case O_INFO: do_info = 1; break;
+        }
+    }
+    if (p.optind >= p.argc) usage_error("missing TOKENIZER operand");
+    o.tokenizer = p.argv[p.optind];
+    o.inputs = p.argv + p.optind + 1;
+    o.ninputs = p.argc - p.optind - 1;
+    if (decode && o.zstd) usage_error("--zstd applies to encoding; decoded text is not compressed");
+    if (do_info) return info(o.tokenizer);
+    if (export) {
+        struct tokenizer *t = tok_load(o.tokenizer);
+        tok_save_hf(t, export);
+        tok_free(t);
+        return EXIT_OK;
+    }
+    int rc = decode ? bpe_decode_run(&o) : bpe_encode_run(&o);
+    opts_free(&p);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/* tokfilter.h - the two directions of bpe-encode, as library calls:
+ *   JSONL (or raw text) -> token stream      bpe_encode_run
+ *   token stream -> JSONL (or raw bytes)     bpe_decode_run
+ * Errors in the data die with "prog: FILE: what" (exit 1). */
+#ifndef TFS_TOKFILTER_H
+#define TFS_TOKFILTER_H
+
+struct encode_opts {
+    const char *tokenizer;      /* tok.bin, .tiktoken or tokenizer.json */
+    char **inputs;              /* JSONL (or raw) files, or token streams for decoding */
+    int ninputs;                /* 0 = stdin */
+    const char *output;         /* "-" = stdout */
+    const char *field;          /* JSON field of the text */
+    int raw;                    /* encode: each input is one document of raw bytes;
+                                 * decode: write bytes, not JSONL */
+    int zstd;                   /* compress the token stream */
+    int threads;
+    int allow_special;          /* special tokens' text in the input becomes their id */
+    int quiet, force, skip_bad;
+};
+
+int bpe_encode_run(const struct encode_opts *o);
+int bpe_decode_run(const struct encode_opts *o);
+
+#endif

@@ -1,0 +1,108 @@
+#!/usr/bin/env bats
+# 20-bpe-train: learning a byte-level BPE tokenizer from JSONL.
+
+load helper
+
+STORIES="$TFS_ASSETS/stories-train.jsonl.zst"
+VAL="$TFS_ASSETS/stories-val.jsonl.zst"
+
+info() { bpe-encode --info "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
+
+@test "bpe-train: --help, unknown options and the man page agree" {
+    cli_contract bpe-train
+}
+
+@test "bpe-train: --vocab-size and --output are required" {
+    run_tool bpe-train -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "bpe-train: --vocab-size is required
+Try 'bpe-train --help'." ]
+    run_tool bpe-train -n 300 "$VAL"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "bpe-train: --output is required"* ]]
+}
+
+@test "bpe-train: bad numbers, sizes, patterns and special tokens are usage errors" {
+    run_tool bpe-train -n 12x -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "bpe-train: --vocab-size: '12x' is not a number (trailing 'x'; suffixes K, M, G, Ki, Mi, Gi)"* ]]
+    run_tool bpe-train -n 256 -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "bpe-train: --vocab-size: 256 is out of range [257, 16777216]"* ]]
+    run_tool bpe-train -n 257 --special '<|pad|>' -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "bpe-train: --vocab-size 257 leaves no room: 256 bytes + 2 special tokens need at least 258"* ]]
+    run_tool bpe-train -n 300 --pattern '(unclosed' -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "bpe-train: --pattern: bad regular expression: position 9: missing closing parenthesis"* ]]
+    run_tool bpe-train -n 300 --special '<|endoftext|>' -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "bpe-train: --special: '<|endoftext|>' is given twice"* ]]
+    run_tool bpe-train -n 300 -t 0 -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 2 ]
+    [ ! -e "$BATS_TEST_TMPDIR/t.bin" ]
+}
+
+@test "bpe-train: trains the requested vocabulary; ids 256.. are merges, the end-of-text token last" {
+    run_tool bpe-train -q -n 1000 -o "$BATS_TEST_TMPDIR/t.bin" --dump "$BATS_TEST_TMPDIR/t.txt" "$STORIES"
+    [ "$status" -eq 0 ]
+    [ "$(info "$BATS_TEST_TMPDIR/t.bin" vocab_size)" = 1000 ]
+    [ "$(info "$BATS_TEST_TMPDIR/t.bin" merges)" = 743 ]
+    [ "$(info "$BATS_TEST_TMPDIR/t.bin" eot)" = 999 ]
+    # the dump: a header, then one line per id in merge order
+    grep -q "^256	32+116	 t$" "$BATS_TEST_TMPDIR/t.txt"
+    grep -q "^999	special	<|endoftext|>$" "$BATS_TEST_TMPDIR/t.txt"
+    [ "$(grep -vc '^#' "$BATS_TEST_TMPDIR/t.txt")" -eq 1000 ]
+}
+
+@test "bpe-train: byte-identical tok.bin for --threads 1 and 2, and from stdin" {
+    bpe-train -q -n 2000 -t 1 -o "$BATS_TEST_TMPDIR/t1.bin" "$STORIES"
+    bpe-train -q -n 2000 -t 2 -o "$BATS_TEST_TMPDIR/t2.bin" "$STORIES"
+    zstd -dc "$STORIES" | bpe-train -q -n 2000 -t 2 -o "$BATS_TEST_TMPDIR/t3.bin"
+    cmp "$BATS_TEST_TMPDIR/t1.bin" "$BATS_TEST_TMPDIR/t2.bin"
+    cmp "$BATS_TEST_TMPDIR/t1.bin" "$BATS_TEST_TMPDIR/t3.bin"
+}
+
+@test "bpe-train: --verbose prints each merge with its count and bytes" {
+    run_tool bpe-train -v -n 260 -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 0 ]
+    [[ ${stderr_lines[0]} =~ ^"bpe-train: merge 1: 32 + 116 -> 256 count "[0-9]+" ' t'"$ ]]
+    [ "${#stderr_lines[@]}" -eq 3 ]
+}
+
+@test "bpe-train: --min-frequency stops early with a warning" {
+    printf '{"text": "ab ab ab cd"}\n' > "$BATS_TEST_TMPDIR/in.jsonl"
+    run_tool bpe-train -n 400 --min-frequency 3 -o "$BATS_TEST_TMPDIR/t.bin" "$BATS_TEST_TMPDIR/in.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$stderr" = "bpe-train: stopped at 1 merges (vocabulary 258 of 400): no pair occurs often enough (--min-frequency)" ]
+    [ "$(info "$BATS_TEST_TMPDIR/t.bin" vocab_size)" = 258 ]
+}
+
+@test "bpe-train: --pattern and --special are kept in the tokenizer" {
+    run_tool bpe-train -q -n 600 --pattern cl100k --special '<|pad|>' -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 0 ]
+    [ "$(info "$BATS_TEST_TMPDIR/t.bin" special)" = 2 ]
+    [ "$(info "$BATS_TEST_TMPDIR/t.bin" eot)" = 598 ]
+    # the pattern is stored in the file (tfs-tokenizer(5)): cl100k's has "\p{N}{1,3}"
+    grep -qF '\p{N}{1,3}' "$BATS_TEST_TMPDIR/t.bin"
+}
+
+@test "bpe-train: malformed JSONL names the file and line; --skip-bad skips it" {
+    printf '{"text": "hello"}\n{"text": oops}\n{"text": "world"}\n' > "$BATS_TEST_TMPDIR/bad.jsonl"
+    run_tool bpe-train -n 300 -o "$BATS_TEST_TMPDIR/t.bin" "$BATS_TEST_TMPDIR/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-train: $BATS_TEST_TMPDIR/bad.jsonl:2: malformed JSON: "* ]]
+    [ ! -e "$BATS_TEST_TMPDIR/t.bin" ]
+    run_tool bpe-train -n 300 --skip-bad -o "$BATS_TEST_TMPDIR/t.bin" "$BATS_TEST_TMPDIR/bad.jsonl"
+    [ "$status" -eq 0 ]
+    [[ $stderr == "bpe-train: skipped 1 malformed lines"* ]]
+    run_tool bpe-train -n 300 --field body -o "$BATS_TEST_TMPDIR/t.bin" "$VAL"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-train: $VAL:1: no field \"body\" (choose one with --field)" ]]
+}
+
+@test "bpe-train: a missing input file is a data error" {
+    run_tool bpe-train -n 300 -o "$BATS_TEST_TMPDIR/t.bin" "$BATS_TEST_TMPDIR/nope.jsonl"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-train: "*"nope.jsonl"*"No such file or directory" ]]
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env bats
+# 30-bpe-encode: JSONL -> token stream -> JSONL, exactness, bad inputs, and
+# parity with tiktoken and Hugging Face tokenizers (npm packages, run here).
+
+load helper
+
+VAL="$TFS_ASSETS/stories-val.jsonl.zst"
+
+setup_file() {
+    export TOK="$BATS_FILE_TMPDIR/tok.bin"
+    bpe-train -q -n 1200 -t 2 -o "$TOK" --hf-json "$BATS_FILE_TMPDIR/tokenizer.json" "$TFS_ROOT/assets/stories-train.jsonl.zst"
+    bpe-train -q -n 800 -o "$BATS_FILE_TMPDIR/other.bin" "$TFS_ROOT/assets/stories-val.jsonl.zst"
+}
+
+# The tiktoken rank files from the npm package's data, and a varied corpus.
+node_refs() {
+    requires node
+    "$TFS_ROOT/tests/node/setup" || skip "npm packages could not be installed (tests/node/setup)"
+    REF="$TFS_ROOT/tests/node/ref.js"
+    local d="$BATS_FILE_TMPDIR"
+    [ -s "$d/gpt2.tiktoken" ] || node "$REF" ranks gpt2 "$d/gpt2.tiktoken"
+    [ -s "$d/cl100k.tiktoken" ] || node "$REF" ranks cl100k_base "$d/cl100k.tiktoken"
+    [ -s "$d/parity.jsonl" ] || python3 "$TFS_ROOT/tests/node/make-parity-corpus.py" "$d/parity.jsonl"
+}
+
+@test "bpe-encode: --help, unknown options and the man page agree" {
+    cli_contract bpe-encode
+}
+
+@test "bpe-encode: the tokenizer operand is required" {
+    run_tool bpe-encode
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "bpe-encode: missing TOKENIZER operand
+Try 'bpe-encode --help'." ]
+    run_tool bpe-encode -t x "$TOK"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "bpe-encode: --threads: 'x' is not an integer"* ]]
+}
+
+@test "bpe-encode: JSONL -> ids -> JSONL gives back the documents exactly" {
+    bpe-encode "$TOK" "$VAL" > "$BATS_TEST_TMPDIR/ids.bin"
+    # a uint16 stream with this tokenizer's vocabulary and fingerprint
+    [ "$(od -A n -t d4 -N 16 "$BATS_TEST_TMPDIR/ids.bin" | awk '{print $1, $4}')" = "20240520 1200" ]
+    bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/ids.bin" | cmp - <(zstd -dc "$VAL")
+    # one end-of-text id (1199) before each of the 500 documents
+    [ "$(od -A n -v -t u2 -j 1024 "$BATS_TEST_TMPDIR/ids.bin" | tr -s ' ' '\n' | grep -c '^1199$')" -eq 500 ]
+}
+
+@test "bpe-encode: --threads 2 and -z give the same tokens" {
+    bpe-encode "$TOK" "$VAL" > "$BATS_TEST_TMPDIR/a.bin"
+    bpe-encode -t 2 -o "$BATS_TEST_TMPDIR/b.bin" "$TOK" "$VAL"
+    cmp "$BATS_TEST_TMPDIR/a.bin" "$BATS_TEST_TMPDIR/b.bin"
+    bpe-encode -z -t 2 "$TOK" "$VAL" > "$BATS_TEST_TMPDIR/c.bin.zst"
+    [ "$(head -c 4 "$BATS_TEST_TMPDIR/c.bin.zst" | od -A n -t x1 | tr -d ' ')" = 28b52ffd ]
+    bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/c.bin.zst" | cmp - <(zstd -dc "$VAL")
+}
+
+@test "bpe-encode: random bytes round-trip exactly with --raw" {
+    head -c 300000 /dev/urandom > "$BATS_TEST_TMPDIR/r.bin"
+    bpe-encode --raw "$TOK" "$BATS_TEST_TMPDIR/r.bin" > "$BATS_TEST_TMPDIR/r.ids"
+    bpe-encode -d --raw "$TOK" "$BATS_TEST_TMPDIR/r.ids" | cmp - "$BATS_TEST_TMPDIR/r.bin"
+    # mostly-text random bytes, with invalid UTF-8 mixed in, through a pipe
+    { zstd -dc "$VAL" | head -c 50000; head -c 5000 /dev/urandom; } > "$BATS_TEST_TMPDIR/m.bin"
+    bpe-encode --raw "$TOK" < "$BATS_TEST_TMPDIR/m.bin" | bpe-encode -d --raw "$TOK" | cmp - "$BATS_TEST_TMPDIR/m.bin"
+}
+
+@test "bpe-encode: invalid UTF-8 decodes to JSONL as U+FFFD with a warning" {
+    printf '\377ok' > "$BATS_TEST_TMPDIR/x.bin"
+    bpe-encode --raw "$TOK" "$BATS_TEST_TMPDIR/x.bin" > "$BATS_TEST_TMPDIR/x.ids"
+    run_tool bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/x.ids"
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"text": "�ok"}' ]
+    [ "$stderr" = "bpe-encode: 1 bytes of invalid UTF-8 written as U+FFFD (use --raw for the exact bytes)" ]
+}
+
+@test "bpe-encode: special tokens are text unless --allow-special" {
+    printf '{"text": "one<|endoftext|>two"}\n' > "$BATS_TEST_TMPDIR/s.jsonl"
+    bpe-encode "$TOK" "$BATS_TEST_TMPDIR/s.jsonl" > "$BATS_TEST_TMPDIR/s1.bin"
+    bpe-encode --allow-special "$TOK" "$BATS_TEST_TMPDIR/s.jsonl" > "$BATS_TEST_TMPDIR/s2.bin"
+    n_eot() { od -A n -v -t u2 -j 1024 "$1" | tr -s ' ' '\n' | grep -c '^1199$'; }
+    [ "$(n_eot "$BATS_TEST_TMPDIR/s1.bin")" -eq 1 ]
+    [ "$(n_eot "$BATS_TEST_TMPDIR/s2.bin")" -eq 2 ]
+    bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/s1.bin" | cmp - "$BATS_TEST_TMPDIR/s.jsonl"
+    # with the special token's id, the decoder sees two documents
+    [ "$(bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/s2.bin")" = '{"text": "one"}
+{"text": "two"}' ]
+}
+
+@test "bpe-encode: refuses to write binary tokens to a terminal" {
+    requires script
+    run script -qec "bpe-encode '$TOK' '$VAL'" /dev/null
+    [ "$status" -eq 1 ]
+    [[ $output == *"bpe-encode: refusing to write binary data to a terminal (redirect it, use -o FILE, or -f to force)"* ]]
+}
+
+@test "bpe-encode: truncated, corrupt, foreign and missing tokenizers are clear errors" {
+    head -c 100 "$TOK" > "$BATS_TEST_TMPDIR/cut.bin"
+    run_tool bpe-encode "$BATS_TEST_TMPDIR/cut.bin" "$VAL"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-encode: $BATS_TEST_TMPDIR/cut.bin: truncated tok.bin: "* ]]
+    cp "$TOK" "$BATS_TEST_TMPDIR/flip.bin"
+    printf '\001' | dd of="$BATS_TEST_TMPDIR/flip.bin" bs=1 seek=$(( $(stat -c %s "$TOK") - 2 )) conv=notrunc 2>/dev/null
+    run_tool bpe-encode "$BATS_TEST_TMPDIR/flip.bin" "$VAL"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-encode: $BATS_TEST_TMPDIR/flip.bin: corrupt tok.bin: "* ]]
+    printf '\211PNG\r\n\032\n' > "$BATS_TEST_TMPDIR/x.png"
+    run_tool bpe-encode "$BATS_TEST_TMPDIR/x.png" "$VAL"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "bpe-encode: $BATS_TEST_TMPDIR/x.png: line 1: not a tokenizer (expected tok.bin, a tiktoken rank file \"BASE64 RANK\" per line, or a Hugging Face tokenizer.json)" ]
+    run_tool bpe-encode "$BATS_TEST_TMPDIR/none.bin" "$VAL"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "bpe-encode: $BATS_TEST_TMPDIR/none.bin: cannot open: No such file or directory" ]
+    [ -z "$output" ]
+}
+
+@test "bpe-encode -d: a stream from another tokenizer is refused" {
+    bpe-encode "$BATS_FILE_TMPDIR/other.bin" "$VAL" > "$BATS_TEST_TMPDIR/o.bin"
+    run_tool bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/o.bin"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-encode: $BATS_TEST_TMPDIR/o.bin: encoded with a different tokenizer (fingerprint "*"; $TOK has "* ]]
+}
+
+@test "bpe-encode -d: truncated streams, ids out of range and non-streams are errors" {
+    bpe-encode "$TOK" "$VAL" > "$BATS_TEST_TMPDIR/ids.bin"
+    size=$(stat -c %s "$BATS_TEST_TMPDIR/ids.bin")
+    head -c $((size - 1)) "$BATS_TEST_TMPDIR/ids.bin" > "$BATS_TEST_TMPDIR/odd.bin"
+    run_tool bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/odd.bin"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-encode: $BATS_TEST_TMPDIR/odd.bin: truncated: "*" bytes of ids is not a multiple of 2" ]]
+    head -c $((size - 2)) "$BATS_TEST_TMPDIR/ids.bin" > "$BATS_TEST_TMPDIR/short.bin"
+    run_tool bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/short.bin"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-encode: $BATS_TEST_TMPDIR/short.bin: truncated or corrupt: header says "* ]]
+    # id 5000 (>= 1200) at position 3
+    cp "$BATS_TEST_TMPDIR/ids.bin" "$BATS_TEST_TMPDIR/big.bin"
+    printf '\210\023' | dd of="$BATS_TEST_TMPDIR/big.bin" bs=1 seek=1030 conv=notrunc 2>/dev/null
+    run_tool bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/big.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "bpe-encode: $BATS_TEST_TMPDIR/big.bin: token 5000 at position 3 is out of range (vocabulary size 1200)" ]
+    # a truncated compressed stream, through a pipe
+    bpe-encode -z "$TOK" "$VAL" | head -c 3000 > "$BATS_TEST_TMPDIR/cut.zst"
+    run_tool bpe-encode -d "$TOK" "$BATS_TEST_TMPDIR/cut.zst"
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"truncated"* ]]
+    run_tool bpe-encode -d "$TOK" "$VAL"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-encode: $VAL: not a token stream (wrong magic number); create one with bpe-encode" ]]
+}
+
+@test "bpe-encode: malformed JSONL names the file and line" {
+    printf '{"text": "a"}\n\n{"text": 5}\n' > "$BATS_TEST_TMPDIR/bad.jsonl"
+    run_tool bpe-encode -o "$BATS_TEST_TMPDIR/out.bin" "$TOK" "$BATS_TEST_TMPDIR/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-encode: $BATS_TEST_TMPDIR/bad.jsonl:3: "* ]]
+    [ ! -e "$BATS_TEST_TMPDIR/out.bin" ]
+    run_tool bpe-encode --skip-bad -o "$BATS_TEST_TMPDIR/out.bin" "$TOK" "$BATS_TEST_TMPDIR/bad.jsonl"
+    [ "$status" -eq 0 ]
+    [ "$stderr" = "bpe-encode: skipped 1 malformed lines" ]
+}
+
+@test "bpe-encode: GPT-2 and cl100k ids are identical to tiktoken's (WASM and native)" {
+    node_refs
+    local d="$BATS_FILE_TMPDIR"
+    [ "$(bpe-encode --info "$d/gpt2.tiktoken" | awk '$1 == "vocab_size" || $1 == "eot" { print $2 }' | tr '\n' ' ')" = "50257 50256 " ]
+    bpe-encode -t 2 "$d/gpt2.tiktoken" "$d/parity.jsonl" > "$BATS_TEST_TMPDIR/g.bin"
+    bpe-encode "$d/cl100k.tiktoken" "$d/parity.jsonl" > "$BATS_TEST_TMPDIR/c.bin"
+    node "$REF" parity tiktoken gpt2 "$d/parity.jsonl" "$BATS_TEST_TMPDIR/g.bin"
+    node "$REF" parity tiktoken cl100k_base "$d/parity.jsonl" "$BATS_TEST_TMPDIR/c.bin"
+    node "$REF" parity tiktoken-node gpt2 "$d/parity.jsonl" "$BATS_TEST_TMPDIR/g.bin" 50256
+    node "$REF" parity tiktoken-node cl100k_base "$d/parity.jsonl" "$BATS_TEST_TMPDIR/c.bin" 100257
+    # the check can fail: a stream from the other vocabulary differs
+    run node "$REF" parity tiktoken gpt2 "$d/parity.jsonl" "$BATS_TEST_TMPDIR/c.bin" 100257
+    [ "$status" -eq 1 ]
+}
+
+@test "bpe-encode: tokenizer.json exports load in HF tokenizers and encode identically" {
+    node_refs
+    local d="$BATS_FILE_TMPDIR"
+    # a trained tokenizer, exported by bpe-train --hf-json
+    bpe-encode "$TOK" "$d/parity.jsonl" > "$BATS_TEST_TMPDIR/t.bin"
+    node "$REF" parity hf "$d/tokenizer.json" "$d/parity.jsonl" "$BATS_TEST_TMPDIR/t.bin"
+    # tfs reads the exported file back and encodes identically
+    bpe-encode "$d/tokenizer.json" "$d/parity.jsonl" > "$BATS_TEST_TMPDIR/t2.bin"
+    cmp <(tail -c +1025 "$BATS_TEST_TMPDIR/t.bin") <(tail -c +1025 "$BATS_TEST_TMPDIR/t2.bin")
+    # GPT-2 from tiktoken's rank file, exported with --export-hf
+    bpe-encode --export-hf "$BATS_TEST_TMPDIR/gpt2.json" "$d/gpt2.tiktoken"
+    head -c 60000 "$d/parity.jsonl" | head -n -1 > "$BATS_TEST_TMPDIR/p.jsonl"
+    bpe-encode "$d/gpt2.tiktoken" "$BATS_TEST_TMPDIR/p.jsonl" > "$BATS_TEST_TMPDIR/g.bin"
+    node "$REF" parity hf "$BATS_TEST_TMPDIR/gpt2.json" "$BATS_TEST_TMPDIR/p.jsonl" "$BATS_TEST_TMPDIR/g.bin"
+}

@@ -1,0 +1,292 @@
+#!/usr/bin/env bats
+# 50-tfs-train: training runs, resume, signals, non-finite steps, bad input.
+# The data is byte-level (tests/tools/bytes-stream: vocabulary 257, no
+# tokenizer needed), cut from the default stories.
+
+load helper
+
+SMALL="--layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 2 -q"
+
+setup_file() {
+    local d=$BATS_FILE_TMPDIR
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 2000 > "$d/train.bin"
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 100 > "$d/val.bin"
+}
+
+setup() {
+    D=$BATS_FILE_TMPDIR
+    T=$BATS_TEST_TMPDIR
+}
+
+# Write N into the token count of stream FILE's header (after cutting it).
+set_count() {
+    /usr/bin/python3 -c '
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read()); d[8:12] = struct.pack("<i", int(sys.argv[2]))
+open(sys.argv[1], "wb").write(d)' "$1" "$2"
+}
+
+# A small finished run in $T/m.safetensors with its log in $T/m.jsonl.
+small_run() {
+    run_tool tfs-train $SMALL --steps 6 --warmup 2 --val "$D/val.bin" --eval-every 3 \
+        -o "$T/m.safetensors" --log "$T/m.jsonl" "$@" "$D/train.bin"
+    [ "$status" -eq 0 ]
+}
+
+@test "tfs-train: command-line contract (help, unknown option, man page)" {
+    cli_contract tfs-train
+}
+
+@test "tfs-train: 200 steps lower the validation loss well below the unigram entropy" {
+    # The unigram entropy of the validation bytes (the loss of the best
+    # model that ignores context), in nats.
+    H=$(/usr/bin/python3 -c '
+import collections, math, struct, sys
+d = open(sys.argv[1], "rb").read()[1024:]
+ids = struct.unpack("<%dH" % (len(d) // 2), d); n = len(ids)
+print(-sum(c / n * math.log(c / n) for c in collections.Counter(ids).values()))' "$D/val.bin")
+    run_tool tfs-train --layers 1 --dim 128 --heads 4 --context 64 -b 16 --threads 2 -q \
+        --steps 200 --warmup 20 --lr 1e-2 --min-lr 1e-3 --eval-every 100 --eval-batches 4 \
+        --val "$D/val.bin" -o "$T/m.safetensors" --log "$T/m.jsonl" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    first=$(grep -o '"loss": [0-9.]*' "$T/m.jsonl" | head -1 | cut -d' ' -f2)
+    val=$(grep -o '"val_loss": [0-9.]*' "$T/m.jsonl" | tail -1 | cut -d' ' -f2)
+    echo "unigram entropy $H nats, first loss $first, final validation loss $val" >&2
+    # ln 257 = 5.55 at the start; at least 0.8 nats below the unigram entropy at the end
+    awk -v h="$H" -v v="$val" -v f="$first" 'BEGIN { exit !(f > 5 && v < h - 0.8) }'
+    [ -f "$T/m.best.safetensors" ]
+}
+
+@test "tfs-train: metrics lines carry every field, evaluations carry val_loss and val_ppl" {
+    small_run
+    [ "$(wc -l < "$T/m.jsonl")" -eq 6 ]
+    /usr/bin/python3 - "$T/m.jsonl" <<'PY'
+import json, math, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+for i, l in enumerate(lines):
+    for k in ("step", "tokens", "loss", "lr", "grad_norm", "tokens_per_s", "flops_per_s", "flops", "elapsed_s"):
+        assert k in l, (k, l)
+    assert l["step"] == i + 1 and l["tokens"] == (i + 1) * 4 * 32
+    assert ("val_loss" in l) == (l["step"] % 3 == 0), l
+    if "val_loss" in l:
+        assert abs(l["val_ppl"] - math.exp(l["val_loss"])) < 1e-3 * l["val_ppl"]
+PY
+}
+
+@test "tfs-train: learning rate: linear warmup, then cosine to --min-lr" {
+    run_tool tfs-train $SMALL --steps 10 --warmup 4 --lr 0.01 --min-lr 0.001 -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    /usr/bin/python3 - "$T/l" <<'PY'
+import json, math, sys
+lr = [json.loads(l)["lr"] for l in open(sys.argv[1])]
+want = [0.01 * s / 4 for s in (1, 2, 3, 4)]
+want += [0.001 + 0.009 * 0.5 * (1 + math.cos(math.pi * (s - 4) / 6)) for s in range(5, 11)]
+assert all(abs(a - b) < 1e-5 * b for a, b in zip(lr, want)), (lr, want)
+PY
+    run_tool tfs-train $SMALL --steps 4 --warmup 0 --lr 0.01 --min-lr 0.002 --decay linear -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [ "$(grep -o '"lr": [0-9.e-]*' "$T/l" | cut -d' ' -f2 | tr '\n' ' ')" = "0.008 0.006 0.004 0.002 " ]
+}
+
+@test "tfs-train: two micro-batches of 4 give the same step as one batch of 8" {
+    run_tool tfs-train $SMALL -b 8 --steps 3 -o "$T/a.st" --log "$T/a.log" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train $SMALL -b 4 --accum 2 --steps 3 -o "$T/b.st" --log "$T/b.log" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    /usr/bin/python3 - "$T/a.log" "$T/b.log" <<'PY'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+for x, y in zip(a, b):
+    assert x["tokens"] == y["tokens"]
+    for k in ("loss", "grad_norm"):
+        assert abs(x[k] - y[k]) <= 1e-4 * abs(x[k]), (k, x[k], y[k])
+PY
+}
+
+@test "tfs-train: --tokens sets the budget in whole steps" {
+    run_tool tfs-train $SMALL --tokens 1000 -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    # 1000 tokens / (4 x 32 per step) = 7.8 -> 8 steps
+    [ "$(tail -1 "$T/l" | grep -o '"step": [0-9]*')" = '"step": 8' ]
+}
+
+@test "tfs-train: a run stopped at step 5 and resumed is bit-identical to an uninterrupted one" {
+    A="$SMALL --steps 12 --warmup 3 --eval-every 4 --val $D/val.bin"
+    run_tool tfs-train $A -o "$T/full.st" --log "$T/full.log" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train $A --stop-at 5 -o "$T/part.st" --log "$T/part.log" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [ "$(wc -l < "$T/part.log")" -eq 5 ]
+    run_tool tfs-train --resume "$T/part.st" --threads 2 -q -o "$T/res.st" --log "$T/part.log" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/full.st" "$T/res.st"
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [ "$output" = "84 tensors identical" ]    # weights and both AdamW moments
+    # the logs agree too, up to the timings
+    diff <(cut -d, -f1-5 "$T/full.log") <(cut -d, -f1-5 "$T/part.log")
+}
+
+@test "tfs-train: resuming from a pipe skips what was consumed and is bit-identical" {
+    A="$SMALL --steps 10 --warmup 3"
+    run_tool bash -c "cat '$D/train.bin' | tfs-train $A -o '$T/full.st' --log /dev/null -"
+    [ "$status" -eq 0 ]
+    run_tool bash -c "cat '$D/train.bin' | tfs-train $A --stop-at 4 -o '$T/part.st' --log /dev/null"
+    [ "$status" -eq 0 ]
+    run_tool bash -c "cat '$D/train.bin' | tfs-train --resume '$T/part.st' -q --threads 2 -o '$T/res.st' --log /dev/null"
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/full.st" "$T/res.st"
+    [ "$status" -eq 0 ]
+}
+
+@test "tfs-train: a pipe that ends stops the run with a checkpoint" {
+    head -c $((1024 + 2 * 600)) "$D/train.bin" > "$T/short.bin"
+    set_count "$T/short.bin" 600
+    run_tool bash -c "cat '$T/short.bin' | tfs-train --layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 2 --steps 100 -o '$T/m.st' --log '$T/l'"
+    [ "$status" -eq 0 ]
+    # 600 tokens hold 4 batches of 4 x 32 + 1
+    [[ $stderr == *"tfs-train: <stdin>: the data ended after step 4 (512 tokens)"* ]]
+    [ -f "$T/m.st" ]
+}
+
+@test "tfs-train: SIGINT saves a checkpoint that resumes, and exits 130" {
+    tfs-train $SMALL --steps 1000000 --warmup 1 -o "$T/sig.st" --log "$T/sig.log" "$D/train.bin" 2> "$T/err" &
+    pid=$!
+    for _ in $(seq 100); do [ -s "$T/sig.log" ] && break; sleep 0.1; done
+    kill -INT $pid
+    status=0
+    wait $pid || status=$?
+    [ "$status" -eq 130 ]
+    grep -q "tfs-train: stopped by signal 2 at step [0-9]*; checkpoint saved to $T/sig.st (continue with --resume)" "$T/err"
+    step=$(tail -1 "$T/sig.log" | grep -o '"step": [0-9]*' | cut -d' ' -f2)
+    [ ! -e "$T/sig.st.tmp."* ]
+    # loadable: the run continues from the saved step
+    run_tool tfs-train --resume "$T/sig.st" --stop-at $((step + 2)) -o "$T/sig2.st" --log "$T/l2" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [ "$(head -1 "$T/l2" | grep -o '"step": [0-9]*')" = "\"step\": $((step + 1))" ]
+}
+
+@test "tfs-train: a non-finite step is skipped, counted and logged" {
+    TFS_TRAIN_FAULT=nan:3 run_tool tfs-train $SMALL --steps 5 -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [[ $(sed -n 3p "$T/l") == '{"step": 3, "tokens": 384, "loss": null, "skipped": true,'* ]]
+    grep -qF '\"skipped\":1,' "$T/m.st"
+    grep -qF '\"updates\":4,' "$T/m.st"
+}
+
+@test "tfs-train: too many non-finite steps in a row stop the run with the last good state" {
+    TFS_TRAIN_FAULT=nan:3-100 run_tool tfs-train $SMALL --steps 50 --max-bad 4 -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"tfs-train: 4 steps in a row had a non-finite loss or gradient (the last at step 6); stopping. The last good weights (update 2) are saved in $T/m.st; try a lower --lr or --clip" ]]
+    grep -qF '\"updates\":2,' "$T/m.st"
+}
+
+@test "tfs-train: the checkpoint goes to standard output with -o -" {
+    run_tool bash -c "tfs-train $SMALL --steps 2 --log '$T/l' '$D/train.bin' > '$T/m.st'"
+    [ "$status" -eq 0 ]
+    [ "$(head -c 8 "$T/m.st" | od -An -t u8 | tr -d ' ')" -gt 0 ]
+    grep -q '"tfs.arch":"gpt2"' "$T/m.st"
+    [ "$(wc -l < "$T/l")" -eq 2 ]
+}
+
+@test "tfs-train: configurations by name from \$TFS_ASSETS, and from a file" {
+    run_tool tfs-train -c tiny --steps 1 --threads 2 -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"(4 layers, 4 heads, dim 128, context 128, vocab 257)"* ]]
+    printf '# a comment\n\nlayers = 1\n  dim=16 \nheads = 2\ncontext = 8\nquiet = 1\n' > "$T/cfg"
+    run_tool tfs-train -c "$T/cfg" --steps 1 --dim 8 -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    grep -q '"tfs.config":"{\\"vocab\\":257,\\"context\\":8,\\"layers\\":1,\\"heads\\":2,\\"dim\\":8}"' "$T/m.st"
+}
+
+@test "tfs-train: a configuration with an unknown key or a bad value names the file and line" {
+    printf 'layers = 2\nfrobs = 3\n' > "$T/cfg"
+    run_tool tfs-train -c "$T/cfg" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/cfg:2: unknown setting 'frobs' (settings are the long options of tfs-train --help)" ]
+    printf 'layers = two\n' > "$T/cfg"
+    run_tool tfs-train -c "$T/cfg" "$D/train.bin"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-train: $T/cfg:1: layers: 'two' is not an integer"* ]]
+    run_tool tfs-train -c no-such-config "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-train: no configuration 'no-such-config' (looked for configs/no-such-config in \$TFS_ASSETS, "* ]]
+}
+
+@test "tfs-train: usage errors exit 2" {
+    run_tool tfs-train --heads 3 --dim 32 "$D/train.bin"
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "tfs-train: --dim 32 is not a multiple of --heads 3
+Try 'tfs-train --help'." ]
+    run_tool tfs-train --decay sawtooth "$D/train.bin"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-train: --decay: 'sawtooth' is not cosine, linear or constant"* ]]
+    run_tool tfs-train --lr 1e-3 --min-lr 1e-2 "$D/train.bin"
+    [ "$status" -eq 2 ]
+    run_tool tfs-train --steps 12x "$D/train.bin"
+    [ "$status" -eq 2 ]
+    run_tool tfs-train a.bin b.bin
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-train: one training stream at most (got 2 operands)"* ]]
+}
+
+@test "tfs-train: bad streams: not a token stream, too short, validation vocabulary" {
+    echo hello > "$T/x.bin"
+    run_tool tfs-train $SMALL -o "$T/m.st" "$T/x.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/x.bin: truncated: 6 bytes, shorter than the 1024-byte header" ]
+    head -c $((1024 + 2 * 20)) "$D/train.bin" > "$T/short.bin"
+    set_count "$T/short.bin" 20
+    run_tool tfs-train $SMALL -o "$T/m.st" "$T/short.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/short.bin: 20 tokens, too few for one window of context 32 + 1" ]
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 5 --vocab 300 > "$T/v300.bin"
+    run_tool tfs-train $SMALL -o "$T/m.st" --val "$T/v300.bin" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/v300.bin: vocabulary size 300, but the training data $D/train.bin has 257" ]
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 5 --fingerprint 1234 > "$T/vfp.bin"
+    run_tool tfs-train $SMALL -o "$T/m.st" --val "$T/vfp.bin" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/vfp.bin: encoded by another tokenizer than the training data $D/train.bin (fingerprints differ)" ]
+}
+
+@test "tfs-train: --resume refuses a stream of another vocabulary or tokenizer" {
+    small_run
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 50 --vocab 300 > "$T/v300.bin"
+    run_tool tfs-train --resume "$T/m.safetensors" -o "$T/r.st" "$T/v300.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/v300.bin: vocabulary size 300, but $T/m.safetensors was trained on 257 (use the tokenizer of the checkpoint)" ]
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 50 --fingerprint abc > "$T/fp.bin"
+    run_tool tfs-train --resume "$T/m.safetensors" -o "$T/r.st" "$T/fp.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/fp.bin: encoded by tokenizer 0000000000000abc, but $T/m.safetensors was trained with tokenizer 0000006279746573 (re-encode the text with that tokenizer)" ]
+    run_tool tfs-train --resume "$T/m.safetensors" --dim 64 -o "$T/r.st" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-train: $T/m.safetensors: a model of 2 layers, 2 heads, dim 32, context 32; the options ask for 2, 2, 64, 32"* ]]
+}
+
+@test "tfs-train: --resume refuses another architecture, a truncated file, a wrong shape, weights only" {
+    small_run
+    M=$T/m.safetensors
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/llama.st" tfs.arch llama
+    run_tool tfs-train --resume "$T/llama.st" -o "$T/r.st" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/llama.st: not a tfs gpt2 checkpoint; create one with tfs-train" ]
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/noarch.st" tfs.arch -
+    run_tool tfs-train --resume "$T/noarch.st" -o "$T/r.st" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    head -c $(( $(stat -c %s "$M") - 100 )) "$M" > "$T/trunc.st"
+    run_tool tfs-train --resume "$T/trunc.st" -o "$T/r.st" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-train: $T/trunc.st: "* ]]
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/shape.st" tfs.config '{"vocab":257,"context":32,"layers":2,"heads":2,"dim":64}'
+    run_tool tfs-train --resume "$T/shape.st" --dim 64 -o "$T/r.st" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-train: $T/shape.st"*"transformer.wte.weight"* ]]
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/nostate.st" tfs.state -
+    run_tool tfs-train --resume "$T/nostate.st" -o "$T/r.st" "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/nostate.st: holds weights but no training state (exported?); it cannot be resumed" ]
+}

@@ -1,0 +1,27 @@
+# tests/bench/lib.bash - helpers for the benchmark scripts (source it).
+#   bench_corpus          build (once) and cache the shared benchmark corpus in
+#                         $BENCH_OUT/corpus: corpus.{txt,jsonl} (94.7 MB) and
+#                         corpus10m.{txt,jsonl}; the builder is
+#                         ../shared/bench/make_corpus.sh (TFS_CORPUS_SCRIPT)
+#   measure OUT CMD...    run CMD, write {"seconds": wall, "max_rss_mb": peak} to OUT
+#   jget FILE KEY         a number from a flat JSON object
+: "${BENCH_OUT:?run through tests/bench/run}"
+TFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CORPUS="$BENCH_OUT/corpus"
+
+bench_corpus() {
+    [ -s "$CORPUS/corpus.jsonl" ] && [ -s "$CORPUS/corpus10m.jsonl" ] && return 0
+    local script=${TFS_CORPUS_SCRIPT:-$TFS_ROOT/../shared/bench/make_corpus.sh}
+    [ -x "$script" ] || { echo "bench: corpus builder $script not found (set TFS_CORPUS_SCRIPT)" >&2; return 1; }
+    "$script" "$CORPUS" >&2
+}
+
+measure() {
+    local out=$1; shift
+    local t; t=$(mktemp)
+    /usr/bin/time -f '%e %M' -o "$t" "$@" >/dev/null
+    awk '{ printf "{\"seconds\": %s, \"max_rss_mb\": %.1f}\n", $1, $2 / 1024 }' "$t" > "$out"
+    rm -f "$t"
+}
+
+jget() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
