@@ -1,4 +1,4 @@
-/* tfs-train - train a GPT-2 model on a token stream.
+/* tfs-train - train a model (custom GPT-2 or the Llama-style baseline) on a token stream.
  *
  *   parse options (defaults < resumed checkpoint < --config < command line)
  *   -> tfs_train() (lib/train.c) -> exit status
@@ -16,14 +16,19 @@ enum {
     O_LAYERS = 256, O_HEADS, O_DIM, O_CONTEXT, O_ACCUM, O_TOKENS, O_STOP_AT, O_LR, O_MIN_LR,
     O_WARMUP, O_DECAY, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_VAL, O_EVAL_EVERY, O_EVAL_BATCHES,
     O_SAVE_EVERY, O_SAVE_MINUTES, O_RESUME, O_LOG, O_LOG_EVERY, O_SEED, O_THREADS, O_MAX_BAD,
+    O_MODEL, O_KV_HEADS, O_HIDDEN, O_UNTIED,
 };
 
 static const struct optdef OPTS[] = {
     { 'c', "config", "NAME", NULL, "apply the settings of configuration NAME (a name in assets/configs, or a file)" },
+    { O_MODEL, "model", "KIND", "custom", "custom (GPT-2, lib/gpt2.c) or baseline (Llama-style, lib/llama.c)" },
     { O_LAYERS, "layers", "N", "4", "transformer blocks" },
     { O_HEADS, "heads", "N", "4", "attention heads (must divide --dim)" },
     { O_DIM, "dim", "N", "128", "model width" },
     { O_CONTEXT, "context", "N", "128", "context length, also the length of training sequences" },
+    { O_KV_HEADS, "kv-heads", "N", "0", "baseline: key/value heads, dividing --heads (0: as many as --heads)" },
+    { O_HIDDEN, "hidden", "N", "0", "baseline: SwiGLU width (0: 8 dim / 3 rounded up to a multiple of 32)" },
+    { O_UNTIED, "untied", NULL, NULL, "baseline: an output projection of its own, not the token embedding" },
     { 'b', "batch", "N", "16", "sequences per micro-batch" },
     { O_ACCUM, "accum", "N", "1", "micro-batches per optimizer step (gradient accumulation)" },
     { 's', "steps", "N", "1000", "training budget in optimizer steps" },
@@ -57,7 +62,8 @@ static const struct optdef OPTS[] = {
 
 static const struct progspec SPEC = {
     "tfs-train", "[OPTION]... [TRAIN.bin | -]",
-    "Train a GPT-2 model on a token stream (from bpe-encode) and write a safetensors checkpoint.",
+    "Train a GPT-2 (custom) or Llama-style (baseline) model on a token stream (from bpe-encode)\n"
+    "and write a safetensors checkpoint.",
     "Settings apply in this order, later ones winning: the defaults, the options saved in a\n"
     "checkpoint given to --resume, the --config file, the command line.  Metrics go to --log,\n"
     "or to standard output when the checkpoint goes to a file.",
@@ -106,9 +112,18 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     if (saved_option(d->key)) {
         /* a copy: values from a checkpoint live in a JSON object freed later */
         free((char *)c->values[d - OPTS]);
-        c->values[d - OPTS] = xstrdup(a);
+        c->values[d - OPTS] = xstrdup(a ? a : "1");   /* a flag: "1" */
     }
     switch (d->key) {
+    case O_MODEL: {
+        int k = model_arch_parse(a);
+        if (k < 0) usage_error("%s: '%s' is not custom or baseline", name, a);
+        o->arch = (enum model_arch)k;
+        break;
+    }
+    case O_KV_HEADS: o->kv_heads = (int)parse_long(name, a, 0, 1024); break;
+    case O_HIDDEN: o->hidden = (int)parse_long(name, a, 0, 1 << 20); break;
+    case O_UNTIED: o->untied = !a || strcmp(a, "0") != 0; break;
     case O_LAYERS: o->model.layers = (int)parse_long(name, a, 1, 1024); break;
     case O_HEADS: o->model.heads = (int)parse_long(name, a, 1, 1024); break;
     case O_DIM: o->model.dim = (int)parse_long(name, a, 1, 65536); break;
@@ -185,6 +200,15 @@ int main(int argc, char **argv)
     struct train_opts *o = &c.o;
     if (o->model.dim % o->model.heads)
         usage_error("--dim %d is not a multiple of --heads %d", o->model.dim, o->model.heads);
+    if (o->arch == MODEL_BASELINE) {
+        struct model_config mc = { .arch = o->arch, .vocab = 2, .context = o->model.context,
+                                   .layers = o->model.layers, .heads = o->model.heads, .dim = o->model.dim,
+                                   .kv_heads = o->kv_heads, .hidden = o->hidden, .untied = o->untied };
+        const char *e = model_config_error(&mc);
+        if (e) usage_error("baseline model: %s", e);
+    } else if (o->kv_heads || o->hidden || o->untied) {
+        usage_error("--kv-heads, --hidden and --untied are for --model baseline");
+    }
     if (o->min_lr > o->lr) usage_error("--min-lr %g is above --lr %g", o->min_lr, o->lr);
     char *json = config_json(OPTS, c.values);
     o->options_json = json;

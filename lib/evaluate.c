@@ -6,15 +6,16 @@
 #include <stdlib.h>
 
 /* Sum the per-position losses of the last forward pass. */
-static void add_losses(const struct gpt2 *m, int B, int T, struct eval_sum *acc)
+static void add_losses(const struct model *m, int B, int T, struct eval_sum *acc)
 {
     double s = 0;
-    for (long i = 0; i < (long)B * T; i++) s += m->losses[i];
+    const float *losses = model_losses(m);
+    for (long i = 0; i < (long)B * T; i++) s += losses[i];
     acc->nll += s;
     acc->tokens += (uint64_t)B * (uint64_t)T;
 }
 
-void eval_ids(struct gpt2 *m, const uint32_t *ids, size_t n, int B, int T, struct eval_sum *acc)
+void eval_ids(struct model *m, const uint32_t *ids, size_t n, int B, int T, struct eval_sum *acc)
 {
     if (n < 2) return;
     size_t s = 0;
@@ -24,19 +25,19 @@ void eval_ids(struct gpt2 *m, const uint32_t *ids, size_t n, int B, int T, struc
     size_t full = (n - 1) / (size_t)T;
     for (size_t w = 0; w < full;) {
         int b = full - w >= (size_t)B ? B : (int)(full - w);
-        gpt2_forward(m, ids + s, ids + s + 1, b, T);
+        model_forward(m, ids + s, ids + s + 1, b, T);
         add_losses(m, b, T, acc);
         w += (size_t)b;
         s += (size_t)b * (size_t)T;
     }
     size_t rest = n - 1 - s;    /* tokens left to predict, < T */
     if (rest) {
-        gpt2_forward(m, ids + s, ids + s + 1, 1, (int)rest);
+        model_forward(m, ids + s, ids + s + 1, 1, (int)rest);
         add_losses(m, 1, (int)rest, acc);
     }
 }
 
-void eval_stream(struct gpt2 *m, struct tokr *r, int B, int T, uint64_t max_tokens, int quiet,
+void eval_stream(struct model *m, struct tokr *r, int B, int T, uint64_t max_tokens, int quiet,
                  void (*on_targets)(void *ctx, const uint32_t *ids, size_t n), void *ctx,
                  struct eval_sum *acc)
 {

@@ -428,9 +428,19 @@ void llama_backward(struct llama *m, float scale)
 
 float llama_grad_norm(const struct llama *m)
 {
-    double ss = 0;
-    #pragma omp parallel for reduction(+:ss) schedule(static)
-    for (size_t i = 0; i < m->nparams; i++) ss += (double)m->grads[i] * m->grads[i];
+    /* fixed blocks summed in a fixed order: the same bits on every run */
+    enum { BLK = 1 << 16 };
+    size_t nb = (m->nparams + BLK - 1) / BLK;
+    double *part = xmalloc(nb * sizeof *part), ss = 0;
+    #pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < nb; b++) {
+        size_t end = (b + 1) * BLK < m->nparams ? (b + 1) * BLK : m->nparams;
+        double s = 0;
+        for (size_t i = b * BLK; i < end; i++) s += (double)m->grads[i] * m->grads[i];
+        part[b] = s;
+    }
+    for (size_t b = 0; b < nb; b++) ss += part[b];
+    free(part);
     return (float)sqrt(ss);
 }
 

@@ -90,9 +90,16 @@ void OPS(rmsnorm_backward)(real *dx, real *dg, const real *dy, const real *x, co
      *   dxhat  = dy g
      *   dx    += rstd (dxhat - xhat mean_c(dxhat xhat))
      * (the second term is d rstd / dx = -rstd^3 x / C, chained through xhat) */
+    /* dg: each thread sums its rows into its own row of `part`, then the
+     * rows are added in thread order, so the result does not depend on
+     * timing (resumed runs must be bit-identical). */
+    real *part = NULL;
     #pragma omp parallel
     {
-        real *dg_local = xcalloc((size_t)C, sizeof *dg_local);  /* this thread's share of dg */
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        #pragma omp single
+        part = xcalloc((size_t)nt * C, sizeof *part);
+        real *dg_local = part + (size_t)id * C;
         #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
             const real *xr = x + (size_t)n * C, *dyr = dy + (size_t)n * C;
@@ -106,10 +113,11 @@ void OPS(rmsnorm_backward)(real *dx, real *dg, const real *dy, const real *x, co
             real mean = (real)(dot / C);
             for (int c = 0; c < C; c++) dxr[c] += r * (dyr[c] * g[c] - xr[c] * r * mean);
         }
-        #pragma omp critical
-        for (int c = 0; c < C; c++) dg[c] += dg_local[c];
-        free(dg_local);
+        #pragma omp for schedule(static)
+        for (int c = 0; c < C; c++)
+            for (int k = 0; k < nt; k++) dg[c] += part[(size_t)k * C + c];
     }
+    free(part);
 }
 
 /* ======================================================================
