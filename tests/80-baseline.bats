@@ -53,3 +53,88 @@ check() { /usr/bin/python3 "$TFS_ROOT/tests/torch/llama_check.py" "$@"; }
     [ "$status" -eq 1 ]
     [[ $output == *"FAIL after.model.norm.weight "* ]]
 }
+
+# ---- tfs-train --model baseline ----
+# Byte-level data (tests/tools/bytes-stream: vocabulary 257) cut from the
+# default stories, as in 50-tfs-train.bats.
+
+train_data() {
+    [ -f "$BATS_FILE_TMPDIR/train.bin" ] && return
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 1000 > "$BATS_FILE_TMPDIR/train.bin"
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 50 > "$BATS_FILE_TMPDIR/val.bin"
+}
+
+BASE="--model baseline --layers 2 --dim 32 --heads 4 --kv-heads 2 --context 32 -b 4 --threads 2 -q"
+
+@test "baseline: tfs-train learns: the validation loss falls well below ln 257" {
+    train_data
+    D=$BATS_FILE_TMPDIR T=$BATS_TEST_TMPDIR
+    run_tool tfs-train --model baseline --layers 1 --dim 64 --heads 4 --context 64 -b 8 --threads 2 -q \
+        --steps 60 --warmup 10 --lr 1e-2 --min-lr 1e-3 --eval-every 60 --eval-batches 2 \
+        --val "$D/val.bin" -o "$T/m.st" --log "$T/m.jsonl" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    val=$(grep -o '"val_loss": [0-9.]*' "$T/m.jsonl" | tail -1 | cut -d' ' -f2)
+    echo "validation loss $val" >&2
+    awk -v v="$val" 'BEGIN { exit !(v < 3.5) }'     # ln 257 = 5.55 at the start
+}
+
+@test "baseline: the checkpoint has Llama names, tfs.arch llama and the whole config" {
+    train_data
+    D=$BATS_FILE_TMPDIR T=$BATS_TEST_TMPDIR
+    run_tool tfs-train $BASE --untied --hidden 40 --steps 2 --warmup 1 -o "$T/m.st" --log /dev/null "$D/train.bin"
+    [ "$status" -eq 0 ]
+    run /usr/bin/python3 -c '
+import json, struct, sys
+d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]; h = json.loads(d[8:8 + n])
+m = h.pop("__metadata__"); c = json.loads(m["tfs.config"])
+print(m["tfs.arch"], c["kv_heads"], c["hidden"], c["tied"], len(h))
+print(h["model.layers.1.self_attn.k_proj.weight"]["shape"], h["model.layers.0.mlp.up_proj.weight"]["shape"],
+      h["lm_head.weight"]["shape"], h["optimizer.v.model.norm.weight"]["shape"])' "$T/m.st"
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "llama 2 40 False 63" ]     # 21 tensors: weights, then both AdamW moments
+    [ "${lines[1]}" = "[16, 32] [40, 32] [257, 32] [32]" ]
+}
+
+@test "baseline: a run stopped at step 4 and resumed is bit-identical to an uninterrupted one" {
+    train_data
+    D=$BATS_FILE_TMPDIR T=$BATS_TEST_TMPDIR
+    A="$BASE --steps 8 --warmup 2 --eval-every 4 --val $D/val.bin --eval-batches 2"
+    run_tool tfs-train $A -o "$T/full.st" --log "$T/full.log" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train $A --stop-at 4 -o "$T/part.st" --log "$T/part.log" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train --resume "$T/part.st" --threads 2 -q -o "$T/res.st" --log "$T/part.log" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/full.st" "$T/res.st"
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [ "$output" = "60 tensors identical" ]    # 20 weights and both AdamW moments
+    diff <(cut -d, -f1-5 "$T/full.log") <(cut -d, -f1-5 "$T/part.log")
+}
+
+@test "baseline: a resumed run cannot change the level or the attention" {
+    train_data
+    D=$BATS_FILE_TMPDIR T=$BATS_TEST_TMPDIR
+    run_tool tfs-train --model baseline --layers 1 --dim 32 --heads 4 --context 32 -b 4 --threads 2 -q \
+        --steps 2 --warmup 1 -o "$T/m.st" --log /dev/null "$D/train.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train --resume "$T/m.st" --model custom --steps 3 -q -o "$T/r.st" --log /dev/null "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/m.st: a baseline model; the options ask for a custom one (the model of a resumed run cannot change)" ]
+    run_tool tfs-train --resume "$T/m.st" --kv-heads 2 --steps 3 -q -o "$T/r.st" --log /dev/null "$D/train.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/m.st: kv-heads 4, hidden 96, tied; the options ask for 2, 96, tied (the model of a resumed run cannot change)" ]
+}
+
+@test "baseline: tfs-train usage errors for baseline options" {
+    run_tool tfs-train --model baseline --heads 4 --kv-heads 3 -o /dev/null /dev/null
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-train: baseline model: heads must be a multiple of kv-heads"* ]]
+    run_tool tfs-train --untied -o /dev/null /dev/null
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-train: --kv-heads, --hidden and --untied are for --model baseline"* ]]
+    run_tool tfs-train --model llama -o /dev/null /dev/null
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-train: --model: 'llama' is not custom or baseline"* ]]
+}
