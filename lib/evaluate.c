@@ -1,9 +1,16 @@
 /* evaluate.c - token-weighted mean loss over windows (see evaluate.h). */
 #include "evaluate.h"
+#include "checkpoint.h"
 #include "progress.h"
+#include "sample.h"
+#include "tokenizer.h"
+#include "train.h"
 #include "xio.h"
 
+#include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Sum the per-position losses of the last forward pass. */
 static void add_losses(const struct model *m, int B, int T, struct eval_sum *acc)
@@ -64,4 +71,88 @@ void eval_stream(struct model *m, struct tokr *r, int B, int T, uint64_t max_tok
     }
     progress_end(&p);
     free(buf);
+}
+
+/* ---- tfs-eval ------------------------------------------------------------ */
+/* Bits per byte: the loss spread over the bytes of text the predicted
+ * tokens stand for.  Special tokens (end-of-text) stand for no text, so
+ * they add to the loss but not to the bytes. */
+struct byte_count {
+    const struct tokenizer *tok;
+    uint64_t bytes;
+};
+
+static void count_bytes(void *ctx, const uint32_t *ids, size_t n)
+{
+    struct byte_count *b = ctx;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        if (!tok_is_special(b->tok, ids[i]) && tok_token(b->tok, ids[i], &len)) b->bytes += len;
+    }
+}
+
+int tfs_eval(const struct eval_opts *o)
+{
+    if (o->threads > 0) train_set_threads(o->threads);
+    struct gpt2 m;
+    struct ckpt_info info;
+    ckpt_load(o->ckpt, &m, &info, 0);
+    struct tokenizer *tok = NULL;
+    if (o->tokenizer) {
+        tok = tok_load(o->tokenizer);
+        if ((int64_t)tok_vocab_size(tok) != m.cfg.vocab)
+            die("%s: a vocabulary of %u tokens, but %s has %d (use the tokenizer it was trained with)",
+                o->tokenizer, tok_vocab_size(tok), o->ckpt, m.cfg.vocab);
+        if (info.fingerprint && tok_fingerprint(tok) != info.fingerprint)
+            die("%s: tokenizer %016" PRIx64 ", but %s was trained on data of tokenizer %016" PRIx64
+                " (use the tokenizer it was trained with)",
+                o->tokenizer, tok_fingerprint(tok), o->ckpt, info.fingerprint);
+    }
+    int status = EXIT_OK;
+    if (o->export_dir) {
+        ckpt_export_hf(o->export_dir, &m, info.fingerprint, tok ? (long)tok_eot(tok) : -1);
+        if (tok) {
+            size_t n = strlen(o->export_dir) + 32;
+            char *path = xmalloc(n);
+            snprintf(path, n, "%s/tokenizer.json", o->export_dir);
+            tok_save_hf(tok, path);
+            free(path);
+        }
+    } else if (o->chat || o->prompt) {
+        struct sampler s;
+        sampler_init(&s, m.cfg.vocab, o->temperature, o->top_k, o->top_p, o->seed);
+        if (o->chat) {
+            chat_loop(&m, tok, &s, o->new_tokens, stdin, stdout);
+        } else {
+            for (int i = 0; i < o->samples; i++) {
+                if (i) fputs("\n---\n", stdout);
+                generate_text(&m, tok, &s, o->prompt, o->new_tokens, stdout);
+                fputc('\n', stdout);
+            }
+        }
+        sampler_free(&s);
+    } else {
+        struct tokr *r = tokr_open(o->input);
+        ckpt_check_stream(o->ckpt, &info, r->name, r->h.vocab, r->h.fingerprint);
+        if (tok && r->h.fingerprint && r->h.fingerprint != tok_fingerprint(tok))
+            die("%s: encoded by tokenizer %016" PRIx64 ", not by %s (%016" PRIx64 ")", r->name,
+                r->h.fingerprint, o->tokenizer, tok_fingerprint(tok));
+        struct eval_sum e = { 0, 0 };
+        struct byte_count bc = { tok, 0 };
+        eval_stream(&m, r, o->batch, m.cfg.context, o->max_tokens, o->quiet,
+                    tok ? count_bytes : NULL, &bc, &e);
+        if (!e.tokens) die("%s: fewer than 2 tokens: nothing to predict", r->name);
+        double loss = e.nll / (double)e.tokens;
+        printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %" PRIu64, loss, exp(loss), e.tokens);
+        /* bits per byte = total nats / ln 2 / bytes */
+        if (tok && bc.bytes)
+            printf(", \"bytes\": %" PRIu64 ", \"bits_per_byte\": %.6f", bc.bytes,
+                   e.nll / log(2.0) / (double)bc.bytes);
+        printf("}\n");
+        tokr_close(r);
+    }
+    if (tok) tok_free(tok);
+    ckpt_info_free(&info);
+    gpt2_free(&m);
+    return status;
 }

@@ -37,4 +37,26 @@ void eval_stream(struct model *m, struct tokr *r, int B, int T, uint64_t max_tok
                  void (*on_targets)(void *ctx, const uint32_t *ids, size_t n), void *ctx,
                  struct eval_sum *acc);
 
+/* ---- the tfs-eval program ---- */
+struct eval_opts {
+    const char *ckpt;           /* checkpoint */
+    const char *input;          /* token stream to score ("-" = stdin) */
+    const char *tokenizer;      /* tokenizer file or NULL */
+    const char *prompt;         /* generate after this text (NULL: score) */
+    const char *export_dir;     /* --export-hf DIR, or NULL */
+    int chat;                   /* interactive loop */
+    int batch;
+    uint64_t max_tokens;        /* score at most this many tokens (0: all) */
+    size_t new_tokens;          /* generate up to this many tokens */
+    int samples;                /* texts to generate */
+    double temperature, top_p;
+    int top_k;
+    uint64_t seed;
+    int threads, quiet;
+};
+
+/* Load the checkpoint (and tokenizer), then export, chat, generate or
+ * score the stream and print the JSON result; returns the exit status. */
+int tfs_eval(const struct eval_opts *o);
+
 #endif

@@ -414,7 +414,8 @@ void gpt2_adamw_step(struct gpt2 *m, float lr, float beta1, float beta2, float e
         m->m = xcalloc(m->nparams, sizeof(float));
         m->v = xcalloc(m->nparams, sizeof(float));
     }
-    float bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t);
+    /* 1 / (1 - beta^t), so the loop multiplies instead of dividing */
+    float rbc1 = 1.0f / (1.0f - powf(beta1, (float)t)), rbc2 = 1.0f / (1.0f - powf(beta2, (float)t));
     for (int k = 0; k < GPT2_NPARAMS; k++) {
         size_t off = (size_t)(m->p[k] - m->params), n = m->param_sizes[k];
         float *p = m->params + off, *g = m->grads + off, *mm = m->m + off, *vv = m->v + off;
@@ -424,7 +425,7 @@ void gpt2_adamw_step(struct gpt2 *m, float lr, float beta1, float beta2, float e
             float gi = g[i] * grad_scale;
             mm[i] = beta1 * mm[i] + (1.0f - beta1) * gi;
             vv[i] = beta2 * vv[i] + (1.0f - beta2) * gi * gi;
-            float mhat = mm[i] / bc1, vhat = vv[i] / bc2;
+            float mhat = mm[i] * rbc1, vhat = vv[i] * rbc2;
             p[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * p[i]);
         }
     }

@@ -1,10 +1,13 @@
 /* sample.c - temperature, top-k and top-p sampling; generation with the KV
  * cache (see sample.h). */
 #include "sample.h"
+#include "tokenizer.h"
 #include "xio.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void sampler_init(struct sampler *s, int V, double temperature, int top_k, double top_p, uint64_t seed)
 {
@@ -114,4 +117,115 @@ size_t generate(struct gpt2 *m, struct sampler *s, const uint32_t *prompt, size_
     free(hist);
     gpt2_kv_free(kv);
     return out;
+}
+
+/* ---- text ------------------------------------------------------------------ */
+struct text_out {
+    const struct tokenizer *tok;
+    struct tok_bytes buf;
+    FILE *out;
+};
+
+static void emit_text(void *ctx, uint32_t id)
+{
+    struct text_out *t = ctx;
+    t->buf.len = 0;
+    tok_decode(t->tok, &id, 1, &t->buf);
+    xfwrite(t->buf.p, 1, t->buf.len, t->out);
+    fflush(t->out);
+}
+
+/* end-of-text + the prompt's ids, in a buffer the caller frees */
+static uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, size_t *np)
+{
+    struct tok_encoder *e = tok_encoder_new(tok);
+    size_t n;
+    const uint32_t *ids = tok_encode(e, prompt, strlen(prompt), 0, &n);
+    uint32_t *p = xmalloc((n + 1) * sizeof *p);
+    p[0] = tok_eot(tok);
+    memcpy(p + 1, ids, n * sizeof *p);
+    tok_encoder_free(e);
+    *np = n + 1;
+    return p;
+}
+
+size_t generate_text(struct gpt2 *m, const struct tokenizer *tok, struct sampler *s,
+                     const char *prompt, size_t n, FILE *out)
+{
+    size_t np;
+    uint32_t *p = prompt_ids(tok, prompt, &np);
+    struct text_out t = { tok, { NULL, 0, 0 }, out };
+    xfwrite(prompt, 1, strlen(prompt), out);
+    size_t k = generate(m, s, p, np, n, (long)tok_eot(tok), emit_text, &t);
+    free(t.buf.p);
+    free(p);
+    return k;
+}
+
+static void chat_help(FILE *out)
+{
+    fputs("Type the beginning of a text; the model continues it.  Commands:\n"
+          "  /temperature T   sampling temperature (0: always the most likely token)\n"
+          "  /top-k K         sample among the K most likely tokens (0: all)\n"
+          "  /top-p P         sample among the most likely tokens that make up P of the mass\n"
+          "  /n N             generate up to N tokens\n"
+          "  /settings        show the settings\n"
+          "  /help            this list\n"
+          "  /quit            leave (end of input does too)\n", out);
+}
+
+/* Parse a command's number; 0 and a message when it is not valid. */
+static int chat_number(const char *arg, double min, double max, double *v, FILE *out)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(arg, &end);
+    if (end == arg || *end || errno || !(*v >= min && *v <= max)) {
+        fprintf(out, "not a number in [%g, %g]: '%s'\n", min, max, arg);
+        return 0;
+    }
+    return 1;
+}
+
+void chat_loop(struct gpt2 *m, const struct tokenizer *tok, struct sampler *s, size_t n,
+               FILE *in, FILE *out)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    fprintf(out, "tfs-eval chat: /help lists the commands, /quit leaves.\n");
+    for (;;) {
+        fputs("> ", out);
+        fflush(out);
+        if ((len = getline(&line, &cap, in)) < 0) { fputc('\n', out); break; }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (line[0] == '/') {
+            char cmd[32] = "", arg[64] = "";
+            double v;
+            int k = sscanf(line, "/%31s %63s", cmd, arg);
+            if (!strcmp(cmd, "quit") || !strcmp(cmd, "exit")) break;
+            else if (!strcmp(cmd, "help")) chat_help(out);
+            else if (!strcmp(cmd, "settings"))
+                fprintf(out, "temperature %g, top-k %d, top-p %g, n %zu\n", s->temperature, s->top_k, s->top_p, n);
+            else if (k < 2 && (!strcmp(cmd, "temperature") || !strcmp(cmd, "top-k") || !strcmp(cmd, "top-p") || !strcmp(cmd, "n")))
+                fprintf(out, "/%s needs a value\n", cmd);
+            else if (!strcmp(cmd, "temperature")) { if (chat_number(arg, 0, 100, &v, out)) s->temperature = v; }
+            else if (!strcmp(cmd, "top-k")) { if (chat_number(arg, 0, s->V, &v, out)) s->top_k = (int)v; }
+            else if (!strcmp(cmd, "top-p")) { if (chat_number(arg, 1e-9, 1, &v, out)) s->top_p = v; }
+            else if (!strcmp(cmd, "n")) { if (chat_number(arg, 1, 1e6, &v, out)) n = (size_t)v; }
+            else fprintf(out, "unknown command '%s' (/help lists them)\n", line);
+            continue;
+        }
+        if (!line[0]) continue;
+        /* the whole text: the prompt again, then its continuation */
+        size_t np;
+        uint32_t *p = prompt_ids(tok, line, &np);
+        struct text_out t = { tok, { NULL, 0, 0 }, out };
+        fputs(line, out);
+        generate(m, s, p, np, n, (long)tok_eot(tok), emit_text, &t);
+        fputc('\n', out);
+        free(t.buf.p);
+        free(p);
+    }
+    free(line);
 }

@@ -19,6 +19,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+struct tokenizer;
 
 struct sampler {
     int V;
@@ -42,5 +45,21 @@ uint32_t sampler_next(struct sampler *s, const float *logits);
  * Returns the number of tokens emitted. */
 size_t generate(struct gpt2 *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
                 long eot, void (*emit)(void *ctx, uint32_t id), void *ctx);
+
+/* ---- text ----
+ * A document in a token stream starts after an end-of-text token, so the
+ * model is fed end-of-text + the encoded prompt, and continues from there. */
+
+/* Write prompt and up to n generated tokens of text to out, decoding each
+ * token as it comes (flushed, so a terminal shows the text growing).
+ * Returns the number of tokens generated. */
+size_t generate_text(struct gpt2 *m, const struct tokenizer *tok, struct sampler *s,
+                     const char *prompt, size_t n, FILE *out);
+
+/* The interactive loop of tfs-eval --chat: each line read from in is a
+ * prompt to continue (a new text each time); lines starting with '/' are
+ * commands (/help lists them).  Ends at /quit or end of input. */
+void chat_loop(struct gpt2 *m, const struct tokenizer *tok, struct sampler *s, size_t n,
+               FILE *in, FILE *out);
 
 #endif

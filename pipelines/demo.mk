@@ -42,3 +42,43 @@ tokenizer: $(OUT)/train.ids $(OUT)/val.ids
 	done
 	@$(BIN)/bpe-encode -d $(OUT)/tok.bin $(OUT)/val.ids | cmp - <(zstd -dc $(VAL_JSONL)) && \
 	    echo "   decoding $(OUT)/val.ids gives back $(VAL_JSONL) exactly"
+
+# Stage 3: train the tiny model (assets/configs/tiny, about 1M parameters)
+# for STEPS steps, validating every 100 steps; metrics in train.jsonl.
+STEPS   ?= 600
+THREADS ?= 2
+.PHONY: train evaluate samples plot
+demo: train evaluate samples plot
+$(OUT)/model.safetensors: $(OUT)/train.ids $(OUT)/val.ids
+	@echo "== tfs-train: the tiny model, $(STEPS) steps -> $@ (metrics in $(OUT)/train.jsonl)"
+	@TFS_ASSETS=$(ASSETS) $(BIN)/tfs-train -c tiny --steps $(STEPS) --threads $(THREADS) \
+	    --val $(OUT)/val.ids -o $@ --log $(OUT)/train.jsonl $(OUT)/train.ids
+train: $(OUT)/model.safetensors
+
+# Stage 4: loss, perplexity and bits per byte on the validation stories.
+$(OUT)/eval.json: $(OUT)/model.safetensors $(OUT)/val.ids
+	@$(BIN)/tfs-eval -q --threads $(THREADS) --tokenizer $(OUT)/tok.bin $< $(OUT)/val.ids > $@
+evaluate: $(OUT)/eval.json
+	@echo "== tfs-eval on $(OUT)/val.ids: $$(cat $<)"
+	@echo "   (the unigram entropy of the stream, the loss of a model without context: $$(python3 -c 'import collections, math, sys; \
+d = open(sys.argv[1], "rb").read()[1024:]; c = collections.Counter(d[i:i+2] for i in range(0, len(d), 2)); n = sum(c.values()); \
+print(f"{-sum(v / n * math.log(v / n) for v in c.values()):.3f}")' $(OUT)/val.ids) nats)"
+
+# Stage 5: three stories from the same beginning (reproducible: --seed).
+PROMPT ?= Once upon a time
+samples: $(OUT)/model.safetensors
+	@echo "== tfs-eval: three samples after \"$(PROMPT)\""
+	@$(BIN)/tfs-eval --threads $(THREADS) --tokenizer $(OUT)/tok.bin --prompt "$(PROMPT)" \
+	    --samples 3 -n 200 --temperature 0.8 --top-k 40 --seed 1 $<
+
+# Stage 6: the loss curves, against steps and against model FLOPs.
+$(OUT)/loss.png: $(OUT)/model.safetensors pipelines/loss.gp
+	@python3 -c 'import json, sys; \
+rows = [json.loads(l) for l in open(sys.argv[1])]; \
+t = open(sys.argv[2], "w"); v = open(sys.argv[3], "w"); \
+[print(r["step"], r["flops"], r["loss"], file=t) for r in rows if r["loss"] is not None]; \
+[print(r["step"], r["flops"], r["val_loss"], file=v) for r in rows if "val_loss" in r]' \
+	    $(OUT)/train.jsonl $(OUT)/train.dat $(OUT)/val.dat
+	@gnuplot -e 'dir="$(OUT)"; out="$@"' pipelines/loss.gp
+plot: $(OUT)/loss.png
+	@echo "== loss curves: $<"

@@ -1,0 +1,79 @@
+/* tfs-eval - score a token stream with a checkpoint, generate text, chat,
+ * or export the model for Hugging Face transformers.
+ *
+ *   parse options -> tfs_eval() (lib/evaluate.c) -> exit status
+ */
+#include "evaluate.h"
+#include "opts.h"
+#include "xio.h"
+
+#include <stdlib.h>
+
+enum { O_TOKENIZER = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_SAMPLES, O_CHAT, O_EXPORT,
+       O_MAX_TOKENS, O_THREADS };
+
+static const struct optdef OPTS[] = {
+    { 'b', "batch", "N", "8", "windows per forward pass when scoring (does not change the result)" },
+    { O_MAX_TOKENS, "max-tokens", "N", NULL, "score only the first N predicted tokens" },
+    { O_TOKENIZER, "tokenizer", "TOK", NULL, "the tokenizer of the checkpoint: adds bits per byte; needed for text" },
+    { O_PROMPT, "prompt", "TEXT", NULL, "generate a continuation of TEXT (may be empty) instead of scoring" },
+    { 'n', "new-tokens", "N", "200", "generate up to N tokens (fewer when end-of-text comes)" },
+    { O_TEMP, "temperature", "T", "1", "sampling temperature; 0 always takes the most likely token" },
+    { O_TOPK, "top-k", "K", "0", "sample among the K most likely tokens (0: all)" },
+    { O_TOPP, "top-p", "P", "1", "sample among the most likely tokens that hold P of the probability" },
+    { O_SEED, "seed", "S", "1", "seed of the sampling" },
+    { O_SAMPLES, "samples", "N", "1", "generate N texts, separated by a line '---'" },
+    { O_CHAT, "chat", NULL, NULL, "interactive: continue each line typed (commands: /help)" },
+    { O_EXPORT, "export-hf", "DIR", NULL, "write DIR/config.json, model.safetensors (and tokenizer.json) for transformers" },
+    { O_THREADS, "threads", "N", NULL, "threads for OpenMP and OpenBLAS (default: all cores)" },
+    { 'q', "quiet", NULL, NULL, "no progress display" },
+    { 0 }
+};
+
+static const struct progspec SPEC = {
+    "tfs-eval", "[OPTION]... CKPT [FILE | -]",
+    "Score a token stream with the checkpoint CKPT (JSON: loss, perplexity, tokens, bits per\n"
+    "byte), or generate text from it (--prompt, --chat), or export it (--export-hf).",
+    NULL, OPTS
+};
+
+int main(int argc, char **argv)
+{
+    struct opts p;
+    opts_init(&p, argc, argv, &SPEC);
+    struct eval_opts o = { .batch = 8, .new_tokens = 200, .samples = 1, .temperature = 1,
+                           .top_p = 1, .seed = 1, .input = "-" };
+    const char *arg;
+    int c;
+    while ((c = opts_next(&p, &arg)) != -1) {
+        switch (c) {
+        case 'b': o.batch = (int)parse_long("--batch", arg, 1, 1 << 20); break;
+        case O_MAX_TOKENS: o.max_tokens = parse_size("--max-tokens", arg, 1, UINT64_MAX); break;
+        case O_TOKENIZER: o.tokenizer = arg; break;
+        case O_PROMPT: o.prompt = arg; break;
+        case 'n': o.new_tokens = parse_size("--new-tokens", arg, 1, 100000000); break;
+        case O_TEMP: o.temperature = parse_double("--temperature", arg, 0, 100); break;
+        case O_TOPK: o.top_k = (int)parse_long("--top-k", arg, 0, 1 << 24); break;
+        case O_TOPP: o.top_p = parse_double("--top-p", arg, 1e-9, 1); break;
+        case O_SEED: o.seed = parse_size("--seed", arg, 0, UINT64_MAX); break;
+        case O_SAMPLES: o.samples = (int)parse_long("--samples", arg, 1, 1000000); break;
+        case O_CHAT: o.chat = 1; break;
+        case O_EXPORT: o.export_dir = arg; break;
+        case O_THREADS: o.threads = (int)parse_long("--threads", arg, 1, 4096); break;
+        case 'q': o.quiet = 1; break;
+        }
+    }
+    int nops = argc - p.optind;
+    if (nops < 1) usage_error("missing the checkpoint operand");
+    o.ckpt = argv[p.optind];
+    int modes = !!o.prompt + o.chat + !!o.export_dir;
+    if (modes > 1) usage_error("--prompt, --chat and --export-hf exclude each other");
+    if (nops > 2 || (modes && nops > 1))
+        usage_error("unexpected operand '%s'", argv[p.optind + (modes ? 1 : 2)]);
+    if (nops == 2) o.input = argv[p.optind + 1];
+    if ((o.prompt || o.chat) && !o.tokenizer)
+        usage_error("%s needs --tokenizer, to turn text into tokens and back", o.chat ? "--chat" : "--prompt");
+    int status = tfs_eval(&o);
+    opts_free(&p);
+    return status;
+}

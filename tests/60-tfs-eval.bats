@@ -1,0 +1,248 @@
+#!/usr/bin/env bats
+# 60-tfs-eval: scoring, generation, chat through a pty, export, bad input.
+# setup_file trains a small tokenizer and a small model for a few steps.
+
+load helper
+
+setup_file() {
+    local d=$BATS_FILE_TMPDIR
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 1500 > "$d/train.jsonl"
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 60 > "$d/val.jsonl"
+    bpe-train -q -n 400 -o "$d/tok.bin" "$d/train.jsonl"
+    bpe-encode -q -o "$d/train.ids" "$d/tok.bin" "$d/train.jsonl"
+    bpe-encode -q -o "$d/val.ids" "$d/tok.bin" "$d/val.jsonl"
+    tfs-train --layers 2 --dim 32 --heads 2 --context 32 -b 8 --steps 40 --warmup 5 --lr 1e-2 \
+        --threads 2 -q --val "$d/val.ids" --eval-batches 2 --eval-every 40 \
+        -o "$d/m.st" --log "$d/m.jsonl" "$d/train.ids"
+}
+
+setup() {
+    D=$BATS_FILE_TMPDIR
+    T=$BATS_TEST_TMPDIR
+}
+
+field() { grep -o "\"$1\": [0-9.e+-]*" | cut -d' ' -f2; }
+
+@test "tfs-eval: command-line contract (help, unknown option, man page)" {
+    cli_contract tfs-eval
+}
+
+@test "tfs-eval: scores a stream: loss, perplexity, tokens; the same from stdin" {
+    run_tool tfs-eval -q "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
+    [[ $output =~ ^\{\"loss\":\ [0-9.]+,\ \"perplexity\":\ [0-9.]+,\ \"tokens\":\ [0-9]+\}$ ]]
+    n=$(( ($(stat -c %s "$D/val.ids") - 1024) / 2 ))
+    [ "$(field tokens <<< "$output")" -eq $((n - 1)) ]     # every token but the first is predicted
+    /usr/bin/python3 -c 'import json, math, sys; j = json.loads(sys.argv[1]); assert abs(math.exp(j["loss"]) - j["perplexity"]) < 1e-3 * j["perplexity"]' "$output"
+    file=$output
+    run_tool bash -c "cat '$D/val.ids' | tfs-eval -q '$D/m.st'"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$file" ]
+    run_tool bash -c "zstd -qc '$D/val.ids' | tfs-eval -q '$D/m.st' -"
+    [ "$output" = "$file" ]
+}
+
+@test "tfs-eval: the batch size does not change the loss, a short last window is scored" {
+    run_tool tfs-eval -q -b 1 "$D/m.st" "$D/val.ids"
+    a=$(field loss <<< "$output")
+    run_tool tfs-eval -q -b 7 "$D/m.st" "$D/val.ids"
+    b=$(field loss <<< "$output")
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-6) }'
+    # 40 predicted tokens = one window of 32 and one of 8
+    run_tool tfs-eval -q --max-tokens 40 "$D/m.st" "$D/val.ids"
+    [ "$(field tokens <<< "$output")" -eq 40 ]
+}
+
+@test "tfs-eval: agrees with the validation loss tfs-train logged (same rule)" {
+    # tfs-train validated on the first 2 x 8 x 32 + 1 tokens
+    want=$(tail -1 "$D/m.jsonl" | field val_loss)
+    run_tool tfs-eval -q --max-tokens 512 "$D/m.st" "$D/val.ids"
+    got=$(field loss <<< "$output")
+    echo "tfs-train $want, tfs-eval $got" >&2
+    awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-5) }'
+}
+
+@test "tfs-eval: bits per byte with the tokenizer" {
+    run_tool tfs-eval -q --tokenizer "$D/tok.bin" "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
+    # the bytes of the predicted tokens are the text of the stories (all but the first eot)
+    bytes=$(/usr/bin/python3 -c 'import json, sys; print(sum(len(json.loads(l)["text"].encode()) for l in open(sys.argv[1])))' "$D/val.jsonl")
+    [ "$(field bytes <<< "$output")" -eq "$bytes" ]
+    /usr/bin/python3 -c '
+import json, math, sys
+j = json.loads(sys.argv[1])
+assert abs(j["bits_per_byte"] - j["loss"] * j["tokens"] / math.log(2) / j["bytes"]) < 1e-5, j' "$output"
+}
+
+@test "tfs-eval: generation is reproducible with a seed and stops at -n tokens" {
+    G="--tokenizer $D/tok.bin --prompt Once -n 30 --temperature 0.9 --top-k 50 --top-p 0.95"
+    run_tool tfs-eval $G --seed 5 "$D/m.st"
+    [ "$status" -eq 0 ]
+    first=$output
+    [[ $first == Once* ]]
+    [ "${#first}" -gt 10 ]
+    run_tool tfs-eval $G --seed 5 "$D/m.st"
+    [ "$output" = "$first" ]
+    run_tool tfs-eval $G --seed 6 "$D/m.st"
+    [ "$output" != "$first" ]
+    # at most 30 tokens after the prompt's one
+    n=$(printf '%s' "$first" | bpe-encode --raw -f "$D/tok.bin" | od -An -t u2 -w2 -j1024 -v | wc -l)
+    [ "$n" -le 32 ]
+    # three samples separated by ---
+    run_tool tfs-eval $G --samples 3 "$D/m.st"
+    [ "$(grep -c '^---$' <<< "$output")" -eq 2 ]
+}
+
+@test "tfs-eval: temperature 0 is greedy: the seed does not matter" {
+    run_tool tfs-eval --tokenizer "$D/tok.bin" --prompt "The" -n 20 --temperature 0 --seed 1 "$D/m.st"
+    a=$output
+    run_tool tfs-eval --tokenizer "$D/tok.bin" --prompt "The" -n 20 --temperature 0 --seed 2 "$D/m.st"
+    [ "$output" = "$a" ]
+}
+
+@test "tfs-eval: --chat in a terminal: commands and continuations" {
+    requires script
+    printf '/temperature 0\n/top-k 5\n/settings\nOnce upon\n/top-p 2\n/bogus\n/quit\n' > "$T/in"
+    run_tool bash -c "script -qec \"tfs-eval --chat -n 10 --tokenizer '$D/tok.bin' '$D/m.st'\" /dev/null < '$T/in'"
+    [ "$status" -eq 0 ]
+    [[ $output == *"tfs-eval chat: /help lists the commands, /quit leaves."* ]]
+    [[ $output == *"temperature 0, top-k 5, top-p 1, n 10"* ]]
+    [[ $output == *"Once upon"* ]]
+    [[ $output == *"not a number in [1e-09, 1]: '2'"* ]]
+    [[ $output == *"unknown command '/bogus' (/help lists them)"* ]]
+    # greedy: the continuation is the one --prompt gives
+    want=$(tfs-eval --tokenizer "$D/tok.bin" --prompt "Once upon" -n 10 --temperature 0 --top-k 5 "$D/m.st")
+    [[ $output == *"$want"* ]]
+}
+
+@test "tfs-eval: --export-hf writes config.json, model.safetensors and tokenizer.json" {
+    requires numpy
+    run_tool tfs-eval --export-hf "$T/hf" --tokenizer "$D/tok.bin" "$D/m.st"
+    [ "$status" -eq 0 ]
+    [ -f "$T/hf/tokenizer.json" ]
+    run_tool tfs-eval -q --max-tokens 64 "$D/m.st" "$D/val.ids"
+    want=$(field loss <<< "$output")
+    # An independent GPT-2 forward pass in numpy from the exported files, with
+    # Hugging Face's conventions (Conv1D: x @ W + b, W of shape (in, out)).
+    run_tool /usr/bin/python3 - "$T/hf" "$D/val.ids" "$want" <<'PY'
+import json, struct, sys
+import numpy as np
+d, ids_path, want = sys.argv[1], sys.argv[2], float(sys.argv[3])
+cfg = json.load(open(d + "/config.json"))
+assert cfg["model_type"] == "gpt2" and cfg["architectures"] == ["GPT2LMHeadModel"]
+assert cfg["activation_function"] == "gelu_new" and cfg["tie_word_embeddings"] is True
+raw = open(d + "/model.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n])
+assert hdr["__metadata__"]["format"] == "pt"
+W = {k: np.frombuffer(raw[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], "<f4").reshape(v["shape"])
+     for k, v in hdr.items() if k != "__metadata__"}
+C, L, H, V = cfg["n_embd"], cfg["n_layer"], cfg["n_head"], cfg["vocab_size"]
+assert W["transformer.h.0.attn.c_attn.weight"].shape == (C, 3 * C)
+assert W["transformer.h.0.mlp.c_proj.weight"].shape == (4 * C, C)
+assert not any(k.startswith("optimizer.") for k in W)
+ids = np.frombuffer(open(ids_path, "rb").read()[1024:], "<u2").astype(np.int64)[:65]
+def ln(x, w, b):
+    m = x.mean(-1, keepdims=True); v = ((x - m) ** 2).mean(-1, keepdims=True)
+    return (x - m) / np.sqrt(v + cfg["layer_norm_epsilon"]) * w + b
+def gelu(x):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+nll = 0.0
+for s in (0, 32):
+    x_ids, y = ids[s:s + 32], ids[s + 1:s + 33]
+    T = len(x_ids)
+    x = W["transformer.wte.weight"][x_ids].astype(np.float64) + W["transformer.wpe.weight"][:T]
+    for l in range(L):
+        p = lambda k: W["transformer.h.%d.%s" % (l, k)].astype(np.float64)
+        h = ln(x, p("ln_1.weight"), p("ln_1.bias")) @ p("attn.c_attn.weight") + p("attn.c_attn.bias")
+        q, k, v = np.split(h, 3, axis=-1)
+        hs = C // H
+        out = np.zeros_like(q)
+        for i in range(H):
+            sl = slice(i * hs, (i + 1) * hs)
+            a = q[:, sl] @ k[:, sl].T / np.sqrt(hs)
+            a[np.triu_indices(T, 1)] = -np.inf
+            a = np.exp(a - a.max(-1, keepdims=True)); a /= a.sum(-1, keepdims=True)
+            out[:, sl] = a @ v[:, sl]
+        x = x + out @ p("attn.c_proj.weight") + p("attn.c_proj.bias")
+        h = gelu(ln(x, p("ln_2.weight"), p("ln_2.bias")) @ p("mlp.c_fc.weight") + p("mlp.c_fc.bias"))
+        x = x + h @ p("mlp.c_proj.weight") + p("mlp.c_proj.bias")
+    x = ln(x, W["transformer.ln_f.weight"], W["transformer.ln_f.bias"])
+    z = x @ W["transformer.wte.weight"].T.astype(np.float64)
+    z = z - z.max(-1, keepdims=True)
+    nll -= (z[np.arange(T), y] - np.log(np.exp(z).sum(-1))).sum()
+got = nll / 64
+print("numpy %.6f, tfs-eval %.6f" % (got, want))
+assert abs(got - want) < 1e-4, (got, want)
+PY
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+}
+
+@test "tfs-eval: usage errors exit 2" {
+    run_tool tfs-eval
+    [ "$status" -eq 2 ]
+    [ "$stderr" = "tfs-eval: missing the checkpoint operand
+Try 'tfs-eval --help'." ]
+    run_tool tfs-eval --prompt hi "$D/m.st"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-eval: --prompt needs --tokenizer, to turn text into tokens and back"* ]]
+    run_tool tfs-eval --chat --prompt hi --tokenizer "$D/tok.bin" "$D/m.st"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-eval: --prompt, --chat and --export-hf exclude each other"* ]]
+    run_tool tfs-eval --prompt hi --tokenizer "$D/tok.bin" "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-eval: unexpected operand '$D/val.ids'"* ]]
+    run_tool tfs-eval --top-p 0 "$D/m.st"
+    [ "$status" -eq 2 ]
+}
+
+@test "tfs-eval: refuses a stream or a tokenizer that does not fit the checkpoint" {
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 3 > "$T/bytes.bin"
+    run_tool tfs-eval "$D/m.st" "$T/bytes.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-eval: $T/bytes.bin: vocabulary size 257, but $D/m.st was trained on 400 (use the tokenizer of the checkpoint)" ]
+    # same vocabulary size, another tokenizer
+    bpe-train -q -n 400 -o "$T/tok2.bin" "$D/val.jsonl"
+    bpe-encode -q -o "$T/val2.ids" "$T/tok2.bin" "$D/val.jsonl"
+    run_tool tfs-eval "$D/m.st" "$T/val2.ids"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-eval: $T/val2.ids: encoded by tokenizer "*", but $D/m.st was trained with tokenizer "*" (re-encode the text with that tokenizer)" ]]
+    run_tool tfs-eval --tokenizer "$T/tok2.bin" --prompt x "$D/m.st"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-eval: $T/tok2.bin: tokenizer "*", but $D/m.st was trained on data of tokenizer "*" (use the tokenizer it was trained with)" ]]
+    bpe-train -q -n 300 -o "$T/tok3.bin" "$D/val.jsonl"
+    run_tool tfs-eval --tokenizer "$T/tok3.bin" --prompt x "$D/m.st"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-eval: $T/tok3.bin: a vocabulary of 300 tokens, but $D/m.st has 400 (use the tokenizer it was trained with)" ]
+}
+
+@test "tfs-eval: refuses a foreign, truncated or misshapen checkpoint" {
+    M=$D/m.st
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/llama.st" tfs.arch llama
+    run_tool tfs-eval "$T/llama.st" "$D/val.ids"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-eval: $T/llama.st: a checkpoint of architecture 'llama'; this program reads 'gpt2'" ]
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/hf.st" tfs.arch -
+    run_tool tfs-eval "$T/hf.st" "$D/val.ids"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-eval: $T/hf.st: not a tfs checkpoint (its metadata has no tfs.arch); create one with tfs-train" ]
+    head -c 5000 "$M" > "$T/trunc.st"
+    run_tool tfs-eval "$T/trunc.st" "$D/val.ids"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-eval: $T/trunc.st: "* ]]
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/shape.st" tfs.config '{"vocab":400,"context":32,"layers":2,"heads":2,"dim":48}'
+    run_tool tfs-eval "$T/shape.st" "$D/val.ids"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-eval: $T/shape.st: tensor transformer.wte.weight has shape (400, 32), expected (400, 48)" ]
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/deep.st" tfs.config '{"vocab":400,"context":32,"layers":3,"heads":2,"dim":32}'
+    run_tool tfs-eval "$T/deep.st" "$D/val.ids"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-eval: $T/deep.st"*"transformer.h.2.ln_1.weight"* ]]
+    echo "not a checkpoint" > "$T/text.st"
+    run_tool tfs-eval "$T/text.st" "$D/val.ids"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-eval: $T/text.st: "* ]]
+    run_tool tfs-eval "$T/missing.st" "$D/val.ids"
+    [ "$status" -eq 1 ]
+}
