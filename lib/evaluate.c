@@ -1,5 +1,6 @@
 /* evaluate.c - token-weighted mean loss over windows (see evaluate.h). */
 #include "evaluate.h"
+#include "llama_ckpt.h"
 #include "checkpoint.h"
 #include "progress.h"
 #include "sample.h"
@@ -94,15 +95,16 @@ static void count_bytes(void *ctx, const uint32_t *ids, size_t n)
 int tfs_eval(const struct eval_opts *o)
 {
     if (o->threads > 0) train_set_threads(o->threads);
-    struct gpt2 m;
+    struct model m;
     struct ckpt_info info;
-    ckpt_load(o->ckpt, &m, &info, 0);
+    ckpt_load_model(o->ckpt, &m, &info, 0);
+    struct model_config mc = model_config_of(&m);
     struct tokenizer *tok = NULL;
     if (o->tokenizer) {
         tok = tok_load(o->tokenizer);
-        if ((int64_t)tok_vocab_size(tok) != m.cfg.vocab)
+        if ((int64_t)tok_vocab_size(tok) != mc.vocab)
             die("%s: a vocabulary of %u tokens, but %s has %d (use the tokenizer it was trained with)",
-                o->tokenizer, tok_vocab_size(tok), o->ckpt, m.cfg.vocab);
+                o->tokenizer, tok_vocab_size(tok), o->ckpt, mc.vocab);
         if (info.fingerprint && tok_fingerprint(tok) != info.fingerprint)
             die("%s: tokenizer %016" PRIx64 ", but %s was trained on data of tokenizer %016" PRIx64
                 " (use the tokenizer it was trained with)",
@@ -110,7 +112,9 @@ int tfs_eval(const struct eval_opts *o)
     }
     int status = EXIT_OK;
     if (o->export_dir) {
-        ckpt_export_hf(o->export_dir, &m, info.fingerprint, tok ? (long)tok_eot(tok) : -1);
+        long eot = tok ? (long)tok_eot(tok) : -1;
+        if (m.arch == MODEL_BASELINE) llama_export_hf(o->export_dir, &m.llama, eot);   /* LlamaForCausalLM */
+        else ckpt_export_hf(o->export_dir, &m.gpt2, info.fingerprint, eot);
         if (tok) {
             size_t n = strlen(o->export_dir) + 32;
             char *path = xmalloc(n);
@@ -120,7 +124,7 @@ int tfs_eval(const struct eval_opts *o)
         }
     } else if (o->chat || o->prompt) {
         struct sampler s;
-        sampler_init(&s, m.cfg.vocab, o->temperature, o->top_k, o->top_p, o->seed);
+        sampler_init(&s, mc.vocab, o->temperature, o->top_k, o->top_p, o->seed);
         if (o->chat) {
             chat_loop(&m, tok, &s, o->new_tokens, stdin, stdout);
         } else {
@@ -139,7 +143,7 @@ int tfs_eval(const struct eval_opts *o)
                 r->h.fingerprint, o->tokenizer, tok_fingerprint(tok));
         struct eval_sum e = { 0, 0 };
         struct byte_count bc = { tok, 0 };
-        eval_stream(&m, r, o->batch, m.cfg.context, o->max_tokens, o->quiet,
+        eval_stream(&m, r, o->batch, mc.context, o->max_tokens, o->quiet,
                     tok ? count_bytes : NULL, &bc, &e);
         if (!e.tokens) die("%s: fewer than 2 tokens: nothing to predict", r->name);
         double loss = e.nll / (double)e.tokens;
@@ -153,6 +157,6 @@ int tfs_eval(const struct eval_opts *o)
     }
     if (tok) tok_free(tok);
     ckpt_info_free(&info);
-    gpt2_free(&m);
+    model_free(&m);
     return status;
 }

@@ -2,6 +2,7 @@
 #include "model.h"
 #include "xio.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *model_arch_name(enum model_arch a) { return a == MODEL_BASELINE ? "baseline" : "custom"; }
@@ -120,4 +121,44 @@ void model_adamw_step(struct model *m, float lr, float beta1, float beta2, float
         llama_adamw_step(&m->llama, lr, beta1, beta2, eps, weight_decay, grad_scale, t);
     else
         gpt2_adamw_step(&m->gpt2, lr, beta1, beta2, eps, weight_decay, grad_scale, t);
+}
+
+/* ---- KV cache ---- */
+struct model_kv {
+    enum model_arch arch;
+    struct gpt2_kv *gpt2;
+    struct llama_kv *llama;
+};
+
+struct model_kv *model_kv_new(const struct model *m)
+{
+    struct model_kv *kv = xcalloc(1, sizeof *kv);
+    kv->arch = m->arch;
+    if (m->arch == MODEL_BASELINE) kv->llama = llama_kv_new(&m->llama);
+    else kv->gpt2 = gpt2_kv_new(&m->gpt2);
+    return kv;
+}
+
+void model_kv_free(struct model_kv *kv)
+{
+    if (!kv) return;
+    if (kv->llama) llama_kv_free(kv->llama);
+    if (kv->gpt2) gpt2_kv_free(kv->gpt2);
+    free(kv);
+}
+
+void model_kv_reset(struct model_kv *kv)
+{
+    if (kv->llama) llama_kv_reset(kv->llama);
+    else gpt2_kv_reset(kv->gpt2);
+}
+
+int model_kv_len(const struct model_kv *kv)
+{
+    return kv->llama ? llama_kv_len(kv->llama) : gpt2_kv_len(kv->gpt2);
+}
+
+const float *model_kv_step(struct model *m, struct model_kv *kv, uint32_t token)
+{
+    return kv->llama ? llama_kv_step(&m->llama, kv->llama, token) : gpt2_kv_step(&m->gpt2, kv->gpt2, token);
 }

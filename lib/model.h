@@ -60,4 +60,14 @@ float model_grad_norm(const struct model *m);
 void model_adamw_step(struct model *m, float lr, float beta1, float beta2, float eps,
                       float weight_decay, float grad_scale, int t);
 
+/* ---- inference with a KV cache (gpt2.h / llama.h) ---- */
+struct model_kv;
+struct model_kv *model_kv_new(const struct model *m);
+void model_kv_free(struct model_kv *kv);
+void model_kv_reset(struct model_kv *kv);
+int model_kv_len(const struct model_kv *kv);
+/* Feed one token at position model_kv_len(kv) (< context); the logits (V)
+ * of the next token, valid until the next call. */
+const float *model_kv_step(struct model *m, struct model_kv *kv, uint32_t token);
+
 #endif

@@ -138,3 +138,59 @@ print(h["model.layers.1.self_attn.k_proj.weight"]["shape"], h["model.layers.0.ml
     [ "$status" -eq 2 ]
     [[ $stderr == "tfs-train: --model: 'llama' is not custom or baseline"* ]]
 }
+
+# ---- tfs-eval on baseline checkpoints ----
+
+eval_data() {
+    local d=$BATS_FILE_TMPDIR
+    [ -f "$d/m.st" ] && return
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 600 > "$d/t.jsonl"
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 30 > "$d/v.jsonl"
+    bpe-train -q -n 300 -o "$d/tok.bin" "$d/t.jsonl"
+    bpe-encode -q -o "$d/t.ids" "$d/tok.bin" "$d/t.jsonl"
+    bpe-encode -q -o "$d/v.ids" "$d/tok.bin" "$d/v.jsonl"
+    tfs-train --model baseline --layers 2 --dim 32 --heads 4 --kv-heads 2 --context 32 -b 8 \
+        --steps 30 --warmup 5 --lr 1e-2 --threads 2 -q -o "$d/m.st" --log /dev/null "$d/t.ids"
+}
+
+@test "baseline: tfs-eval scores a baseline checkpoint and generates from it with the KV cache" {
+    eval_data
+    D=$BATS_FILE_TMPDIR
+    run_tool tfs-eval -q "$D/m.st" "$D/v.ids"
+    [ "$status" -eq 0 ]
+    [[ $output =~ ^\{\"loss\":\ [0-9.]+,\ \"perplexity\":\ [0-9.]+,\ \"tokens\":\ [0-9]+\}$ ]]
+    # 60 tokens from a context of 32: the cache restarts past the context
+    run_tool tfs-eval --tokenizer "$D/tok.bin" --prompt "Once upon a time" -n 60 --temperature 0 "$D/m.st"
+    [ "$status" -eq 0 ]
+    [[ $output == "Once upon a time"* ]]
+    [ "${#output}" -gt 40 ]
+    again=$(tfs-eval --tokenizer "$D/tok.bin" --prompt "Once upon a time" -n 60 --temperature 0 "$D/m.st")
+    [ "$again" = "$output" ]
+}
+
+@test "baseline: --export-hf loads as a Llama model in PyTorch and gives tfs-eval's loss" {
+    requires python-torch numpy
+    eval_data
+    D=$BATS_FILE_TMPDIR T=$BATS_TEST_TMPDIR
+    run_tool tfs-eval --export-hf "$T/hf" --tokenizer "$D/tok.bin" "$D/m.st"
+    [ "$status" -eq 0 ]
+    [ -f "$T/hf/tokenizer.json" ]
+    run_tool tfs-eval -q --max-tokens 32 "$D/m.st" "$D/v.ids"
+    [ "$status" -eq 0 ]
+    want=$(grep -o '"loss": [0-9.]*' <<< "$output" | cut -d' ' -f2)
+    run_tool /usr/bin/python3 - "$TFS_ROOT/tests/torch" "$T/hf" "$D/v.ids" "$want" <<'PY'
+import json, sys
+import numpy as np, torch
+sys.path.insert(0, sys.argv[1])
+from llama_ref import load_hf_dir
+model, c = load_hf_dir(sys.argv[2])      # strict: every LlamaForCausalLM name and shape
+ids = np.fromfile(sys.argv[3], dtype="<u2", offset=1024)[:33].astype(np.int64)
+x, y = torch.from_numpy(ids[None, :32]), torch.from_numpy(ids[None, 1:33])
+_, loss = model(x, y)
+want = float(sys.argv[4])
+print(f"PyTorch loss {loss.item():.6f}, tfs-eval {want:.6f}, kv heads {c['kv_heads']}")
+assert abs(loss.item() - want) < 1e-4 * want, "losses differ"
+PY
+    [ "$status" -eq 0 ]
+    [[ $output == *"kv heads 2"* ]]
+}
