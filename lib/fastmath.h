@@ -43,7 +43,9 @@ static inline float exp_neg(float a)
     float r = (x - k * LN2_HI) - k * LN2_LO;
     float p = 1 + r * (1 + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120
               + r * (1.0f / 720 + r * (1.0f / 5040)))))));
-    int32_t bits = ((int32_t)k + 127) << 23;        /* the float 2^k */
+    /* the float 2^k: biased exponent k + 127 in bits 23..30 (for a NaN, k
+     * converts to garbage, but p is NaN already) */
+    uint32_t bits = (uint32_t)((int32_t)k + 127) << 23;
     float two_k;
     memcpy(&two_k, &bits, sizeof two_k);
     return p * two_k;

@@ -16,6 +16,21 @@
  * Weight layout: linear weights are stored (out, in), row-major, as
  * PyTorch's nn.Linear does:  y = x @ W^T + b.  (Hugging Face's GPT-2 uses
  * Conv1D with (in, out): the checkpoint code transposes when it exports.)
+ *
+ * Implementation: lib/gpt2.c chains the forward/backward pairs of ops.h
+ * (lib/ops_*.c); parameters, gradients, AdamW moments and activations each
+ * live in one block described by a size table.  Checked against finite
+ * differences (tests/unit/test_ops.c, test_gpt2.c) and against PyTorch
+ * (tests/torch/, tests/55-torch-reference.bats).
+ *
+ * Threads: the GEMMs run in OpenBLAS's OpenMP build and every other loop is
+ * an OpenMP loop, all in one libgomp team, so OMP_NUM_THREADS (or
+ * omp_set_num_threads before the first call) sets both.  Every reduction
+ * we write has a fixed order, so for a given thread count a run repeats bit
+ * for bit.  On a machine shared with other busy processes, libgomp's
+ * default of spinning at barriers can cost 2-3x (a spinning thread holds a
+ * core its partner needs); OMP_WAIT_POLICY=PASSIVE avoids that
+ * (tests/bench/20-model.sh measures both).
  */
 #ifndef TFS_GPT2_H
 #define TFS_GPT2_H
@@ -84,7 +99,9 @@ double gpt2_flops_per_token(const struct gpt2 *m, int T);
 
 /* Forward pass over inputs (B, T).  With targets (B, T), fills losses and
  * returns the mean loss; with targets NULL, returns -1 and only logits are
- * valid.  (Re)allocates activations when B or T change. */
+ * valid.  (Re)allocates activations when B or T change.  inputs and
+ * targets are copied (the backward pass uses the copies).  A token id >=
+ * vocab or T > context dies with a message. */
 float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targets, int B, int T);
 /* Set all gradients to zero (allocating them on first use). */
 void gpt2_zero_grad(struct gpt2 *m);

@@ -5,7 +5,8 @@
 #   BUILD=build tests/bench/20-model.sh        (also run by `make bench`)
 #
 # Measures, with the same number of threads T (THREADS, default nproc):
-#   - the machine's fp32 GEMM rate: OpenBLAS sgemm 2048^3, the median of 5;
+#   - the machine's fp32 GEMM rate: OpenBLAS sgemm 2048^3, the median of 5,
+#     measured before and after each round, the best kept;
 #   - training tokens/s (median step of forward + backward + clipping +
 #     AdamW, after 2 warm-up steps) of the custom model and of PyTorch, on
 #       tiny:  the demo's model, assets/configs/tiny (4 layers, 4 heads,
@@ -52,6 +53,7 @@ trap 'rm -rf "$tmp"' EXIT
 echo "20-model.sh: $THREADS threads, $ROUNDS rounds" >&2
 for r in $(seq "$ROUNDS"); do
     best "$tmp/sgemm" "$(OMP_NUM_THREADS=$THREADS "$drv" sgemm 2048 5)"
+    best "$tmp/sgemm" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS "$drv" sgemm 2048 5)"
     for c in "${configs[@]}"; do
         set -- $c
         name=$1; shift
