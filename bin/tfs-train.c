@@ -16,7 +16,7 @@ enum {
     O_LAYERS = 256, O_HEADS, O_DIM, O_CONTEXT, O_ACCUM, O_TOKENS, O_STOP_AT, O_LR, O_MIN_LR,
     O_WARMUP, O_DECAY, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_VAL, O_EVAL_EVERY, O_EVAL_BATCHES,
     O_SAVE_EVERY, O_SAVE_MINUTES, O_RESUME, O_LOG, O_LOG_EVERY, O_SEED, O_THREADS, O_MAX_BAD,
-    O_MODEL, O_KV_HEADS, O_HIDDEN, O_UNTIED,
+    O_MODEL, O_KV_HEADS, O_HIDDEN, O_UNTIED, O_RECOMPUTE,
 };
 
 static const struct optdef OPTS[] = {
@@ -29,6 +29,7 @@ static const struct optdef OPTS[] = {
     { O_KV_HEADS, "kv-heads", "N", "0", "baseline: key/value heads, dividing --heads (0: as many as --heads)" },
     { O_HIDDEN, "hidden", "N", "0", "baseline: SwiGLU width (0: 8 dim / 3 rounded up to a multiple of 32)" },
     { O_UNTIED, "untied", NULL, NULL, "baseline: an output projection of its own, not the token embedding" },
+    { O_RECOMPUTE, "recompute", NULL, NULL, "baseline: keep only the residual stream, recompute the rest in the backward pass" },
     { 'b', "batch", "N", "16", "sequences per micro-batch" },
     { O_ACCUM, "accum", "N", "1", "micro-batches per optimizer step (gradient accumulation)" },
     { 's', "steps", "N", "1000", "training budget in optimizer steps" },
@@ -75,7 +76,7 @@ static const struct progspec SPEC = {
 static int saved_option(int key)
 {
     switch (key) {
-    case 'c': case O_STOP_AT: case O_VAL: case 'o': case O_RESUME: case O_LOG: case O_THREADS:
+    case 'c': case O_STOP_AT: case O_VAL: case O_RECOMPUTE: case 'o': case O_RESUME: case O_LOG: case O_THREADS:
     case 'q': case 'f': return 0;
     default: return 1;
     }
@@ -124,6 +125,7 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     case O_KV_HEADS: o->kv_heads = (int)parse_long(name, a, 0, 1024); break;
     case O_HIDDEN: o->hidden = (int)parse_long(name, a, 0, 1 << 20); break;
     case O_UNTIED: o->untied = !a || strcmp(a, "0") != 0; break;
+    case O_RECOMPUTE: o->recompute = !a || strcmp(a, "0") != 0; break;
     case O_LAYERS: o->model.layers = (int)parse_long(name, a, 1, 1024); break;
     case O_HEADS: o->model.heads = (int)parse_long(name, a, 1, 1024); break;
     case O_DIM: o->model.dim = (int)parse_long(name, a, 1, 65536); break;
@@ -206,8 +208,8 @@ int main(int argc, char **argv)
                                    .kv_heads = o->kv_heads, .hidden = o->hidden, .untied = o->untied };
         const char *e = model_config_error(&mc);
         if (e) usage_error("baseline model: %s", e);
-    } else if (o->kv_heads || o->hidden || o->untied) {
-        usage_error("--kv-heads, --hidden and --untied are for --model baseline");
+    } else if (o->kv_heads || o->hidden || o->untied || o->recompute) {
+        usage_error("--kv-heads, --hidden, --untied and --recompute are for --model baseline");
     }
     if (o->min_lr > o->lr) usage_error("--min-lr %g is above --lr %g", o->min_lr, o->lr);
     char *json = config_json(OPTS, c.values);

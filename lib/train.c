@@ -229,6 +229,7 @@ int tfs_train(const struct train_opts *o)
     }
     struct model_config mc = model_config_of(&R.m);
     T = mc.context;
+    if (R.m.arch == MODEL_BASELINE) R.m.llama.recompute = o->recompute;   /* memory for compute, same results */
     struct loader ld = { r, B, T, xmalloc(((size_t)T + 1) * sizeof(uint32_t)),
                          xmalloc(((size_t)B * T + 1) * sizeof(uint32_t)) };
     if (r->mapped && r->n < (uint64_t)T + 1)

@@ -34,6 +34,7 @@ struct train_opts {
     struct gpt2_config model;   /* vocab comes from the token stream */
     enum model_arch arch;       /* custom (GPT-2) or baseline (Llama-style) */
     int kv_heads, hidden, untied;   /* baseline only, 0: the defaults (model.h) */
+    int recompute;              /* baseline only: activation recomputation (llama.h) */
     int batch;                  /* B: sequences per micro-batch */
     int accum;                  /* micro-batches per optimizer step */
     uint64_t steps;             /* budget in steps, or 0 ... */

@@ -111,6 +111,11 @@ print(h["model.layers.1.self_attn.k_proj.weight"]["shape"], h["model.layers.0.ml
     [ "$status" -eq 0 ]
     [ "$output" = "60 tensors identical" ]    # 20 weights and both AdamW moments
     diff <(cut -d, -f1-5 "$T/full.log") <(cut -d, -f1-5 "$T/part.log")
+    # recomputation changes memory, not numbers
+    run_tool tfs-train $A --recompute -o "$T/rc.st" --log /dev/null "$D/train.bin"
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/full.st" "$T/rc.st"
+    [ "$status" -eq 0 ]
 }
 
 @test "baseline: a resumed run cannot change the level or the attention" {
@@ -133,7 +138,7 @@ print(h["model.layers.1.self_attn.k_proj.weight"]["shape"], h["model.layers.0.ml
     [[ $stderr == "tfs-train: baseline model: heads must be a multiple of kv-heads"* ]]
     run_tool tfs-train --untied -o /dev/null /dev/null
     [ "$status" -eq 2 ]
-    [[ $stderr == "tfs-train: --kv-heads, --hidden and --untied are for --model baseline"* ]]
+    [[ $stderr == "tfs-train: --kv-heads, --hidden, --untied and --recompute are for --model baseline"* ]]
     run_tool tfs-train --model llama -o /dev/null /dev/null
     [ "$status" -eq 2 ]
     [[ $stderr == "tfs-train: --model: 'llama' is not custom or baseline"* ]]
