@@ -1,4 +1,4 @@
-/* tfs-train - train a GPT-2 model on a token stream.
+/* tfs-train - train a model (custom GPT-2 or the Llama-style baseline) on a token stream.
  *
  *   parse options (defaults < resumed checkpoint < --config < command line)
  *   -> tfs_train() (lib/train.c) -> exit status
@@ -15,15 +15,21 @@
 enum {
     O_LAYERS = 256, O_HEADS, O_DIM, O_CONTEXT, O_ACCUM, O_TOKENS, O_STOP_AT, O_LR, O_MIN_LR,
     O_WARMUP, O_DECAY, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_VAL, O_EVAL_EVERY, O_EVAL_BATCHES,
-    O_SAVE_EVERY, O_SAVE_MINUTES, O_RESUME, O_LOG, O_LOG_EVERY, O_SEED, O_THREADS, O_MAX_BAD, O_MODEL,
+    O_SAVE_EVERY, O_SAVE_MINUTES, O_RESUME, O_LOG, O_LOG_EVERY, O_SEED, O_THREADS, O_MAX_BAD,
+    O_MODEL, O_KV_HEADS, O_HIDDEN, O_UNTIED, O_RECOMPUTE,
 };
 
 static const struct optdef OPTS[] = {
     { 'c', "config", "NAME", NULL, "apply the settings of configuration NAME (a name in assets/configs, or a file)" },
+    { O_MODEL, "model", "LEVEL", "custom", "custom (GPT-2, hand-written backward, lib/gpt2.c), autograd (the same GPT-2 on lib/ag.c) or baseline (Llama-style, lib/llama.c)" },
     { O_LAYERS, "layers", "N", "4", "transformer blocks" },
     { O_HEADS, "heads", "N", "4", "attention heads (must divide --dim)" },
     { O_DIM, "dim", "N", "128", "model width" },
     { O_CONTEXT, "context", "N", "128", "context length, also the length of training sequences" },
+    { O_KV_HEADS, "kv-heads", "N", "0", "baseline: key/value heads, dividing --heads (0: as many as --heads)" },
+    { O_HIDDEN, "hidden", "N", "0", "baseline: SwiGLU width (0: 8 dim / 3 rounded up to a multiple of 32)" },
+    { O_UNTIED, "untied", NULL, NULL, "baseline: an output projection of its own, not the token embedding" },
+    { O_RECOMPUTE, "recompute", NULL, NULL, "baseline: keep only the residual stream, recompute the rest in the backward pass" },
     { 'b', "batch", "N", "16", "sequences per micro-batch" },
     { O_ACCUM, "accum", "N", "1", "micro-batches per optimizer step (gradient accumulation)" },
     { 's', "steps", "N", "1000", "training budget in optimizer steps" },
@@ -49,7 +55,6 @@ static const struct optdef OPTS[] = {
     { O_LOG_EVERY, "log-every", "N", "1", "one metrics line every N steps" },
     { O_SEED, "seed", "S", "1", "seed of the initialisation and of the data order" },
     { O_THREADS, "threads", "N", NULL, "threads for OpenMP and OpenBLAS (default: all cores)" },
-    { O_MODEL, "model", "LEVEL", "custom", "how gradients are computed: custom (hand-written backward) or autograd" },
     { O_MAX_BAD, "max-bad", "N", "10", "stop after N steps in a row with a non-finite loss or gradient" },
     { 'q', "quiet", NULL, NULL, "no progress display and no summary on standard error" },
     { 'f', "force", NULL, NULL, "write the checkpoint to standard output even when it is a terminal" },
@@ -58,7 +63,8 @@ static const struct optdef OPTS[] = {
 
 static const struct progspec SPEC = {
     "tfs-train", "[OPTION]... [TRAIN.bin | -]",
-    "Train a GPT-2 model on a token stream (from bpe-encode) and write a safetensors checkpoint.",
+    "Train a GPT-2 (custom) or Llama-style (baseline) model on a token stream (from bpe-encode)\n"
+    "and write a safetensors checkpoint.",
     "Settings apply in this order, later ones winning: the defaults, the options saved in a\n"
     "checkpoint given to --resume, the --config file, the command line.  Metrics go to --log,\n"
     "or to standard output when the checkpoint goes to a file.",
@@ -70,8 +76,8 @@ static const struct progspec SPEC = {
 static int saved_option(int key)
 {
     switch (key) {
-    case 'c': case O_STOP_AT: case O_VAL: case 'o': case O_RESUME: case O_LOG: case O_THREADS:
-    case O_MODEL: case 'q': case 'f': return 0;
+    case 'c': case O_STOP_AT: case O_VAL: case O_RECOMPUTE: case 'o': case O_RESUME: case O_LOG: case O_THREADS:
+    case 'q': case 'f': return 0;
     default: return 1;
     }
 }
@@ -107,9 +113,19 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     if (saved_option(d->key)) {
         /* a copy: values from a checkpoint live in a JSON object freed later */
         free((char *)c->values[d - OPTS]);
-        c->values[d - OPTS] = xstrdup(a);
+        c->values[d - OPTS] = xstrdup(a ? a : "1");   /* a flag: "1" */
     }
     switch (d->key) {
+    case O_MODEL: {
+        int k = model_arch_parse(a);
+        if (k < 0) usage_error("%s: '%s' is not custom, autograd or baseline", name, a);
+        o->arch = (enum model_arch)k;
+        break;
+    }
+    case O_KV_HEADS: o->kv_heads = (int)parse_long(name, a, 0, 1024); break;
+    case O_HIDDEN: o->hidden = (int)parse_long(name, a, 0, 1 << 20); break;
+    case O_UNTIED: o->untied = !a || strcmp(a, "0") != 0; break;
+    case O_RECOMPUTE: o->recompute = !a || strcmp(a, "0") != 0; break;
     case O_LAYERS: o->model.layers = (int)parse_long(name, a, 1, 1024); break;
     case O_HEADS: o->model.heads = (int)parse_long(name, a, 1, 1024); break;
     case O_DIM: o->model.dim = (int)parse_long(name, a, 1, 65536); break;
@@ -146,11 +162,6 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     case O_SEED: o->seed = parse_size(name, a, 0, UINT64_MAX); break;
     case O_THREADS: o->threads = (int)parse_long(name, a, 1, 4096); break;
     case O_MAX_BAD: o->max_bad = (int)parse_long(name, a, 1, 1000000); break;
-    case O_MODEL:
-        if (!strcmp(a, "custom")) o->autograd = 0;
-        else if (!strcmp(a, "autograd")) o->autograd = 1;
-        else usage_error("%s: '%s' is not custom or autograd", name, a);
-        break;
     case 'q': o->quiet = !a || strcmp(a, "0") != 0; break;
     case 'f': o->force = !a || strcmp(a, "0") != 0; break;
     }
@@ -191,6 +202,15 @@ int main(int argc, char **argv)
     struct train_opts *o = &c.o;
     if (o->model.dim % o->model.heads)
         usage_error("--dim %d is not a multiple of --heads %d", o->model.dim, o->model.heads);
+    if (o->arch == MODEL_BASELINE) {
+        struct model_config mc = { .arch = o->arch, .vocab = 2, .context = o->model.context,
+                                   .layers = o->model.layers, .heads = o->model.heads, .dim = o->model.dim,
+                                   .kv_heads = o->kv_heads, .hidden = o->hidden, .untied = o->untied };
+        const char *e = model_config_error(&mc);
+        if (e) usage_error("baseline model: %s", e);
+    } else if (o->kv_heads || o->hidden || o->untied || o->recompute) {
+        usage_error("--kv-heads, --hidden, --untied and --recompute are for --model baseline");
+    }
     if (o->min_lr > o->lr) usage_error("--min-lr %g is above --lr %g", o->min_lr, o->lr);
     char *json = config_json(OPTS, c.values);
     o->options_json = json;

@@ -1,6 +1,7 @@
 /* checkpoint.c - GPT-2 checkpoints as safetensors with Hugging Face names
  * (see checkpoint.h for the names, shapes and metadata). */
 #include "checkpoint.h"
+#include "llama_ckpt.h"
 #include "safetensors.h"
 #include "xio.h"
 
@@ -299,11 +300,104 @@ void ckpt_load(const char *path, struct gpt2 *m, struct ckpt_info *info, int wan
     st_close(f);
 }
 
+/* ---- either level ---------------------------------------------------------- */
+static char *llama_config_json(const struct llama_config *c)
+{
+    return dump(json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f}", "vocab", c->vocab,
+                          "context", c->context, "layers", c->layers, "heads", c->heads,
+                          "kv_heads", c->kv_heads, "dim", c->dim, "hidden", c->hidden, "tied", c->tied,
+                          "rope_theta", (double)c->rope_theta, "norm_eps", (double)c->norm_eps));
+}
+
+void ckpt_save_model(const char *path, const struct model *m, uint64_t fingerprint,
+                     const struct train_state *st, const char *options)
+{
+    if (m->arch != MODEL_BASELINE) { ckpt_save(path, &m->gpt2, fingerprint, st, options); return; }
+    const struct llama *l = &m->llama;
+    struct st_writer *w = st_writer_new();
+    llama_st_add(w, l, l->params, "");
+    if (st) {
+        if (!l->m || !l->v) die("internal error: saving a training checkpoint without AdamW moments");
+        llama_st_add(w, l, l->m, "optimizer.m.");
+        llama_st_add(w, l, l->v, "optimizer.v.");
+    }
+    char *cfg = llama_config_json(&l->cfg), *fp = hex64(fingerprint), *sj = st ? state_json(st) : NULL;
+    st_meta(w, "format", "pt");
+    st_meta(w, "tfs.arch", model_arch_tag(MODEL_BASELINE));
+    st_meta(w, "tfs.config", cfg);
+    st_meta(w, "tfs.tokenizer", fp);
+    if (sj) st_meta(w, "tfs.state", sj);
+    if (options) st_meta(w, "tfs.options", options);
+    st_write(w, path);
+    st_writer_free(w);
+    free(cfg); free(fp); free(sj);
+}
+
+void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, int want_state)
+{
+    struct ckpt_info local;
+    if (!info) info = &local;
+    memset(m, 0, sizeof *m);
+    struct st_file *f = st_open(path);
+    const char *name = path_name(path);
+    const char *arch = st_meta_get(f, "tfs.arch");
+    if (!arch || strcmp(arch, model_arch_tag(MODEL_BASELINE)) != 0) {
+        /* a custom model, or not a checkpoint: ckpt_load says which */
+        st_close(f);
+        m->arch = MODEL_CUSTOM;
+        ckpt_load(path, &m->gpt2, info, want_state);
+        info->model = model_config_of(m);
+        if (info == &local) ckpt_info_free(&local);
+        return;
+    }
+    memset(info, 0, sizeof *info);
+    json_t *cj = parse_meta(name, f, "tfs.config");
+    const char *w = "tfs.config";
+    struct llama_config c = {
+        .vocab = (int)get_int(name, cj, "vocab", w), .context = (int)get_int(name, cj, "context", w),
+        .layers = (int)get_int(name, cj, "layers", w), .heads = (int)get_int(name, cj, "heads", w),
+        .kv_heads = (int)get_int(name, cj, "kv_heads", w), .dim = (int)get_int(name, cj, "dim", w),
+        .hidden = (int)get_int(name, cj, "hidden", w), .tied = json_is_true(json_object_get(cj, "tied")),
+        .rope_theta = (float)get_real(name, cj, "rope_theta", w),
+        .norm_eps = (float)get_real(name, cj, "norm_eps", w),
+    };
+    json_decref(cj);
+    const char *e = llama_config_error(&c);
+    if (!e && (c.vocab > (1 << 24) || c.context > (1 << 20) || c.layers > 1024 || c.dim > (1 << 16) ||
+               c.hidden > (1 << 20)))
+        e = "a size is out of range";
+    if (e) die("%s: tfs.config describes an impossible model: %s", name, e);
+    const char *fp = st_meta_get(f, "tfs.tokenizer");
+    info->fingerprint = fp ? parse_hex64(name, "tokenizer fingerprint", fp) : 0;
+    m->arch = MODEL_BASELINE;
+    llama_init(&m->llama, &c);
+    llama_st_read(f, &m->llama, m->llama.params, "");
+    if (st_meta_get(f, "tfs.state")) {
+        info->has_state = 1;
+        json_t *j = parse_meta(name, f, "tfs.state");
+        read_state(name, j, &info->st);
+        json_decref(j);
+    }
+    const char *opt = st_meta_get(f, "tfs.options");
+    if (opt) info->options = xstrdup(opt);
+    if (want_state && info->has_state) {
+        m->llama.m = xcalloc(m->llama.nparams, sizeof(float));
+        m->llama.v = xcalloc(m->llama.nparams, sizeof(float));
+        llama_st_read(f, &m->llama, m->llama.m, "optimizer.m.");
+        llama_st_read(f, &m->llama, m->llama.v, "optimizer.v.");
+    }
+    info->cfg = (struct gpt2_config){ .vocab = c.vocab, .context = c.context, .layers = c.layers,
+                                      .heads = c.heads, .dim = c.dim };
+    info->model = model_config_of(m);
+    st_close(f);
+    if (info == &local) ckpt_info_free(&local);
+}
+
 char *ckpt_options(const char *path)
 {
     struct st_file *f = st_open(path);
     const char *arch = st_meta_get(f, "tfs.arch");
-    if (!arch || strcmp(arch, ARCH) != 0)
+    if (!arch || (strcmp(arch, ARCH) != 0 && strcmp(arch, model_arch_tag(MODEL_BASELINE)) != 0))
         die("%s: not a tfs %s checkpoint; create one with tfs-train", path_name(path), ARCH);
     const char *s = st_meta_get(f, "tfs.options");
     char *r = s ? xstrdup(s) : NULL;

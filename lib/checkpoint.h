@@ -38,6 +38,7 @@
 #define TFS_CHECKPOINT_H
 
 #include "gpt2.h"
+#include "model.h"
 #include "rng.h"
 
 #include <stdint.h>
@@ -59,7 +60,8 @@ struct train_state {
 
 /* What a checkpoint's metadata says. */
 struct ckpt_info {
-    struct gpt2_config cfg;
+    struct gpt2_config cfg;     /* for a baseline checkpoint: its vocab, context, layers, heads, dim */
+    struct model_config model;  /* the level and its whole config (set by ckpt_load_model) */
     uint64_t fingerprint;   /* 0 = unknown */
     int has_state;          /* a training checkpoint (state + moments) */
     struct train_state st;
@@ -93,6 +95,16 @@ void ckpt_check_stream(const char *ckpt_name, const struct ckpt_info *info,
 /* Write DIR/config.json and DIR/model.safetensors (weights only) for
  * transformers' GPT2LMHeadModel.from_pretrained(DIR).  eot is the
  * end-of-text id (bos and eos of the config), or -1 when unknown. */
+/* Either level: a custom model is saved and loaded exactly as by ckpt_save
+ * and ckpt_load; a baseline one has tfs.arch "llama", the Hugging Face
+ * Llama tensor names (llama_ckpt.h), its moments under "optimizer.m." and
+ * "optimizer.v.", and tfs.config {"vocab", "context", "layers", "heads",
+ * "kv_heads", "dim", "hidden", "tied", "rope_theta", "norm_eps"}; the other
+ * metadata are the same. */
+void ckpt_save_model(const char *path, const struct model *m, uint64_t fingerprint,
+                     const struct train_state *st, const char *options);
+void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, int want_state);
+
 void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint, long eot);
 
 #endif

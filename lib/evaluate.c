@@ -1,5 +1,6 @@
 /* evaluate.c - token-weighted mean loss over windows (see evaluate.h). */
 #include "evaluate.h"
+#include "llama_ckpt.h"
 #include "checkpoint.h"
 #include "progress.h"
 #include "sample.h"
@@ -12,16 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sum the per-position losses of the last forward pass. */
-static void add_losses(const struct gpt2 *m, int B, int T, struct eval_sum *acc)
+/* Sum the per-position losses of the last forward pass (mean * B * T for a
+ * level that keeps only the mean). */
+static void add_losses(const struct model *m, float mean, int B, int T, struct eval_sum *acc)
 {
     double s = 0;
-    for (long i = 0; i < (long)B * T; i++) s += m->losses[i];
+    const float *losses = model_losses(m);
+    if (!losses) s = (double)mean * B * T;
+    else for (long i = 0; i < (long)B * T; i++) s += losses[i];
     acc->nll += s;
     acc->tokens += (uint64_t)B * (uint64_t)T;
 }
 
-void eval_ids(struct gpt2 *m, const uint32_t *ids, size_t n, int B, int T, struct eval_sum *acc)
+void eval_ids(struct model *m, const uint32_t *ids, size_t n, int B, int T, struct eval_sum *acc)
 {
     if (n < 2) return;
     size_t s = 0;
@@ -31,19 +35,19 @@ void eval_ids(struct gpt2 *m, const uint32_t *ids, size_t n, int B, int T, struc
     size_t full = (n - 1) / (size_t)T;
     for (size_t w = 0; w < full;) {
         int b = full - w >= (size_t)B ? B : (int)(full - w);
-        gpt2_forward(m, ids + s, ids + s + 1, b, T);
-        add_losses(m, b, T, acc);
+        float mean = model_forward(m, ids + s, ids + s + 1, b, T);
+        add_losses(m, mean, b, T, acc);
         w += (size_t)b;
         s += (size_t)b * (size_t)T;
     }
     size_t rest = n - 1 - s;    /* tokens left to predict, < T */
     if (rest) {
-        gpt2_forward(m, ids + s, ids + s + 1, 1, (int)rest);
-        add_losses(m, 1, (int)rest, acc);
+        float mean = model_forward(m, ids + s, ids + s + 1, 1, (int)rest);
+        add_losses(m, mean, 1, (int)rest, acc);
     }
 }
 
-void eval_stream(struct gpt2 *m, struct tokr *r, int B, int T, uint64_t max_tokens, int quiet,
+void eval_stream(struct model *m, struct tokr *r, int B, int T, uint64_t max_tokens, int quiet,
                  void (*on_targets)(void *ctx, const uint32_t *ids, size_t n), void *ctx,
                  struct eval_sum *acc)
 {
@@ -93,15 +97,16 @@ static void count_bytes(void *ctx, const uint32_t *ids, size_t n)
 int tfs_eval(const struct eval_opts *o)
 {
     if (o->threads > 0) train_set_threads(o->threads);
-    struct gpt2 m;
+    struct model m;
     struct ckpt_info info;
-    ckpt_load(o->ckpt, &m, &info, 0);
+    ckpt_load_model(o->ckpt, &m, &info, 0);
+    struct model_config mc = model_config_of(&m);
     struct tokenizer *tok = NULL;
     if (o->tokenizer) {
         tok = tok_load(o->tokenizer);
-        if ((int64_t)tok_vocab_size(tok) != m.cfg.vocab)
+        if ((int64_t)tok_vocab_size(tok) != mc.vocab)
             die("%s: a vocabulary of %u tokens, but %s has %d (use the tokenizer it was trained with)",
-                o->tokenizer, tok_vocab_size(tok), o->ckpt, m.cfg.vocab);
+                o->tokenizer, tok_vocab_size(tok), o->ckpt, mc.vocab);
         if (info.fingerprint && tok_fingerprint(tok) != info.fingerprint)
             die("%s: tokenizer %016" PRIx64 ", but %s was trained on data of tokenizer %016" PRIx64
                 " (use the tokenizer it was trained with)",
@@ -109,7 +114,9 @@ int tfs_eval(const struct eval_opts *o)
     }
     int status = EXIT_OK;
     if (o->export_dir) {
-        ckpt_export_hf(o->export_dir, &m, info.fingerprint, tok ? (long)tok_eot(tok) : -1);
+        long eot = tok ? (long)tok_eot(tok) : -1;
+        if (m.arch == MODEL_BASELINE) llama_export_hf(o->export_dir, &m.llama, eot);   /* LlamaForCausalLM */
+        else ckpt_export_hf(o->export_dir, &m.gpt2, info.fingerprint, eot);
         if (tok) {
             size_t n = strlen(o->export_dir) + 32;
             char *path = xmalloc(n);
@@ -119,7 +126,7 @@ int tfs_eval(const struct eval_opts *o)
         }
     } else if (o->chat || o->prompt) {
         struct sampler s;
-        sampler_init(&s, m.cfg.vocab, o->temperature, o->top_k, o->top_p, o->seed);
+        sampler_init(&s, mc.vocab, o->temperature, o->top_k, o->top_p, o->seed);
         if (o->chat) {
             chat_loop(&m, tok, &s, o->new_tokens, stdin, stdout);
         } else {
@@ -138,7 +145,7 @@ int tfs_eval(const struct eval_opts *o)
                 r->h.fingerprint, o->tokenizer, tok_fingerprint(tok));
         struct eval_sum e = { 0, 0 };
         struct byte_count bc = { tok, 0 };
-        eval_stream(&m, r, o->batch, m.cfg.context, o->max_tokens, o->quiet,
+        eval_stream(&m, r, o->batch, mc.context, o->max_tokens, o->quiet,
                     tok ? count_bytes : NULL, &bc, &e);
         if (!e.tokens) die("%s: fewer than 2 tokens: nothing to predict", r->name);
         double loss = e.nll / (double)e.tokens;
@@ -152,6 +159,6 @@ int tfs_eval(const struct eval_opts *o)
     }
     if (tok) tok_free(tok);
     ckpt_info_free(&info);
-    gpt2_free(&m);
+    model_free(&m);
     return status;
 }

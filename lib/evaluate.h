@@ -13,7 +13,7 @@
 #ifndef TFS_EVALUATE_H
 #define TFS_EVALUATE_H
 
-#include "gpt2.h"
+#include "model.h"
 #include "tokstream.h"
 
 #include <stddef.h>
@@ -26,14 +26,14 @@ struct eval_sum {
 
 /* Add the windows of ids[0 .. n) (see above), B full windows per forward
  * pass. */
-void eval_ids(struct gpt2 *m, const uint32_t *ids, size_t n, int B, int T, struct eval_sum *acc);
+void eval_ids(struct model *m, const uint32_t *ids, size_t n, int B, int T, struct eval_sum *acc);
 
 /* The same over a whole stream, read sequentially in chunks of B*T + 1
  * tokens (the last token of a chunk is the first of the next), stopping
  * after max_tokens predicted tokens when max_tokens > 0.  on_targets, when
  * given, sees every predicted id once (for bits per byte).  Shows progress
  * on a terminal unless quiet. */
-void eval_stream(struct gpt2 *m, struct tokr *r, int B, int T, uint64_t max_tokens, int quiet,
+void eval_stream(struct model *m, struct tokr *r, int B, int T, uint64_t max_tokens, int quiet,
                  void (*on_targets)(void *ctx, const uint32_t *ids, size_t n), void *ctx,
                  struct eval_sum *acc);
 

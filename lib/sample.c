@@ -81,23 +81,23 @@ uint32_t sampler_next(struct sampler *s, const float *logits)
 
 /* Feed one token; when the cache is full, restart it from the last
  * context/2 tokens of the history first. */
-static const float *feed(struct gpt2 *m, struct gpt2_kv *kv, const uint32_t *hist, size_t nhist, uint32_t tok)
+static const float *feed(struct model *m, struct model_kv *kv, const uint32_t *hist, size_t nhist, uint32_t tok)
 {
-    int ctx = m->cfg.context;
-    if (gpt2_kv_len(kv) >= ctx) {
-        gpt2_kv_reset(kv);
+    int ctx = model_config_of(m).context;
+    if (model_kv_len(kv) >= ctx) {
+        model_kv_reset(kv);
         size_t keep = (size_t)(ctx / 2);
         if (keep > nhist) keep = nhist;
-        for (size_t i = nhist - keep; i < nhist; i++) gpt2_kv_step(m, kv, hist[i]);
+        for (size_t i = nhist - keep; i < nhist; i++) model_kv_step(m, kv, hist[i]);
     }
-    return gpt2_kv_step(m, kv, tok);
+    return model_kv_step(m, kv, tok);
 }
 
-size_t generate(struct gpt2 *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
+size_t generate(struct model *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
                 long eot, void (*emit)(void *ctx, uint32_t id), void *ctx)
 {
     if (np == 0) die("internal error: generate needs at least one prompt token");
-    struct gpt2_kv *kv = gpt2_kv_new(m);
+    struct model_kv *kv = model_kv_new(m);
     uint32_t *hist = xmalloc((np + n) * sizeof *hist);
     size_t nh = 0, out = 0;
     const float *logits = NULL;
@@ -115,7 +115,7 @@ size_t generate(struct gpt2 *m, struct sampler *s, const uint32_t *prompt, size_
         hist[nh++] = id;
     }
     free(hist);
-    gpt2_kv_free(kv);
+    model_kv_free(kv);
     return out;
 }
 
@@ -149,7 +149,7 @@ static uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, siz
     return p;
 }
 
-size_t generate_text(struct gpt2 *m, const struct tokenizer *tok, struct sampler *s,
+size_t generate_text(struct model *m, const struct tokenizer *tok, struct sampler *s,
                      const char *prompt, size_t n, FILE *out)
 {
     size_t np;
@@ -187,7 +187,7 @@ static int chat_number(const char *arg, double min, double max, double *v, FILE 
     return 1;
 }
 
-void chat_loop(struct gpt2 *m, const struct tokenizer *tok, struct sampler *s, size_t n,
+void chat_loop(struct model *m, const struct tokenizer *tok, struct sampler *s, size_t n,
                FILE *in, FILE *out)
 {
     char *line = NULL;

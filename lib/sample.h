@@ -1,5 +1,5 @@
 /* sample.h - drawing the next token from the model's logits, and text
- * generation with the KV cache (gpt2.h).
+ * generation with the KV cache (model.h).
  *
  * From logits z (V): p_i = exp(z_i / temperature) / sum_j exp(z_j / temperature).
  * Temperature 0 means greedy: always the most likely token.  Then, in this
@@ -14,7 +14,7 @@
 #ifndef TFS_SAMPLE_H
 #define TFS_SAMPLE_H
 
-#include "gpt2.h"
+#include "model.h"
 #include "rng.h"
 
 #include <stddef.h>
@@ -43,7 +43,7 @@ uint32_t sampler_next(struct sampler *s, const float *logits);
  * When the cache is full (context tokens), it restarts from the last
  * context/2 tokens, so generation can run past the context length.
  * Returns the number of tokens emitted. */
-size_t generate(struct gpt2 *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
+size_t generate(struct model *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
                 long eot, void (*emit)(void *ctx, uint32_t id), void *ctx);
 
 /* ---- text ----
@@ -53,13 +53,13 @@ size_t generate(struct gpt2 *m, struct sampler *s, const uint32_t *prompt, size_
 /* Write prompt and up to n generated tokens of text to out, decoding each
  * token as it comes (flushed, so a terminal shows the text growing).
  * Returns the number of tokens generated. */
-size_t generate_text(struct gpt2 *m, const struct tokenizer *tok, struct sampler *s,
+size_t generate_text(struct model *m, const struct tokenizer *tok, struct sampler *s,
                      const char *prompt, size_t n, FILE *out);
 
 /* The interactive loop of tfs-eval --chat: each line read from in is a
  * prompt to continue (a new text each time); lines starting with '/' are
  * commands (/help lists them).  Ends at /quit or end of input. */
-void chat_loop(struct gpt2 *m, const struct tokenizer *tok, struct sampler *s, size_t n,
+void chat_loop(struct model *m, const struct tokenizer *tok, struct sampler *s, size_t n,
                FILE *in, FILE *out);
 
 #endif

@@ -1,6 +1,5 @@
 /* train.c - the training loop (see train.h). */
 #include "train.h"
-#include "ag_gpt2.h"
 #include "checkpoint.h"
 #include "evaluate.h"
 #include "progress.h"
@@ -137,48 +136,27 @@ static void fault_range(uint64_t *a, uint64_t *b)
 }
 
 /* ---- the run --------------------------------------------------------------- */
+/* The model the options describe, for a vocabulary of `vocab`. */
+static struct model_config run_config(const struct train_opts *o, int vocab)
+{
+    struct model_config c = { .arch = o->arch, .vocab = vocab, .context = o->model.context,
+                              .layers = o->model.layers, .heads = o->model.heads, .dim = o->model.dim,
+                              .kv_heads = o->kv_heads, .hidden = o->hidden, .untied = o->untied };
+    return c;
+}
+
 struct run {
     const struct train_opts *o;
-    struct gpt2 m;
-    struct ag_gpt2 *ag;         /* the autograd level over m's blocks, or NULL (custom level) */
+    struct model m;
     struct train_state st;
     uint64_t fingerprint;
     char *best;                 /* best checkpoint path or NULL */
     FILE *log;
 };
 
-/* The step of either model level: the custom level's hand-written passes
- * (gpt2.h) or the autograd level (ag_gpt2.h), over the same weights,
- * gradients and moments, so checkpoints, clipping and logs are shared. */
-static void model_zero_grad(struct run *R)
-{
-    if (R->ag) ag_gpt2_zero_grad(R->ag); else gpt2_zero_grad(&R->m);
-}
-
-static float model_forward_backward(struct run *R, const uint32_t *in, const uint32_t *tg, int B, int T, float scale)
-{
-    if (R->ag) {
-        float loss = ag_gpt2_forward(R->ag, in, tg, B, T);
-        ag_gpt2_backward(R->ag, scale);
-        return loss;
-    }
-    float loss = gpt2_forward(&R->m, in, tg, B, T);
-    gpt2_backward(&R->m, scale);
-    return loss;
-}
-
-static void model_adamw(struct run *R, float lr, float scale, int t)
-{
-    const struct train_opts *o = R->o;
-    if (R->ag) ag_gpt2_adamw_step(R->ag, lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
-                                  (float)o->weight_decay, scale, t);
-    else gpt2_adamw_step(&R->m, lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
-                         (float)o->weight_decay, scale, t);
-}
-
 static void save(struct run *R, const char *path)
 {
-    ckpt_save(path, &R->m, R->fingerprint, &R->st, R->o->options_json);
+    ckpt_save_model(path, &R->m, R->fingerprint, &R->st, R->o->options_json);
 }
 
 static void log_line(struct run *R, double loss, double lr, double norm, double tok_s, double flop_s,
@@ -218,11 +196,25 @@ int tfs_train(const struct train_opts *o)
     struct ckpt_info info;
     memset(&info, 0, sizeof info);
     if (o->resume) {
-        ckpt_load(o->resume, &R.m, &info, 1);
+        ckpt_load_model(o->resume, &R.m, &info, 1);
         if (!info.has_state)
             die("%s: holds weights but no training state (exported?); it cannot be resumed", o->resume);
         ckpt_check_stream(o->resume, &info, r->name, r->h.vocab, r->h.fingerprint);
         const struct gpt2_config *a = &o->model, *c = &info.cfg;
+        struct model_config want = run_config(o, c->vocab);
+        /* custom and autograd share checkpoints: a run may change between them */
+        if (strcmp(model_arch_tag(want.arch), model_arch_tag(info.model.arch)) == 0)
+            model_set_arch(&R.m, want.arch);
+        else
+            die("%s: a %s model; the options ask for a %s one (the model of a resumed run cannot change)",
+                o->resume, model_arch_name(info.model.arch), model_arch_name(want.arch));
+        if (want.arch == MODEL_BASELINE) {
+            struct llama_config x = model_llama_config(&want), y = model_llama_config(&info.model);
+            if (x.kv_heads != y.kv_heads || x.hidden != y.hidden || x.tied != y.tied)
+                die("%s: kv-heads %d, hidden %d, %s; the options ask for %d, %d, %s "
+                    "(the model of a resumed run cannot change)", o->resume, y.kv_heads, y.hidden,
+                    y.tied ? "tied" : "untied", x.kv_heads, x.hidden, x.tied ? "tied" : "untied");
+        }
         if (a->layers != c->layers || a->heads != c->heads || a->dim != c->dim || a->context != c->context)
             die("%s: a model of %d layers, %d heads, dim %d, context %d; the options ask for %d, %d, %d, %d "
                 "(the model of a resumed run cannot change)", o->resume, c->layers, c->heads, c->dim,
@@ -231,16 +223,16 @@ int tfs_train(const struct train_opts *o)
         if (!R.fingerprint) R.fingerprint = info.fingerprint;
         ckpt_info_free(&info);
     } else {
-        struct gpt2_config c = o->model;
-        c.vocab = (int)r->h.vocab;
-        gpt2_init(&R.m, &c);
-        gpt2_init_weights(&R.m, o->seed);
+        struct model_config c = run_config(o, (int)r->h.vocab);
+        model_init(&R.m, &c);
+        model_init_weights(&R.m, o->seed);
         R.st.best_val = INFINITY;
         /* the data stream draws from its own generator: seed + 1 */
         rng_seed(&R.st.rng, o->seed + 1);
     }
-    T = R.m.cfg.context;
-    if (o->autograd) R.ag = ag_gpt2_new(&R.m);
+    struct model_config mc = model_config_of(&R.m);
+    T = mc.context;
+    if (R.m.arch == MODEL_BASELINE) R.m.llama.recompute = o->recompute;   /* memory for compute, same results */
     struct loader ld = { r, B, T, xmalloc(((size_t)T + 1) * sizeof(uint32_t)),
                          xmalloc(((size_t)B * T + 1) * sizeof(uint32_t)) };
     if (r->mapped && r->n < (uint64_t)T + 1)
@@ -270,7 +262,7 @@ int tfs_train(const struct train_opts *o)
     uint64_t per_step = (uint64_t)o->accum * (uint64_t)B * (uint64_t)T;
     uint64_t total = o->steps ? o->steps : (o->tokens + per_step - 1) / per_step;
     uint64_t end = o->stop_at && o->stop_at < total ? o->stop_at : total;
-    double fpt = gpt2_flops_per_token(&R.m, T);
+    double fpt = model_flops_per_token(&R.m, T);
 
     /* outputs */
     if (!to_stdout && o->val) R.best = train_best_path(o->out);
@@ -283,9 +275,9 @@ int tfs_train(const struct train_opts *o)
     catch_signals();
 
     if (!o->quiet)
-        warnx("%.2fM parameters (%d layers, %d heads, dim %d, context %d, vocab %d); "
-              "steps %llu to %llu of %llu, %llu tokens each (%d x %d x %d)",
-              (double)R.m.nparams / 1e6, R.m.cfg.layers, R.m.cfg.heads, R.m.cfg.dim, T, R.m.cfg.vocab,
+        warnx("%s model, %.2fM parameters (%d layers, %d heads, dim %d, context %d, vocab %d); "
+              "steps %llu to %llu of %llu, %llu tokens each (%d x %d x %d)", model_arch_name(mc.arch),
+              (double)model_nparams(&R.m) / 1e6, mc.layers, mc.heads, mc.dim, T, mc.vocab,
               (unsigned long long)R.st.step + 1, (unsigned long long)end, (unsigned long long)total,
               (unsigned long long)per_step, o->accum, B, T);
 
@@ -306,16 +298,17 @@ int tfs_train(const struct train_opts *o)
         double lr = train_lr(o, s, total);
         /* gradient accumulation: grads = sum over micro-batches of
          * d(mean loss)/d(params) / accum, the gradient of the mean over all */
-        model_zero_grad(&R);
+        model_zero_grad(&R.m);
         double loss = 0;
         for (int a = 0; a < o->accum; a++) {
             if (!next_batch(&ld, &R.st, inputs, targets)) { data_ended = 1; break; }
-            loss += model_forward_backward(&R, inputs, targets, B, T, 1.0f / (float)o->accum);
+            loss += model_forward(&R.m, inputs, targets, B, T);
+            model_backward(&R.m, 1.0f / (float)o->accum);
         }
         if (data_ended) break;
         loss /= o->accum;
         if (s >= fault_a && s <= fault_b && fault_a) loss = NAN;
-        double norm = gpt2_grad_norm(&R.m);
+        double norm = model_grad_norm(&R.m);
         R.st.step = s;
         R.st.tokens += per_step;
         R.st.flops += fpt * (double)per_step;
@@ -329,7 +322,8 @@ int tfs_train(const struct train_opts *o)
             /* clipping: scale the gradient to norm <= clip */
             float scale = o->clip > 0 && norm > o->clip ? (float)(o->clip / norm) : 1.0f;
             R.st.updates++;
-            model_adamw(&R, (float)lr, scale, (int)R.st.updates);
+            model_adamw_step(&R.m, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
+                            (float)o->weight_decay, scale, (int)R.st.updates);
         }
         R.st.elapsed += now_seconds() - t0;
         tok_log += per_step;
@@ -399,7 +393,6 @@ int tfs_train(const struct train_opts *o)
     else if (R.log) fflush(stdout);
     free(inputs); free(targets); free(val); free(ld.win); free(ld.seq); free(R.best);
     tokr_close(r);
-    ag_gpt2_free(R.ag);
-    gpt2_free(&R.m);
+    model_free(&R.m);
     return status;
 }

@@ -24,6 +24,7 @@
 #define TFS_TRAIN_H
 
 #include "gpt2.h"
+#include "model.h"
 
 #include <stdint.h>
 
@@ -31,7 +32,9 @@ enum lr_decay { DECAY_COSINE, DECAY_LINEAR, DECAY_CONSTANT };
 
 struct train_opts {
     struct gpt2_config model;   /* vocab comes from the token stream */
-    int autograd;               /* 1: the autograd level (ag_gpt2.h) computes the gradients */
+    enum model_arch arch;       /* custom (GPT-2) or baseline (Llama-style) */
+    int kv_heads, hidden, untied;   /* baseline only, 0: the defaults (model.h) */
+    int recompute;              /* baseline only: activation recomputation (llama.h) */
     int batch;                  /* B: sequences per micro-batch */
     int accum;                  /* micro-batches per optimizer step */
     uint64_t steps;             /* budget in steps, or 0 ... */

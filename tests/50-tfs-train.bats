@@ -280,10 +280,10 @@ Try 'tfs-train --help'." ]
 @test "tfs-train: --resume refuses another architecture, a truncated file, a wrong shape, weights only" {
     small_run
     M=$T/m.safetensors
-    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/llama.st" tfs.arch llama
-    run_tool tfs-train --resume "$T/llama.st" -o "$T/r.st" "$D/train.bin"
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/rwkv.st" tfs.arch rwkv
+    run_tool tfs-train --resume "$T/rwkv.st" -o "$T/r.st" "$D/train.bin"
     [ "$status" -eq 1 ]
-    [ "$stderr" = "tfs-train: $T/llama.st: not a tfs gpt2 checkpoint; create one with tfs-train" ]
+    [ "$stderr" = "tfs-train: $T/rwkv.st: not a tfs gpt2 checkpoint; create one with tfs-train" ]
     "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/noarch.st" tfs.arch -
     run_tool tfs-train --resume "$T/noarch.st" -o "$T/r.st" "$D/train.bin"
     [ "$status" -eq 1 ]

@@ -223,10 +223,10 @@ Try 'tfs-eval --help'." ]
 
 @test "tfs-eval: refuses a foreign, truncated or misshapen checkpoint" {
     M=$D/m.st
-    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/llama.st" tfs.arch llama
-    run_tool tfs-eval "$T/llama.st" "$D/val.ids"
+    "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/rwkv.st" tfs.arch rwkv
+    run_tool tfs-eval "$T/rwkv.st" "$D/val.ids"
     [ "$status" -eq 1 ]
-    [ "$stderr" = "tfs-eval: $T/llama.st: a checkpoint of architecture 'llama'; this program reads 'gpt2'" ]
+    [ "$stderr" = "tfs-eval: $T/rwkv.st: a checkpoint of architecture 'rwkv'; this program reads 'gpt2'" ]
     "$TFS_ROOT/tests/tools/st-set-meta" "$M" "$T/hf.st" tfs.arch -
     run_tool tfs-eval "$T/hf.st" "$D/val.ids"
     [ "$status" -eq 1 ]

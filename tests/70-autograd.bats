@@ -113,6 +113,6 @@ reference() { /usr/bin/python3 "$TFS_ROOT/tests/torch/gpt2_reference.py" "$@"; }
 @test "autograd: tfs-train --model accepts only custom or autograd" {
     run_tool tfs-train --model pytorch "$BATS_FILE_TMPDIR/train.bin"
     [ "$status" -eq 2 ]
-    [ "$stderr" = "tfs-train: --model: 'pytorch' is not custom or autograd
+    [ "$stderr" = "tfs-train: --model: 'pytorch' is not custom, autograd or baseline
 Try 'tfs-train --help'." ]
 }

@@ -24,7 +24,7 @@ static const char *const PNAME[GPT2_NPARAMS] = {
     "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
     "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb",
 };
-static void model_new(struct gpt2 *m, const struct gpt2_config *cfg, uint64_t seed)
+static void gpt2_model_new(struct gpt2 *m, const struct gpt2_config *cfg, uint64_t seed)
 {
     gpt2_init(m, cfg);
     struct rng r;
@@ -35,10 +35,10 @@ static void model_new(struct gpt2 *m, const struct gpt2_config *cfg, uint64_t se
         for (size_t k = 0; k < m->param_sizes[i]; k++) m->p[i][k] = (gain ? 1 : 0) + sd * (float)rng_normal(&r);
     }
 }
-static void model_free(struct gpt2 *m) { gpt2_free(m); }
+static void gpt2_model_free(struct gpt2 *m) { gpt2_free(m); }
 
 /* A second model with the same weights. */
-static void model_copy(struct gpt2 *dst, const struct gpt2 *src)
+static void gpt2_model_copy(struct gpt2 *dst, const struct gpt2 *src)
 {
     gpt2_init(dst, &src->cfg);
     memcpy(dst->params, src->params, src->nparams * sizeof *dst->params);
@@ -65,7 +65,7 @@ static double rel_diff(const float *a, const float *b, size_t n)
 TEST(initial_loss_is_near_log_vocab)
 {
     struct gpt2 m;
-    model_new(&m, &TINY, 1);
+    gpt2_model_new(&m, &TINY, 1);
     for (size_t i = 0; i < m.nparams; i++) m.params[i] *= 0.01f;     /* near-uniform predictions */
     struct ag_gpt2 *g = ag_gpt2_new(&m);
     uint32_t x[2 * 8], y[2 * 8];
@@ -73,7 +73,7 @@ TEST(initial_loss_is_near_log_vocab)
     float loss = ag_gpt2_forward(g, x, y, 2, 8);
     CHECK_NEAR(loss, logf((float)TINY.vocab), 0.01);
     ag_gpt2_free(g);
-    model_free(&m);
+    gpt2_model_free(&m);
 }
 
 /* Gradient accumulation: two micro-batches of B with scale 1/2 give the
@@ -82,7 +82,7 @@ TEST(two_micro_batches_accumulate_to_one_double_batch)
 {
     enum { B = 2, T = 8 };
     struct gpt2 m;
-    model_new(&m, &TINY, 3);
+    gpt2_model_new(&m, &TINY, 3);
     struct ag_gpt2 *g = ag_gpt2_new(&m);
     uint32_t x[2 * B * T], y[2 * B * T];
     batch(x, y, 2 * B * T, TINY.vocab, 4);
@@ -111,14 +111,14 @@ TEST(two_micro_batches_accumulate_to_one_double_batch)
     CHECK(rel_diff(m.grads, ref, m.nparams) < 1e-5);
     free(ref);
     ag_gpt2_free(g);
-    model_free(&m);
+    gpt2_model_free(&m);
 }
 
 TEST(training_steps_allocate_nothing_after_the_first_and_learn)
 {
     enum { B = 2, T = 16 };
     struct gpt2 m;
-    model_new(&m, &TINY, 5);
+    gpt2_model_new(&m, &TINY, 5);
     struct ag_gpt2 *g = ag_gpt2_new(&m);
     uint32_t x[B * T], y[B * T];
     batch(x, y, B * T, TINY.vocab, 6);
@@ -136,13 +136,13 @@ TEST(training_steps_allocate_nothing_after_the_first_and_learn)
     printf("# one batch, 30 AdamW steps: loss %.4f -> %.4f, arena %zu bytes\n", first, last, ag_ctx_bytes(g->ctx));
     CHECK(last < 0.5f * first);
     ag_gpt2_free(g);
-    model_free(&m);
+    gpt2_model_free(&m);
 }
 
 TEST(backward_after_an_optimizer_step_is_refused)
 {
     struct gpt2 m;
-    model_new(&m, &TINY, 7);
+    gpt2_model_new(&m, &TINY, 7);
     struct ag_gpt2 *g = ag_gpt2_new(&m);
     uint32_t x[8], y[8];
     batch(x, y, 8, TINY.vocab, 8);
@@ -155,7 +155,7 @@ TEST(backward_after_an_optimizer_step_is_refused)
     EXPECT_DIE(ag_gpt2_backward(g, 1), "the last forward pass had no targets");
     EXPECT_DIE(ag_gpt2_forward(g, x, y, 1, 17), "sequence length 17 is not in 1..16");
     ag_gpt2_free(g);
-    model_free(&m);
+    gpt2_model_free(&m);
 }
 
 /* ---- the autograd level against the custom level ---- */
@@ -171,7 +171,7 @@ static int param_of(const struct gpt2 *m, const struct ag_tensor *t)
 TEST(parameter_views_tile_the_block_and_decay_as_the_custom_level)
 {
     struct gpt2 m;
-    model_new(&m, &TINY, 1);
+    gpt2_model_new(&m, &TINY, 1);
     struct ag_gpt2 *g = ag_gpt2_new(&m);
     CHECK(g->nparams == 2 + 12 * TINY.layers + 2);
     size_t next = 0;                /* the views run through the block once, in order */
@@ -188,14 +188,14 @@ TEST(parameter_views_tile_the_block_and_decay_as_the_custom_level)
     ag_gpt2_adamw_step(g, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, 1);
     for (int k = 0; k < g->nparams; k++) CHECK(g->opt.decay[k] == gpt2_param_decays(param_of(&m, g->params[k])));
     ag_gpt2_free(g);
-    model_free(&m);
+    gpt2_model_free(&m);
 }
 
 /* loss and every gradient tensor within 1e-5 relative of the custom level */
 static void compare_gradients(const char *what, struct gpt2 *c, int B, int T, uint64_t seed)
 {
     struct gpt2 a;
-    model_copy(&a, c);
+    gpt2_model_copy(&a, c);
     struct ag_gpt2 *g = ag_gpt2_new(&a);
     uint32_t *x = xmalloc((size_t)B * T * sizeof *x), *y = xmalloc((size_t)B * T * sizeof *y);
     batch(x, y, B * T, c->cfg.vocab, seed);
@@ -219,21 +219,21 @@ static void compare_gradients(const char *what, struct gpt2 *c, int B, int T, ui
     free(x);
     free(y);
     ag_gpt2_free(g);
-    model_free(&a);
+    gpt2_model_free(&a);
 }
 
 TEST(same_loss_and_gradients_as_the_custom_level)
 {
     struct gpt2 c;
-    model_new(&c, &TINY, 21);
+    gpt2_model_new(&c, &TINY, 21);
     compare_gradients("random weights, B=3 T=12", &c, 3, 12, 22);
     compare_gradients("random weights, B=2 T=16", &c, 2, 16, 23);
-    model_free(&c);
+    gpt2_model_free(&c);
     struct gpt2_config cfg = { .vocab = 50, .context = 12, .layers = 3, .heads = 4, .dim = 24 };
     gpt2_init(&c, &cfg);
     gpt2_init_weights(&c, 24);
     compare_gradients("GPT-2 init, L=3 NH=4", &c, 2, 12, 25);
-    model_free(&c);
+    gpt2_model_free(&c);
 }
 
 /* ag_AdamW does the custom level's arithmetic: from the same gradients and
@@ -241,8 +241,8 @@ TEST(same_loss_and_gradients_as_the_custom_level)
 TEST(one_adamw_step_updates_bit_for_bit_as_the_custom_level)
 {
     struct gpt2 c, a;
-    model_new(&c, &TINY, 51);
-    model_copy(&a, &c);
+    gpt2_model_new(&c, &TINY, 51);
+    gpt2_model_copy(&a, &c);
     struct ag_gpt2 *g = ag_gpt2_new(&a);
     gpt2_zero_grad(&c);
     struct rng r;
@@ -255,8 +255,8 @@ TEST(one_adamw_step_updates_bit_for_bit_as_the_custom_level)
     CHECK(memcmp(a.params, c.params, c.nparams * sizeof *c.params) == 0);
     CHECK(memcmp(a.m, c.m, c.nparams * sizeof *c.m) == 0 && memcmp(a.v, c.v, c.nparams * sizeof *c.v) == 0);
     ag_gpt2_free(g);
-    model_free(&a);
-    model_free(&c);
+    gpt2_model_free(&a);
+    gpt2_model_free(&c);
 }
 
 /* One training step of either level with global-norm clipping at 1, as
@@ -278,8 +278,8 @@ TEST(twenty_adamw_steps_follow_the_custom_levels_loss_trajectory)
 {
     enum { B = 2, T = 16, STEPS = 20 };
     struct gpt2 c, a;
-    model_new(&c, &TINY, 31);
-    model_copy(&a, &c);
+    gpt2_model_new(&c, &TINY, 31);
+    gpt2_model_copy(&a, &c);
     struct ag_gpt2 *g = ag_gpt2_new(&a);
     double worst = 0;
     float lc = 0, la = 0;
@@ -305,8 +305,8 @@ TEST(twenty_adamw_steps_follow_the_custom_levels_loss_trajectory)
             }
     }
     ag_gpt2_free(g);
-    model_free(&a);
-    model_free(&c);
+    gpt2_model_free(&a);
+    gpt2_model_free(&c);
 }
 
 /* Train 3 steps with one level, save a training checkpoint, resume it with
@@ -316,7 +316,7 @@ static void resume_across(int first_is_autograd)
     enum { B = 2, T = 16 };
     const char *path = unit_tmp("resume.safetensors");
     struct gpt2 m, r;
-    model_new(&m, &TINY, 41);
+    gpt2_model_new(&m, &TINY, 41);
     struct ag_gpt2 *g = first_is_autograd ? ag_gpt2_new(&m) : NULL;
     for (int t = 1; t <= 3; t++) train_step(&m, g, t, B, T);
     struct train_state st = { .step = 3, .updates = 3, .best_val = INFINITY };
@@ -336,8 +336,8 @@ static void resume_across(int first_is_autograd)
     ckpt_info_free(&info);
     ag_gpt2_free(g);
     ag_gpt2_free(h);
-    model_free(&m);
-    model_free(&r);
+    gpt2_model_free(&m);
+    gpt2_model_free(&r);
 }
 
 TEST(checkpoints_are_interchangeable)

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# 50-baseline.sh - training speed and memory of the baseline (Llama-style)
+# model against PyTorch on the same architecture, config and threads, and
+# against this machine's sgemm peak measured in the same run.
+#
+#   tests/bench/50-baseline.sh        (BUILD=build by default; make bench runs it)
+#
+# Config: the 25M model (vocab 4096, width 512, 7 layers, 8 heads, SwiGLU
+# width 1376, tied embeddings), batch 8 x context 256, TFS_BENCH_STEPS timed
+# steps (default 5) after one warm-up; threads TFS_BENCH_THREADS (default:
+# all cores) for both sides.  PyTorch runs with OMP_WAIT_POLICY=PASSIVE, its
+# best setting here (../shared/docs/anchors.md).  MFU = model FLOPs/s
+# (6 N + 12 L T C per token) / the best sgemm GFLOP/s measured just before
+# and just after the training runs.  Peak RSS at context 1024 (batch 2) for
+# the baseline with stored activations, with recomputation, PyTorch, and the
+# custom level (lib/gpt2.c: GPT-2 with the same width, depth and heads, a
+# 4C GELU MLP, whose parameter count is within 1% of the baseline's).
+# Writes $BUILD/bench/50-baseline.json and prints a summary.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+out=$BUILD/bench
+mkdir -p "$out"
+threads=${TFS_BENCH_THREADS:-$(nproc)}
+steps=${TFS_BENCH_STEPS:-5}
+bench=$BUILD/tests/bench/baseline_bench      # built by make (tests/bench/baseline_bench.c)
+[ -x "$bench" ] || { echo "50-baseline: $bench missing; run make first" >&2; exit 1; }
+export OMP_NUM_THREADS=$threads
+torch_bench() { OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tests/bench/llama_torch_bench.py "$@"; }
+cfg="4096 512 7 8 8 1376"       # V C L NH NKV F
+
+echo "50-baseline: $threads threads, $steps steps; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+peak1=$("$bench" peak)
+ours=$("$bench" train $cfg 8 256 "$steps" 0)
+theirs=$(torch_bench $cfg 8 256 "$steps" "$threads")
+custom=$("$bench" custom 4096 512 7 8 8 256 "$steps")
+peak2=$("$bench" peak)
+mem=$("$bench" train $cfg 2 1024 1 0)
+mem_rc=$("$bench" train $cfg 2 1024 1 1)
+mem_torch=$(torch_bench $cfg 2 1024 1 "$threads")
+mem_custom=$("$bench" custom 4096 512 7 8 2 1024 1)
+
+/usr/bin/python3 - "$out/50-baseline.json" "$peak1" "$peak2" "$ours" "$theirs" "$mem" "$mem_rc" "$mem_torch" "$custom" "$mem_custom" <<'PY'
+import json, os, sys
+path = sys.argv[1]
+peak1, peak2, ours, theirs, mem, mem_rc, mem_torch, custom, mem_custom = map(json.loads, sys.argv[2:])
+peak = max(peak1["sgemm_gflops"], peak2["sgemm_gflops"])
+fpt = ours["flops_per_token"]
+mfu = lambda r: r["tokens_per_s"] * fpt / (peak * 1e9)
+res = {
+    "bench": "50-baseline", "config": "25M: V 4096, C 512, L 7, NH 8, NKV 8, F 1376, tied; B 8, T 256",
+    "sgemm_peak_gflops": peak, "sgemm_before": peak1, "sgemm_after": peak2,
+    "baseline": ours, "pytorch": theirs, "custom": custom,
+    "speedup_vs_custom": round(ours["tokens_per_s"] / custom["tokens_per_s"], 3),
+    "mfu_custom": round(custom["tokens_per_s"] * custom["flops_per_token"] / (peak * 1e9), 3),
+    "speedup_vs_pytorch": round(ours["tokens_per_s"] / theirs["tokens_per_s"], 3),
+    "mfu_baseline": round(mfu(ours), 3), "mfu_pytorch": round(mfu(theirs), 3),
+    "memory_ctx1024": {"baseline_mb": mem["peak_rss_mb"], "baseline_recompute_mb": mem_rc["peak_rss_mb"],
+                       "pytorch_mb": mem_torch["peak_rss_mb"], "custom_mb": mem_custom["peak_rss_mb"],
+                       "B": 2, "T": 1024,
+                       "baseline_tokens_per_s": mem["tokens_per_s"],
+                       "baseline_recompute_tokens_per_s": mem_rc["tokens_per_s"]},
+    "targets": {"speedup_vs_pytorch": 1.3, "mfu": 0.6},
+    "load_average": open("/proc/loadavg").read().split()[:3],
+}
+with open(path + ".tmp", "w") as f:
+    json.dump(res, f, indent=1)
+os.replace(path + ".tmp", path)
+print(f"50-baseline (25M, 8 x 256, {ours['threads']} threads; sgemm peak {peak:.1f} GFLOP/s)")
+print(f"  tfs baseline  {ours['tokens_per_s']:8.1f} tokens/s  MFU {mfu(ours):.1%}")
+print(f"  PyTorch       {theirs['tokens_per_s']:8.1f} tokens/s  MFU {mfu(theirs):.1%}")
+print(f"  tfs custom    {custom['tokens_per_s']:8.1f} tokens/s  MFU {res['mfu_custom']:.1%} (GPT-2, same size)")
+print(f"  ratio         {res['speedup_vs_pytorch']:.2f}x PyTorch (target 1.3x), MFU target 60%")
+m = res["memory_ctx1024"]
+print(f"  peak RSS at 2 x 1024: baseline {m['baseline_mb']:.0f} MB, with recomputation "
+      f"{m['baseline_recompute_mb']:.0f} MB, PyTorch {m['pytorch_mb']:.0f} MB, custom {m['custom_mb']:.0f} MB")
+print(f"  -> {path}")
+PY
