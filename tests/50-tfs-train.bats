@@ -311,3 +311,15 @@ Try 'tfs-train --help'." ]
     [[ $stderr != *$'\r'* ]]
     [[ $stderr == *"tfs-train: done: step 30"* ]]
 }
+
+@test "tfs-train: --save-every leaves a checkpoint even when the run is killed" {
+    tfs-train $SMALL --steps 1000000 --save-every 3 -o "$T/m.st" --log "$T/l" "$D/train.bin" &
+    pid=$!
+    for _ in $(seq 200); do [ "$(wc -l < "$T/l" 2>/dev/null || echo 0)" -ge 4 ] && break; sleep 0.05; done
+    kill -KILL $pid
+    wait $pid || true
+    [ -f "$T/m.st" ]
+    step=$(grep -ao '\\"step\\":[0-9]*' "$T/m.st" | grep -o '[0-9]*$')
+    echo "saved at step $step" >&2
+    [ "$step" -ge 3 ] && [ $((step % 3)) -eq 0 ]
+}
