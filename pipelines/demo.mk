@@ -5,6 +5,9 @@
 # stopped and a finished one reruns nothing.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
+# Two OpenMP threads spinning while they wait fight any other load on a
+# 2-core machine (README, Performance); waiting threads sleep instead.
+export OMP_WAIT_POLICY ?= PASSIVE
 .DELETE_ON_ERROR:
 
 BIN    ?= build/bin
