@@ -13,17 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    if (vasprintf(&s, f, ap) < 0) die("out of memory");
-    va_end(ap);
-    return s;
-}
-
 /* mkdir -p of the directory part of `path` (or of path itself if dir_too) */
 static void mkdirs(const char *path, int dir_too)
 {
@@ -48,7 +37,7 @@ static void mkdirs(const char *path, int dir_too)
 void hfc_open(struct hfcache *c, const char *repo)
 {
     /* org/name -> datasets--org--name */
-    char *folder = fmt("datasets--%s", repo);
+    char *folder = xasprintf("datasets--%s", repo);
     char *o = folder + strlen("datasets--");
     size_t extra = 0;
     for (const char *s = o; *s; s++) extra += *s == '/';
@@ -60,9 +49,9 @@ void hfc_open(struct hfcache *c, const char *repo)
     free(folder);
     char *root = hf_hub_cache(), *home = hf_home();
     c->repo = xstrdup(repo);
-    c->dir = fmt("%s/%s", root, f2);
-    c->lock_dir = fmt("%s/.locks/%s", root, f2);
-    c->meta_dir = fmt("%s/tfs-hf-fetch/%s", home, f2);
+    c->dir = xasprintf("%s/%s", root, f2);
+    c->lock_dir = xasprintf("%s/.locks/%s", root, f2);
+    c->meta_dir = xasprintf("%s/tfs-hf-fetch/%s", home, f2);
     free(root); free(home); free(f2);
 }
 
@@ -76,7 +65,7 @@ void hfc_close(struct hfcache *c)
 static void write_atomic(const char *path, const char *data, size_t n)
 {
     mkdirs(path, 0);
-    char *tmp = fmt("%s.tmp.%ld", path, (long)getpid());
+    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) die_errno("cannot write '%s'", tmp);
     if (write(fd, data, n) != (ssize_t)n) die_errno("cannot write '%s'", tmp);
@@ -96,7 +85,7 @@ static int is_sha(const char *s)
 char *hfc_read_ref(const struct hfcache *c, const char *rev)
 {
     if (strstr(rev, "..")) return NULL;
-    char *path = fmt("%s/refs/%s", c->dir, rev);
+    char *path = xasprintf("%s/refs/%s", c->dir, rev);
     FILE *f = fopen(path, "r");
     free(path);
     if (!f) return NULL;
@@ -111,14 +100,14 @@ char *hfc_read_ref(const struct hfcache *c, const char *rev)
 void hfc_write_ref(const struct hfcache *c, const char *rev, const char *sha)
 {
     if (strstr(rev, "..")) die("invalid revision name '%s'", rev);
-    char *path = fmt("%s/refs/%s", c->dir, rev);
+    char *path = xasprintf("%s/refs/%s", c->dir, rev);
     write_atomic(path, sha, strlen(sha));   /* no trailing newline, as huggingface_hub */
     free(path);
 }
 
 json_t *hfc_read_meta(const struct hfcache *c, const char *sha)
 {
-    char *path = fmt("%s/%s.json", c->meta_dir, sha);
+    char *path = xasprintf("%s/%s.json", c->meta_dir, sha);
     json_t *j = json_load_file(path, 0, NULL);
     free(path);
     return j;
@@ -126,7 +115,7 @@ json_t *hfc_read_meta(const struct hfcache *c, const char *sha)
 
 void hfc_write_meta(const struct hfcache *c, const char *sha, json_t *meta)
 {
-    char *path = fmt("%s/%s.json", c->meta_dir, sha);
+    char *path = xasprintf("%s/%s.json", c->meta_dir, sha);
     char *s = json_dumps(meta, JSON_COMPACT);
     if (!s) die("out of memory");
     write_atomic(path, s, strlen(s));
@@ -136,14 +125,14 @@ void hfc_write_meta(const struct hfcache *c, const char *sha, json_t *meta)
 static void walk(json_t *out, const char *base, const char *rel, int depth)
 {
     if (depth > 64) return;
-    char *dir = rel[0] ? fmt("%s/%s", base, rel) : xstrdup(base);
+    char *dir = rel[0] ? xasprintf("%s/%s", base, rel) : xstrdup(base);
     DIR *d = opendir(dir);
     if (!d) { free(dir); return; }
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char *r = rel[0] ? fmt("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
-        char *full = fmt("%s/%s", base, r);
+        char *r = rel[0] ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+        char *full = xasprintf("%s/%s", base, r);
         struct stat st;
         if (stat(full, &st) == 0) {
             if (S_ISDIR(st.st_mode)) walk(out, base, r, depth + 1);
@@ -165,7 +154,7 @@ static void walk(json_t *out, const char *base, const char *rel, int depth)
 
 json_t *hfc_list_snapshot(const struct hfcache *c, const char *sha)
 {
-    char *base = fmt("%s/snapshots/%s", c->dir, sha);
+    char *base = xasprintf("%s/snapshots/%s", c->dir, sha);
     json_t *out = json_array();
     walk(out, base, "", 0);
     free(base);
@@ -190,7 +179,7 @@ static void link_snapshot(const struct hfcache *c, const char *snap, const char 
     for (size_t i = 0; i < depth; i++) strcat(target, "../");
     strcat(target, "blobs/");
     strcat(target, etag);
-    char *tmp = fmt("%s.tmp.%ld", snap, (long)getpid());
+    char *tmp = xasprintf("%s.tmp.%ld", snap, (long)getpid());
     unlink(tmp);
     if (symlink(target, tmp) != 0 || rename(tmp, snap) != 0) die_errno("cannot link '%s' in the cache", snap);
     free(tmp); free(target);
@@ -199,8 +188,8 @@ static void link_snapshot(const struct hfcache *c, const char *snap, const char 
 
 int hfc_cached(const struct hfcache *c, const char *sha, const struct hf_file *f)
 {
-    char *snap = fmt("%s/snapshots/%s/%s", c->dir, sha, f->path);
-    char *blob = fmt("%s/blobs/%s", c->dir, f->etag);
+    char *snap = xasprintf("%s/snapshots/%s/%s", c->dir, sha, f->path);
+    char *blob = xasprintf("%s/blobs/%s", c->dir, f->etag);
     int64_t s = file_size(snap), b = file_size(blob);
     free(snap); free(blob);
     return (s >= 0 && (f->size < 0 || s == f->size)) || (b >= 0 && (f->size < 0 || b == f->size));
@@ -210,8 +199,8 @@ char *hfc_fetch(const struct hfcache *c, struct hub *h, const char *sha, const s
 {
     if (strstr(f->path, "..") || f->path[0] == '/' || strchr(f->etag, '/') || !f->etag[0])
         die("%s: refusing the unsafe file name '%s'", c->repo, f->path);
-    char *snap = fmt("%s/snapshots/%s/%s", c->dir, sha, f->path);
-    char *blob = fmt("%s/blobs/%s", c->dir, f->etag);
+    char *snap = xasprintf("%s/snapshots/%s/%s", c->dir, sha, f->path);
+    char *blob = xasprintf("%s/blobs/%s", c->dir, f->etag);
     int64_t s = file_size(snap);
     if (s >= 0 && (f->size < 0 || s == f->size)) { free(blob); return snap; }
     s = file_size(blob);
@@ -225,7 +214,7 @@ char *hfc_fetch(const struct hfcache *c, struct hub *h, const char *sha, const s
 
     /* One process downloads a blob at a time: the lock file is the one
      * huggingface_hub's FileLock uses, so Python tools wait for us too. */
-    char *lock = fmt("%s/%s.lock", c->lock_dir, f->etag);
+    char *lock = xasprintf("%s/%s.lock", c->lock_dir, f->etag);
     mkdirs(lock, 0);
     int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0) die_errno("cannot open lock file '%s'", lock);
@@ -236,7 +225,7 @@ char *hfc_fetch(const struct hfcache *c, struct hub *h, const char *sha, const s
     }
     s = file_size(blob);        /* the other process may have finished it */
     if (s < 0 || (f->size >= 0 && s != f->size)) {
-        char *part = fmt("%s.incomplete", blob);
+        char *part = xasprintf("%s.incomplete", blob);
         mkdirs(part, 0);
         int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) die_errno("cannot open '%s'", part);

@@ -26,17 +26,6 @@ enum { MAX_TRIES = 5, MAX_REDIRECTS = 10, MAX_WAIT_S = 300 };
  * Environment
  * ====================================================================== */
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0) die("out of memory");
-    va_end(ap);
-    return s;
-}
-
 int env_true(const char *name)
 {
     const char *v = getenv(name);

@@ -104,6 +104,16 @@ char *xstrdup_at(const char *s, const char *file, int line)
     return d;
 }
 
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) die("out of memory formatting a string");
+    va_end(ap);
+    return s;
+}
+
 /* ---- stdio ---- */
 const char *path_name(const char *path)
 {

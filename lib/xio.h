@@ -49,6 +49,8 @@ void *xmalloc_at(size_t n, const char *file, int line);
 void *xcalloc_at(size_t n, size_t sz, const char *file, int line);
 void *xrealloc_at(void *p, size_t n, const char *file, int line);
 char *xstrdup_at(const char *s, const char *file, int line);
+/* printf into a new string (free it); dies when memory runs out. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* path "-" means stdin (mode "r...") or stdout (mode "w..."). */
 FILE *xfopen_at(const char *path, const char *mode, const char *file, int line);
 /* Reads exactly n items or dies: a short read is reported as truncation. */
