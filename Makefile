@@ -17,12 +17,19 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 BLAS_DIR  ?= /usr/lib/$(MULTIARCH)/openblas-openmp
 BLAS_LIB  ?= $(BLAS_DIR)/libopenblas.so.0 -Wl,-rpath,$(BLAS_DIR)
 
-OPT      ?= -O2
+# CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are the user's (`make CFLAGS=-O3`
+# replaces only the optimisation and debug flags); what the build needs is in
+# the TFS_ variables, which come first and are always used.  SAN is set by
+# the sanitizer build of `make check`.
+CFLAGS   ?= -O2 -g
 SAN      ?=
-CPPFLAGS += -Ilib -D_GNU_SOURCE -DTFS_DATADIR='"$(DATADIR)"'
-CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -MMD -MP $(SAN)
-LDFLAGS  += -fopenmp $(SAN)
-LDLIBS   += -lcurl -ljansson -lpcre2-8 -lzstd -lsnappy -llz4 -lz $(BLAS_LIB) -lm -lpthread
+TFS_CPPFLAGS := -Ilib -D_GNU_SOURCE -DTFS_DATADIR='"$(DATADIR)"'
+TFS_CFLAGS    = -std=c11 -Wall -Wextra -Werror -fopenmp -MMD -MP $(SAN)
+TFS_LDFLAGS   = -fopenmp $(SAN)
+TFS_LDLIBS   := -lcurl -ljansson -lpcre2-8 -lzstd -lsnappy -llz4 -lz $(BLAS_LIB) -lm -lpthread
+COMPILE = $(CC) $(TFS_CPPFLAGS) $(CPPFLAGS) $(TFS_CFLAGS) $(CFLAGS)
+LINK    = $(CC) $(TFS_LDFLAGS) $(LDFLAGS)
+LIBS    = $(TFS_LDLIBS) $(LDLIBS)
 
 LIB_SRC  := $(wildcard lib/*.c)
 BIN_SRC  := $(wildcard bin/*.c)
@@ -45,7 +52,7 @@ all: $(BUILD)/libtfs.a $(PROGS) $(UNITS) $(DRIVERS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(COMPILE) -c -o $@ $<
 
 $(BUILD)/libtfs.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -53,37 +60,52 @@ $(BUILD)/libtfs.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(PROGS): $(BUILD)/bin/%: $(BUILD)/bin/%.o $(BUILD)/libtfs.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LIBS)
 
 $(UNITS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtfs.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LIBS)
 
 $(DRIVERS): $(BUILD)/%: $(BUILD)/%.o $(BUILD)/libtfs.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(LIBS)
 
-## deps: install the Debian packages tfs needs (as root), or print the apt-get line
+## deps: install the Debian packages of every job (as root), or print the apt-get line
 deps:
-	@tests/deps
+	@tests/deps bench
 
-## check: every test: C unit tests, the same under ASan+UBSan, man pages, bats suites
-check: deps
+# The sanitizer build: the library, programs and unit tests again with
+# AddressSanitizer and UndefinedBehaviorSanitizer, in $(BUILD)/asan.
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+ASAN_TARGETS = $(BUILD)/asan/libtfs.a $(PROGS:$(BUILD)/%=$(BUILD)/asan/%) $(UNITS:$(BUILD)/%=$(BUILD)/asan/%) \
+	       $(DRIVERS:$(BUILD)/%=$(BUILD)/asan/%)
+
+## check: every test: C unit tests, the same under ASan+UBSan, man pages, bats suites (also on the ASan programs)
+check:
+	@tests/deps check
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT=-O1 \
-	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    $(BUILD)/asan/libtfs.a $(PROGS:$(BUILD)/%=$(BUILD)/asan/%) $(UNITS:$(BUILD)/%=$(BUILD)/asan/%)
+	@$(ASAN_MAKE) $(ASAN_TARGETS)
 	@BUILD=$(BUILD) tests/run-all
 
 ## check-unit: only the C unit tests (normal build)
 check-unit: all
 	@BUILD=$(BUILD) TFS_SUITES=unit tests/run-all
 
+## check-asan: only the sanitizer suites: unit tests and the bats suites on the ASan+UBSan programs
+check-asan: all
+	@$(ASAN_MAKE) $(ASAN_TARGETS)
+	@BUILD=$(BUILD) TFS_SUITES="asan bats-asan" tests/run-all
+
 ## bench: benchmarks, JSON results in $(BUILD)/bench/ (ratios against references run alongside)
-bench: deps all
+bench:
+	@tests/deps bench
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) tests/bench/run
 
 ## demo: the whole pipeline on the built-in default data (see pipelines/demo.mk)
-demo: deps all
+demo:
+	@tests/deps demo
+	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory -f pipelines/demo.mk BIN=$(abspath $(BUILD)/bin) OUT=demo
 
 ## lint-man: check every man page with groff -ww

@@ -64,7 +64,37 @@ load helper
 @test "suite: make help lists the documented targets" {
     run make -C "$TFS_ROOT" --no-print-directory help
     [ "$status" -eq 0 ]
-    for t in all check bench demo install uninstall clean help; do
+    for t in all check check-unit check-asan bench demo deps install uninstall clean help; do
         [[ $output == *"$t:"* ]] || { echo "make help lacks $t" >&2; false; }
     done
+}
+
+@test "suite: make CFLAGS=... and CPPFLAGS=... keep the flags the build needs" {
+    local b="$BATS_TEST_TMPDIR/build"
+    run make -C "$TFS_ROOT" --no-print-directory -n BUILD="$b" CFLAGS=-O3 CPPFLAGS=-DTFS_TEST_FLAG "$b/lib/xio.o"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    local line; line=$(grep -- ' -c -o ' <<< "$output")
+    for f in -O3 -DTFS_TEST_FLAG -Ilib -std=c11 -Werror -Wall -Wextra -fopenmp; do
+        [[ " $line " == *" $f "* ]] || { echo "compile line lacks $f: $line" >&2; false; }
+    done
+    [[ " $line " != *" -O2 "* ]] || { echo "CFLAGS did not replace -O2: $line" >&2; false; }
+    run make -C "$TFS_ROOT" --no-print-directory -n -B BUILD="$b" LDFLAGS=-Wl,-O1 LDLIBS=-lrt "$b/bin/tok-stats"
+    line=$(grep -- "-o $b/bin/tok-stats " <<< "$output")
+    for f in -Wl,-O1 -lrt -fopenmp -lcurl -lm; do
+        [[ " $line " == *" $f "* ]] || { echo "link line lacks $f: $line" >&2; false; }
+    done
+}
+
+@test "suite: tests/deps names the packages of each job; an unknown job is a usage error" {
+    run "$TFS_ROOT/tests/deps" --help
+    [ "$status" -eq 0 ]
+    [[ $output == *"tests/deps demo"* ]]
+    run "$TFS_ROOT/tests/deps" nosuchjob
+    [ "$status" -eq 2 ]
+    [[ $output == *"unknown job 'nosuchjob'"* ]]
+    # every job's list includes the build's; the demo's is short
+    grep -q '^DEMO="\$BUILD ' "$TFS_ROOT/tests/deps"
+    grep -q '^CHECK="\$DEMO ' "$TFS_ROOT/tests/deps"
+    grep -q '^BENCH="\$CHECK ' "$TFS_ROOT/tests/deps"
+    ! grep -q '^DEMO=.*torch' "$TFS_ROOT/tests/deps" || false
 }

@@ -5,7 +5,7 @@
 
 load helper
 
-PQT=${PQT:-$TFS_ROOT/../shared/data/parquet-testing}
+PQT=${PQT:-$TFS_ROOT/tests/fixtures/parquet-testing}
 
 # ---- the fake Hub, once per file --------------------------------------
 make_repos() {
@@ -517,7 +517,6 @@ Try 'hf-fetch --help'." ]
 
 # ---- Parquet ------------------------------------------------------------------
 @test "hf-fetch: every flat parquet-testing file reads; expected values match" {
-    [ -d "$PQT/data" ] || skip "parquet-testing not found at $PQT"
     for f in alltypes_plain alltypes_dictionary alltypes_plain.snappy alltypes_tiny_pages_plain binary \
              byte_stream_split.zstd concatenated_gzip_members datapage_v1-snappy-compressed-checksum \
              datapage_v1-uncompressed-checksum datapage_v2_empty_datapage.snappy delta_binary_packed \
@@ -546,7 +545,6 @@ EOF
 }
 
 @test "hf-fetch: unsupported Parquet features and bad_data files fail with a message" {
-    [ -d "$PQT/data" ] || skip "parquet-testing not found at $PQT"
     run_tool hf-fetch --file "$PQT/data/nulls.snappy.parquet"
     [ "$status" -eq 1 ]
     [ "$stderr" = "hf-fetch: $PQT/data/nulls.snappy.parquet: column 'b_struct' is a nested group (struct, list or map): hf-fetch reads flat columns of basic types only" ]

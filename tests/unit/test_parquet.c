@@ -1,5 +1,5 @@
 /* test_parquet.c - the Parquet reader against the apache/parquet-testing
- * files (../shared/data/parquet-testing, or $TFS_PARQUET_TESTING): known
+ * files vendored in tests/fixtures/parquet-testing (or $TFS_PARQUET_TESTING): known
  * values, the suite's *_expect.csv files, and every bad_data file failing
  * with a message (run under ASan by `make check`). */
 #include "parquet.h"
@@ -13,7 +13,7 @@ static const char *pqt(const char *rel)
 {
     static char path[1024];
     const char *base = getenv("TFS_PARQUET_TESTING");
-    snprintf(path, sizeof path, "%s/%s", base ? base : "../shared/data/parquet-testing", rel);
+    snprintf(path, sizeof path, "%s/%s", base ? base : "tests/fixtures/parquet-testing", rel);
     return path;
 }
 
@@ -253,7 +253,7 @@ TEST(unsupported_features_are_named)
 {
     EXPECT_DIE(read_all_columns(pqt("data/nulls.snappy.parquet")), "column 'b_struct' is a nested group");
     EXPECT_DIE(read_all_columns(pqt("data/byte_array_decimal.parquet")), "column 'value' is a DECIMAL");
-    EXPECT_DIE(read_all_columns(pqt("data/README.md")), "not a Parquet file");
+    EXPECT_DIE(read_all_columns(pqt("README.md")), "not a Parquet file");
 }
 
 /* Truncated and bit-flipped copies of a good file: every one either reads
