@@ -31,7 +31,7 @@ COMPILE = $(CC) $(TFS_CPPFLAGS) $(CPPFLAGS) $(TFS_CFLAGS) $(CFLAGS)
 LINK    = $(CC) $(TFS_LDFLAGS) $(LDFLAGS)
 LIBS    = $(TFS_LDLIBS) $(LDLIBS)
 
-LIB_SRC  := $(wildcard lib/*.c)
+LIB_SRC  := $(wildcard lib/*/*.c)
 BIN_SRC  := $(wildcard bin/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 # Test and benchmark drivers: C programs that tests/*.bats or tests/bench/
@@ -134,4 +134,4 @@ clean:
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
--include $(wildcard $(BUILD)/lib/*.d $(BUILD)/bin/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/torch/*.d $(BUILD)/tests/bench/*.d)
+-include $(wildcard $(BUILD)/lib/*/*.d $(BUILD)/bin/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/torch/*.d $(BUILD)/tests/bench/*.d)

@@ -1,9 +1,9 @@
 /* bpe-encode - JSONL text -> token stream with a BPE tokenizer, and back
- * with -d.  The work is in lib/tokfilter.c and lib/bpe_encode.c. */
-#include "opts.h"
-#include "tokenizer.h"
-#include "tokfilter.h"
-#include "xio.h"
+ * with -d.  The work is in lib/tok/tokfilter.c and lib/tok/bpe_encode.c. */
+#include "core/opts.h"
+#include "tok/tokenizer.h"
+#include "tok/tokfilter.h"
+#include "core/xio.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* bpe-train - learn a byte-level BPE tokenizer from JSONL documents.
  * JSONL -> [pre-tokenize, count words, merge pairs] -> tok.bin
- * The algorithm is in lib/bpe_train.c, the file format in lib/tokenizer.c. */
-#include "opts.h"
-#include "pretok.h"
-#include "tokenizer.h"
-#include "xio.h"
+ * The algorithm is in lib/tok/bpe_train.c, the file format in lib/tok/tokenizer.c. */
+#include "core/opts.h"
+#include "tok/pretok.h"
+#include "tok/tokenizer.h"
+#include "core/xio.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,9 @@
 /* hf-fetch.c - a Hugging Face dataset as JSON Lines on stdout.
- * parse options -> hf_fetch() (lib/hffetch.c) -> exit status. */
-#include "hfdata.h"
-#include "hffetch.h"
-#include "opts.h"
-#include "xio.h"
+ * parse options -> hf_fetch() (lib/hub/hffetch.c) -> exit status. */
+#include "hub/hfdata.h"
+#include "hub/hffetch.h"
+#include "core/opts.h"
+#include "core/xio.h"
 
 #include <stdint.h>
 #include <stdio.h>

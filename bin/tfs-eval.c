@@ -1,11 +1,11 @@
 /* tfs-eval - score a token stream with a checkpoint, generate text, chat,
  * or export the model for Hugging Face transformers.
  *
- *   parse options -> tfs_eval() (lib/evaluate.c) -> exit status
+ *   parse options -> tfs_eval() (lib/run/evaluate.c) -> exit status
  */
-#include "evaluate.h"
-#include "opts.h"
-#include "xio.h"
+#include "run/evaluate.h"
+#include "core/opts.h"
+#include "core/xio.h"
 
 #include <stdlib.h>
 

@@ -1,13 +1,13 @@
 /* tfs-train - train a model (custom GPT-2 or the Llama-style baseline) on a token stream.
  *
  *   parse options (defaults < resumed checkpoint < --config < command line)
- *   -> tfs_train() (lib/train.c) -> exit status
+ *   -> tfs_train() (lib/run/train.c) -> exit status
  */
-#include "checkpoint.h"
-#include "config.h"
-#include "opts.h"
-#include "train.h"
-#include "xio.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+#include "core/opts.h"
+#include "run/train.h"
+#include "core/xio.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@ enum {
 
 static const struct optdef OPTS[] = {
     { 'c', "config", "NAME", NULL, "apply the settings of configuration NAME (a name in assets/configs, or a file)" },
-    { O_MODEL, "model", "LEVEL", "custom", "custom (GPT-2, hand-written backward, lib/gpt2.c), autograd (the same GPT-2 on lib/ag.c) or baseline (Llama-style, lib/llama.c)" },
+    { O_MODEL, "model", "LEVEL", "custom", "custom (GPT-2, hand-written backward, lib/gpt2/gpt2.c), autograd (the same GPT-2 on lib/autograd/ag.c) or baseline (Llama-style, lib/llama/llama.c)" },
     { O_LAYERS, "layers", "N", "4", "transformer blocks" },
     { O_HEADS, "heads", "N", "4", "attention heads (must divide --dim)" },
     { O_DIM, "dim", "N", "128", "model width" },

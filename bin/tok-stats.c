@@ -2,10 +2,10 @@
  * token stream, and a measured vocabulary-size recommendation.
  * JSONL | token stream -> [count, classify, (train + encode)] -> report
  * The work is in lib/stats*.c; see tok-stats(1). */
-#include "opts.h"
-#include "stats_report.h"
-#include "tokenizer.h"
-#include "xio.h"
+#include "core/opts.h"
+#include "stats/stats_report.h"
+#include "tok/tokenizer.h"
+#include "core/xio.h"
 
 #include <omp.h>
 #include <stdlib.h>

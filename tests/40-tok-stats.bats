@@ -8,7 +8,7 @@ load helper
 PY=/usr/bin/python3
 
 # mkstream FILE VOCAB FINGERPRINT_HEX BITS ID...: write a token stream
-# (tfs-tokens(5)) by hand, independent of lib/tokstream.c.
+# (tfs-tokens(5)) by hand, independent of lib/core/tokstream.c.
 mkstream() {
     "$PY" - "$@" <<'EOF'
 import struct, sys

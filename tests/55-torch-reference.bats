@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The custom model (lib/gpt2.c) against the same GPT-2 written in PyTorch:
+# The custom model (lib/gpt2/gpt2.c) against the same GPT-2 written in PyTorch:
 # logits, loss, every gradient and the weights after one AdamW step
 # (tests/torch/gpt2_dump.c writes the C side, tests/torch/gpt2_reference.py
 # rebuilds it with torch.nn in float64 and compares, rel <= 1e-4 per tensor).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/20-model.sh - training speed of the custom model (lib/gpt2.c)
+# tests/bench/20-model.sh - training speed of the custom model (lib/gpt2/gpt2.c)
 # against the same GPT-2 in PyTorch, side by side in one run.
 #
 #   BUILD=build tests/bench/20-model.sh        (also run by `make bench`)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/bench/30-autograd.sh - training throughput of the autograd level
-# (lib/ag_gpt2.c) next to the custom level (lib/gpt2.c): same model, same
+# (lib/autograd/ag_gpt2.c) next to the custom level (lib/gpt2/gpt2.c): same model, same
 # weights, same batch, steps interleaved so both see the same machine load
 # (driver: tests/bench/autograd_bench.c).
 #

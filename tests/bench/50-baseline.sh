@@ -13,7 +13,7 @@
 # (6 N + 12 L T C per token) / the best sgemm GFLOP/s measured just before
 # and just after the training runs.  Peak RSS at context 1024 (batch 2) for
 # the baseline with stored activations, with recomputation, PyTorch, and the
-# custom level (lib/gpt2.c: GPT-2 with the same width, depth and heads, a
+# custom level (lib/gpt2/gpt2.c: GPT-2 with the same width, depth and heads, a
 # 4C GELU MLP, whose parameter count is within 1% of the baseline's).
 # Writes $BUILD/bench/50-baseline.json and prints a summary.
 set -euo pipefail

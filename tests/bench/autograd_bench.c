@@ -12,10 +12,10 @@
  * clock and by the process's CPU time (all threads), as one JSON object on
  * stdout.  Threads: OMP_NUM_THREADS, shared by OpenMP and OpenBLAS.
  */
-#include "ag_gpt2.h"
-#include "gpt2.h"
-#include "rng.h"
-#include "xio.h"
+#include "autograd/ag_gpt2.h"
+#include "gpt2/gpt2.h"
+#include "core/rng.h"
+#include "core/xio.h"
 
 #include <omp.h>
 #include <stdio.h>

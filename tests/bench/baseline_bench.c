@@ -10,7 +10,7 @@
  *       FLOPs per token (6 N + 12 L T C), peak RSS.  The first step is a
  *       warm-up and is not counted.
  *   baseline_bench custom V C L NH B T STEPS
- *       the same for the custom level (lib/gpt2.c, GPT-2 architecture)
+ *       the same for the custom level (lib/gpt2/gpt2.c, GPT-2 architecture)
  */
 #include <cblas.h>
 #include <omp.h>
@@ -20,10 +20,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "gpt2.h"
-#include "llama.h"
-#include "rng.h"
-#include "xio.h"
+#include "gpt2/gpt2.h"
+#include "llama/llama.h"
+#include "core/rng.h"
+#include "core/xio.h"
 
 static double now(void)
 {

@@ -9,9 +9,9 @@
  * Output: one JSON object on stdout.  Threads: OMP_NUM_THREADS, shared by
  * our OpenMP loops and OpenBLAS (its OpenMP build, see the Makefile).
  */
-#include "gpt2.h"
-#include "rng.h"
-#include "xio.h"
+#include "gpt2/gpt2.h"
+#include "core/rng.h"
+#include "core/xio.h"
 
 #include <cblas.h>
 #include <omp.h>

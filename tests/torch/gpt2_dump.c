@@ -3,7 +3,7 @@
  *
  *   gpt2_dump DIR [--autograd] [--corrupt TENSOR]
  *
- * Builds a small GPT-2 (lib/gpt2.c) from a fixed seed, runs one forward and
+ * Builds a small GPT-2 (lib/gpt2/gpt2.c) from a fixed seed, runs one forward and
  * backward pass on a fixed batch and one AdamW step, and writes
  *   DIR/input.safetensors    the weights before the step (our names and
  *                            layout, gpt2.h), the batch as floats ("inputs",
@@ -13,15 +13,15 @@
  *                            "loss" (), "grad.NAME" and "after.NAME" (the
  *                            weights after the step) for every parameter
  * --autograd runs the same model, weights and batch through the autograd
- * level (lib/ag_gpt2.c) instead of the custom level's hand-written backward.
+ * level (lib/autograd/ag_gpt2.c) instead of the custom level's hand-written backward.
  * --corrupt TENSOR adds 1% of its largest value to one element of the named
  * result tensor, so the test can show that the checker fails.
  */
-#include "ag_gpt2.h"
-#include "gpt2.h"
-#include "rng.h"
-#include "safetensors.h"
-#include "xio.h"
+#include "autograd/ag_gpt2.h"
+#include "gpt2/gpt2.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "core/xio.h"
 
 #include <math.h>
 #include <stdio.h>

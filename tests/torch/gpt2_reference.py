@@ -5,7 +5,7 @@ custom model (tests/55-torch-reference.bats; the C half is gpt2_dump.c).
     /usr/bin/python3 tests/torch/gpt2_reference.py DIR
 
 Reads DIR/input.safetensors (weights, batch, config, AdamW settings) and
-DIR/result.safetensors (what lib/gpt2.c computed), builds the same GPT-2
+DIR/result.safetensors (what lib/gpt2/gpt2.c computed), builds the same GPT-2
 from plain torch.nn modules in float64, loads the weights, and compares:
 the logits, the loss, the gradient of every parameter tensor, and every
 parameter after one step of torch.optim.AdamW.  For each tensor it prints
@@ -14,7 +14,7 @@ and exits 1 if any rel exceeds 1e-4 (2 on a usage or format error).
 
 Dependencies: torch and numpy; safetensors is parsed here with json (the
 format: 8-byte little-endian header length, JSON header, raw data; see
-lib/safetensors.h).
+lib/core/safetensors.h).
 """
 import json
 import math

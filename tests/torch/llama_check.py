@@ -1,4 +1,4 @@
-"""llama_check.py DIR - compare lib/llama.c with the PyTorch reference.
+"""llama_check.py DIR - compare lib/llama/llama.c with the PyTorch reference.
 
 DIR is written by `llama_dump DIR`: DIR/hf is the model before the step as
 a Hugging Face export (config.json + model.safetensors); loading it into

@@ -3,7 +3,7 @@
  *
  *   llama_dump DIR [--untied] [--corrupt TENSOR]
  *
- * Builds a small Llama-style model (lib/llama.c: grouped-query attention,
+ * Builds a small Llama-style model (lib/llama/llama.c: grouped-query attention,
  * tied embeddings unless --untied) from a fixed seed, with norm gains away
  * from 1 and weights large enough for non-trivial activations; runs one
  * forward and backward pass on a fixed batch and one AdamW step, and writes
@@ -18,11 +18,11 @@
  * --corrupt TENSOR adds 1% of its largest value to one element of the named
  * result tensor, so the test can show that the checker fails.
  */
-#include "llama.h"
-#include "llama_ckpt.h"
-#include "rng.h"
-#include "safetensors.h"
-#include "xio.h"
+#include "llama/llama.h"
+#include "llama/llama_ckpt.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "core/xio.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,9 +1,9 @@
 """llama_ref.py - an independent PyTorch implementation of the baseline
 (Llama-style) architecture, with Hugging Face LlamaForCausalLM's parameter
 names and shapes.  Used by llama_check.py (the correctness comparison with
-lib/llama.c) and by tests/bench/50-baseline.sh (the speed reference).
+lib/llama/llama.c) and by tests/bench/50-baseline.sh (the speed reference).
 
-Written from the architecture's definition, not from lib/llama.c: separate
+Written from the architecture's definition, not from lib/llama/llama.c: separate
 q/k/v/gate/up projections, attention with an explicit causal mask, and
 repeat_kv for grouped-query attention.  Only torch, numpy and json.
 """

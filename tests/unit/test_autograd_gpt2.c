@@ -1,19 +1,19 @@
-/* test_autograd_gpt2.c - the autograd GPT-2 (lib/ag_gpt2.c): the rules of
+/* test_autograd_gpt2.c - the autograd GPT-2 (lib/autograd/ag_gpt2.c): the rules of
  * the library at model scale, and the comparison with the custom level.
  *
- * The custom level (lib/gpt2.c, hand-written backward) is the reference for
+ * The custom level (lib/gpt2/gpt2.c, hand-written backward) is the reference for
  * the loss, every gradient, 20 AdamW steps and checkpoints; PyTorch is the
  * second, independent one (tests/70-autograd.bats, with the driver
  * tests/torch/gpt2_dump.c --autograd and tests/torch/gpt2_reference.py).
  */
-#include "ag_gpt2.h"
-#include "checkpoint.h"
+#include "autograd/ag_gpt2.h"
+#include "model/checkpoint.h"
 
 #include <stdint.h>
 
-#include "rng.h"
+#include "core/rng.h"
 #include "unit.h"
-#include "xio.h"
+#include "core/xio.h"
 
 static const struct gpt2_config TINY = { .vocab = 37, .context = 16, .layers = 2, .heads = 2, .dim = 16 };
 

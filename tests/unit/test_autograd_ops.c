@@ -13,11 +13,11 @@
  * must equal the analytic x->grad[i] within 1e-7 + 1e-5 |g_num|.
  */
 #define AG_DOUBLE 1
-#include "ag.c"
+#include "autograd/ag.c"
 
 #include <fcntl.h>
 
-#include "rng.h"
+#include "core/rng.h"
 #include "unit.h"
 
 static struct rng R;

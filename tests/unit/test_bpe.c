@@ -2,10 +2,10 @@
  * naive reference trainer, determinism across threads, tok.bin and
  * tokenizer.json round trips, encoding round trips on random bytes,
  * special tokens, and every kind of bad tokenizer file. */
-#include "pretok.h"
-#include "tokenizer.h"
-#include "tokenizer_impl.h"     /* tok_long_piece */
-#include "xio.h"
+#include "tok/pretok.h"
+#include "tok/tokenizer.h"
+#include "tok/tokenizer_impl.h"     /* tok_long_piece */
+#include "core/xio.h"
 #include "unit.h"
 
 #include <stdint.h>

@@ -1,9 +1,9 @@
 /* test_checkpoint.c - checkpoints round-trip bit for bit, use Hugging
  * Face's names and (in, out) shapes, and refuse what does not fit. */
-#include "checkpoint.h"
-#include "safetensors.h"
+#include "model/checkpoint.h"
+#include "core/safetensors.h"
 #include "unit.h"
-#include "xio.h"
+#include "core/xio.h"
 
 #include <math.h>
 

@@ -1,12 +1,12 @@
-/* test_gpt2.c - the whole model (lib/gpt2.c): gradient check of every
+/* test_gpt2.c - the whole model (lib/gpt2/gpt2.c): gradient check of every
  * parameter on a tiny config, gradient accumulation over micro-batches,
  * KV-cache generation against the full forward pass, AdamW, determinism,
  * sizes, and the errors for bad input.  (The layer-by-layer checks are in
  * test_ops.c; the comparison with PyTorch in tests/torch/.) */
 #include "unit.h"
-#include "gpt2.h"
-#include "rng.h"
-#include "xio.h"
+#include "gpt2/gpt2.h"
+#include "core/rng.h"
+#include "core/xio.h"
 
 #include <stdint.h>
 

@@ -1,9 +1,9 @@
 /* test_hfdata.c - pieces of hf-fetch that need no network: glob patterns,
  * formats, split inference and configs, SHA-256, the JSON row writer. */
-#include "hfdata.h"
-#include "jbuf.h"
-#include "sha256.h"
-#include "xio.h"
+#include "hub/hfdata.h"
+#include "core/jbuf.h"
+#include "core/sha256.h"
+#include "core/xio.h"
 #include "unit.h"
 
 TEST(glob_patterns)

@@ -1,8 +1,8 @@
 /* test_jsonl.c - the JSONL reader and writer, UTF-8 validation, options. */
 #include "unit.h"
-#include "jsonl.h"
-#include "opts.h"
-#include "xio.h"
+#include "core/jsonl.h"
+#include "core/opts.h"
+#include "core/xio.h"
 
 static const char *put(const char *name, const char *data, size_t n)
 {

@@ -1,5 +1,5 @@
-/* test_llama.c - the baseline model as a whole (lib/llama.c,
- * lib/llama_ckpt.c).  (The comparison with PyTorch is tests/80-baseline.bats.)
+/* test_llama.c - the baseline model as a whole (lib/llama/llama.c,
+ * lib/llama/llama_ckpt.c).  (The comparison with PyTorch is tests/80-baseline.bats.)
  *
  * Unit tests: the optimised path (flash attention, fused residual+norm,
  * chunked cross-entropy) against the plain one; recomputation against
@@ -7,11 +7,11 @@
  * untied weights; the KV cache against the full forward; a whole-model
  * finite-difference spot check; the Hugging Face export read back.
  */
-#include "llama.h"
-#include "llama_ckpt.h"
-#include "rng.h"
+#include "llama/llama.h"
+#include "llama/llama_ckpt.h"
+#include "core/rng.h"
 #include "unit.h"
-#include "xio.h"
+#include "core/xio.h"
 
 static struct llama_config tiny(int tied)
 {

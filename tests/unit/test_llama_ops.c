@@ -1,9 +1,9 @@
-/* test_llama_ops.c - every backward of lib/llama_ops.c against central
+/* test_llama_ops.c - every backward of lib/llama/llama_ops.c against central
  * finite differences in double precision, and every optimised layer against
  * its plain version.  (The plain softmax + cross-entropy and the linear
  * layer belong to the custom level and are checked in test_ops.)
  *
- * The double versions come from compiling lib/llama_ops.c a second time
+ * The double versions come from compiling lib/llama/llama_ops.c a second time
  * right here with real = double and names suffixed _f64.  For an op
  * y = f(x1, x2, ...) the checked scalar is S = sum(y * R) for a fixed random
  * R: the backward is called with dy = R, and each dS/dx[i] is compared with
@@ -13,11 +13,11 @@
 #define OPS_REAL double
 #define OPS(name) name##_f64
 #define OPS_GEMM cblas_dgemm
-#include "../../lib/llama_ops.c"
+#include "llama/llama_ops.c"
 
-#include "llama_ops.h"
-#include "ops.h"
-#include "rng.h"
+#include "llama/llama_ops.h"
+#include "kernels/ops.h"
+#include "core/rng.h"
 #include "unit.h"
 
 static struct rng R;

@@ -16,10 +16,10 @@
  * Each tensor's max error is printed, and any failure fails the test.
  */
 #include "unit.h"
-#include "ops.h"
-#include "fastmath.h"
-#include "rng.h"
-#include "xio.h"
+#include "kernels/ops.h"
+#include "kernels/fastmath.h"
+#include "core/rng.h"
+#include "core/xio.h"
 
 #include <stdint.h>
 

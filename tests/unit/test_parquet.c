@@ -2,9 +2,9 @@
  * files vendored in tests/fixtures/parquet-testing (or $TFS_PARQUET_TESTING): known
  * values, the suite's *_expect.csv files, and every bad_data file failing
  * with a message (run under ASan by `make check`). */
-#include "parquet.h"
-#include "thrift.h"
-#include "xio.h"
+#include "parquet/parquet.h"
+#include "parquet/thrift.h"
+#include "core/xio.h"
 #include "unit.h"
 
 #include <jansson.h>

@@ -1,8 +1,8 @@
 /* test_safetensors.c - safetensors round trip, the exact byte layout of a
  * small file, and rejection of truncated, corrupt and foreign files. */
 #include "unit.h"
-#include "safetensors.h"
-#include "xio.h"
+#include "core/safetensors.h"
+#include "core/xio.h"
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* test_sample.c - the sampler: greedy, temperature, top-k, top-p,
  * determinism; and the learning-rate schedule of the training loop. */
-#include "sample.h"
-#include "train.h"
+#include "run/sample.h"
+#include "run/train.h"
 #include "unit.h"
 
 #include <math.h>

@@ -1,7 +1,7 @@
 /* test_stats.c - unit tests of lib/stats*.c: id counting, entropy, coverage,
  * text statistics, distributions, pre-token classes. */
-#include "stats.h"
-#include "stats_report.h"
+#include "stats/stats.h"
+#include "stats/stats_report.h"
 #include "unit.h"
 
 #include <stdint.h>

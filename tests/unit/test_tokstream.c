@@ -1,9 +1,9 @@
 /* test_tokstream.c - the token stream format: round trips (uint16/uint32,
  * file/pipe, plain/zstd) and rejection of corrupt, truncated, foreign input. */
 #include "unit.h"
-#include "tokstream.h"
-#include "xio.h"
-#include "rng.h"
+#include "core/tokstream.h"
+#include "core/xio.h"
+#include "core/rng.h"
 
 #include <fcntl.h>
 #include <stdint.h>

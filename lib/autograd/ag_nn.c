@@ -1,0 +1,115 @@
+/* ag_nn.c - Linear, LayerNorm, Embedding and AdamW for the autograd level
+ * (see ag_nn.h).  The modules only compose ops of ag.c. */
+#include "autograd/ag_nn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xio.h"
+
+/* ---- modules ---- */
+
+struct ag_tensor *ag_Linear_forward(struct ag_ctx *ctx, const struct ag_Linear *m, struct ag_tensor *x)
+{
+    struct ag_tensor *y = ag_matmul_t(ctx, x, m->weight);      /* x @ W^T */
+    return m->bias ? ag_add(ctx, y, m->bias) : y;              /* + b, broadcast over the rows */
+}
+
+struct ag_tensor *ag_LayerNorm_forward(struct ag_ctx *ctx, const struct ag_LayerNorm *m, struct ag_tensor *x)
+{
+    return ag_layer_norm(ctx, x, m->weight, m->bias, m->eps);
+}
+
+struct ag_tensor *ag_Embedding_forward(struct ag_ctx *ctx, const struct ag_Embedding *m,
+                                       const uint32_t *ids, int ndim, const int *shape)
+{
+    return ag_embedding(ctx, m->weight, ids, ndim, shape);
+}
+
+/* ---- AdamW ---- */
+
+void ag_AdamW_init(struct ag_AdamW *opt, struct ag_tensor **params, int nparams, float lr)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->params = xmalloc((size_t)nparams * sizeof *opt->params);
+    memcpy(opt->params, params, (size_t)nparams * sizeof *params);
+    opt->nparams = nparams;
+    opt->decay = xmalloc((size_t)nparams * sizeof *opt->decay);
+    opt->m = xcalloc((size_t)nparams, sizeof *opt->m);
+    opt->v = xcalloc((size_t)nparams, sizeof *opt->v);
+    opt->owned = xcalloc((size_t)nparams, sizeof *opt->owned);
+    for (int i = 0; i < nparams; i++) {
+        if (!params[i]->requires_grad)
+            die("ag_AdamW_init: parameter %d (%s) does not require grad; the optimizer would never move it",
+                i, params[i]->name ? params[i]->name : "unnamed");
+        opt->decay[i] = 1;
+    }
+    opt->lr = lr;
+    opt->beta1 = 0.9f;
+    opt->beta2 = 0.999f;
+    opt->eps = 1e-8f;
+    opt->weight_decay = 0.01f;
+}
+
+void ag_AdamW_set_moments(struct ag_AdamW *opt, int i, ag_real *m, ag_real *v)
+{
+    if (opt->owned[i]) free(opt->m[i]);
+    opt->owned[i] = 0;
+    opt->m[i] = m;
+    opt->v[i] = v;
+}
+
+/* Lazily, like torch's optimizer state: zeroed moments for the parameters
+ * whose moments live nowhere else (one allocation holds m then v). */
+static void ensure_moments(struct ag_AdamW *opt)
+{
+    for (int i = 0; i < opt->nparams; i++)
+        if (!opt->m[i]) {
+            opt->m[i] = xcalloc(2 * opt->params[i]->n, sizeof **opt->m);
+            opt->v[i] = opt->m[i] + opt->params[i]->n;
+            opt->owned[i] = 1;
+        }
+}
+
+void ag_AdamW_free(struct ag_AdamW *opt)
+{
+    for (int i = 0; i < opt->nparams; i++)
+        if (opt->owned[i]) free(opt->m[i]);
+    free(opt->params);
+    free(opt->decay);
+    free(opt->m);
+    free(opt->v);
+    free(opt->owned);
+    memset(opt, 0, sizeof *opt);
+}
+
+void ag_AdamW_zero_grad(struct ag_AdamW *opt) { ag_zero_grad(opt->params, opt->nparams); }
+
+void ag_AdamW_step(struct ag_AdamW *opt, float grad_scale)
+{
+    ensure_moments(opt);
+    opt->t++;
+    /* the bias corrections' reciprocals, in float, as the custom level's
+     * gpt2_adamw_step computes them: the two levels update alike */
+    float rbc1 = 1.0f / (1.0f - powf(opt->beta1, (float)opt->t));
+    float rbc2 = 1.0f / (1.0f - powf(opt->beta2, (float)opt->t));
+    float beta1 = opt->beta1, beta2 = opt->beta2, lr = opt->lr, eps = opt->eps;
+    for (int k = 0; k < opt->nparams; k++) {
+        struct ag_tensor *p = opt->params[k];
+        float *w = p->data;
+        const float *g = p->grad;
+        float *m = opt->m[k], *v = opt->v[k];
+        float wd = opt->decay[k] ? opt->weight_decay : 0;
+        size_t n = p->n;
+        #pragma omp parallel for simd if (n > 65536)
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * grad_scale;
+            m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
+            v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+            float mhat = m[i] * rbc1, vhat = v[i] * rbc2;
+            w[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * w[i]);
+        }
+        ag_bump_version(p);     /* the one sanctioned in-place change */
+    }
+}

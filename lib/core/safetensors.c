@@ -1,0 +1,303 @@
+/* safetensors.c - read and write the safetensors format (see safetensors.h
+ * for the layout).
+ *
+ * Format facts used here, from the specification at
+ * https://huggingface.co/docs/safetensors (and github.com/huggingface/safetensors,
+ * README "Format"):
+ *   - the first 8 bytes are the header size N as a little-endian uint64;
+ *   - the header is a UTF-8 JSON object; "__metadata__" maps strings to
+ *     strings; every other key is a tensor {"dtype", "shape", "data_offsets"};
+ *   - data_offsets [begin, end) are relative to the byte buffer after the
+ *     header; the buffer must be entirely indexed by the tensors, without
+ *     holes and without overlaps;
+ *   - the header may be padded with spaces (0x20) so the buffer starts on an
+ *     8-byte boundary; we always pad when writing.
+ * The reader maps the file read-only and hands out pointers into the map, so
+ * opening a 500 MB checkpoint costs no copy.  If a foreign writer left the
+ * buffer misaligned for floats, we copy the file once into an anonymous
+ * mapping shifted so that the buffer is aligned.
+ */
+#include "core/safetensors.h"
+#include "core/xio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "safetensors.c writes floats as they lie in memory: a little-endian machine is required"
+#endif
+
+/* ---- writer ------------------------------------------------------------- */
+
+struct st_writer {
+    int n, cap;
+    struct st_tensor *t;        /* name owned, data borrowed */
+    json_t *meta;               /* object of string -> string */
+};
+
+struct st_writer *st_writer_new(void)
+{
+    struct st_writer *w = xcalloc(1, sizeof *w);
+    w->meta = json_object();
+    return w;
+}
+
+void st_add(struct st_writer *w, const char *name, const float *data, int ndim, const int64_t *shape)
+{
+    if (ndim < 0 || ndim > ST_MAX_DIMS) die("safetensors: tensor %s: %d dimensions (at most %d)", name, ndim, ST_MAX_DIMS);
+    if (!strcmp(name, "__metadata__")) die("safetensors: '__metadata__' cannot name a tensor");
+    for (int i = 0; i < w->n; i++)
+        if (!strcmp(w->t[i].name, name)) die("safetensors: tensor %s added twice", name);
+    if (w->n == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 16;
+        w->t = xrealloc(w->t, (size_t)w->cap * sizeof *w->t);
+    }
+    struct st_tensor *t = &w->t[w->n++];
+    memset(t, 0, sizeof *t);
+    t->name = xstrdup(name);
+    t->ndim = ndim;
+    t->nelem = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) die("safetensors: tensor %s: negative dimension", name);
+        t->shape[i] = shape[i];
+        t->nelem *= (size_t)shape[i];
+    }
+    t->data = data;
+}
+
+void st_meta(struct st_writer *w, const char *key, const char *value)
+{
+    if (json_object_set_new(w->meta, key, json_string(value)) != 0)
+        die("safetensors: metadata %s: not valid UTF-8", key);
+}
+
+void st_write(struct st_writer *w, const char *path)
+{
+    /* The header: tensors in the order they were added, their bytes laid out
+     * back to back in the same order. */
+    json_t *h = json_object();
+    if (json_object_size(w->meta) > 0) json_object_set(h, "__metadata__", w->meta);
+    uint64_t off = 0;
+    for (int i = 0; i < w->n; i++) {
+        const struct st_tensor *t = &w->t[i];
+        json_t *shape = json_array();
+        for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->shape[d]));
+        uint64_t end = off + (uint64_t)t->nelem * sizeof(float);
+        json_t *e = json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
+                              "data_offsets", (json_int_t)off, (json_int_t)end);
+        if (!e || json_object_set_new(h, t->name, e) != 0) die("safetensors: tensor name %s: not valid UTF-8", t->name);
+        off = end;
+    }
+    char *js = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!js) die("safetensors: could not build the header of %s", path);
+    json_decref(h);
+    size_t jlen = strlen(js), n = (jlen + 7) / 8 * 8;       /* pad to 8 bytes */
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)n >> (8 * i));
+
+    struct outfile o;
+    FILE *f = outfile_open(&o, path);
+    xfwrite(len8, 1, 8, f);
+    xfwrite(js, 1, jlen, f);
+    for (size_t i = jlen; i < n; i++) fputc(' ', f);
+    for (int i = 0; i < w->n; i++)
+        if (w->t[i].nelem) xfwrite(w->t[i].data, sizeof(float), w->t[i].nelem, f);
+    outfile_commit(&o);
+    free(js);
+}
+
+void st_writer_free(struct st_writer *w)
+{
+    if (!w) return;
+    for (int i = 0; i < w->n; i++) free(w->t[i].name);
+    free(w->t);
+    json_decref(w->meta);
+    free(w);
+}
+
+/* ---- reader ------------------------------------------------------------- */
+
+static int cmp_by_offset(const void *a, const void *b)
+{
+    const size_t *x = a, *y = b;     /* pairs (begin, end) */
+    return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+struct st_file *st_open(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) die_errno("%s", path);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) die_errno("%s", path);
+    if (!S_ISREG(sb.st_mode)) die("%s: not a regular file", path);
+    size_t len = (size_t)sb.st_size;
+    if (len < 8) die("%s: not a safetensors file (%zu bytes, shorter than the 8-byte header size)", path, len);
+
+    unsigned char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) die_errno("%s: mmap", path);
+    close(fd);
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++) n |= (uint64_t)map[i] << (8 * i);
+    if (n > len - 8) die("%s: truncated or not a safetensors file (header of %llu bytes, file of %zu)",
+                         path, (unsigned long long)n, len);
+
+    /* Floats must be 4-byte aligned: the map is page aligned, so the buffer
+     * is aligned when 8 + n is.  Otherwise copy into a shifted mapping. */
+    size_t map_len = len;
+    void *base = map;
+    if ((8 + n) % sizeof(float)) {
+        size_t shift = sizeof(float) - (8 + n) % sizeof(float);
+        map_len = len + shift;
+        unsigned char *copy = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (copy == MAP_FAILED) die_errno("%s: mmap", path);
+        memcpy(copy + shift, map, len);
+        munmap(map, len);
+        base = copy;
+        map = copy + shift;
+    }
+    const unsigned char *buf = map + 8 + n;
+    size_t buflen = len - 8 - (size_t)n;
+
+    json_error_t err;
+    json_t *h = json_loadb((const char *)map + 8, (size_t)n, JSON_REJECT_DUPLICATES, &err);
+    if (!h) die("%s: header: invalid JSON at byte %d: %s", path, err.position, err.text);
+    if (!json_is_object(h)) die("%s: header: not a JSON object", path);
+
+    struct st_file *f = xcalloc(1, sizeof *f);
+    f->path = xstrdup(path);
+    f->map = base;
+    f->map_len = map_len;
+    size_t cap = json_object_size(h);
+    f->tensors = xcalloc(cap ? cap : 1, sizeof *f->tensors);
+    size_t *ranges = xcalloc(cap ? 2 * cap : 1, sizeof *ranges);
+
+    const char *key;
+    json_t *val;
+    json_object_foreach(h, key, val) {
+        if (!strcmp(key, "__metadata__")) {
+            if (!json_is_object(val)) die("%s: header: __metadata__ is not an object", path);
+            size_t nm = json_object_size(val);
+            f->meta_keys = xcalloc(nm ? nm : 1, sizeof *f->meta_keys);
+            f->meta_values = xcalloc(nm ? nm : 1, sizeof *f->meta_values);
+            const char *mk;
+            json_t *mv;
+            json_object_foreach(val, mk, mv) {
+                if (!json_is_string(mv)) die("%s: header: __metadata__ value %s is not a string", path, mk);
+                f->meta_keys[f->nmeta] = xstrdup(mk);
+                f->meta_values[f->nmeta] = xstrdup(json_string_value(mv));
+                f->nmeta++;
+            }
+            continue;
+        }
+        if (!json_is_object(val)) die("%s: tensor %s: not a JSON object", path, key);
+        json_t *dt = json_object_get(val, "dtype"), *sh = json_object_get(val, "shape"),
+               *of = json_object_get(val, "data_offsets");
+        if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(of))
+            die("%s: tensor %s: needs dtype, shape and data_offsets", path, key);
+        if (strcmp(json_string_value(dt), "F32"))
+            die("%s: tensor %s: dtype %s is not supported (only F32)", path, key, json_string_value(dt));
+        struct st_tensor *t = &f->tensors[f->ntensors];
+        t->name = xstrdup(key);
+        t->ndim = (int)json_array_size(sh);
+        if (t->ndim > ST_MAX_DIMS) die("%s: tensor %s: %d dimensions (at most %d)", path, key, t->ndim, ST_MAX_DIMS);
+        /* nelem in uint64 with an overflow guard: the product must stay
+         * below the buffer size anyway. */
+        uint64_t ne = 1;
+        for (int d = 0; d < t->ndim; d++) {
+            json_t *x = json_array_get(sh, (size_t)d);
+            if (!json_is_integer(x) || json_integer_value(x) < 0)
+                die("%s: tensor %s: shape entries must be non-negative integers", path, key);
+            t->shape[d] = json_integer_value(x);
+            if (t->shape[d] && ne > (uint64_t)buflen / (uint64_t)t->shape[d] + 1)
+                die("%s: tensor %s: shape larger than the file", path, key);
+            ne *= (uint64_t)t->shape[d];
+        }
+        if (json_array_size(of) != 2 || !json_is_integer(json_array_get(of, 0)) ||
+            !json_is_integer(json_array_get(of, 1)))
+            die("%s: tensor %s: data_offsets must be [begin, end]", path, key);
+        json_int_t b = json_integer_value(json_array_get(of, 0)), e = json_integer_value(json_array_get(of, 1));
+        if (b < 0 || e < b) die("%s: tensor %s: bad data_offsets [%lld, %lld]", path, key, (long long)b, (long long)e);
+        if ((uint64_t)e > buflen)
+            die("%s: truncated: tensor %s ends at byte %lld of the data, which has %zu bytes",
+                path, key, (long long)e, buflen);
+        if ((uint64_t)(e - b) != ne * sizeof(float))
+            die("%s: tensor %s: shape has %llu floats but data_offsets span %lld bytes",
+                path, key, (unsigned long long)ne, (long long)(e - b));
+        if (b % (json_int_t)sizeof(float)) die("%s: tensor %s: data not aligned to 4 bytes", path, key);
+        t->nelem = (size_t)ne;
+        t->data = (const float *)(const void *)(buf + b);
+        ranges[2 * f->ntensors] = (size_t)b;
+        ranges[2 * f->ntensors + 1] = (size_t)e;
+        f->ntensors++;
+    }
+    json_decref(h);
+
+    /* Sorted by offset, each tensor must start where the previous ended and
+     * the last must end with the buffer: no overlap, no hole. */
+    qsort(ranges, (size_t)f->ntensors, 2 * sizeof *ranges, cmp_by_offset);
+    size_t at = 0;
+    for (int i = 0; i < f->ntensors; i++) {
+        if (ranges[2 * i] < at) die("%s: tensors overlap at data byte %zu", path, ranges[2 * i]);
+        if (ranges[2 * i] > at) die("%s: hole in the data at bytes %zu..%zu", path, at, ranges[2 * i]);
+        at = ranges[2 * i + 1];
+    }
+    if (at != buflen) die("%s: %zu bytes after the last tensor", path, buflen - at);
+    free(ranges);
+    return f;
+}
+
+void st_close(struct st_file *f)
+{
+    if (!f) return;
+    for (int i = 0; i < f->ntensors; i++) free(f->tensors[i].name);
+    for (int i = 0; i < f->nmeta; i++) { free(f->meta_keys[i]); free(f->meta_values[i]); }
+    free(f->tensors);
+    free(f->meta_keys);
+    free(f->meta_values);
+    munmap(f->map, f->map_len);
+    free(f->path);
+    free(f);
+}
+
+const struct st_tensor *st_find(const struct st_file *f, const char *name)
+{
+    for (int i = 0; i < f->ntensors; i++)
+        if (!strcmp(f->tensors[i].name, name)) return &f->tensors[i];
+    return NULL;
+}
+
+const char *st_meta_get(const struct st_file *f, const char *key)
+{
+    for (int i = 0; i < f->nmeta; i++)
+        if (!strcmp(f->meta_keys[i], key)) return f->meta_values[i];
+    return NULL;
+}
+
+static void shape_str(char *s, size_t cap, int ndim, const int64_t *shape)
+{
+    size_t k = (size_t)snprintf(s, cap, "(");
+    for (int d = 0; d < ndim && k < cap; d++)
+        k += (size_t)snprintf(s + k, cap - k, d ? ", %lld" : "%lld", (long long)shape[d]);
+    if (k < cap) snprintf(s + k, cap - k, ")");
+}
+
+const float *st_expect(const struct st_file *f, const char *name, int ndim, const int64_t *shape)
+{
+    const struct st_tensor *t = st_find(f, name);
+    if (!t) die("%s: no tensor %s", f->path, name);
+    int ok = t->ndim == ndim;
+    for (int d = 0; ok && d < ndim; d++) ok = t->shape[d] == shape[d];
+    if (!ok) {
+        char want[256], got[256];
+        shape_str(want, sizeof want, ndim, shape);
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        die("%s: tensor %s has shape %s, expected %s", f->path, name, got, want);
+    }
+    return t->data;
+}

@@ -1,0 +1,247 @@
+/* xio.c - checked I/O and allocation, diagnostics, atomic output files. */
+#include "core/xio.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+const char *tfs_prog = "tfs";
+
+void tfs_set_prog(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
+    tfs_prog = slash ? slash + 1 : argv0;
+}
+
+/* ---- cleanup handlers run by die() ---- */
+#define MAX_ON_DIE 16
+static struct { void (*fn)(void *); void *arg; } on_die[MAX_ON_DIE];
+static int n_on_die;
+
+void tfs_on_die(void (*fn)(void *), void *arg)
+{
+    if (n_on_die < MAX_ON_DIE) { on_die[n_on_die].fn = fn; on_die[n_on_die].arg = arg; n_on_die++; }
+}
+
+void tfs_on_die_remove(void (*fn)(void *), void *arg)
+{
+    for (int i = n_on_die - 1; i >= 0; i--)
+        if (on_die[i].fn == fn && on_die[i].arg == arg) {
+            memmove(&on_die[i], &on_die[i + 1], (size_t)(n_on_die - i - 1) * sizeof on_die[0]);
+            n_on_die--;
+            return;
+        }
+}
+
+static void run_on_die(void)
+{
+    while (n_on_die > 0) { n_on_die--; on_die[n_on_die].fn(on_die[n_on_die].arg); }
+}
+
+void vwarnx(const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    fprintf(stderr, "%s: ", tfs_prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void warnx(const char *fmt, ...)
+{
+    va_list ap; va_start(ap, fmt); vwarnx(fmt, ap); va_end(ap);
+}
+
+void die(const char *fmt, ...)
+{
+    va_list ap; va_start(ap, fmt); vwarnx(fmt, ap); va_end(ap);
+    run_on_die();
+    exit(EXIT_DATA);
+}
+
+void die_errno(const char *fmt, ...)
+{
+    int e = errno;
+    fflush(stdout);
+    va_list ap; va_start(ap, fmt);
+    fprintf(stderr, "%s: ", tfs_prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s\n", strerror(e));
+    run_on_die();
+    exit(EXIT_DATA);
+}
+
+/* ---- allocation ---- */
+void *xmalloc_at(size_t n, const char *file, int line)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) die_errno("%s:%d: out of memory allocating %zu bytes", file, line, n);
+    return p;
+}
+
+void *xcalloc_at(size_t n, size_t sz, const char *file, int line)
+{
+    void *p = calloc(n ? n : 1, sz ? sz : 1);
+    if (!p) die_errno("%s:%d: out of memory allocating %zu x %zu bytes", file, line, n, sz);
+    return p;
+}
+
+void *xrealloc_at(void *p, size_t n, const char *file, int line)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) die_errno("%s:%d: out of memory reallocating to %zu bytes", file, line, n);
+    return q;
+}
+
+char *xstrdup_at(const char *s, const char *file, int line)
+{
+    size_t n = strlen(s) + 1;
+    char *d = xmalloc_at(n, file, line);
+    memcpy(d, s, n);
+    return d;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) die("out of memory formatting a string");
+    va_end(ap);
+    return s;
+}
+
+/* ---- stdio ---- */
+const char *path_name(const char *path)
+{
+    return (!path || strcmp(path, "-") == 0) ? "<stdin>" : path;
+}
+
+FILE *xfopen_at(const char *path, const char *mode, const char *file, int line)
+{
+    (void)file; (void)line;
+    if (strcmp(path, "-") == 0) return mode[0] == 'r' ? stdin : stdout;
+    FILE *f = fopen(path, mode);
+    /* The user needs the path and the reason, not our source location. */
+    if (!f) die_errno("cannot open '%s'", path);
+    return f;
+}
+
+void xfread_at(void *p, size_t sz, size_t n, FILE *f, const char *file, int line)
+{
+    if (fread(p, sz, n, f) != n) {
+        if (ferror(f)) die_errno("%s:%d: read error", file, line);
+        die("%s:%d: unexpected end of file (input truncated?)", file, line);
+    }
+}
+
+void xfwrite_at(const void *p, size_t sz, size_t n, FILE *f, const char *file, int line)
+{
+    if (n && fwrite(p, sz, n, f) != n) die_errno("%s:%d: write error", file, line);
+}
+
+void xfclose_at(FILE *f, const char *file, int line)
+{
+    if (f == stdin) return;
+    if (f == stdout) {
+        if (fflush(f) != 0) die_errno("%s:%d: error writing standard output", file, line);
+        return;
+    }
+    if (fclose(f) != 0) die_errno("%s:%d: error closing file", file, line);
+}
+
+char *read_file(const char *path, size_t *len)
+{
+    FILE *f = xfopen(path, "rb");
+    size_t cap = 1 << 16, n = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) buf = xrealloc(buf, cap *= 2);
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) die_errno("error reading '%s'", path_name(path));
+    if (f != stdin) fclose(f);
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+/* ---- atomic output files ---- */
+static void outfile_cleanup(void *arg)
+{
+    struct outfile *o = arg;
+    if (o->tmp) unlink(o->tmp);
+}
+
+/* Signals that end the program also remove the temp file.  Only the most
+ * recent open outfile is tracked for signals; programs write one at a time. */
+static struct outfile *sig_outfile;
+static void outfile_on_signal(int sig)
+{
+    if (sig_outfile && sig_outfile->tmp) unlink(sig_outfile->tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+FILE *outfile_open(struct outfile *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    if (!path || strcmp(path, "-") == 0) { o->f = stdout; return o->f; }
+    o->path = xstrdup(path);
+    size_t n = strlen(path) + 32;
+    o->tmp = xmalloc(n);
+    snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    o->f = fopen(o->tmp, "wb");
+    if (!o->f) die_errno("cannot create '%s'", o->tmp);
+    tfs_on_die(outfile_cleanup, o);
+    sig_outfile = o;
+    /* Take over the terminating signals that the program has not claimed. */
+    int sigs[] = { SIGHUP, SIGINT, SIGTERM, SIGPIPE };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+            signal(sigs[i], outfile_on_signal);
+    }
+    return o->f;
+}
+
+void outfile_commit(struct outfile *o)
+{
+    if (!o->path) { xfclose(o->f); return; }
+    if (fflush(o->f) != 0 || fsync(fileno(o->f)) != 0) die_errno("error writing '%s'", o->tmp);
+    if (fclose(o->f) != 0) die_errno("error closing '%s'", o->tmp);
+    o->f = NULL;
+    if (rename(o->tmp, o->path) != 0) die_errno("cannot rename '%s' to '%s'", o->tmp, o->path);
+    tfs_on_die_remove(outfile_cleanup, o);
+    if (sig_outfile == o) sig_outfile = NULL;
+    free(o->tmp); free(o->path);
+    o->tmp = o->path = NULL;
+}
+
+void outfile_abort(struct outfile *o)
+{
+    if (!o->path) return;
+    if (o->f) fclose(o->f);
+    o->f = NULL;
+    unlink(o->tmp);
+    tfs_on_die_remove(outfile_cleanup, o);
+    if (sig_outfile == o) sig_outfile = NULL;
+    free(o->tmp); free(o->path);
+    o->tmp = o->path = NULL;
+}
+
+int is_tty(FILE *f)
+{
+    return isatty(fileno(f));
+}
+
+void refuse_binary_tty(FILE *f, int force)
+{
+    if (!force && is_tty(f))
+        die("refusing to write binary data to a terminal (redirect it, use -o FILE, or -f to force)");
+}

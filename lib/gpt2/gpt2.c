@@ -1,0 +1,512 @@
+/* gpt2.c - GPT-2 (Radford et al., "Language Models are Unsupervised
+ * Multitask Learners", 2019) with hand-written backward passes: the model
+ * is the layers of ops.h chained in order, forward and then backward in
+ * reverse.  See gpt2.h for the architecture and the API.
+ *
+ * Dimension legend:
+ *   B batch, T sequence length, N = B*T rows, C width, L layers, NH heads,
+ *   hs = C/NH head size, F = 4C MLP width, V vocabulary, ctx = context.
+ *
+ * Memory: four blocks of floats, each described by a size table.
+ *   params   GPT2_NPARAMS tensors (gpt2.h), in one allocation;
+ *   grads, m, v   the same layout, so AdamW is one flat loop per tensor;
+ *   acts     NUM_ACTS activation tensors for the current (B, T), the
+ *            inputs the backward pass needs;
+ *   dacts    the gradients of the activations, the same layout as acts
+ *            (allocated by the first backward pass, zeroed by each).
+ *
+ * Threads: the GEMMs run in OpenBLAS (its OpenMP build), every other loop
+ * is an `omp parallel for` in ops_*.c or here, all in one libgomp team.
+ */
+#include "gpt2/gpt2.h"
+#include "kernels/ops.h"
+#include "core/rng.h"
+#include "core/xio.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ==== weights ============================================================ */
+
+/* The size table of the parameter block, in block order. */
+static void fill_param_sizes(size_t *s, const struct gpt2_config *cfg)
+{
+    size_t V = (size_t)cfg->vocab, P = (size_t)cfg->context, L = (size_t)cfg->layers, C = (size_t)cfg->dim;
+    s[P_WTE] = V * C;
+    s[P_WPE] = P * C;
+    s[P_LN1W] = L * C;
+    s[P_LN1B] = L * C;
+    s[P_QKVW] = L * 3 * C * C;
+    s[P_QKVB] = L * 3 * C;
+    s[P_ATTPROJW] = L * C * C;
+    s[P_ATTPROJB] = L * C;
+    s[P_LN2W] = L * C;
+    s[P_LN2B] = L * C;
+    s[P_FCW] = L * 4 * C * C;
+    s[P_FCB] = L * 4 * C;
+    s[P_FCPROJW] = L * C * 4 * C;
+    s[P_FCPROJB] = L * C;
+    s[P_LNFW] = C;
+    s[P_LNFB] = C;
+}
+
+void gpt2_init(struct gpt2 *m, const struct gpt2_config *cfg)
+{
+    if (cfg->vocab < 1 || cfg->context < 1 || cfg->layers < 1 || cfg->heads < 1 || cfg->dim < 1)
+        die("model config: vocab, context, layers, heads and dim must be positive");
+    if (cfg->dim % cfg->heads)
+        die("model config: dim %d is not a multiple of heads %d", cfg->dim, cfg->heads);
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    fill_param_sizes(m->param_sizes, cfg);
+    for (int i = 0; i < GPT2_NPARAMS; i++) m->nparams += m->param_sizes[i];
+    m->params = xcalloc(m->nparams, sizeof(float));
+    float *p = m->params;
+    for (int i = 0; i < GPT2_NPARAMS; i++) { m->p[i] = p; p += m->param_sizes[i]; }
+    m->mean_loss = -1;
+}
+
+/* ==== state: activations ================================================== */
+
+enum act {
+    A_ENCODED,      /* (N, C)        token + position embedding: the residual stream's start */
+    A_LN1,          /* (L, N, C)     ln1 output */
+    A_LN1_MEAN,     /* (L, N) */
+    A_LN1_RSTD,     /* (L, N) */
+    A_QKV,          /* (L, N, 3C) */
+    A_ATTY,         /* (L, N, C)     attention output, heads side by side */
+    A_ATT,          /* (L, B, NH, T, T) attention probabilities; in dacts: backward scratch */
+    A_ATTPROJ,      /* (L, N, C) */
+    A_RESIDUAL2,    /* (L, N, C)     stream after the attention half of the block */
+    A_LN2,          /* (L, N, C) */
+    A_LN2_MEAN,     /* (L, N) */
+    A_LN2_RSTD,     /* (L, N) */
+    A_FCH,          /* (L, N, F) */
+    A_FCH_GELU,     /* (L, N, F) */
+    A_FCPROJ,       /* (L, N, C) */
+    A_RESIDUAL3,    /* (L, N, C)     stream after the whole block */
+    A_LNF,          /* (N, C) */
+    A_LNF_MEAN,     /* (N) */
+    A_LNF_RSTD,     /* (N) */
+    A_LOGITS,       /* (N, V) */
+    A_LSE,          /* (N)           log-sum-exp of each row of logits */
+    A_LOSSES,       /* (N) */
+    NUM_ACTS
+};
+
+struct acts {
+    size_t size[NUM_ACTS], total;
+    float *base, *a[NUM_ACTS];      /* activations */
+    float *dbase, *d[NUM_ACTS];     /* their gradients (NULL until a backward pass) */
+    uint32_t *inputs, *targets;     /* (N) copies of the last forward's batch */
+    int has_targets;
+};
+
+static void fill_act_sizes(size_t *s, const struct gpt2_config *cfg, int B, int T)
+{
+    size_t N = (size_t)B * T, C = (size_t)cfg->dim, L = (size_t)cfg->layers, NH = (size_t)cfg->heads;
+    s[A_ENCODED] = N * C;
+    s[A_LN1] = L * N * C;
+    s[A_LN1_MEAN] = L * N;
+    s[A_LN1_RSTD] = L * N;
+    s[A_QKV] = L * N * 3 * C;
+    s[A_ATTY] = L * N * C;
+    s[A_ATT] = L * B * NH * T * T;
+    s[A_ATTPROJ] = L * N * C;
+    s[A_RESIDUAL2] = L * N * C;
+    s[A_LN2] = L * N * C;
+    s[A_LN2_MEAN] = L * N;
+    s[A_LN2_RSTD] = L * N;
+    s[A_FCH] = L * N * 4 * C;
+    s[A_FCH_GELU] = L * N * 4 * C;
+    s[A_FCPROJ] = L * N * C;
+    s[A_RESIDUAL3] = L * N * C;
+    s[A_LNF] = N * C;
+    s[A_LNF_MEAN] = N;
+    s[A_LNF_RSTD] = N;
+    s[A_LOGITS] = N * (size_t)cfg->vocab;
+    s[A_LSE] = N;
+    s[A_LOSSES] = N;
+}
+
+static void point_into(float **ptr, float *base, const size_t *size)
+{
+    for (int i = 0; i < NUM_ACTS; i++) { ptr[i] = base; base += size[i]; }
+}
+
+static void free_acts(struct gpt2 *m)
+{
+    struct acts *A = m->acts;
+    if (!A) return;
+    free(A->base);
+    free(A->dbase);
+    free(A->inputs);
+    free(A->targets);
+    free(A);
+    m->acts = NULL;
+}
+
+static struct acts *ensure_acts(struct gpt2 *m, int B, int T)
+{
+    if (m->acts && m->B == B && m->T == T) return m->acts;
+    free_acts(m);
+    struct acts *A = xcalloc(1, sizeof *A);
+    fill_act_sizes(A->size, &m->cfg, B, T);
+    for (int i = 0; i < NUM_ACTS; i++) A->total += A->size[i];
+    A->base = xmalloc(A->total * sizeof(float));
+    point_into(A->a, A->base, A->size);
+    A->inputs = xmalloc((size_t)B * T * sizeof *A->inputs);
+    A->targets = xmalloc((size_t)B * T * sizeof *A->targets);
+    m->acts = A;
+    m->B = B;
+    m->T = T;
+    m->logits = A->a[A_LOGITS];
+    m->losses = A->a[A_LOSSES];
+    return A;
+}
+
+void gpt2_free(struct gpt2 *m)
+{
+    free_acts(m);
+    free(m->params);
+    free(m->grads);
+    free(m->m);
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+/* GPT-2's initialisation (gpt2.h).  Tensors are filled in block order, each
+ * element in memory order, from one generator: the same seed gives the same
+ * weights on every machine. */
+void gpt2_init_weights(struct gpt2 *m, uint64_t seed)
+{
+    struct rng r;
+    rng_seed(&r, seed);
+    double std_resid = 0.02 / sqrt(2.0 * m->cfg.layers);
+    for (int i = 0; i < GPT2_NPARAMS; i++) {
+        float *p = m->p[i];
+        size_t n = m->param_sizes[i];
+        switch (i) {
+        case P_LN1W: case P_LN2W: case P_LNFW:
+            for (size_t k = 0; k < n; k++) p[k] = 1;
+            break;
+        case P_QKVB: case P_ATTPROJB: case P_FCB: case P_FCPROJB: case P_LN1B: case P_LN2B: case P_LNFB:
+            memset(p, 0, n * sizeof *p);
+            break;
+        default: {
+            /* the two projections that write into the residual stream are
+             * scaled by 1/sqrt(2L), so the stream's variance does not grow
+             * with depth (GPT-2 paper, section 2.3) */
+            double std = (i == P_ATTPROJW || i == P_FCPROJW) ? std_resid : 0.02;
+            for (size_t k = 0; k < n; k++) p[k] = (float)(rng_normal(&r) * std);
+        }
+        }
+    }
+}
+
+size_t gpt2_nparams_nonpos(const struct gpt2 *m)
+{
+    return m->nparams - m->param_sizes[P_WPE];
+}
+
+/* Training FLOPs per token: 2 per multiply-add in the forward pass, twice
+ * that in the backward pass (gradients of inputs and of weights), so 6 per
+ * parameter; attention adds QK^T and AV, 2 * 2 T C per layer forward, so
+ * 12 L T C in all (nanoGPT's estimate_mfu; Kaplan et al. 2020, table 1). */
+double gpt2_flops_per_token(const struct gpt2 *m, int T)
+{
+    return 6.0 * (double)gpt2_nparams_nonpos(m) + 12.0 * m->cfg.layers * (double)T * m->cfg.dim;
+}
+
+/* ==== layers: one block's slices of the tables ============================ */
+
+/* Layer l's slice of each per-layer tensor: the same function serves the
+ * parameters and their gradients (same layout), and the activations and
+ * theirs. */
+struct block_params {
+    float *ln1w, *ln1b;         /* (C) */
+    float *qkvw, *qkvb;         /* (3C, C), (3C) */
+    float *projw, *projb;       /* (C, C), (C) */
+    float *ln2w, *ln2b;         /* (C) */
+    float *fcw, *fcb;           /* (F, C), (F) */
+    float *fcprojw, *fcprojb;   /* (C, F), (C) */
+};
+
+static struct block_params block_params(float *const *p, int l, size_t C)
+{
+    return (struct block_params){
+        p[P_LN1W] + l * C, p[P_LN1B] + l * C,
+        p[P_QKVW] + l * 3 * C * C, p[P_QKVB] + l * 3 * C,
+        p[P_ATTPROJW] + l * C * C, p[P_ATTPROJB] + l * C,
+        p[P_LN2W] + l * C, p[P_LN2B] + l * C,
+        p[P_FCW] + l * 4 * C * C, p[P_FCB] + l * 4 * C,
+        p[P_FCPROJW] + l * 4 * C * C, p[P_FCPROJB] + l * C,
+    };
+}
+
+struct block_acts {
+    float *res;                 /* (N, C) the block's input: the stream so far */
+    float *ln1, *ln1_mean, *ln1_rstd;
+    float *qkv, *atty, *att, *attproj, *res2;
+    float *ln2, *ln2_mean, *ln2_rstd;
+    float *fch, *fch_gelu, *fcproj, *res3;
+};
+
+static struct block_acts block_acts(float *const *a, int l, const struct gpt2 *m)
+{
+    size_t N = (size_t)m->B * m->T, C = (size_t)m->cfg.dim, NC = N * C;
+    size_t natt = (size_t)m->B * m->cfg.heads * m->T * m->T;
+    return (struct block_acts){
+        l ? a[A_RESIDUAL3] + (l - 1) * NC : a[A_ENCODED],
+        a[A_LN1] + l * NC, a[A_LN1_MEAN] + l * N, a[A_LN1_RSTD] + l * N,
+        a[A_QKV] + l * 3 * NC, a[A_ATTY] + l * NC, a[A_ATT] + l * natt,
+        a[A_ATTPROJ] + l * NC, a[A_RESIDUAL2] + l * NC,
+        a[A_LN2] + l * NC, a[A_LN2_MEAN] + l * N, a[A_LN2_RSTD] + l * N,
+        a[A_FCH] + l * 4 * NC, a[A_FCH_GELU] + l * 4 * NC, a[A_FCPROJ] + l * NC,
+        a[A_RESIDUAL3] + l * NC,
+    };
+}
+
+/* ==== model: forward ======================================================= */
+
+float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targets, int B, int T)
+{
+    const int V = m->cfg.vocab, C = m->cfg.dim, L = m->cfg.layers, NH = m->cfg.heads;
+    if (B < 1 || T < 1 || T > m->cfg.context)
+        die("gpt2_forward: batch %d x %d does not fit the model (context %d)", B, T, m->cfg.context);
+    const int N = B * T;
+    for (int n = 0; n < N; n++) {
+        if (inputs[n] >= (uint32_t)V) die("token id %u at position %d is outside the model's vocabulary of %d", inputs[n], n, V);
+        if (targets && targets[n] >= (uint32_t)V) die("target id %u at position %d is outside the model's vocabulary of %d", targets[n], n, V);
+    }
+    struct acts *A = ensure_acts(m, B, T);
+    memcpy(A->inputs, inputs, (size_t)N * sizeof *inputs);
+    A->has_targets = targets != NULL;
+    if (targets) memcpy(A->targets, targets, (size_t)N * sizeof *targets);
+    float **a = A->a;
+    long NC = (long)N * C;
+
+    embedding_forward(a[A_ENCODED], inputs, m->p[P_WTE], m->p[P_WPE], B, T, C);
+    for (int l = 0; l < L; l++) {
+        struct block_params w = block_params(m->p, l, (size_t)C);
+        struct block_acts x = block_acts(a, l, m);
+        /* x2 = x + attn(ln1(x)) */
+        layernorm_forward(x.ln1, x.ln1_mean, x.ln1_rstd, x.res, w.ln1w, w.ln1b, N, C);
+        linear_forward(x.qkv, x.ln1, w.qkvw, w.qkvb, N, C, 3 * C);
+        attention_forward(x.atty, x.att, x.qkv, B, T, C, NH);
+        linear_forward(x.attproj, x.atty, w.projw, w.projb, N, C, C);
+        residual_forward(x.res2, x.res, x.attproj, NC);
+        /* x3 = x2 + mlp(ln2(x2)),  mlp(h) = fcproj(gelu(fc(h))) */
+        layernorm_forward(x.ln2, x.ln2_mean, x.ln2_rstd, x.res2, w.ln2w, w.ln2b, N, C);
+        linear_forward(x.fch, x.ln2, w.fcw, w.fcb, N, C, 4 * C);
+        gelu_forward(x.fch_gelu, x.fch, 4 * NC);
+        linear_forward(x.fcproj, x.fch_gelu, w.fcprojw, w.fcprojb, N, 4 * C, C);
+        residual_forward(x.res3, x.res2, x.fcproj, NC);
+    }
+    const float *last = a[A_RESIDUAL3] + (L - 1) * NC;
+    layernorm_forward(a[A_LNF], a[A_LNF_MEAN], a[A_LNF_RSTD], last, m->p[P_LNFW], m->p[P_LNFB], N, C);
+    /* logits = lnf @ wte^T: the output projection is the token embedding */
+    linear_forward(a[A_LOGITS], a[A_LNF], m->p[P_WTE], NULL, N, C, V);
+    if (!targets) return m->mean_loss = -1;
+    crossentropy_forward(a[A_LOSSES], a[A_LSE], a[A_LOGITS], targets, N, V);
+    double sum = 0;
+    for (int n = 0; n < N; n++) sum += a[A_LOSSES][n];
+    return m->mean_loss = (float)(sum / N);
+}
+
+/* ==== model: backward ====================================================== */
+
+void gpt2_zero_grad(struct gpt2 *m)
+{
+    if (!m->grads) m->grads = xcalloc(m->nparams, sizeof(float));
+    else memset(m->grads, 0, m->nparams * sizeof(float));
+}
+
+/* The forward pass run backwards, each op's backward accumulating into the
+ * gradients of its inputs (ops.h).  Parameter gradients go to the grads
+ * block; activation gradients to dacts, which is zeroed first. */
+void gpt2_backward(struct gpt2 *m, float scale)
+{
+    struct acts *A = m->acts;
+    if (!A || !A->has_targets) die("gpt2_backward: the last forward pass had no targets");
+    if (!m->grads) gpt2_zero_grad(m);
+    const int B = m->B, T = m->T, V = m->cfg.vocab, C = m->cfg.dim, L = m->cfg.layers, NH = m->cfg.heads;
+    const int N = B * T;
+    long NC = (long)N * C;
+    if (!A->dbase) {
+        A->dbase = xmalloc(A->total * sizeof(float));
+        point_into(A->d, A->dbase, A->size);
+    }
+    memset(A->dbase, 0, A->total * sizeof(float));
+    float **a = A->a, **d = A->d, *g[GPT2_NPARAMS];
+    for (int i = 0; i < GPT2_NPARAMS; i++) g[i] = m->grads + (m->p[i] - m->params);
+
+    /* loss = scale * (1/N) sum_n losses[n]   =>   dlosses[n] = scale / N */
+    for (int n = 0; n < N; n++) d[A_LOSSES][n] = scale / N;
+    crossentropy_backward(d[A_LOGITS], d[A_LOSSES], a[A_LOGITS], a[A_LSE], A->targets, N, V);
+    /* logits = lnf @ wte^T: wte's second gradient (the embedding adds the first) */
+    linear_backward(d[A_LNF], g[P_WTE], NULL, d[A_LOGITS], a[A_LNF], m->p[P_WTE], N, C, V);
+    layernorm_backward(d[A_RESIDUAL3] + (L - 1) * NC, g[P_LNFW], g[P_LNFB], d[A_LNF],
+                       a[A_RESIDUAL3] + (L - 1) * NC, m->p[P_LNFW], a[A_LNF_MEAN], a[A_LNF_RSTD], N, C);
+
+    for (int l = L - 1; l >= 0; l--) {
+        struct block_params w = block_params(m->p, l, (size_t)C), dw = block_params(g, l, (size_t)C);
+        struct block_acts x = block_acts(a, l, m), dx = block_acts(d, l, m);
+        /* x3 = x2 + fcproj(gelu(fc(ln2(x2)))) */
+        residual_backward(dx.res2, dx.fcproj, dx.res3, NC);
+        linear_backward(dx.fch_gelu, dw.fcprojw, dw.fcprojb, dx.fcproj, x.fch_gelu, w.fcprojw, N, 4 * C, C);
+        gelu_backward(dx.fch, dx.fch_gelu, x.fch, 4 * NC);
+        linear_backward(dx.ln2, dw.fcw, dw.fcb, dx.fch, x.ln2, w.fcw, N, C, 4 * C);
+        layernorm_backward(dx.res2, dw.ln2w, dw.ln2b, dx.ln2, x.res2, w.ln2w, x.ln2_mean, x.ln2_rstd, N, C);
+        /* x2 = x + proj(attention(qkv(ln1(x)))); dx.att is attention's scratch */
+        residual_backward(dx.res, dx.attproj, dx.res2, NC);
+        linear_backward(dx.atty, dw.projw, dw.projb, dx.attproj, x.atty, w.projw, N, C, C);
+        attention_backward(dx.qkv, dx.att, dx.atty, x.qkv, x.att, B, T, C, NH);
+        linear_backward(dx.ln1, dw.qkvw, dw.qkvb, dx.qkv, x.ln1, w.qkvw, N, C, 3 * C);
+        layernorm_backward(dx.res, dw.ln1w, dw.ln1b, dx.ln1, x.res, w.ln1w, x.ln1_mean, x.ln1_rstd, N, C);
+    }
+    embedding_backward(g[P_WTE], g[P_WPE], d[A_ENCODED], A->inputs, B, T, C);
+}
+
+/* ==== optimizer ============================================================ */
+
+/* Chunks of the deterministic sums below: a fixed number, whatever the
+ * thread count, summed in a fixed order (double-precision partials). */
+#define NCHUNKS 64
+
+float gpt2_grad_norm(const struct gpt2 *m)
+{
+    if (!m->grads) return 0;
+    double part[NCHUNKS];
+    size_t n = m->nparams;
+    #pragma omp parallel for
+    for (int k = 0; k < NCHUNKS; k++) {
+        size_t lo = n * k / NCHUNKS, hi = n * (k + 1) / NCHUNKS;
+        double s = 0;
+        for (size_t i = lo; i < hi; i++) s += (double)m->grads[i] * m->grads[i];
+        part[k] = s;
+    }
+    double s = 0;
+    for (int k = 0; k < NCHUNKS; k++) s += part[k];
+    return (float)sqrt(s);
+}
+
+int gpt2_param_decays(enum gpt2_param i)
+{
+    return i == P_WTE || i == P_WPE || i == P_QKVW || i == P_ATTPROJW || i == P_FCW || i == P_FCPROJW;
+}
+
+/* AdamW (Loshchilov and Hutter, "Decoupled Weight Decay Regularization",
+ * 2019, algorithm 2), per parameter p with gradient g:
+ *     g  = g * grad_scale
+ *     m  = beta1 m + (1 - beta1) g          first moment
+ *     v  = beta2 v + (1 - beta2) g^2        second moment
+ *     m^ = m / (1 - beta1^t),  v^ = v / (1 - beta2^t)    bias correction
+ *     p  = p - lr (m^ / (sqrt(v^) + eps) + wd p)
+ * (wd = 0 for biases and LayerNorm parameters, gpt2_param_decays). */
+void gpt2_adamw_step(struct gpt2 *m, float lr, float beta1, float beta2, float eps,
+                     float weight_decay, float grad_scale, int t)
+{
+    if (!m->grads) die("gpt2_adamw_step: no gradients (run gpt2_backward first)");
+    if (t < 1) die("gpt2_adamw_step: step %d: steps count from 1", t);
+    if (!m->m) {
+        m->m = xcalloc(m->nparams, sizeof(float));
+        m->v = xcalloc(m->nparams, sizeof(float));
+    }
+    /* 1 / (1 - beta^t), so the loop multiplies instead of dividing */
+    float rbc1 = 1.0f / (1.0f - powf(beta1, (float)t)), rbc2 = 1.0f / (1.0f - powf(beta2, (float)t));
+    for (int k = 0; k < GPT2_NPARAMS; k++) {
+        size_t off = (size_t)(m->p[k] - m->params), n = m->param_sizes[k];
+        float *p = m->params + off, *g = m->grads + off, *mm = m->m + off, *vv = m->v + off;
+        float wd = gpt2_param_decays(k) ? weight_decay : 0.0f;
+        #pragma omp parallel for simd
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] * grad_scale;
+            mm[i] = beta1 * mm[i] + (1.0f - beta1) * gi;
+            vv[i] = beta2 * vv[i] + (1.0f - beta2) * gi * gi;
+            float mhat = mm[i] * rbc1, vhat = vv[i] * rbc2;
+            p[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * p[i]);
+        }
+    }
+}
+
+/* ==== inference with a KV cache ============================================ */
+
+/* What one position needs, in one block; the caches hold every layer's
+ * keys and values of the positions seen so far. */
+struct gpt2_kv {
+    int len, ctx, L, C, NH;
+    float *k, *v;           /* (L, ctx, C) cached keys and values */
+    float *buf;             /* the one-position activations below */
+    float *x;               /* (C)  the residual stream */
+    float *ln;              /* (C)  layernorm output */
+    float *qkv;             /* (3C) */
+    float *atty, *proj;     /* (C), (C) */
+    float *fch, *fch_gelu;  /* (F), (F) */
+    float *logits;          /* (V) */
+    float *scratch;         /* (NH, ctx) attention scores */
+    float mean, rstd;
+};
+
+struct gpt2_kv *gpt2_kv_new(const struct gpt2 *m)
+{
+    struct gpt2_kv *kv = xcalloc(1, sizeof *kv);
+    size_t L = (size_t)m->cfg.layers, P = (size_t)m->cfg.context, C = (size_t)m->cfg.dim;
+    kv->ctx = m->cfg.context; kv->L = m->cfg.layers; kv->C = m->cfg.dim; kv->NH = m->cfg.heads;
+    kv->k = xmalloc(L * P * C * sizeof(float));
+    kv->v = xmalloc(L * P * C * sizeof(float));
+    size_t sizes[] = {C, C, 3 * C, C, C, 4 * C, 4 * C, (size_t)m->cfg.vocab, (size_t)m->cfg.heads * P};
+    float **ptrs[] = {&kv->x, &kv->ln, &kv->qkv, &kv->atty, &kv->proj, &kv->fch, &kv->fch_gelu, &kv->logits, &kv->scratch};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
+    kv->buf = xmalloc(total * sizeof(float));
+    float *p = kv->buf;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) { *ptrs[i] = p; p += sizes[i]; }
+    return kv;
+}
+
+void gpt2_kv_free(struct gpt2_kv *kv)
+{
+    if (!kv) return;
+    free(kv->k);
+    free(kv->v);
+    free(kv->buf);
+    free(kv);
+}
+
+void gpt2_kv_reset(struct gpt2_kv *kv) { kv->len = 0; }
+int gpt2_kv_len(const struct gpt2_kv *kv) { return kv->len; }
+
+/* The forward pass for one row: the same ops with N = 1, except attention,
+ * which reads the keys and values of all earlier positions from the cache
+ * instead of recomputing them. */
+const float *gpt2_kv_step(struct gpt2 *m, struct gpt2_kv *kv, uint32_t token)
+{
+    const int C = m->cfg.dim, NH = m->cfg.heads, V = m->cfg.vocab, pos = kv->len;
+    if (kv->C != C || kv->L != m->cfg.layers || kv->ctx != m->cfg.context)
+        die("gpt2_kv_step: the cache was made for another model");
+    if (pos >= kv->ctx) die("gpt2_kv_step: the context of %d positions is full", kv->ctx);
+    if (token >= (uint32_t)V) die("token id %u is outside the model's vocabulary of %d", token, V);
+    embedding_forward(kv->x, &token, m->p[P_WTE], m->p[P_WPE] + (size_t)pos * C, 1, 1, C);
+    for (int l = 0; l < m->cfg.layers; l++) {
+        struct block_params w = block_params(m->p, l, (size_t)C);
+        float *kc = kv->k + (size_t)l * kv->ctx * C, *vc = kv->v + (size_t)l * kv->ctx * C;
+        layernorm_forward(kv->ln, &kv->mean, &kv->rstd, kv->x, w.ln1w, w.ln1b, 1, C);
+        linear_forward(kv->qkv, kv->ln, w.qkvw, w.qkvb, 1, C, 3 * C);
+        memcpy(kc + (size_t)pos * C, kv->qkv + C, (size_t)C * sizeof(float));
+        memcpy(vc + (size_t)pos * C, kv->qkv + 2 * C, (size_t)C * sizeof(float));
+        attention_step(kv->atty, kv->scratch, kv->qkv, kc, vc, pos + 1, C, NH);
+        linear_forward(kv->proj, kv->atty, w.projw, w.projb, 1, C, C);
+        residual_forward(kv->x, kv->x, kv->proj, C);
+        layernorm_forward(kv->ln, &kv->mean, &kv->rstd, kv->x, w.ln2w, w.ln2b, 1, C);
+        linear_forward(kv->fch, kv->ln, w.fcw, w.fcb, 1, C, 4 * C);
+        gelu_forward(kv->fch_gelu, kv->fch, 4 * C);
+        linear_forward(kv->proj, kv->fch_gelu, w.fcprojw, w.fcprojb, 1, 4 * C, C);
+        residual_forward(kv->x, kv->x, kv->proj, C);
+    }
+    layernorm_forward(kv->ln, &kv->mean, &kv->rstd, kv->x, m->p[P_LNFW], m->p[P_LNFB], 1, C);
+    linear_forward(kv->logits, kv->ln, m->p[P_WTE], NULL, 1, C, V);
+    kv->len++;
+    return kv->logits;
+}

@@ -1,0 +1,258 @@
+/* hffetch.c - the hf-fetch pipeline (see hffetch.h). */
+#include "hub/hffetch.h"
+#include "hub/datafile.h"
+#include "hub/hfcache.h"
+#include "hub/hfdata.h"
+#include "hub/hub.h"
+#include "core/jbuf.h"
+#include "core/xio.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int is_sha(const char *s)
+{
+    if (strlen(s) != 40) return 0;
+    for (const char *c = s; *c; c++)
+        if (!strchr("0123456789abcdef", *c)) return 0;
+    return 1;
+}
+
+/* The card data and listing of a revision of a repo: from our saved copy
+ * for its commit when there is one, else from the Hub (and saved).
+ * *sha is set to the commit.  Online, resolving a branch name costs one
+ * request; everything else comes from the cache when it can. */
+static json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, const char *rev, char **sha)
+{
+    json_t *info = NULL;
+    char *what = NULL;
+    if (asprintf(&what, "dataset '%s', revision '%s'", repo, rev) < 0) die("out of memory");
+    if (is_sha(rev)) *sha = xstrdup(rev);
+    else if (h->offline) {
+        *sha = hfc_read_ref(c, rev);
+        if (!*sha) die("%s: not in the cache (%s) and offline mode is on", what, c->dir);
+    } else {
+        char *erev = hub_escape(rev, 0), *path = NULL;
+        if (asprintf(&path, "/api/datasets/%s/revision/%s", repo, erev) < 0) die("out of memory");
+        info = hub_get_json(h, path, what);
+        free(erev); free(path);
+        json_t *s = json_object_get(info, "sha");
+        if (!json_is_string(s) || !is_sha(json_string_value(s))) die("%s: the Hub's answer has no commit sha", what);
+        *sha = xstrdup(json_string_value(s));
+        hfc_write_ref(c, rev, *sha);
+    }
+    json_t *meta = hfc_read_meta(c, *sha);
+    if (meta) { json_decref(info); free(what); return meta; }
+    if (h->offline) {
+        /* files fetched by other tools: no card data, so configs are inferred */
+        json_t *tree = hfc_list_snapshot(c, *sha);
+        if (json_array_size(tree) == 0) die("%s: not in the cache (%s) and offline mode is on", what, c->dir);
+        free(what);
+        return json_pack("{s:n, s:o}", "card", "tree", tree);
+    }
+    if (!info) {
+        char *path = NULL;
+        if (asprintf(&path, "/api/datasets/%s/revision/%s", repo, *sha) < 0) die("out of memory");
+        info = hub_get_json(h, path, what);
+        free(path);
+    }
+    json_t *card = json_object_get(info, "cardData");
+    json_t *tree = hub_list_tree(h, repo, *sha);
+    meta = json_pack("{s:O, s:o}", "card", card ? card : json_null(), "tree", tree);
+    hfc_write_meta(c, *sha, meta);
+    json_decref(info);
+    free(what);
+    return meta;
+}
+
+/* ---- Range reads of a Parquet file for --limit ----
+ * The reader asks for byte ranges (footer, then column chunks); we fetch
+ * the ranges not yet present into a sparse temporary file.  Small requests
+ * are widened to 64 KiB so that the magic, the footer length and the
+ * footer usually come in one request. */
+struct ranges {
+    struct hub *h;
+    const char *repo, *sha, *path;
+    int fd;
+    int64_t size;
+    int whole;                      /* the server sent everything */
+    int n, cap;
+    int64_t (*have)[2];             /* fetched [start, end) intervals */
+};
+
+static int covered(const struct ranges *r, int64_t off, int64_t end)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->have[i][0] <= off && end <= r->have[i][1]) return 1;
+    return 0;
+}
+
+static void need_bytes(void *arg, int64_t off, int64_t len)
+{
+    struct ranges *r = arg;
+    int64_t end = off + len;
+    if (r->whole || covered(r, off, end)) return;
+    if (len < 65536) {      /* widen, toward the end of the file (footer reads) */
+        end = off + 65536 > r->size ? r->size : off + 65536;
+        off = end - 65536 < 0 ? 0 : end - 65536;
+    }
+    if (!hub_get_range(r->h, r->repo, r->sha, r->path, r->fd, off, end - off)) { r->whole = 1; return; }
+    if (r->n == r->cap) { r->cap = r->cap ? 2 * r->cap : 16; r->have = xrealloc(r->have, (size_t)r->cap * sizeof *r->have); }
+    r->have[r->n][0] = off;
+    r->have[r->n][1] = end;
+    r->n++;
+}
+
+static void remove_file(void *path) { unlink(path); }
+
+static int64_t parquet_by_ranges(struct hub *h, const char *repo, const char *sha, const struct hf_file *f,
+                                 const char *name, const struct row_sel *sel, struct jbuf *out, int64_t limit)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *tmp = NULL;
+    if (asprintf(&tmp, "%s/hf-fetch-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp") < 0) die("out of memory");
+    int fd = mkstemp(tmp);
+    if (fd < 0) die_errno("cannot create a temporary file in %s", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    tfs_on_die(remove_file, tmp);
+    if (ftruncate(fd, f->size) != 0) die_errno("%s", tmp);
+    struct ranges r = { h, repo, sha, f->path, fd, f->size, 0, 0, 0, NULL };
+    struct lazy_src lazy = { f->size, need_bytes, &r };
+    int64_t n = datafile_write(tmp, name, HF_PARQUET, sel, out, limit, &lazy);
+    tfs_on_die_remove(remove_file, tmp);
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    free(r.have);
+    return n;
+}
+
+/* Parquet files at least this large are read by ranges when --limit is
+ * given (HF_FETCH_RANGE_MIN bytes, default 64 MiB). */
+static int64_t range_threshold(void)
+{
+    const char *v = getenv("HF_FETCH_RANGE_MIN");
+    if (!v || !*v) return (int64_t)64 << 20;
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (*end || x < 0) die("HF_FETCH_RANGE_MIN: not a number of bytes: '%s'", v);
+    return x;
+}
+
+/* On a fatal error the rows already made are still written: a reader of
+ * the stream gets every good row before the one that failed. */
+static void flush_pending(void *arg)
+{
+    struct jbuf *b = arg;
+    if (b->n && fwrite(b->p, 1, b->n, b->f) == b->n) b->n = 0;
+    fflush(b->f);
+}
+
+/* Split "a,b,c" into a NULL-terminated array (the string is modified). */
+static int split_list(char *s, const char ***out)
+{
+    int n = 0;
+    const char **v = xcalloc(strlen(s) + 2, sizeof *v);
+    for (char *t = strtok(s, ","); t; t = strtok(NULL, ",")) v[n++] = t;
+    *out = v;
+    return n;
+}
+
+int hf_fetch(const struct hf_opts *o)
+{
+    /* columns: --columns, else the alias's text column as "text", else all */
+    struct hf_alias alias = { 0 };
+    const char *repo = o->target, *config = o->config;
+    int is_alias = !o->file && !strchr(o->target, '/') && hf_alias_find(o->target, &alias);
+    if (!o->file && !strchr(o->target, '/') && !is_alias)
+        die("'%s' is neither a repository id (org/name) nor a known alias (hf-fetch --list shows them)", o->target);
+    if (is_alias) {
+        repo = alias.repo;
+        if (!config) config = alias.config;
+    }
+    struct row_sel sel = { 0 };
+    char *cols = o->columns ? xstrdup(o->columns) : NULL;
+    const char **names = NULL;
+    static const char *text_key = "text";
+    const char *alias_src[1];
+    if (cols) {
+        sel.n = split_list(cols, &names);
+        if (sel.n == 0) die("--columns: no column named");
+        sel.src = names;
+        sel.key = names;
+    } else if (is_alias) {
+        alias_src[0] = alias.text;
+        sel.n = 1;
+        sel.src = alias_src;
+        sel.key = &text_key;
+        sel.text_only = 1;
+    }
+
+    struct jbuf out;
+    jb_init(&out, stdout);
+    tfs_on_die(flush_pending, &out);
+    int64_t written = 0;
+
+    if (o->file) {
+        int fmt = hf_format_of(o->file);
+        if (fmt == HF_NONE) die("%s: unknown format (expected .parquet, .jsonl, .json or .txt, maybe .gz or .zst)", o->file);
+        datafile_write(o->file, o->file, fmt, &sel, &out, o->limit, NULL);
+        if (out.replaced && !o->quiet)
+            warnx("%s: %llu invalid UTF-8 bytes were written as U+FFFD", o->file, (unsigned long long)out.replaced);
+        tfs_on_die_remove(flush_pending, &out);
+        jb_free(&out);
+        free(cols); free(names);
+        return 0;
+    }
+
+    struct hub h;
+    hub_init(&h, o->offline, o->quiet);
+    struct hfcache c;
+    hfc_open(&c, repo);
+    const char *split = o->split ? o->split : "train";
+    const char *rev = o->revision ? o->revision : "main";
+    char *sha = NULL;
+    json_t *meta = revision_meta(&h, &c, repo, rev, &sha);
+    struct hf_choice ch;
+    const char *file_sha = sha;
+    char *conv_sha = NULL;
+    json_t *conv = NULL;
+    if (!hf_choose(repo, json_object_get(meta, "card"), json_object_get(meta, "tree"), config, split, &ch)) {
+        /* nothing we can read: the Hub's own Parquet conversion of it */
+        if (!o->quiet) warnx("%s: no files in a format hf-fetch reads; using the converted Parquet branch", repo);
+        conv = revision_meta(&h, &c, repo, "refs/convert/parquet", &conv_sha);
+        char *cfg = xstrdup(ch.config);
+        hf_choice_free(&ch);
+        hf_choose_converted(repo, json_object_get(conv, "tree"), cfg, split, &ch);
+        free(cfg);
+        file_sha = conv_sha;
+    }
+    int64_t range_min = range_threshold();
+    for (int i = 0; i < ch.nfiles && (o->limit < 0 || written < o->limit); i++) {
+        const struct hf_file *f = &ch.files[i];
+        char *name = NULL;
+        if (asprintf(&name, "%s/%s", repo, f->path) < 0) die("out of memory");
+        int64_t left = o->limit < 0 ? -1 : o->limit - written;
+        if (o->limit >= 0 && ch.format == HF_PARQUET && !h.offline && f->size >= range_min &&
+            !hfc_cached(&c, file_sha, f))
+            written += parquet_by_ranges(&h, repo, file_sha, f, name, &sel, &out, left);
+        else {
+            char *path = hfc_fetch(&c, &h, file_sha, f);
+            written += datafile_write(path, name, ch.format, &sel, &out, left, NULL);
+            free(path);
+        }
+        jb_flush(&out);     /* this file's rows are out before the next download */
+        free(name);
+    }
+    if (out.replaced && !o->quiet)
+        warnx("%s: %llu invalid UTF-8 bytes were written as U+FFFD", repo, (unsigned long long)out.replaced);
+    tfs_on_die_remove(flush_pending, &out);
+    jb_free(&out);
+    hf_choice_free(&ch);
+    json_decref(meta); json_decref(conv);
+    free(sha); free(conv_sha); free(cols); free(names);
+    hfc_close(&c);
+    hub_free(&h);
+    hf_alias_free(&alias);
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* ops_pointwise.c - elementwise layers: GELU and the residual connection
+ * (see ops.h for the conventions).  n is the number of elements. */
+#include "kernels/ops.h"
+#include "kernels/fastmath.h"
+
+/* sqrt(2 / pi), the constant of the tanh approximation of GELU
+ * (Hendrycks and Gimpel, "Gaussian Error Linear Units", 2016, section 2). */
+#define GELU_K 0.7978845608028654f
+#define GELU_A 0.044715f
+
+void gelu_forward(float *out, const float *inp, long n)
+{
+    #pragma omp parallel for simd
+    for (long i = 0; i < n; i++) {
+        float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x);
+        out[i] = 0.5f * x * (1.0f + tanh_fast(u));
+    }
+}
+
+/* forward:  y = x/2 (1 + tanh u),  u = k (x + a x^3)
+ * =>        dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) k (1 + 3 a x^2)
+ *           dinp += dout * dy/dx */
+void gelu_backward(float *dinp, const float *dout, const float *inp, long n)
+{
+    #pragma omp parallel for simd
+    for (long i = 0; i < n; i++) {
+        float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x), th = tanh_fast(u);
+        float dudx = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+        float dydx = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * dudx;
+        dinp[i] += dout[i] * dydx;
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, long n)
+{
+    #pragma omp parallel for simd
+    for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* forward:  out = a + b   =>   da += dout,  db += dout */
+void residual_backward(float *da, float *db, const float *dout, long n)
+{
+    #pragma omp parallel for simd
+    for (long i = 0; i < n; i++) {
+        da[i] += dout[i];
+        db[i] += dout[i];
+    }
+}

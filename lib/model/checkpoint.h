@@ -1,0 +1,110 @@
+/* checkpoint.h - save and load the GPT-2 model, its optimizer and the state
+ * of a training run, as one safetensors file (safetensors.h).
+ *
+ * Tensors carry Hugging Face GPT-2's names and shapes, so the file (or the
+ * one --export-hf writes) loads in transformers' GPT2LMHeadModel:
+ *
+ *   transformer.wte.weight               (V, C)
+ *   transformer.wpe.weight               (ctx, C)
+ *   transformer.h.{i}.ln_1.weight, .bias (C)
+ *   transformer.h.{i}.attn.c_attn.weight (C, 3C)   Conv1D: (in, out)
+ *   transformer.h.{i}.attn.c_attn.bias   (3C)
+ *   transformer.h.{i}.attn.c_proj.weight (C, C)
+ *   transformer.h.{i}.attn.c_proj.bias   (C)
+ *   transformer.h.{i}.ln_2.weight, .bias (C)
+ *   transformer.h.{i}.mlp.c_fc.weight    (C, 4C)
+ *   transformer.h.{i}.mlp.c_fc.bias      (4C)
+ *   transformer.h.{i}.mlp.c_proj.weight  (4C, C)
+ *   transformer.h.{i}.mlp.c_proj.bias    (C)
+ *   transformer.ln_f.weight, .bias       (C)
+ *
+ * Our linear weights are (out, in) (gpt2.h); Hugging Face's Conv1D keeps
+ * (in, out), so the four matrices of each block are transposed on the way
+ * out and back on the way in.  The output projection is tied to wte, so
+ * there is no lm_head tensor.
+ *
+ * A training checkpoint adds the AdamW moments under the same names with
+ * the prefixes "optimizer.m." and "optimizer.v." (same shapes), and keeps
+ * in __metadata__ (all values are strings, as safetensors requires):
+ *   format         "pt" (transformers refuses files without it)
+ *   tfs.arch       "gpt2": what the tensors mean; anything else is refused
+ *   tfs.config     {"vocab":V,"context":ctx,"layers":L,"heads":NH,"dim":C}
+ *   tfs.tokenizer  the tokenizer fingerprint of the training data, 16 hex digits
+ *   tfs.state      the training state (struct train_state below), JSON
+ *   tfs.options    the options of the run, {"name": "value"} (config.h)
+ * Floats are stored bit for bit, so a resumed run continues exactly.
+ */
+#ifndef TFS_CHECKPOINT_H
+#define TFS_CHECKPOINT_H
+
+#include "gpt2/gpt2.h"
+#include "model/model.h"
+#include "core/rng.h"
+
+#include <stdint.h>
+
+/* Where a training run stands: everything besides weights and moments
+ * that the next step depends on. */
+struct train_state {
+    uint64_t step;          /* optimizer steps done, skipped ones included */
+    uint64_t updates;       /* AdamW updates applied: t of the bias correction */
+    uint64_t tokens;        /* training tokens consumed */
+    uint64_t data_pos;      /* next token of a sequentially read stream */
+    struct rng rng;         /* draws the random windows of the next batches */
+    uint64_t skipped;       /* steps skipped for a non-finite loss or gradient */
+    double best_val;        /* lowest validation loss so far; INFINITY if none */
+    uint64_t best_step;     /* step of best_val */
+    double elapsed;         /* seconds spent training, over all sessions */
+    double flops;           /* model FLOPs spent (gpt2_flops_per_token * tokens) */
+};
+
+/* What a checkpoint's metadata says. */
+struct ckpt_info {
+    struct gpt2_config cfg;     /* for a baseline checkpoint: its vocab, context, layers, heads, dim */
+    struct model_config model;  /* the level and its whole config (set by ckpt_load_model) */
+    uint64_t fingerprint;   /* 0 = unknown */
+    int has_state;          /* a training checkpoint (state + moments) */
+    struct train_state st;
+    char *options;          /* JSON of the run's options, or NULL */
+};
+
+/* Write m to path atomically.  With st != NULL, also the AdamW moments
+ * (which must exist) and the state; options may be NULL.  path "-" is
+ * standard output. */
+void ckpt_save(const char *path, const struct gpt2 *m, uint64_t fingerprint,
+               const struct train_state *st, const char *options);
+
+/* Read a checkpoint: initialise m from its config and fill the weights.
+ * With want_state and a training checkpoint, also allocate and fill m->m
+ * and m->v.  info may be NULL.  Every problem (not a safetensors file,
+ * another architecture, a missing tensor, a wrong shape, a truncated file)
+ * stops the program with a message naming the file. */
+void ckpt_load(const char *path, struct gpt2 *m, struct ckpt_info *info, int want_state);
+void ckpt_info_free(struct ckpt_info *info);
+
+/* The options a training checkpoint remembers (tfs.options), as JSON, or
+ * NULL; reads only the header.  For tfs-train --resume, which applies them
+ * before the command line. */
+char *ckpt_options(const char *path);
+
+/* Check that a token stream fits the model: same vocabulary size, and the
+ * same tokenizer fingerprint when both are known.  Dies naming both files. */
+void ckpt_check_stream(const char *ckpt_name, const struct ckpt_info *info,
+                       const char *stream_name, uint32_t vocab, uint64_t fingerprint);
+
+/* Write DIR/config.json and DIR/model.safetensors (weights only) for
+ * transformers' GPT2LMHeadModel.from_pretrained(DIR).  eot is the
+ * end-of-text id (bos and eos of the config), or -1 when unknown. */
+/* Either level: a custom model is saved and loaded exactly as by ckpt_save
+ * and ckpt_load; a baseline one has tfs.arch "llama", the Hugging Face
+ * Llama tensor names (llama_ckpt.h), its moments under "optimizer.m." and
+ * "optimizer.v.", and tfs.config {"vocab", "context", "layers", "heads",
+ * "kv_heads", "dim", "hidden", "tied", "rope_theta", "norm_eps"}; the other
+ * metadata are the same. */
+void ckpt_save_model(const char *path, const struct model *m, uint64_t fingerprint,
+                     const struct train_state *st, const char *options);
+void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, int want_state);
+
+void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint, long eot);
+
+#endif

@@ -1,0 +1,80 @@
+/* parquet.h - a reader for flat Parquet files, written as JSON Lines.
+ *
+ * Parquet (apache/parquet-format) stores a table column by column:
+ *
+ *   "PAR1" | row group 0: chunk of col 0 | chunk of col 1 | ... | row group 1 ...
+ *          | FileMetaData (Thrift compact, thrift.h) | u32 LE footer length | "PAR1"
+ *
+ * Each column chunk is a sequence of pages (an optional dictionary page,
+ * then data pages), each a Thrift PageHeader followed by its body, which
+ * may be compressed (SNAPPY, GZIP, ZSTD, LZ4_RAW, LZ4).  A data page holds
+ * definition levels (for OPTIONAL columns: 1 = value present, 0 = null) and
+ * then the present values in one of the encodings (PLAIN, dictionary
+ * indices, RLE, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
+ * DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT).
+ *
+ * This reader handles flat schemas: top-level REQUIRED or OPTIONAL columns of
+ * type BOOLEAN, INT32, INT64, INT96 (timestamps), FLOAT, DOUBLE, BYTE_ARRAY
+ * and FIXED_LEN_BYTE_ARRAY.  It decodes one row group at a time, so memory
+ * is bounded by the largest row group, never by the file.  Nested columns,
+ * encrypted files, decimals and unknown codecs or encodings are refused
+ * with a message naming the file, the column and the feature.
+ *
+ * Every error in a file (truncation, lengths that point outside it,
+ * impossible counts) stops the program with "prog: FILE: what" (exit 1).
+ */
+#ifndef TFS_PARQUET_H
+#define TFS_PARQUET_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/jbuf.h"
+
+/* Physical types (parquet.thrift enum Type). */
+enum { PQ_BOOLEAN, PQ_INT32, PQ_INT64, PQ_INT96, PQ_FLOAT, PQ_DOUBLE, PQ_BYTE_ARRAY, PQ_FIXED };
+
+/* A top-level field of the schema. */
+struct pq_field {
+    char *name;
+    int type;           /* physical type, for a primitive field */
+    int type_length;    /* width of a FIXED_LEN_BYTE_ARRAY */
+    int optional;       /* 1: max definition level 1 (nulls possible) */
+    int leaf;           /* index of its column chunk in a row group; -1 when nested */
+    const char *unsupported;  /* why it cannot be read (nested, decimal ...), or NULL */
+};
+
+struct pq_file;
+
+/* Open and read the footer; dies with "prog: PATH: what" if it is not a
+ * readable Parquet file. */
+struct pq_file *pq_open(const char *path);
+void pq_close(struct pq_file *pq);
+/* The same for a file whose bytes arrive on demand: before reading bytes
+ * [off, off + len) the reader calls need(arg, off, len), which must put
+ * them in the file at path (a sparse local copy of a remote file of `size`
+ * bytes; hf-fetch fills it with HTTP Range requests).  The reader asks for
+ * the footer, then one column chunk at a time, so a --limit that ends in
+ * the first row group fetches only that much. */
+typedef void (*pq_need_fn)(void *arg, int64_t off, int64_t len);
+struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, void *arg);
+
+int pq_nfields(const struct pq_file *pq);
+const struct pq_field *pq_field(const struct pq_file *pq, int i);
+int pq_find(const struct pq_file *pq, const char *name);     /* -1 if absent */
+int64_t pq_num_rows(const struct pq_file *pq);
+int pq_num_row_groups(const struct pq_file *pq);
+
+/* Which fields to write, under which keys.  n = 0 means every field under
+ * its own name.  With skip_null a row whose selected value is null is left
+ * out (used for {"text": ...} output).  Stops after `limit` rows written
+ * (limit < 0: no limit).  Returns the number of rows written. */
+struct pq_select {
+    int n;
+    const int *field;       /* (n) field indices */
+    const char *const *key; /* (n) output keys */
+    int skip_null;
+};
+int64_t pq_write_jsonl(struct pq_file *pq, struct jbuf *out, const struct pq_select *sel, int64_t limit);
+
+#endif

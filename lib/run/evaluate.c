@@ -1,0 +1,164 @@
+/* evaluate.c - token-weighted mean loss over windows (see evaluate.h). */
+#include "run/evaluate.h"
+#include "llama/llama_ckpt.h"
+#include "model/checkpoint.h"
+#include "core/progress.h"
+#include "run/sample.h"
+#include "tok/tokenizer.h"
+#include "run/train.h"
+#include "core/xio.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Sum the per-position losses of the last forward pass (mean * B * T for a
+ * level that keeps only the mean). */
+static void add_losses(const struct model *m, float mean, int B, int T, struct eval_sum *acc)
+{
+    double s = 0;
+    const float *losses = model_losses(m);
+    if (!losses) s = (double)mean * B * T;
+    else for (long i = 0; i < (long)B * T; i++) s += losses[i];
+    acc->nll += s;
+    acc->tokens += (uint64_t)B * (uint64_t)T;
+}
+
+void eval_ids(struct model *m, const uint32_t *ids, size_t n, int B, int T, struct eval_sum *acc)
+{
+    if (n < 2) return;
+    size_t s = 0;
+    /* Full windows need T + 1 tokens: ids[s .. s+T].  Consecutive windows
+     * are contiguous, so B of them are one (B, T) block of inputs starting
+     * at ids + s and the same block of targets starting one token later. */
+    size_t full = (n - 1) / (size_t)T;
+    for (size_t w = 0; w < full;) {
+        int b = full - w >= (size_t)B ? B : (int)(full - w);
+        float mean = model_forward(m, ids + s, ids + s + 1, b, T);
+        add_losses(m, mean, b, T, acc);
+        w += (size_t)b;
+        s += (size_t)b * (size_t)T;
+    }
+    size_t rest = n - 1 - s;    /* tokens left to predict, < T */
+    if (rest) {
+        float mean = model_forward(m, ids + s, ids + s + 1, 1, (int)rest);
+        add_losses(m, mean, 1, (int)rest, acc);
+    }
+}
+
+void eval_stream(struct model *m, struct tokr *r, int B, int T, uint64_t max_tokens, int quiet,
+                 void (*on_targets)(void *ctx, const uint32_t *ids, size_t n), void *ctx,
+                 struct eval_sum *acc)
+{
+    size_t chunk = (size_t)B * (size_t)T;
+    uint32_t *buf = xmalloc((chunk + 1) * sizeof *buf);
+    struct progress p;
+    uint64_t total = r->mapped ? r->n : r->h.ntokens;
+    if (max_tokens && (!total || max_tokens + 1 < total)) total = max_tokens + 1;
+    progress_start(&p, "evaluating", total, quiet);
+    /* buf[0] is the carried-over token: the last target of the previous
+     * chunk is the first input of the next. */
+    size_t have = tokr_read(r, buf, 1);
+    while (have == 1) {
+        size_t want = chunk;
+        if (max_tokens && acc->tokens + want > max_tokens) want = (size_t)(max_tokens - acc->tokens);
+        if (!want) break;
+        size_t got = 0, k;
+        while (got < want && (k = tokr_read(r, buf + 1 + got, want - got)) > 0) got += k;
+        if (!got) break;
+        if (on_targets) on_targets(ctx, buf + 1, got);
+        eval_ids(m, buf, got + 1, B, T, acc);
+        progress_update(&p, acc->tokens + 1, "loss %.4f", acc->nll / (double)acc->tokens);
+        buf[0] = buf[got];
+    }
+    progress_end(&p);
+    free(buf);
+}
+
+/* ---- tfs-eval ------------------------------------------------------------ */
+/* Bits per byte: the loss spread over the bytes of text the predicted
+ * tokens stand for.  Special tokens (end-of-text) stand for no text, so
+ * they add to the loss but not to the bytes. */
+struct byte_count {
+    const struct tokenizer *tok;
+    uint64_t bytes;
+};
+
+static void count_bytes(void *ctx, const uint32_t *ids, size_t n)
+{
+    struct byte_count *b = ctx;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        if (!tok_is_special(b->tok, ids[i]) && tok_token(b->tok, ids[i], &len)) b->bytes += len;
+    }
+}
+
+int tfs_eval(const struct eval_opts *o)
+{
+    if (o->threads > 0) train_set_threads(o->threads);
+    struct model m;
+    struct ckpt_info info;
+    ckpt_load_model(o->ckpt, &m, &info, 0);
+    struct model_config mc = model_config_of(&m);
+    struct tokenizer *tok = NULL;
+    if (o->tokenizer) {
+        tok = tok_load(o->tokenizer);
+        if ((int64_t)tok_vocab_size(tok) != mc.vocab)
+            die("%s: a vocabulary of %u tokens, but %s has %d (use the tokenizer it was trained with)",
+                o->tokenizer, tok_vocab_size(tok), o->ckpt, mc.vocab);
+        if (info.fingerprint && tok_fingerprint(tok) != info.fingerprint)
+            die("%s: tokenizer %016" PRIx64 ", but %s was trained on data of tokenizer %016" PRIx64
+                " (use the tokenizer it was trained with)",
+                o->tokenizer, tok_fingerprint(tok), o->ckpt, info.fingerprint);
+    }
+    int status = EXIT_OK;
+    if (o->export_dir) {
+        long eot = tok ? (long)tok_eot(tok) : -1;
+        if (m.arch == MODEL_BASELINE) llama_export_hf(o->export_dir, &m.llama, eot);   /* LlamaForCausalLM */
+        else ckpt_export_hf(o->export_dir, &m.gpt2, info.fingerprint, eot);
+        if (tok) {
+            size_t n = strlen(o->export_dir) + 32;
+            char *path = xmalloc(n);
+            snprintf(path, n, "%s/tokenizer.json", o->export_dir);
+            tok_save_hf(tok, path);
+            free(path);
+        }
+    } else if (o->chat || o->prompt) {
+        struct sampler s;
+        sampler_init(&s, mc.vocab, o->temperature, o->top_k, o->top_p, o->seed);
+        if (o->chat) {
+            chat_loop(&m, tok, &s, o->new_tokens, stdin, stdout);
+        } else {
+            for (int i = 0; i < o->samples; i++) {
+                if (i) fputs("\n---\n", stdout);
+                generate_text(&m, tok, &s, o->prompt, o->new_tokens, stdout);
+                fputc('\n', stdout);
+            }
+        }
+        sampler_free(&s);
+    } else {
+        struct tokr *r = tokr_open(o->input);
+        ckpt_check_stream(o->ckpt, &info, r->name, r->h.vocab, r->h.fingerprint);
+        if (tok && r->h.fingerprint && r->h.fingerprint != tok_fingerprint(tok))
+            die("%s: encoded by tokenizer %016" PRIx64 ", not by %s (%016" PRIx64 ")", r->name,
+                r->h.fingerprint, o->tokenizer, tok_fingerprint(tok));
+        struct eval_sum e = { 0, 0 };
+        struct byte_count bc = { tok, 0 };
+        eval_stream(&m, r, o->batch, mc.context, o->max_tokens, o->quiet,
+                    tok ? count_bytes : NULL, &bc, &e);
+        if (!e.tokens) die("%s: fewer than 2 tokens: nothing to predict", r->name);
+        double loss = e.nll / (double)e.tokens;
+        printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %" PRIu64, loss, exp(loss), e.tokens);
+        /* bits per byte = total nats / ln 2 / bytes */
+        if (tok && bc.bytes)
+            printf(", \"bytes\": %" PRIu64 ", \"bits_per_byte\": %.6f", bc.bytes,
+                   e.nll / log(2.0) / (double)bc.bytes);
+        printf("}\n");
+        tokr_close(r);
+    }
+    if (tok) tok_free(tok);
+    ckpt_info_free(&info);
+    model_free(&m);
+    return status;
+}

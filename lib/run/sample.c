@@ -1,0 +1,231 @@
+/* sample.c - temperature, top-k and top-p sampling; generation with the KV
+ * cache (see sample.h). */
+#include "run/sample.h"
+#include "tok/tokenizer.h"
+#include "core/xio.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sampler_init(struct sampler *s, int V, double temperature, int top_k, double top_p, uint64_t seed)
+{
+    s->V = V;
+    s->temperature = temperature;
+    s->top_k = top_k;
+    s->top_p = top_p;
+    rng_seed(&s->rng, seed);
+    s->probs = xmalloc((size_t)V * sizeof *s->probs);
+    s->order = xmalloc((size_t)V * sizeof *s->order);
+}
+
+void sampler_free(struct sampler *s)
+{
+    free(s->probs); free(s->order);
+    s->probs = NULL; s->order = NULL;
+}
+
+/* qsort has no context argument: the probabilities being sorted. */
+static const double *sort_probs;
+static int by_prob_desc(const void *a, const void *b)
+{
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    if (sort_probs[i] != sort_probs[j]) return sort_probs[i] > sort_probs[j] ? -1 : 1;
+    return i < j ? -1 : i > j;      /* ties: lower id first, for determinism */
+}
+
+uint32_t sampler_next(struct sampler *s, const float *logits)
+{
+    int V = s->V;
+    uint32_t best = 0;
+    for (int i = 1; i < V; i++) if (logits[i] > logits[best]) best = (uint32_t)i;
+    if (s->temperature == 0) return best;
+    /* softmax(z / temperature), shifted by the max for stability */
+    double sum = 0;
+    for (int i = 0; i < V; i++) {
+        s->probs[i] = exp(((double)logits[i] - (double)logits[best]) / s->temperature);
+        sum += s->probs[i];
+    }
+    for (int i = 0; i < V; i++) s->probs[i] /= sum;
+    int n = V;
+    if ((s->top_k > 0 && s->top_k < V) || s->top_p < 1) {
+        for (int i = 0; i < V; i++) s->order[i] = (uint32_t)i;
+        sort_probs = s->probs;
+        qsort(s->order, (size_t)V, sizeof *s->order, by_prob_desc);
+        if (s->top_k > 0 && s->top_k < n) n = s->top_k;
+        if (s->top_p < 1) {
+            /* the smallest prefix whose mass, renormalised over the top-k
+             * survivors, reaches top_p */
+            double kept = 0, cum = 0;
+            for (int i = 0; i < n; i++) kept += s->probs[s->order[i]];
+            int j = 0;
+            while (j < n) {
+                cum += s->probs[s->order[j++]];
+                if (cum >= s->top_p * kept) break;
+            }
+            n = j;
+        }
+    }
+    /* Draw u in [0, mass of the candidates) and walk the candidates. */
+    double mass = 0;
+    for (int i = 0; i < n; i++) mass += s->probs[n == V ? (uint32_t)i : s->order[i]];
+    double u = rng_uniform(&s->rng) * mass, c = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t id = n == V ? (uint32_t)i : s->order[i];
+        c += s->probs[id];
+        if (u < c) return id;
+    }
+    return n == V ? (uint32_t)(V - 1) : s->order[n - 1];   /* rounding at the very end */
+}
+
+/* Feed one token; when the cache is full, restart it from the last
+ * context/2 tokens of the history first. */
+static const float *feed(struct model *m, struct model_kv *kv, const uint32_t *hist, size_t nhist, uint32_t tok)
+{
+    int ctx = model_config_of(m).context;
+    if (model_kv_len(kv) >= ctx) {
+        model_kv_reset(kv);
+        size_t keep = (size_t)(ctx / 2);
+        if (keep > nhist) keep = nhist;
+        for (size_t i = nhist - keep; i < nhist; i++) model_kv_step(m, kv, hist[i]);
+    }
+    return model_kv_step(m, kv, tok);
+}
+
+size_t generate(struct model *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
+                long eot, void (*emit)(void *ctx, uint32_t id), void *ctx)
+{
+    if (np == 0) die("internal error: generate needs at least one prompt token");
+    struct model_kv *kv = model_kv_new(m);
+    uint32_t *hist = xmalloc((np + n) * sizeof *hist);
+    size_t nh = 0, out = 0;
+    const float *logits = NULL;
+    for (size_t i = 0; i < np; i++) {
+        logits = feed(m, kv, hist, nh, prompt[i]);
+        hist[nh++] = prompt[i];
+    }
+    while (out < n) {
+        uint32_t id = sampler_next(s, logits);
+        if (eot >= 0 && id == (uint32_t)eot) break;
+        emit(ctx, id);
+        out++;
+        if (out == n) break;
+        logits = feed(m, kv, hist, nh, id);
+        hist[nh++] = id;
+    }
+    free(hist);
+    model_kv_free(kv);
+    return out;
+}
+
+/* ---- text ------------------------------------------------------------------ */
+struct text_out {
+    const struct tokenizer *tok;
+    struct tok_bytes buf;
+    FILE *out;
+};
+
+static void emit_text(void *ctx, uint32_t id)
+{
+    struct text_out *t = ctx;
+    t->buf.len = 0;
+    tok_decode(t->tok, &id, 1, &t->buf);
+    xfwrite(t->buf.p, 1, t->buf.len, t->out);
+    fflush(t->out);
+}
+
+/* end-of-text + the prompt's ids, in a buffer the caller frees */
+static uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, size_t *np)
+{
+    struct tok_encoder *e = tok_encoder_new(tok);
+    size_t n;
+    const uint32_t *ids = tok_encode(e, prompt, strlen(prompt), 0, &n);
+    uint32_t *p = xmalloc((n + 1) * sizeof *p);
+    p[0] = tok_eot(tok);
+    memcpy(p + 1, ids, n * sizeof *p);
+    tok_encoder_free(e);
+    *np = n + 1;
+    return p;
+}
+
+size_t generate_text(struct model *m, const struct tokenizer *tok, struct sampler *s,
+                     const char *prompt, size_t n, FILE *out)
+{
+    size_t np;
+    uint32_t *p = prompt_ids(tok, prompt, &np);
+    struct text_out t = { tok, { NULL, 0, 0 }, out };
+    xfwrite(prompt, 1, strlen(prompt), out);
+    size_t k = generate(m, s, p, np, n, (long)tok_eot(tok), emit_text, &t);
+    free(t.buf.p);
+    free(p);
+    return k;
+}
+
+static void chat_help(FILE *out)
+{
+    fputs("Type the beginning of a text; the model continues it.  Commands:\n"
+          "  /temperature T   sampling temperature (0: always the most likely token)\n"
+          "  /top-k K         sample among the K most likely tokens (0: all)\n"
+          "  /top-p P         sample among the most likely tokens that make up P of the mass\n"
+          "  /n N             generate up to N tokens\n"
+          "  /settings        show the settings\n"
+          "  /help            this list\n"
+          "  /quit            leave (end of input does too)\n", out);
+}
+
+/* Parse a command's number; 0 and a message when it is not valid. */
+static int chat_number(const char *arg, double min, double max, double *v, FILE *out)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(arg, &end);
+    if (end == arg || *end || errno || !(*v >= min && *v <= max)) {
+        fprintf(out, "not a number in [%g, %g]: '%s'\n", min, max, arg);
+        return 0;
+    }
+    return 1;
+}
+
+void chat_loop(struct model *m, const struct tokenizer *tok, struct sampler *s, size_t n,
+               FILE *in, FILE *out)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    fprintf(out, "tfs-eval chat: /help lists the commands, /quit leaves.\n");
+    for (;;) {
+        fputs("> ", out);
+        fflush(out);
+        if ((len = getline(&line, &cap, in)) < 0) { fputc('\n', out); break; }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (line[0] == '/') {
+            char cmd[32] = "", arg[64] = "";
+            double v;
+            int k = sscanf(line, "/%31s %63s", cmd, arg);
+            if (!strcmp(cmd, "quit") || !strcmp(cmd, "exit")) break;
+            else if (!strcmp(cmd, "help")) chat_help(out);
+            else if (!strcmp(cmd, "settings"))
+                fprintf(out, "temperature %g, top-k %d, top-p %g, n %zu\n", s->temperature, s->top_k, s->top_p, n);
+            else if (k < 2 && (!strcmp(cmd, "temperature") || !strcmp(cmd, "top-k") || !strcmp(cmd, "top-p") || !strcmp(cmd, "n")))
+                fprintf(out, "/%s needs a value\n", cmd);
+            else if (!strcmp(cmd, "temperature")) { if (chat_number(arg, 0, 100, &v, out)) s->temperature = v; }
+            else if (!strcmp(cmd, "top-k")) { if (chat_number(arg, 0, s->V, &v, out)) s->top_k = (int)v; }
+            else if (!strcmp(cmd, "top-p")) { if (chat_number(arg, 1e-9, 1, &v, out)) s->top_p = v; }
+            else if (!strcmp(cmd, "n")) { if (chat_number(arg, 1, 1e6, &v, out)) n = (size_t)v; }
+            else fprintf(out, "unknown command '%s' (/help lists them)\n", line);
+            continue;
+        }
+        if (!line[0]) continue;
+        /* the whole text: the prompt again, then its continuation */
+        size_t np;
+        uint32_t *p = prompt_ids(tok, line, &np);
+        struct text_out t = { tok, { NULL, 0, 0 }, out };
+        fputs(line, out);
+        generate(m, s, p, np, n, (long)tok_eot(tok), emit_text, &t);
+        fputc('\n', out);
+        free(t.buf.p);
+        free(p);
+    }
+    free(line);
+}

@@ -1,0 +1,398 @@
+/* train.c - the training loop (see train.h). */
+#include "run/train.h"
+#include "model/checkpoint.h"
+#include "run/evaluate.h"
+#include "core/progress.h"
+#include "core/tokstream.h"
+#include "core/xio.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- options ------------------------------------------------------------- */
+double train_lr(const struct train_opts *o, uint64_t s, uint64_t total)
+{
+    if (s <= o->warmup) return o->lr * (double)s / (double)o->warmup;
+    if (o->decay == DECAY_CONSTANT || total <= o->warmup) return o->lr;
+    double q = (double)(s - o->warmup) / (double)(total - o->warmup);
+    if (q > 1) q = 1;
+    if (o->decay == DECAY_LINEAR) return o->lr + (o->min_lr - o->lr) * q;
+    return o->min_lr + (o->lr - o->min_lr) * 0.5 * (1 + cos(M_PI * q));
+}
+
+char *train_best_path(const char *out)
+{
+    size_t n = strlen(out);
+    const char *ext = ".safetensors";
+    size_t e = strlen(ext);
+    char *p = xmalloc(n + 16);
+    if (n > e && strcmp(out + n - e, ext) == 0) sprintf(p, "%.*s.best%s", (int)(n - e), out, ext);
+    else sprintf(p, "%s.best", out);
+    return p;
+}
+
+void train_set_threads(int n)
+{
+    /* One thread count for both: OpenBLAS is the OpenMP build (Makefile),
+     * so its GEMMs and our loops share libgomp's team. */
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+/* ---- signals --------------------------------------------------------------
+ * SIGINT and SIGTERM only raise a flag; the loop notices it between steps,
+ * saves a checkpoint and returns.  A second signal ends the program at once. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    if (stop_signal) { signal(sig, SIG_DFL); raise(sig); return; }
+    stop_signal = sig;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- data ------------------------------------------------------------------ */
+struct loader {
+    struct tokr *r;
+    int B, T;
+    uint32_t *win;          /* (T + 1) one window (random mode) */
+    uint32_t *seq;          /* (B*T + 1) one batch (sequential mode) */
+};
+
+/* Fill inputs and targets (B, T).  Returns 0 when a sequential stream has
+ * no whole batch left. */
+static int next_batch(struct loader *ld, struct train_state *st, uint32_t *inputs, uint32_t *targets)
+{
+    int B = ld->B, T = ld->T;
+    if (ld->r->mapped) {
+        for (int b = 0; b < B; b++) {
+            /* a window ids[off .. off + T], off uniform in [0, n - T - 1] */
+            uint64_t off = rng_below(&st->rng, ld->r->n - (uint64_t)T);
+            tokr_get(ld->r, off, (size_t)T + 1, ld->win);
+            memcpy(inputs + (size_t)b * T, ld->win, (size_t)T * sizeof *inputs);
+            memcpy(targets + (size_t)b * T, ld->win + 1, (size_t)T * sizeof *targets);
+        }
+        return 1;
+    }
+    /* Sequential: tokens [data_pos, data_pos + B*T]; the reader stands at
+     * data_pos + 1 with seq[0] = token data_pos already read (or at 0). */
+    size_t need = (size_t)B * T, got = 0, k;
+    if (ld->r->pos == 0) {
+        if (tokr_read(ld->r, ld->seq, 1) != 1) return 0;
+    } else {
+        ld->seq[0] = ld->seq[need];
+    }
+    while (got < need && (k = tokr_read(ld->r, ld->seq + 1 + got, need - got)) > 0) got += k;
+    if (got < need) return 0;
+    memcpy(inputs, ld->seq, need * sizeof *inputs);
+    memcpy(targets, ld->seq + 1, need * sizeof *targets);
+    st->data_pos += need;
+    return 1;
+}
+
+/* Resuming a sequential stream: skip what the previous run consumed and
+ * read the carried-over token. */
+static void seek_sequential(struct loader *ld, uint64_t pos)
+{
+    size_t need = (size_t)ld->B * ld->T;
+    uint64_t left = pos;
+    while (left > 0) {
+        size_t want = left < need ? (size_t)left : need;
+        size_t k = tokr_read(ld->r, ld->seq + 1, want);
+        if (!k) die("%s: the stream ends before position %llu where the run stopped "
+                    "(resume with the same training data)", ld->r->name, (unsigned long long)pos);
+        left -= k;
+    }
+    if (tokr_read(ld->r, ld->seq + need, 1) != 1)
+        die("%s: the stream ends at position %llu where the run stopped", ld->r->name, (unsigned long long)pos);
+}
+
+/* Testing the recovery path: TFS_TRAIN_FAULT=nan:A or nan:A-B makes the
+ * loss of steps A..B not finite (see tfs-train(1), ENVIRONMENT). */
+static void fault_range(uint64_t *a, uint64_t *b)
+{
+    *a = *b = 0;
+    const char *s = getenv("TFS_TRAIN_FAULT");
+    if (!s || !*s) return;
+    unsigned long long x, y;
+    int n = 0;
+    if (sscanf(s, "nan:%llu-%llu%n", &x, &y, &n) == 2 && !s[n]) { *a = x; *b = y; return; }
+    if (sscanf(s, "nan:%llu%n", &x, &n) == 1 && !s[n]) { *a = *b = x; return; }
+    die("TFS_TRAIN_FAULT: expected nan:STEP or nan:FIRST-LAST, got '%s'", s);
+}
+
+/* ---- the run --------------------------------------------------------------- */
+/* The model the options describe, for a vocabulary of `vocab`. */
+static struct model_config run_config(const struct train_opts *o, int vocab)
+{
+    struct model_config c = { .arch = o->arch, .vocab = vocab, .context = o->model.context,
+                              .layers = o->model.layers, .heads = o->model.heads, .dim = o->model.dim,
+                              .kv_heads = o->kv_heads, .hidden = o->hidden, .untied = o->untied };
+    return c;
+}
+
+struct run {
+    const struct train_opts *o;
+    struct model m;
+    struct train_state st;
+    uint64_t fingerprint;
+    char *best;                 /* best checkpoint path or NULL */
+    FILE *log;
+};
+
+static void save(struct run *R, const char *path)
+{
+    ckpt_save_model(path, &R->m, R->fingerprint, &R->st, R->o->options_json);
+}
+
+static void log_line(struct run *R, double loss, double lr, double norm, double tok_s, double flop_s,
+                     int skipped, double val)
+{
+    if (!R->log) return;
+    FILE *f = R->log;
+    fprintf(f, "{\"step\": %llu, \"tokens\": %llu, ", (unsigned long long)R->st.step,
+            (unsigned long long)R->st.tokens);
+    if (skipped) fprintf(f, "\"loss\": null, \"skipped\": true, ");
+    else fprintf(f, "\"loss\": %.6f, ", loss);
+    fprintf(f, "\"lr\": %.6g, ", lr);
+    if (isfinite(norm)) fprintf(f, "\"grad_norm\": %.6g, ", norm);
+    else fprintf(f, "\"grad_norm\": null, ");
+    fprintf(f, "\"tokens_per_s\": %.1f, \"flops_per_s\": %.4g, \"flops\": %.6g, \"elapsed_s\": %.3f",
+            tok_s, flop_s, R->st.flops, R->st.elapsed);
+    if (!isnan(val)) fprintf(f, ", \"val_loss\": %.6f, \"val_ppl\": %.4f", val, exp(val));
+    fprintf(f, "}\n");
+    fflush(f);
+}
+
+int tfs_train(const struct train_opts *o)
+{
+    struct run R;
+    memset(&R, 0, sizeof R);
+    R.o = o;
+    if (o->threads > 0) train_set_threads(o->threads);
+    int B = o->batch, T;
+    int to_stdout = strcmp(o->out, "-") == 0;
+    if (to_stdout) refuse_binary_tty(stdout, o->force);
+
+    /* the data */
+    struct tokr *r = tokr_open(o->train);
+    R.fingerprint = r->h.fingerprint;
+
+    /* the model: a checkpoint to continue, or a fresh one */
+    struct ckpt_info info;
+    memset(&info, 0, sizeof info);
+    if (o->resume) {
+        ckpt_load_model(o->resume, &R.m, &info, 1);
+        if (!info.has_state)
+            die("%s: holds weights but no training state (exported?); it cannot be resumed", o->resume);
+        ckpt_check_stream(o->resume, &info, r->name, r->h.vocab, r->h.fingerprint);
+        const struct gpt2_config *a = &o->model, *c = &info.cfg;
+        struct model_config want = run_config(o, c->vocab);
+        /* custom and autograd share checkpoints: a run may change between them */
+        if (strcmp(model_arch_tag(want.arch), model_arch_tag(info.model.arch)) == 0)
+            model_set_arch(&R.m, want.arch);
+        else
+            die("%s: a %s model; the options ask for a %s one (the model of a resumed run cannot change)",
+                o->resume, model_arch_name(info.model.arch), model_arch_name(want.arch));
+        if (want.arch == MODEL_BASELINE) {
+            struct llama_config x = model_llama_config(&want), y = model_llama_config(&info.model);
+            if (x.kv_heads != y.kv_heads || x.hidden != y.hidden || x.tied != y.tied)
+                die("%s: kv-heads %d, hidden %d, %s; the options ask for %d, %d, %s "
+                    "(the model of a resumed run cannot change)", o->resume, y.kv_heads, y.hidden,
+                    y.tied ? "tied" : "untied", x.kv_heads, x.hidden, x.tied ? "tied" : "untied");
+        }
+        if (a->layers != c->layers || a->heads != c->heads || a->dim != c->dim || a->context != c->context)
+            die("%s: a model of %d layers, %d heads, dim %d, context %d; the options ask for %d, %d, %d, %d "
+                "(the model of a resumed run cannot change)", o->resume, c->layers, c->heads, c->dim,
+                c->context, a->layers, a->heads, a->dim, a->context);
+        R.st = info.st;
+        if (!R.fingerprint) R.fingerprint = info.fingerprint;
+        ckpt_info_free(&info);
+    } else {
+        struct model_config c = run_config(o, (int)r->h.vocab);
+        model_init(&R.m, &c);
+        model_init_weights(&R.m, o->seed);
+        R.st.best_val = INFINITY;
+        /* the data stream draws from its own generator: seed + 1 */
+        rng_seed(&R.st.rng, o->seed + 1);
+    }
+    struct model_config mc = model_config_of(&R.m);
+    T = mc.context;
+    if (R.m.arch == MODEL_BASELINE) R.m.llama.recompute = o->recompute;   /* memory for compute, same results */
+    struct loader ld = { r, B, T, xmalloc(((size_t)T + 1) * sizeof(uint32_t)),
+                         xmalloc(((size_t)B * T + 1) * sizeof(uint32_t)) };
+    if (r->mapped && r->n < (uint64_t)T + 1)
+        die("%s: %llu tokens, too few for one window of context %d + 1", r->name,
+            (unsigned long long)r->n, T);
+    if (!r->mapped && R.st.data_pos) seek_sequential(&ld, R.st.data_pos);
+
+    /* the fixed validation set: the first eval_batches * B * T + 1 tokens */
+    uint32_t *val = NULL;
+    size_t nval = 0;
+    if (o->val) {
+        struct tokr *vr = tokr_open(o->val);
+        if (vr->h.vocab != r->h.vocab)
+            die("%s: vocabulary size %u, but the training data %s has %u", vr->name, vr->h.vocab,
+                r->name, r->h.vocab);
+        if (vr->h.fingerprint && r->h.fingerprint && vr->h.fingerprint != r->h.fingerprint)
+            die("%s: encoded by another tokenizer than the training data %s (fingerprints differ)",
+                vr->name, r->name);
+        size_t want = (size_t)o->eval_batches * (size_t)B * (size_t)T + 1, k;
+        val = xmalloc(want * sizeof *val);
+        while (nval < want && (k = tokr_read(vr, val + nval, want - nval)) > 0) nval += k;
+        if (nval < 2) die("%s: the validation stream holds fewer than 2 tokens", vr->name);
+        tokr_close(vr);
+    }
+
+    /* the budget */
+    uint64_t per_step = (uint64_t)o->accum * (uint64_t)B * (uint64_t)T;
+    uint64_t total = o->steps ? o->steps : (o->tokens + per_step - 1) / per_step;
+    uint64_t end = o->stop_at && o->stop_at < total ? o->stop_at : total;
+    double fpt = model_flops_per_token(&R.m, T);
+
+    /* outputs */
+    if (!to_stdout && o->val) R.best = train_best_path(o->out);
+    if (o->log) {
+        R.log = fopen(o->log, o->resume ? "a" : "w");
+        if (!R.log) die_errno("cannot open '%s'", o->log);
+    } else if (!to_stdout) {
+        R.log = stdout;
+    }
+    catch_signals();
+
+    if (!o->quiet)
+        warnx("%s model, %.2fM parameters (%d layers, %d heads, dim %d, context %d, vocab %d); "
+              "steps %llu to %llu of %llu, %llu tokens each (%d x %d x %d)", model_arch_name(mc.arch),
+              (double)model_nparams(&R.m) / 1e6, mc.layers, mc.heads, mc.dim, T, mc.vocab,
+              (unsigned long long)R.st.step + 1, (unsigned long long)end, (unsigned long long)total,
+              (unsigned long long)per_step, o->accum, B, T);
+
+    size_t N = (size_t)B * T;
+    uint32_t *inputs = xmalloc(N * sizeof *inputs), *targets = xmalloc(N * sizeof *targets);
+    uint64_t fault_a, fault_b, bad_run = 0;
+    fault_range(&fault_a, &fault_b);
+    struct progress p;
+    progress_start(&p, "training", end > R.st.step ? end - R.st.step : 0, o->quiet);
+    uint64_t first = R.st.step;
+    double t_save = now_seconds(), el_log = R.st.elapsed, last_val = NAN;
+    uint64_t tok_log = 0;
+    int data_ended = 0, status = 0;
+
+    while (R.st.step < end && !stop_signal) {
+        double t0 = now_seconds();
+        uint64_t s = R.st.step + 1;             /* the step being taken, 1-based */
+        double lr = train_lr(o, s, total);
+        /* gradient accumulation: grads = sum over micro-batches of
+         * d(mean loss)/d(params) / accum, the gradient of the mean over all */
+        model_zero_grad(&R.m);
+        double loss = 0;
+        for (int a = 0; a < o->accum; a++) {
+            if (!next_batch(&ld, &R.st, inputs, targets)) { data_ended = 1; break; }
+            loss += model_forward(&R.m, inputs, targets, B, T);
+            model_backward(&R.m, 1.0f / (float)o->accum);
+        }
+        if (data_ended) break;
+        loss /= o->accum;
+        if (s >= fault_a && s <= fault_b && fault_a) loss = NAN;
+        double norm = model_grad_norm(&R.m);
+        R.st.step = s;
+        R.st.tokens += per_step;
+        R.st.flops += fpt * (double)per_step;
+        int skipped = !isfinite(loss) || !isfinite(norm);
+        if (skipped) {
+            /* no update: the weights stay those of the last good step */
+            R.st.skipped++;
+            bad_run++;
+        } else {
+            bad_run = 0;
+            /* clipping: scale the gradient to norm <= clip */
+            float scale = o->clip > 0 && norm > o->clip ? (float)(o->clip / norm) : 1.0f;
+            R.st.updates++;
+            model_adamw_step(&R.m, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
+                            (float)o->weight_decay, scale, (int)R.st.updates);
+        }
+        R.st.elapsed += now_seconds() - t0;
+        tok_log += per_step;
+
+        double v = NAN;
+        if (val && ((o->eval_every && s % o->eval_every == 0) || s == end)) {
+            struct eval_sum e = { 0, 0 };
+            eval_ids(&R.m, val, nval, B, T, &e);
+            v = last_val = e.nll / (double)e.tokens;
+            if (v < R.st.best_val) {
+                R.st.best_val = v;
+                R.st.best_step = s;
+                if (R.best) save(&R, R.best);
+            }
+        }
+        if (s % o->log_every == 0 || s == end || !isnan(v) || skipped) {
+            /* speed over training time only: validation and saving excluded */
+            double dt = R.st.elapsed - el_log;
+            double tok_s = dt > 0 ? (double)tok_log / dt : 0;
+            log_line(&R, loss, lr, norm, tok_s, tok_s * fpt, skipped, v);
+            el_log = R.st.elapsed;
+            tok_log = 0;
+        }
+        if (skipped && !o->quiet) {
+            progress_end(&p);
+            warnx("step %llu: loss %g, gradient norm %g: not finite, step skipped",
+                  (unsigned long long)s, loss, norm);
+            progress_start(&p, "training", end - first, o->quiet);
+        }
+        if (bad_run >= (uint64_t)o->max_bad) {
+            progress_end(&p);
+            save(&R, o->out);
+            die("%llu steps in a row had a non-finite loss or gradient (the last at step %llu); "
+                "stopping. The last good weights (update %llu) are saved in %s; "
+                "try a lower --lr or --clip",
+                (unsigned long long)bad_run, (unsigned long long)s, (unsigned long long)R.st.updates,
+                to_stdout ? "<stdout>" : o->out);
+        }
+        if (!to_stdout && ((o->save_every && s % o->save_every == 0) ||
+                           (o->save_minutes > 0 && now_seconds() - t_save >= 60 * o->save_minutes))) {
+            save(&R, o->out);
+            t_save = now_seconds();
+        }
+        if (isnan(last_val)) progress_update(&p, s - first, "step %llu loss %.4f", (unsigned long long)s, loss);
+        else progress_update(&p, s - first, "step %llu loss %.4f val %.4f", (unsigned long long)s, loss, last_val);
+    }
+    progress_end(&p);
+
+    save(&R, o->out);
+    if (stop_signal) {
+        warnx("stopped by signal %d at step %llu; checkpoint saved to %s (continue with --resume)",
+              (int)stop_signal, (unsigned long long)R.st.step, to_stdout ? "<stdout>" : o->out);
+        status = 128 + (int)stop_signal;
+    } else if (data_ended && !o->quiet) {
+        warnx("%s: the data ended after step %llu (%llu tokens)", r->name,
+              (unsigned long long)R.st.step, (unsigned long long)R.st.data_pos);
+    }
+    if (!o->quiet && !stop_signal) {
+        if (isfinite(R.st.best_val))
+            warnx("done: step %llu, best validation loss %.4f (perplexity %.2f) at step %llu",
+                  (unsigned long long)R.st.step, R.st.best_val, exp(R.st.best_val),
+                  (unsigned long long)R.st.best_step);
+        else
+            warnx("done: step %llu", (unsigned long long)R.st.step);
+    }
+    if (R.log && R.log != stdout) fclose(R.log);
+    else if (R.log) fflush(stdout);
+    free(inputs); free(targets); free(val); free(ld.win); free(ld.seq); free(R.best);
+    tokr_close(r);
+    model_free(&R.m);
+    return status;
+}

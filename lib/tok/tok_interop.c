@@ -1,0 +1,384 @@
+/* tok_interop.c - tokenizers from and to other tools' files:
+ *   tiktoken rank files (.tiktoken): one token per line, "BASE64 RANK",
+ *     the rank being the id (tiktoken's load_tiktoken_bpe);
+ *   Hugging Face tokenizer.json with a byte-level BPE model
+ *     (model.vocab, model.merges, added_tokens), read and written.
+ */
+#include "core/jsonl.h"
+#include "tok/tokenizer_impl.h"
+#include "core/xio.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct tokenizer *fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+/* ---- tiktoken rank files ---- */
+
+/* RFC 4648 base64 value of c, or -1. */
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* Decode s[0..n) into out; returns the length or -1 when malformed. */
+static long b64decode(const char *s, size_t n, unsigned char *out)
+{
+    if (n == 0 || n % 4) return -1;
+    long k = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4], pad = 0;
+        for (int j = 0; j < 4; j++) {
+            unsigned char c = (unsigned char)s[i + j];
+            if (c == '=' && i + 4 == n && j >= 2) { v[j] = 0; pad++; continue; }
+            if (pad) return -1;
+            if ((v[j] = b64val(c)) < 0) return -1;
+        }
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        out[k++] = (unsigned char)(w >> 16);
+        if (pad < 2) out[k++] = (unsigned char)(w >> 8);
+        if (pad < 1) out[k++] = (unsigned char)w;
+    }
+    return k;
+}
+
+/* Rank files carry no pattern and no special tokens: tiktoken keeps them in
+ * code (openai_public.py).  We recognise OpenAI's three by their size. */
+static const struct known {
+    uint32_t ranks;
+    const char *pattern;
+    uint32_t vocab;
+    const char *special[6];
+    uint32_t special_id[6];
+} KNOWN[] = {
+    { 50256, "gpt2", 50257, { "<|endoftext|>" }, { 50256 } },
+    { 100256, "cl100k", 100277,
+      { "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|endofprompt|>" },
+      { 100257, 100258, 100259, 100260, 100276 } },
+    { 199998, "o200k", 200019, { "<|endoftext|>", "<|endofprompt|>" }, { 199999, 200018 } },
+};
+
+struct tokenizer *tok_load_tiktoken(const char *name, const char *d, size_t n, char *err, size_t errlen)
+{
+    (void)name;
+    /* first pass: count lines and find the largest rank */
+    size_t lines = 0;
+    uint64_t maxrank = 0;
+    for (size_t i = 0, line = 1; i < n; line++) {
+        const char *e = memchr(d + i, '\n', n - i);
+        size_t len = e ? (size_t)(e - (d + i)) : n - i;
+        const char *sp = memchr(d + i, ' ', len);
+        if (len == 0 && !e) break;
+        if (!sp) return fail(err, errlen, "line %zu: not a tokenizer (expected tok.bin, a tiktoken rank file "
+                             "\"BASE64 RANK\" per line, or a Hugging Face tokenizer.json)", line);
+        uint64_t r = 0;
+        const char *p = sp + 1, *end = d + i + len;
+        if (p == end) return fail(err, errlen, "line %zu: rank missing", line);
+        for (; p < end; p++) {
+            if (*p < '0' || *p > '9' || r > TOK_MAX_VOCAB) return fail(err, errlen, "line %zu: bad rank", line);
+            r = r * 10 + (uint64_t)(*p - '0');
+        }
+        if (r >= TOK_MAX_VOCAB) return fail(err, errlen, "line %zu: rank %llu too large", line, (unsigned long long)r);
+        if (r > maxrank) maxrank = r;
+        lines++;
+        i += len + (e ? 1 : 0);
+    }
+    if (!lines) return fail(err, errlen, "empty rank file");
+    /* ranks are dense: a few holes at most, never one huge rank in a small file */
+    if (maxrank >= lines + 65536) return fail(err, errlen, "rank %llu in a file of %zu tokens: ranks are not dense",
+                                              (unsigned long long)maxrank, lines);
+    uint32_t nreg = (uint32_t)maxrank + 1;
+    const struct known *k = NULL;
+    for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
+        if (KNOWN[i].ranks == nreg && lines == nreg) k = &KNOWN[i];
+    struct tokenizer *t = tok_alloc(TOK_TIKTOKEN, k ? k->vocab : nreg + 1,
+                                    pretok_named(k ? k->pattern : "gpt2"));
+    unsigned char *buf = xmalloc(n + 4);
+    for (size_t i = 0, line = 1; i < n; line++) {
+        const char *e = memchr(d + i, '\n', n - i);
+        size_t len = e ? (size_t)(e - (d + i)) : n - i;
+        if (len == 0 && !e) break;
+        const char *sp = memchr(d + i, ' ', len);
+        long bl = b64decode(d + i, (size_t)(sp - (d + i)), buf);
+        if (bl <= 0) { tok_free(t); free(buf); return fail(err, errlen, "line %zu: bad base64 token", line); }
+        uint32_t r = (uint32_t)strtoul(sp + 1, NULL, 10);
+        if (t->len[r] != TOK_NONE) { tok_free(t); free(buf); return fail(err, errlen, "line %zu: rank %u given twice", line, r); }
+        tok_set_token(t, r, buf, (size_t)bl, 0);
+        i += len + (e ? 1 : 0);
+    }
+    free(buf);
+    if (k) {
+        for (int i = 0; i < 6 && k->special[i]; i++)
+            tok_set_token(t, k->special_id[i], k->special[i], strlen(k->special[i]), 1);
+    } else {
+        tok_set_token(t, nreg, TOK_DEFAULT_EOT, strlen(TOK_DEFAULT_EOT), 1);
+    }
+    const char *e = tok_finish(t, err, errlen);
+    if (e) { tok_free(t); return NULL; }
+    return t;
+}
+
+/* ---- Hugging Face tokenizer.json ----
+ * Byte-level BPE stores each token as a printable string: GPT-2's
+ * bytes_to_unicode maps the 188 bytes that are printable Latin-1
+ * ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) to themselves and the other 68, in
+ * increasing order, to U+0100, U+0101, ...  (so ' ' is 'Ġ' U+0120). */
+static void byte_map(uint32_t to_cp[256])
+{
+    uint32_t next = 256;
+    for (uint32_t b = 0; b < 256; b++) {
+        int printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+        to_cp[b] = printable ? b : next++;
+    }
+}
+
+/* Byte-level string (UTF-8) -> bytes; returns the length or -1. */
+static long from_byte_level(const char *s, size_t n, const int *cp_to_byte, unsigned char *out)
+{
+    long k = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        uint32_t cp;
+        if (c < 0x80) { cp = c; i += 1; }
+        else if ((c & 0xE0) == 0xC0 && i + 1 < n) { cp = (uint32_t)(c & 0x1F) << 6 | (s[i + 1] & 0x3F); i += 2; }
+        else return -1;
+        if (cp >= 512 || cp_to_byte[cp] < 0) return -1;
+        out[k++] = (unsigned char)cp_to_byte[cp];
+    }
+    return k;
+}
+
+static const char *hf_pattern(json_t *pre, char *err, size_t errlen)
+{
+    if (!pre || json_is_null(pre)) { snprintf(err, errlen, "no pre_tokenizer: not a byte-level BPE tokenizer.json"); return NULL; }
+    const char *type = json_string_value(json_object_get(pre, "type"));
+    if (type && strcmp(type, "ByteLevel") == 0) {
+        if (json_is_true(json_object_get(pre, "add_prefix_space"))) {
+            snprintf(err, errlen, "ByteLevel add_prefix_space is not supported");
+            return NULL;
+        }
+        json_t *ur = json_object_get(pre, "use_regex");
+        if (!ur || json_is_true(ur)) return pretok_named("gpt2");
+    }
+    if (type && strcmp(type, "Sequence") == 0) {
+        json_t *list = json_object_get(pre, "pretokenizers");
+        json_t *split = json_array_get(list, 0), *bl = json_array_get(list, 1);
+        const char *st = json_string_value(json_object_get(split, "type"));
+        const char *bt = json_string_value(json_object_get(bl, "type"));
+        const char *beh = json_string_value(json_object_get(split, "behavior"));
+        const char *re = json_string_value(json_object_get(json_object_get(split, "pattern"), "Regex"));
+        if (json_array_size(list) == 2 && st && strcmp(st, "Split") == 0 && bt && strcmp(bt, "ByteLevel") == 0 &&
+            re && beh && strcmp(beh, "Isolated") == 0 && !json_is_true(json_object_get(split, "invert")) &&
+            !json_is_true(json_object_get(bl, "add_prefix_space")) && json_is_false(json_object_get(bl, "use_regex")))
+            return re;
+    }
+    snprintf(err, errlen, "unsupported pre_tokenizer (tfs reads ByteLevel, or Sequence of Split(Regex, Isolated) and ByteLevel)");
+    return NULL;
+}
+
+struct tokenizer *tok_load_hf(const char *name, const char *d, size_t n, char *err, size_t errlen)
+{
+    (void)name;
+    json_error_t je;
+    json_t *root = json_loadb(d, n, 0, &je);
+    if (!root) return fail(err, errlen, "line %d: malformed JSON: %s", je.line, je.text);
+    struct tokenizer *t = NULL;
+    unsigned char *buf = NULL;
+    struct bytemap str2id = { 0 };
+    json_t *model = json_object_get(root, "model");
+    json_t *vocab = json_object_get(model, "vocab"), *merges = json_object_get(model, "merges");
+    json_t *added = json_object_get(root, "added_tokens");
+    const char *mtype = json_string_value(json_object_get(model, "type"));
+    if (!json_is_object(vocab) || !json_is_array(merges) || (mtype && strcmp(mtype, "BPE") != 0)) {
+        fail(err, errlen, "not a BPE tokenizer.json (model.vocab and model.merges required)");
+        goto out;
+    }
+    json_t *norm = json_object_get(root, "normalizer");
+    if (norm && !json_is_null(norm)) { fail(err, errlen, "tokenizer.json has a normalizer; tfs supports none"); goto out; }
+    const char *pattern = hf_pattern(json_object_get(root, "pre_tokenizer"), err, errlen);
+    if (!pattern) goto out;
+    /* vocabulary size: the largest id + 1 */
+    uint64_t maxid = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(vocab, key, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= TOK_MAX_VOCAB) {
+            fail(err, errlen, "model.vocab: bad id for \"%s\"", key);
+            goto out;
+        }
+        if ((uint64_t)json_integer_value(v) > maxid) maxid = (uint64_t)json_integer_value(v);
+    }
+    size_t i;
+    json_array_foreach(added, i, v) {
+        json_int_t id = json_integer_value(json_object_get(v, "id"));
+        if (!json_is_string(json_object_get(v, "content")) || id < 0 || id >= TOK_MAX_VOCAB) {
+            fail(err, errlen, "added_tokens[%zu]: bad entry", i);
+            goto out;
+        }
+        if ((uint64_t)id > maxid) maxid = (uint64_t)id;
+    }
+    if (maxid >= json_object_size(vocab) + json_array_size(added) + 65536) {
+        fail(err, errlen, "id %llu in a vocabulary of %zu tokens: ids are not dense", (unsigned long long)maxid,
+             json_object_size(vocab) + json_array_size(added));
+        goto out;
+    }
+    t = tok_alloc(TOK_HF, (uint32_t)maxid + 1, pattern);
+    t->merge_list = 1;
+    t->whole_piece = json_is_true(json_object_get(model, "ignore_merges"));
+    /* added tokens first (they may also appear in model.vocab); the one
+     * named <|endoftext|> is the end-of-text token when there is one */
+    json_array_foreach(added, i, v) {
+        const char *c = json_string_value(json_object_get(v, "content"));
+        uint32_t id = (uint32_t)json_integer_value(json_object_get(v, "id"));
+        if (t->len[id] != TOK_NONE) { fail(err, errlen, "added_tokens: id %u given twice", id); goto out; }
+        tok_set_token(t, id, c, json_string_length(json_object_get(v, "content")), 1);
+        if (strcmp(c, TOK_DEFAULT_EOT) == 0) t->eot = id;
+    }
+    uint32_t to_cp[256];
+    int cp_to_byte[512];
+    byte_map(to_cp);
+    for (int c = 0; c < 512; c++) cp_to_byte[c] = -1;
+    for (int b = 0; b < 256; b++) cp_to_byte[to_cp[b]] = b;
+    bytemap_init(&str2id, json_object_size(vocab));
+    json_object_foreach(vocab, key, v) {
+        uint32_t id = (uint32_t)json_integer_value(v);
+        size_t kl = strlen(key);
+        *bytemap_put(&str2id, key, kl, NULL) = id;
+        if (t->is_special[id]) continue;
+        if (t->len[id] != TOK_NONE) { fail(err, errlen, "model.vocab: id %u given twice", id); goto out; }
+        buf = xrealloc(buf, kl + 1);
+        long bl = from_byte_level(key, kl, cp_to_byte, buf);
+        if (bl <= 0) { fail(err, errlen, "model.vocab: \"%s\" is not a byte-level token", key); goto out; }
+        tok_set_token(t, id, buf, (size_t)bl, 0);
+    }
+    t->nmerges = (uint32_t)json_array_size(merges);
+    t->merges = xmalloc((t->nmerges + 1) * sizeof *t->merges);
+    json_array_foreach(merges, i, v) {
+        const char *a, *b;
+        size_t al, bl;
+        if (json_is_string(v)) {        /* "left right" (older files) */
+            a = json_string_value(v);
+            const char *sp = strchr(a, ' ');
+            if (!sp) { fail(err, errlen, "model.merges[%zu]: expected \"LEFT RIGHT\"", i); goto out; }
+            al = (size_t)(sp - a); b = sp + 1; bl = strlen(b);
+        } else if (json_is_array(v) && json_array_size(v) == 2 && json_is_string(json_array_get(v, 0)) &&
+                   json_is_string(json_array_get(v, 1))) {   /* ["left", "right"] */
+            a = json_string_value(json_array_get(v, 0)); al = strlen(a);
+            b = json_string_value(json_array_get(v, 1)); bl = strlen(b);
+        } else { fail(err, errlen, "model.merges[%zu]: expected a pair of tokens", i); goto out; }
+        const uint64_t *l = bytemap_get(&str2id, a, al), *r = bytemap_get(&str2id, b, bl);
+        if (!l || !r) { fail(err, errlen, "model.merges[%zu]: token not in model.vocab", i); goto out; }
+        t->merges[i][0] = (uint32_t)*l;
+        t->merges[i][1] = (uint32_t)*r;
+    }
+    if (tok_finish(t, err, errlen)) goto out;
+    bytemap_free(&str2id);
+    free(buf);
+    json_decref(root);
+    return t;
+out:
+    if (str2id.slot) bytemap_free(&str2id);
+    free(buf);
+    tok_free(t);
+    json_decref(root);
+    return NULL;
+}
+
+/* A token's byte-level string (UTF-8 of the mapped code points). */
+static json_t *byte_level_string(const unsigned char *s, size_t n, const uint32_t to_cp[256])
+{
+    char *p = xmalloc(2 * n + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t cp = to_cp[s[i]];
+        if (cp < 0x80) p[k++] = (char)cp;
+        else { p[k++] = (char)(0xC0 | cp >> 6); p[k++] = (char)(0x80 | (cp & 0x3F)); }
+    }
+    json_t *j = json_stringn(p, k);
+    free(p);
+    return j;
+}
+
+void tok_save_hf(const struct tokenizer *t, const char *path)
+{
+    uint32_t to_cp[256];
+    byte_map(to_cp);
+    json_t *root = json_object(), *added = json_array(), *vocab = json_object(), *merges = json_array();
+    json_object_set_new(root, "version", json_string("1.0"));
+    json_object_set_new(root, "truncation", json_null());
+    json_object_set_new(root, "padding", json_null());
+    for (uint32_t i = 0; i < t->nspecial; i++) {
+        size_t n;
+        uint32_t id;
+        const char *s = tok_special(t, i, &n, &id);
+        json_t *c = json_stringn(s, n);
+        if (!c) die("%s: special token %u is not valid UTF-8; tokenizer.json cannot hold it", path_name(path), id);
+        json_array_append_new(added, json_pack("{s:I, s:o, s:b, s:b, s:b, s:b, s:b}", "id", (json_int_t)id,
+                                               "content", c, "single_word", 0, "lstrip", 0, "rstrip", 0,
+                                               "normalized", 0, "special", 1));
+    }
+    json_object_set_new(root, "added_tokens", added);
+    json_object_set_new(root, "normalizer", json_null());
+    json_object_set_new(root, "pre_tokenizer", json_pack(
+        "{s:s, s:[{s:s, s:{s:s}, s:s, s:b}, {s:s, s:b, s:b, s:b}]}", "type", "Sequence", "pretokenizers",
+        "type", "Split", "pattern", "Regex", t->pattern, "behavior", "Isolated", "invert", 0,
+        "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 0));
+    json_object_set_new(root, "post_processor", json_null());
+    json_object_set_new(root, "decoder", json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel",
+                                                   "add_prefix_space", 1, "trim_offsets", 1, "use_regex", 1));
+    for (uint32_t id = 0; id < t->vocab; id++) {
+        if (t->len[id] == TOK_NONE || t->is_special[id]) continue;
+        json_t *s = byte_level_string((const unsigned char *)t->blob + t->off[id], t->len[id], to_cp);
+        json_object_set_new(vocab, json_string_value(s), json_integer(id));
+        json_decref(s);
+    }
+    /* HF applies the listed merges in list order.  For tiktoken's rule
+     * (any pair whose concatenation is a token, lowest id first) list, for
+     * each token in id order, every split of it into two tokens: the same
+     * pairs merge, in the same order.  ignore_merges makes HF take a piece
+     * that is itself a token as is, as tiktoken does. */
+    if (t->merge_list) {
+        for (uint32_t i = 0; i < t->nmerges; i++) {
+            uint32_t l = t->merges[i][0], r = t->merges[i][1];
+            json_array_append_new(merges, json_pack("[o, o]",
+                byte_level_string((const unsigned char *)t->blob + t->off[l], t->len[l], to_cp),
+                byte_level_string((const unsigned char *)t->blob + t->off[r], t->len[r], to_cp)));
+        }
+    } else {
+        for (uint32_t id = 0; id < t->vocab; id++) {
+            if (t->len[id] == TOK_NONE || t->is_special[id] || t->len[id] < 2) continue;
+            const char *s = t->blob + t->off[id];
+            for (uint32_t k = 1; k < t->len[id]; k++) {
+                if (!bytemap_get(&t->ids, s, k) || !bytemap_get(&t->ids, s + k, t->len[id] - k)) continue;
+                json_array_append_new(merges, json_pack("[o, o]",
+                    byte_level_string((const unsigned char *)s, k, to_cp),
+                    byte_level_string((const unsigned char *)s + k, t->len[id] - k, to_cp)));
+            }
+        }
+    }
+    json_t *model = json_pack("{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:o}", "type", "BPE",
+                              "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
+                              "fuse_unk", 0, "byte_fallback", 0, "ignore_merges", t->whole_piece,
+                              "vocab", vocab, "merges", merges);
+    json_object_set_new(root, "model", model);
+    struct outfile o;
+    FILE *f = outfile_open(&o, path);
+    if (json_dumpf(root, f, JSON_PRESERVE_ORDER | JSON_INDENT(1)) != 0) die("%s: cannot write JSON", path_name(path));
+    fputc('\n', f);
+    outfile_commit(&o);
+    json_decref(root);
+}

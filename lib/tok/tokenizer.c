@@ -1,0 +1,420 @@
+/* tokenizer.c - the tokenizer object, its fingerprint, and tfs's own file
+ * format tok.bin (tfs-tokenizer(5)).  Encoding is in bpe_encode.c, training
+ * in bpe_train.c, other file formats in tok_interop.c. */
+#include "tok/tokenizer_impl.h"
+#include "core/xio.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- building ---- */
+
+struct tokenizer *tok_alloc(enum tok_kind kind, uint32_t vocab, const char *pattern)
+{
+    struct tokenizer *t = xcalloc(1, sizeof *t);
+    t->kind = kind;
+    t->vocab = vocab;
+    t->pattern = xstrdup(pattern);
+    t->off = xcalloc(vocab, sizeof *t->off);
+    t->len = xmalloc((size_t)vocab * sizeof *t->len);
+    for (uint32_t i = 0; i < vocab; i++) t->len[i] = TOK_NONE;
+    t->is_special = xcalloc(vocab, 1);
+    t->eot = TOK_NONE;
+    t->whole_piece = 1;
+    return t;
+}
+
+void tok_set_token(struct tokenizer *t, uint32_t id, const void *bytes, size_t len, int special)
+{
+    if (t->blob_len + len > t->blob_cap) {
+        size_t c = t->blob_cap ? t->blob_cap : 4096;
+        while (c < t->blob_len + len) c *= 2;
+        t->blob = xrealloc(t->blob, c);
+        t->blob_cap = c;
+    }
+    memcpy(t->blob + t->blob_len, bytes, len);
+    t->off[id] = t->blob_len;
+    t->len[id] = (uint32_t)len;
+    t->blob_len += len;
+    if (special) {
+        t->is_special[id] = 1;
+        t->special_ids = xrealloc(t->special_ids, (t->nspecial + 1) * sizeof *t->special_ids);
+        t->special_ids[t->nspecial++] = id;
+        if (t->eot == TOK_NONE) t->eot = id;
+    }
+}
+
+/* FNV-1a, 64 bits (Fowler, Noll, Vo; draft-eastlake-fnv): h = (h ^ byte) * P. */
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * FNV_PRIME;
+    return h;
+}
+static uint64_t fnv32(uint64_t h, uint32_t v)
+{
+    unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24) };
+    return fnv(h, b, 4);
+}
+
+/* The fingerprint names the encoding function, not the file: the pattern,
+ * the merge rule, and every id's bytes and kind.  The same tokenizer read
+ * from tok.bin, a rank file or a tokenizer.json gets the same fingerprint
+ * when it encodes the same way. */
+static uint64_t fingerprint(const struct tokenizer *t)
+{
+    uint64_t h = fnv(FNV_OFFSET, "tfs-tokenizer-1", 16);
+    h = fnv(h, t->pattern, strlen(t->pattern) + 1);
+    h = fnv32(h, (uint32_t)t->merge_list << 1 | (uint32_t)t->whole_piece);
+    h = fnv32(h, t->vocab);
+    for (uint32_t id = 0; id < t->vocab; id++) {
+        h = fnv32(h, t->len[id]);
+        if (t->len[id] == TOK_NONE) continue;
+        h = fnv32(h, t->is_special[id]);
+        h = fnv(h, t->blob + t->off[id], t->len[id]);
+    }
+    if (t->merge_list)
+        for (uint32_t i = 0; i < t->nmerges; i++) h = fnv32(fnv32(h, t->merges[i][0]), t->merges[i][1]);
+    return h ? h : 1;
+}
+
+static const char *fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
+{
+    char perr[256];
+    t->pre = pretok_new(t->pattern, perr, sizeof perr);
+    if (!t->pre) return fail(err, errlen, "bad pre-tokenization pattern: %s", perr);
+    if (t->eot == TOK_NONE) return fail(err, errlen, "no end-of-text token");
+    /* regular token bytes -> id; the bytes must be unique */
+    bytemap_init(&t->ids, t->vocab);
+    for (int b = 0; b < 256; b++) t->byte_id[b] = TOK_NONE;
+    for (uint32_t id = 0; id < t->vocab; id++) {
+        if (t->len[id] == TOK_NONE || t->is_special[id]) continue;
+        if (t->len[id] == 0) return fail(err, errlen, "token %u is empty", id);
+        int added;
+        uint64_t *v = bytemap_put(&t->ids, t->blob + t->off[id], t->len[id], &added);
+        if (!added) return fail(err, errlen, "tokens %llu and %u have the same bytes", (unsigned long long)*v, id);
+        *v = id;
+        if (t->len[id] == 1) t->byte_id[(unsigned char)t->blob[t->off[id]]] = id;
+    }
+    for (int b = 0; b < 256; b++)
+        if (t->byte_id[b] == TOK_NONE) return fail(err, errlen, "byte 0x%02X is not a token (not a byte-level BPE)", b);
+    /* the pairs that merge, with their rank and result */
+    if (t->merge_list) {
+        u64map_init(&t->pairs, t->nmerges);
+        for (uint32_t i = 0; i < t->nmerges; i++) {
+            uint32_t l = t->merges[i][0], r = t->merges[i][1];
+            char buf[1024], *p = buf;
+            size_t n = (size_t)t->len[l] + t->len[r];
+            if (n > sizeof buf) p = xmalloc(n);
+            memcpy(p, t->blob + t->off[l], t->len[l]);
+            memcpy(p + t->len[l], t->blob + t->off[r], t->len[r]);
+            const uint64_t *id = bytemap_get(&t->ids, p, n);
+            if (p != buf) free(p);
+            if (!id) return fail(err, errlen, "merge %u makes a token that is not in the vocabulary", i + 1);
+            int added;
+            uint64_t *v = u64map_put(&t->pairs, (uint64_t)l << 32 | r, &added);
+            if (added) *v = (uint64_t)i << 32 | *id;
+        }
+    } else {
+        /* tiktoken's rule: a pair merges when its concatenation is a token;
+         * the rank is that token's id.  List every split of every token. */
+        u64map_init(&t->pairs, 2 * (size_t)t->vocab);
+        for (uint32_t id = 0; id < t->vocab; id++) {
+            if (t->len[id] == TOK_NONE || t->is_special[id] || t->len[id] < 2) continue;
+            const char *s = t->blob + t->off[id];
+            for (uint32_t k = 1; k < t->len[id]; k++) {
+                const uint64_t *l = bytemap_get(&t->ids, s, k), *r;
+                if (!l || !(r = bytemap_get(&t->ids, s + k, t->len[id] - k))) continue;
+                *u64map_put(&t->pairs, *l << 32 | *r, NULL) = (uint64_t)id << 32 | id;
+            }
+        }
+    }
+    t->fingerprint = fingerprint(t);
+    return NULL;
+}
+
+struct tokenizer *tok_from_merges(const char *pattern, const uint32_t (*merges)[2], uint32_t nmerges,
+                                  const char *const *special, const size_t *special_len, uint32_t nspecial)
+{
+    struct tokenizer *t = tok_alloc(TOK_TFS, 256 + nmerges + nspecial, pattern);
+    for (int b = 0; b < 256; b++) { unsigned char c = (unsigned char)b; tok_set_token(t, (uint32_t)b, &c, 1, 0); }
+    t->nmerges = nmerges;
+    t->merges = xmalloc((nmerges ? nmerges : 1) * sizeof *t->merges);
+    char *buf = NULL;
+    size_t cap = 0;
+    for (uint32_t i = 0; i < nmerges; i++) {
+        uint32_t l = merges[i][0], r = merges[i][1], id = 256 + i;
+        t->merges[i][0] = l; t->merges[i][1] = r;
+        size_t n = (size_t)t->len[l] + t->len[r];
+        if (n > cap) { cap = 2 * n; buf = xrealloc(buf, cap); }
+        memcpy(buf, t->blob + t->off[l], t->len[l]);
+        memcpy(buf + t->len[l], t->blob + t->off[r], t->len[r]);
+        tok_set_token(t, id, buf, n, 0);
+    }
+    free(buf);
+    for (uint32_t i = 0; i < nspecial; i++)
+        tok_set_token(t, 256 + nmerges + i, special[i], special_len[i], 1);
+    return t;
+}
+
+void tok_free(struct tokenizer *t)
+{
+    if (!t) return;
+    pretok_free(t->pre);
+    free(t->pattern); free(t->blob); free(t->off); free(t->len); free(t->is_special);
+    free(t->special_ids); free(t->merges);
+    if (t->ids.slot) bytemap_free(&t->ids);
+    if (t->pairs.key) u64map_free(&t->pairs);
+    free(t);
+}
+
+/* ---- properties ---- */
+uint32_t tok_vocab_size(const struct tokenizer *t) { return t->vocab; }
+uint32_t tok_eot(const struct tokenizer *t) { return t->eot; }
+uint64_t tok_fingerprint(const struct tokenizer *t) { return t->fingerprint; }
+enum tok_kind tok_kind(const struct tokenizer *t) { return t->kind; }
+const char *tok_pattern(const struct tokenizer *t) { return t->pattern; }
+uint32_t tok_num_merges(const struct tokenizer *t) { return t->nmerges; }
+uint32_t tok_num_special(const struct tokenizer *t) { return t->nspecial; }
+
+const char *tok_special(const struct tokenizer *t, uint32_t i, size_t *len, uint32_t *id)
+{
+    if (i >= t->nspecial) return NULL;
+    uint32_t s = t->special_ids[i];
+    if (len) *len = t->len[s];
+    if (id) *id = s;
+    return t->blob + t->off[s];
+}
+
+const unsigned char *tok_token(const struct tokenizer *t, uint32_t id, size_t *len)
+{
+    if (id >= t->vocab || t->len[id] == TOK_NONE) return NULL;
+    *len = t->len[id];
+    return (const unsigned char *)t->blob + t->off[id];
+}
+
+int tok_is_special(const struct tokenizer *t, uint32_t id) { return id < t->vocab && t->is_special[id]; }
+
+int tok_merge_of(const struct tokenizer *t, uint32_t id, uint32_t *left, uint32_t *right)
+{
+    if (t->kind != TOK_TFS || id < 256 || id >= 256 + t->nmerges) return -1;
+    *left = t->merges[id - 256][0];
+    *right = t->merges[id - 256][1];
+    return 0;
+}
+
+struct tokenizer *tok_truncate(const struct tokenizer *t, uint32_t k)
+{
+    if (t->kind != TOK_TFS) die("tok_truncate: only tokenizers trained by tfs can be truncated");
+    if (k < 256 + t->nspecial || k > t->vocab)
+        die("tok_truncate: vocabulary size %u is outside [%u, %u]", k, 256 + t->nspecial, t->vocab);
+    uint32_t m = k - 256 - t->nspecial;
+    const char **sp = xmalloc((t->nspecial + 1) * sizeof *sp);
+    size_t *sl = xmalloc((t->nspecial + 1) * sizeof *sl);
+    for (uint32_t i = 0; i < t->nspecial; i++) sp[i] = tok_special(t, i, &sl[i], NULL);
+    struct tokenizer *r = tok_from_merges(t->pattern, (const uint32_t (*)[2])t->merges, m, sp, sl, t->nspecial);
+    free(sp); free(sl);
+    char err[256];
+    if (tok_finish(r, err, sizeof err)) die("tok_truncate: %s", err);
+    return r;
+}
+
+/* ---- tok.bin ----
+ * Little-endian; see tfs-tokenizer(5):
+ *   0  8  magic "tfs-tok\n"
+ *   8  4  version (1)
+ *  12  4  vocabulary size V = 256 + M + S
+ *  16  4  M, the number of merges
+ *  20  4  S, the number of special tokens (>= 1; the first is end-of-text)
+ *  24  4  P, the length of the pattern in bytes
+ *  28  4  0 (reserved)
+ *  32  8  fingerprint
+ *  40     the pattern (P bytes, UTF-8, no terminator)
+ *         S times: a 4-byte length, then the special token's bytes
+ *         M times: two 4-byte ids, left and right (each < 256 + its index)
+ * and nothing after. */
+#define TOKBIN_MAGIC "tfs-tok\n"
+#define TOKBIN_VERSION 1
+#define TOKBIN_HEADER 40
+
+static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void xput32(FILE *f, uint32_t v) { unsigned char b[4]; put32(b, v); xfwrite(b, 1, 4, f); }
+
+void tok_save(const struct tokenizer *t, const char *path)
+{
+    if (t->kind != TOK_TFS)
+        die("%s: only a tokenizer trained by tfs can be written as tok.bin (export it with --export-hf)", path_name(path));
+    struct outfile o;
+    FILE *f = outfile_open(&o, path);
+    unsigned char h[TOKBIN_HEADER] = { 0 };
+    memcpy(h, TOKBIN_MAGIC, 8);
+    put32(h + 8, TOKBIN_VERSION);
+    put32(h + 12, t->vocab);
+    put32(h + 16, t->nmerges);
+    put32(h + 20, t->nspecial);
+    put32(h + 24, (uint32_t)strlen(t->pattern));
+    put32(h + 32, (uint32_t)t->fingerprint);
+    put32(h + 36, (uint32_t)(t->fingerprint >> 32));
+    xfwrite(h, 1, sizeof h, f);
+    xfwrite(t->pattern, 1, strlen(t->pattern), f);
+    for (uint32_t i = 0; i < t->nspecial; i++) {
+        size_t n;
+        const char *s = tok_special(t, i, &n, NULL);
+        xput32(f, (uint32_t)n);
+        xfwrite(s, 1, n, f);
+    }
+    for (uint32_t i = 0; i < t->nmerges; i++) { xput32(f, t->merges[i][0]); xput32(f, t->merges[i][1]); }
+    outfile_commit(&o);
+}
+
+static struct tokenizer *load_tokbin(const unsigned char *d, size_t n, char *err, size_t errlen)
+{
+#define BAD(...) do { fail(err, errlen, __VA_ARGS__); goto bad; } while (0)
+    struct tokenizer *t = NULL;
+    uint32_t (*merges)[2] = NULL;
+    const char **sp = NULL;
+    size_t *sl = NULL;
+    char *pattern = NULL;
+    if (n < TOKBIN_HEADER) BAD("truncated tok.bin: %zu bytes, shorter than its %d-byte header", n, TOKBIN_HEADER);
+    uint32_t version = get32(d + 8), vocab = get32(d + 12), m = get32(d + 16), s = get32(d + 20), plen = get32(d + 24);
+    uint64_t fp = (uint64_t)get32(d + 32) | (uint64_t)get32(d + 36) << 32;
+    if (version != TOKBIN_VERSION) BAD("tok.bin version %u is not supported (this build reads version %d)", version, TOKBIN_VERSION);
+    if (get32(d + 28) != 0) BAD("corrupt tok.bin: reserved header field is not zero");
+    if (s == 0) BAD("corrupt tok.bin: no special tokens (the end-of-text token is required)");
+    if (vocab > TOK_MAX_VOCAB || m > TOK_MAX_VOCAB || s > TOK_MAX_VOCAB || (uint64_t)256 + m + s != vocab)
+        BAD("corrupt tok.bin: vocabulary size %u is not 256 + %u merges + %u special tokens", vocab, m, s);
+    size_t pos = TOKBIN_HEADER;
+    if (plen > n - pos) BAD("truncated tok.bin: the pattern runs past the end of the file");
+    pattern = xmalloc((size_t)plen + 1);
+    memcpy(pattern, d + pos, plen);
+    pattern[plen] = 0;
+    if (strlen(pattern) != plen) BAD("corrupt tok.bin: the pattern contains a NUL byte");
+    pos += plen;
+    if ((n - pos) / 4 < s) BAD("truncated tok.bin: %u special tokens expected, %zu bytes left", s, n - pos);
+    sp = xcalloc(s, sizeof *sp);
+    sl = xcalloc(s, sizeof *sl);
+    for (uint32_t i = 0; i < s; i++) {
+        if (n - pos < 4) BAD("truncated tok.bin: special token %u is missing", i + 1);
+        uint32_t k = get32(d + pos);
+        pos += 4;
+        if (k == 0) BAD("corrupt tok.bin: special token %u is empty", i + 1);
+        if (k > n - pos) BAD("truncated tok.bin: special token %u runs past the end of the file", i + 1);
+        sp[i] = (const char *)d + pos;
+        sl[i] = k;
+        pos += k;
+    }
+    if ((n - pos) / 8 < m) BAD("truncated tok.bin: %u merges expected, %zu bytes left", m, n - pos);
+    if (n - pos != (size_t)m * 8) BAD("corrupt tok.bin: %zu unexpected bytes after the merges", n - pos - (size_t)m * 8);
+    merges = xmalloc(((size_t)m + 1) * sizeof *merges);
+    for (uint32_t i = 0; i < m; i++, pos += 8) {
+        merges[i][0] = get32(d + pos);
+        merges[i][1] = get32(d + pos + 4);
+        if (merges[i][0] >= 256 + i || merges[i][1] >= 256 + i)
+            BAD("corrupt tok.bin: merge %u (id %u) uses an id that is not defined before it", i + 1, 256 + i);
+    }
+    t = tok_from_merges(pattern, (const uint32_t (*)[2])merges, m, sp, sl, s);
+    if (tok_finish(t, err, errlen)) { char tmp[300]; snprintf(tmp, sizeof tmp, "corrupt tok.bin: %s", err); snprintf(err, errlen, "%s", tmp); goto bad; }
+    if (t->fingerprint != fp)
+        BAD("corrupt tok.bin: fingerprint %016llx in the header, %016llx computed from the contents",
+            (unsigned long long)fp, (unsigned long long)t->fingerprint);
+    free(merges); free(sp); free(sl); free(pattern);
+    return t;
+bad:
+    tok_free(t);
+    free(merges); free(sp); free(sl); free(pattern);
+    return NULL;
+#undef BAD
+}
+
+/* Read a whole file without dying. */
+static char *slurp(const char *path, size_t *n, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { fail(err, errlen, "cannot open: %s", strerror(errno)); return NULL; }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (len == cap) buf = xrealloc(buf, cap *= 2);
+        size_t k = fread(buf + len, 1, cap - len, f);
+        len += k;
+        if (k == 0) break;
+    }
+    int e = ferror(f);
+    fclose(f);
+    if (e) { free(buf); fail(err, errlen, "read error"); return NULL; }
+    *n = len;
+    return buf;
+}
+
+struct tokenizer *tok_load_err(const char *path, char *err, size_t errlen)
+{
+    size_t n;
+    char *d = slurp(path, &n, err, errlen);
+    if (!d) return NULL;
+    struct tokenizer *t;
+    size_t i = 0;
+    while (i < n && (d[i] == ' ' || d[i] == '\n' || d[i] == '\r' || d[i] == '\t')) i++;
+    if (n >= 8 && memcmp(d, TOKBIN_MAGIC, 8) == 0) t = load_tokbin((const unsigned char *)d, n, err, errlen);
+    else if (n == 0) t = (fail(err, errlen, "empty file, not a tokenizer"), NULL);
+    else if (n < 8 && memcmp(d, TOKBIN_MAGIC, n) == 0) t = (fail(err, errlen, "truncated tok.bin: %zu bytes", n), NULL);
+    else if (i < n && d[i] == '{') t = tok_load_hf(path, d, n, err, errlen);
+    else t = tok_load_tiktoken(path, d, n, err, errlen);
+    free(d);
+    return t;
+}
+
+struct tokenizer *tok_load(const char *path)
+{
+    char err[512];
+    struct tokenizer *t = tok_load_err(path, err, sizeof err);
+    if (!t) die("%s: %s", path, err);
+    return t;
+}
+
+/* ---- human-readable dump ---- */
+static void put_escaped(FILE *f, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c == '\\') fputs("\\\\", f);
+        else if (c >= 0x20 && c < 0x7f) fputc(c, f);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\t') fputs("\\t", f);
+        else fprintf(f, "\\x%02x", c);
+    }
+}
+
+void tok_dump(const struct tokenizer *t, FILE *f)
+{
+    fprintf(f, "# tfs tokenizer: %u ids, %u merges, %u special, fingerprint %016llx\n# pattern: %s\n"
+               "# id\tmerge\tbytes (\\xHH for bytes outside printable ASCII)\n",
+            t->vocab, t->nmerges, t->nspecial, (unsigned long long)t->fingerprint, t->pattern);
+    for (uint32_t id = 0; id < t->vocab; id++) {
+        if (t->len[id] == TOK_NONE) continue;
+        uint32_t l, r;
+        fprintf(f, "%u\t", id);
+        if (t->is_special[id]) fputs("special", f);
+        else if (tok_merge_of(t, id, &l, &r) == 0) fprintf(f, "%u+%u", l, r);
+        else fputs("-", f);
+        fputc('\t', f);
+        put_escaped(f, (const unsigned char *)t->blob + t->off[id], t->len[id]);
+        fputc('\n', f);
+    }
+}

@@ -1,0 +1,58 @@
+/* tokenizer_impl.h - the inside of struct tokenizer, shared by the files
+ * that implement tokenizer.h (tokenizer.c: core and tok.bin; tok_interop.c:
+ * tiktoken and Hugging Face files; bpe_encode.c; bpe_train.c).  Programs
+ * use tokenizer.h only. */
+#ifndef TFS_TOKENIZER_IMPL_H
+#define TFS_TOKENIZER_IMPL_H
+
+#include "tok/bytemap.h"
+#include "tok/pretok.h"
+#include "tok/tokenizer.h"
+
+#define TOK_NONE UINT32_MAX     /* len[] of an id that names no token */
+
+struct tokenizer {
+    enum tok_kind kind;
+    uint32_t vocab;             /* every id is < vocab */
+    char *pattern;
+    struct pretok *pre;
+    /* token id -> its bytes: blob[off[id] .. off[id] + len[id]) */
+    char *blob;
+    size_t blob_len, blob_cap;
+    uint64_t *off;              /* (vocab) */
+    uint32_t *len;              /* (vocab)  TOK_NONE for a hole */
+    unsigned char *is_special;  /* (vocab) */
+    uint32_t nspecial;
+    uint32_t *special_ids;      /* (nspecial) in file order; [0] is end-of-text */
+    uint32_t eot;
+    /* TOK_TFS: merges[i] = {left, right} made id 256+i (learning order).
+     * TOK_HF: the tokenizer.json merge list, whose order is the rank. */
+    uint32_t nmerges;
+    uint32_t (*merges)[2];
+    int merge_list;             /* 1: only listed pairs merge, rank = list index (HF);
+                                 * 0: any pair whose concatenation is a token merges,
+                                 *    rank = that token's id (tiktoken) */
+    int whole_piece;            /* a piece that is itself a token is emitted as is */
+    uint32_t byte_id[256];      /* id of each one-byte token */
+    struct bytemap ids;         /* regular token bytes -> id */
+    struct u64map pairs;        /* left << 32 | right -> rank << 32 | merged id */
+    uint64_t fingerprint;
+};
+
+/* Allocate the per-id arrays for vocab ids, all holes. */
+struct tokenizer *tok_alloc(enum tok_kind kind, uint32_t vocab, const char *pattern);
+/* Give id its bytes (copied into the blob). */
+void tok_set_token(struct tokenizer *t, uint32_t id, const void *bytes, size_t len, int special);
+/* After every token is set: byte table, lookup tables, pattern, fingerprint.
+ * Returns NULL or what is wrong (the tokenizer is then unusable). */
+const char *tok_finish(struct tokenizer *t, char *err, size_t errlen);
+
+/* bpe_encode.c: pieces longer than this use the O(n log n) heap merge
+ * instead of the quadratic scan (a variable so tests can compare the two). */
+extern size_t tok_long_piece;
+
+/* tok_interop.c */
+struct tokenizer *tok_load_tiktoken(const char *name, const char *data, size_t n, char *err, size_t errlen);
+struct tokenizer *tok_load_hf(const char *name, const char *data, size_t n, char *err, size_t errlen);
+
+#endif
