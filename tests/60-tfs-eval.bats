@@ -99,8 +99,17 @@ assert abs(j["bits_per_byte"] - j["loss"] * j["tokens"] / math.log(2) / j["bytes
 
 @test "tfs-eval: temperature 0 is greedy: the seed does not matter" {
     run_tool tfs-eval --tokenizer "$D/tok.bin" --prompt "The" -n 20 --temperature 0 --seed 1 "$D/m.st"
+    [ "$status" -eq 0 ]
     a=$output
+    [[ $a == The* ]]
+    [ "${#a}" -gt 3 ]
     run_tool tfs-eval --tokenizer "$D/tok.bin" --prompt "The" -n 20 --temperature 0 --seed 2 "$D/m.st"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$a" ]
+    # greedy is the argmax: sampling from the single most likely token (top-k 1)
+    # at a positive temperature, with any seed, must give the same text
+    run_tool tfs-eval --tokenizer "$D/tok.bin" --prompt "The" -n 20 --temperature 0.8 --top-k 1 --seed 3 "$D/m.st"
+    [ "$status" -eq 0 ]
     [ "$output" = "$a" ]
 }
 
