@@ -314,6 +314,7 @@ Try 'hf-fetch --help'." ]
     [ "${#lines[@]}" -eq 3 ]
     [ "$(nreq 'cdn GET')" -eq 1 ]
     run_tool hf-fetch test/stories --limit 0
+    [ "$status" -eq 0 ]
     [ -z "$output" ]
 }
 
@@ -328,6 +329,8 @@ Try 'hf-fetch --help'." ]
     [ "$status" -eq 1 ]                                 # no progress bar with -q (1: no match, 2: an error)
     rm -rf "$HF_HOME"
     run_tool hf-fetch test/stories -n 1
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 1 ]
     [[ $stderr != *"["* ]]
 }
 
