@@ -314,6 +314,7 @@ Try 'hf-fetch --help'." ]
     [ "${#lines[@]}" -eq 3 ]
     [ "$(nreq 'cdn GET')" -eq 1 ]
     run_tool hf-fetch test/stories --limit 0
+    [ "$status" -eq 0 ]
     [ -z "$output" ]
 }
 
@@ -323,9 +324,13 @@ Try 'hf-fetch --help'." ]
     grep -q $'\r''data/train-00000-of-00002-a1b2.parquet \[#*\] 100% .* MB' "$BATS_TEST_TMPDIR/tty"
     rm -rf "$HF_HOME"
     script -qfc "hf-fetch -q test/stories -n 1 > /dev/null" "$BATS_TEST_TMPDIR/tty2" > /dev/null
-    ! grep -q 'parquet \[' "$BATS_TEST_TMPDIR/tty2"
+    [ -e "$BATS_TEST_TMPDIR/tty2" ]
+    run grep -c 'parquet \[' "$BATS_TEST_TMPDIR/tty2"
+    [ "$status" -eq 1 ]                                 # no progress bar with -q (1: no match, 2: an error)
     rm -rf "$HF_HOME"
     run_tool hf-fetch test/stories -n 1
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 1 ]
     [[ $stderr != *"["* ]]
 }
 

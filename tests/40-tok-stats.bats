@@ -25,6 +25,71 @@ EOF
 # jget FILE EXPR: evaluate a Python expression on the JSON document j
 jget() { "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
+# recommend_ref SUBSET SIZES < JSONL: an independent Python version of
+# what tok-stats(1) says --recommend does: hold out every tenth document,
+# train byte-level BPE (GPT-2 pre-tokens, min frequency 2) on the others,
+# encode the held-out documents with each size's prefix of the merges and
+# pick the knee.  Prints JSON: trained_vocab, bpt (bytes per token by size),
+# recommended.  Slow in general, fast on the stories (753 distinct pieces).
+recommend_ref() {
+    "$PY" -c "$(cat <<'PY'
+import collections, json, re, sys
+subset, sizes = int(sys.argv[1]), [int(s) for s in sys.argv[2].split(",")]
+S = "[ \t\n\x0b\x0c\r]"
+gpt2 = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^ \t\n\x0b\x0c\rA-Za-z0-9]+|%s+(?!\S)|%s+" % (S, S))
+train, held, held_bytes, held_max = collections.Counter(), collections.Counter(), 0, max(subset // 9, 1)
+ntrain = nheld = 0
+for i, line in enumerate(sys.stdin, 1):
+    t = json.loads(line)["text"]
+    assert t.isascii(), "the reference pattern is written for ASCII text"
+    if i % 10 == 0:
+        if nheld < held_max: held.update(gpt2.findall(t)); held_bytes += len(t.encode()); nheld += 1
+    elif ntrain < subset:
+        train.update(gpt2.findall(t)); ntrain += 1
+# BPE training: the most frequent pair (ties: smaller left, then right id),
+# counts weighted by the pieces' counts; a pair whose bytes are already a
+# token reuses that id; stop when no pair occurs twice
+tok = [bytes([b]) for b in range(256)]
+ids = {b: i for i, b in enumerate(tok)}
+words = [[list(p.encode()), c] for p, c in train.items()]
+while len(tok) + 1 < sizes[-1]:
+    pairs = collections.Counter()
+    for w, c in words:
+        for a, b in zip(w, w[1:]): pairs[a, b] += c
+    if not pairs: break
+    (a, b), n = min(pairs.items(), key=lambda kv: (-kv[1], kv[0]))
+    if n < 2: break
+    m = tok[a] + tok[b]
+    if m not in ids: ids[m] = len(tok); tok.append(m)
+    new = ids[m]
+    for wc in words:
+        w, out, k = wc[0], [], 0
+        while k < len(w):
+            if k + 1 < len(w) and w[k] == a and w[k + 1] == b: out.append(new); k += 2
+            else: out.append(w[k]); k += 1
+        wc[0] = out
+trained = len(tok) + 1            # + end-of-text
+# encoding (bpe-encode(1)): merge the adjacent pair whose bytes form the
+# token of lowest id, repeatedly; vocabulary k keeps ids below k - 1
+def encode(piece, k):
+    if ids.get(piece, k) < k - 1: return 1          # a piece that is a token is that token
+    parts = [bytes([c]) for c in piece]
+    while len(parts) > 1:
+        best = min(((ids.get(parts[j] + parts[j + 1], k), j) for j in range(len(parts) - 1)))
+        if best[0] >= k - 1: break
+        j = best[1]; parts[j:j + 2] = [parts[j] + parts[j + 1]]
+    return len(parts)
+reached = sorted(set([s for s in sizes if s <= trained] + ([trained] if trained < sizes[-1] else [])))
+bpt = {k: held_bytes / sum(encode(p.encode(), k) * c for p, c in held.items()) for k in reached}
+# the knee (tok-stats(1)): x params, y bytes per token, both scaled to [0, 1]
+# between the smallest and largest size; farthest above y = x, larger on ties
+a, z = reached[0], reached[-1]
+rec = a if a == z or bpt[z] <= bpt[a] else max(reached, key=lambda k: (round((bpt[k] - bpt[a]) / (bpt[z] - bpt[a]) - (k - a) / (z - a), 12), k))
+print(json.dumps({"trained_vocab": trained, "bpt": {str(k): v for k, v in bpt.items()}, "recommended": rec}))
+PY
+)" "$@"
+}
+
 # a small tokenizer trained on the validation stories (fast)
 mktok() {
     bpe-train -q -n 400 -o "$BATS_TEST_TMPDIR/tok.bin" "$TFS_ASSETS/stories-val.jsonl.zst" 2>/dev/null
@@ -347,15 +412,24 @@ EOF
     # compression rises with the size; embedding cost is size * 512
     [ "$(jget "$BATS_TEST_TMPDIR/j" "all(a['bytes_per_token'] < b['bytes_per_token'] for a, b in zip([s for s in $r['sizes'] if s['reached']], [s for s in $r['sizes'] if s['reached']][1:]))")" = True ]
     [ "$(jget "$BATS_TEST_TMPDIR/j" "all(s['embedding_params'] == 512 * s['size'] for s in $r['sizes'] if s['reached'])")" = True ]
-    [ "$(jget "$BATS_TEST_TMPDIR/j" "$r['recommended']")" = 1024 ]
-    [[ $(jget "$BATS_TEST_TMPDIR/j" "$r['reason']") == "1024: "*"% of the compression gained from 512 to "* ]]
     # "the whole report should take seconds"
     [ "$(jget "$BATS_TEST_TMPDIR/j" "j['seconds'] < 20")" = True ]
-    # the readable report marks it
+    # the vocabulary reached, every size's bytes per token and the knee agree
+    # with an independent training and encoding
+    zstd -dc "$TFS_ASSETS/stories-train.jsonl.zst" | recommend_ref 10000 512,1024,2048,4096,8192,16384,32768,65536 > "$BATS_TEST_TMPDIR/ref"
+    ref="json.load(open('$BATS_TEST_TMPDIR/ref'))"
+    [ "$(jget "$BATS_TEST_TMPDIR/j" "$r['trained_vocab'] == $ref['trained_vocab']")" = True ]
+    [ "$(jget "$BATS_TEST_TMPDIR/j" "(lambda got, want: got.keys() == want.keys() and all(abs(got[k] - want[k]) < 1e-8 for k in got))({str(s['size']): s['bytes_per_token'] for s in $r['sizes'] if s['reached']}, $ref['bpt'])")" = True ]
+    rec=$(jget "$BATS_TEST_TMPDIR/ref" "j['recommended']")
+    [ "$(jget "$BATS_TEST_TMPDIR/j" "$r['recommended']")" = "$rec" ]
+    [[ $(jget "$BATS_TEST_TMPDIR/j" "$r['reason']") == "$rec: "*"% of the compression gained from 512 to "* ]]
+    # the readable report: the reference's bytes per token for 1,024 (3
+    # decimals), and the knee marked on its row, whose params are size x 64
     run_tool tok-stats --recommend -q -n 0 --sizes 512,1024,4096 --dim 64 "$TFS_ASSETS/stories-train.jsonl.zst"
     [ "$status" -eq 0 ]
-    [[ $output == *"     1,024        3.50"*"65,536  <-"* ]]
-    [[ $output == *"  recommended: 1024: "* ]]
+    [ "$(awk '$1 == "1,024" { print $2 }' <<< "$output")" = "$(jget "$BATS_TEST_TMPDIR/ref" "'%.3f' % j['bpt']['1024']")" ]
+    [ "$(awk '$NF == "<-" { print $1, $(NF - 1) }' <<< "$output")" = "$(jget "$BATS_TEST_TMPDIR/ref" "'{:,} {:,}'.format(j['recommended'], 64 * j['recommended'])")" ]
+    [[ $output == *"  recommended: $rec: "* ]]
 }
 
 @test "tok-stats: the knee of a hand-made curve" {

@@ -48,9 +48,12 @@ field() { grep -o "\"$1\": [0-9.e+-]*" | cut -d' ' -f2; }
 
 @test "tfs-eval: the batch size does not change the loss, a short last window is scored" {
     run_tool tfs-eval -q -b 1 "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
     a=$(field loss <<< "$output")
     run_tool tfs-eval -q -b 7 "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
     b=$(field loss <<< "$output")
+    [ -n "$a" ] && [ -n "$b" ]
     awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-6) }'
     # 40 predicted tokens = one window of 32 and one of 8
     run_tool tfs-eval -q --max-tokens 40 "$D/m.st" "$D/val.ids"
@@ -61,7 +64,9 @@ field() { grep -o "\"$1\": [0-9.e+-]*" | cut -d' ' -f2; }
     # tfs-train validated on the first 2 x 8 x 32 + 1 tokens
     want=$(tail -1 "$D/m.jsonl" | field val_loss)
     run_tool tfs-eval -q --max-tokens 512 "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
     got=$(field loss <<< "$output")
+    [ -n "$want" ] && [ -n "$got" ]
     echo "tfs-train $want, tfs-eval $got" >&2
     awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-5) }'
 }
@@ -86,21 +91,34 @@ assert abs(j["bits_per_byte"] - j["loss"] * j["tokens"] / math.log(2) / j["bytes
     [[ $first == Once* ]]
     [ "${#first}" -gt 10 ]
     run_tool tfs-eval $G --seed 5 "$D/m.st"
+    [ "$status" -eq 0 ]
     [ "$output" = "$first" ]
     run_tool tfs-eval $G --seed 6 "$D/m.st"
+    [ "$status" -eq 0 ]
+    [[ $output == Once* ]]
     [ "$output" != "$first" ]
     # at most 30 tokens after the prompt's one
     n=$(printf '%s' "$first" | bpe-encode --raw -f "$D/tok.bin" | od -An -t u2 -w2 -j1024 -v | wc -l)
     [ "$n" -le 32 ]
     # three samples separated by ---
     run_tool tfs-eval $G --samples 3 "$D/m.st"
+    [ "$status" -eq 0 ]
     [ "$(grep -c '^---$' <<< "$output")" -eq 2 ]
 }
 
 @test "tfs-eval: temperature 0 is greedy: the seed does not matter" {
     run_tool tfs-eval --tokenizer "$D/tok.bin" --prompt "The" -n 20 --temperature 0 --seed 1 "$D/m.st"
+    [ "$status" -eq 0 ]
     a=$output
+    [[ $a == The* ]]
+    [ "${#a}" -gt 3 ]
     run_tool tfs-eval --tokenizer "$D/tok.bin" --prompt "The" -n 20 --temperature 0 --seed 2 "$D/m.st"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$a" ]
+    # greedy is the argmax: sampling from the single most likely token (top-k 1)
+    # at a positive temperature, with any seed, must give the same text
+    run_tool tfs-eval --tokenizer "$D/tok.bin" --prompt "The" -n 20 --temperature 0.8 --top-k 1 --seed 3 "$D/m.st"
+    [ "$status" -eq 0 ]
     [ "$output" = "$a" ]
 }
 

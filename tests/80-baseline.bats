@@ -66,16 +66,26 @@ train_data() {
 
 BASE="--model baseline --layers 2 --dim 32 --heads 4 --kv-heads 2 --context 32 -b 4 --threads 2 -q"
 
-@test "baseline: tfs-train learns: the validation loss falls well below ln 257" {
+@test "baseline: tfs-train learns: the validation loss falls well below the unigram entropy" {
     train_data
     D=$BATS_FILE_TMPDIR T=$BATS_TEST_TMPDIR
+    # The unigram entropy of the validation bytes, in nats: the loss of the
+    # best model that ignores context (about 3.1 for these stories).
+    H=$(/usr/bin/python3 -c '
+import collections, math, struct, sys
+d = open(sys.argv[1], "rb").read()[1024:]
+ids = struct.unpack("<%dH" % (len(d) // 2), d); n = len(ids)
+print(-sum(c / n * math.log(c / n) for c in collections.Counter(ids).values()))' "$D/val.bin")
     run_tool tfs-train --model baseline --layers 1 --dim 64 --heads 4 --context 64 -b 8 --threads 2 -q \
-        --steps 60 --warmup 10 --lr 1e-2 --min-lr 1e-3 --eval-every 60 --eval-batches 2 \
+        --steps 200 --warmup 10 --lr 1e-2 --min-lr 1e-3 --eval-every 200 --eval-batches 2 \
         --val "$D/val.bin" -o "$T/m.st" --log "$T/m.jsonl" "$D/train.bin"
     [ "$status" -eq 0 ]
     val=$(grep -o '"val_loss": [0-9.]*' "$T/m.jsonl" | tail -1 | cut -d' ' -f2)
-    echo "validation loss $val" >&2
-    awk -v v="$val" 'BEGIN { exit !(v < 3.5) }'     # ln 257 = 5.55 at the start
+    echo "unigram entropy $H nats, validation loss $val" >&2
+    # ln 257 = 5.55 at the start; a model that learned only the byte
+    # frequencies stops at H.  200 steps use the context: 2.5-2.65 over
+    # seeds 1-3, so 0.3 nats below H leaves a margin either way.
+    awk -v h="$H" -v v="$val" 'BEGIN { exit !(v < h - 0.3) }'
 }
 
 @test "baseline: the checkpoint has Llama names, tfs.arch llama and the whole config" {
