@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_FIELD = 256, O_PATTERN, O_EOT, O_TOKENS, O_RARE, O_JSON, O_CSV, O_PLOT,
+enum { O_FIELD = 256, O_PATTERN, O_EOT, O_TOKENS, O_RARE, O_JSON, O_CSV, O_SUMMARY, O_PLOT,
        O_RECOMMEND, O_SIZES, O_SUBSET, O_DIM, O_THREADS };
 
 #define DEFAULT_SIZES "512,1024,2048,4096,8192,16384,32768,65536"
@@ -26,6 +26,7 @@ static const struct optdef OPTS[] = {
     { O_RARE, "rare", "N", "5", "a pre-token seen fewer than N times is rare" },
     { O_JSON, "json", NULL, NULL, "write the report as JSON" },
     { O_CSV, "csv", NULL, NULL, "write the coverage CDF as CSV (one row per rank)" },
+    { O_SUMMARY, "summary", NULL, NULL, "write one line: documents, bytes, words; tokens, id width, entropy" },
     { O_PLOT, "plot", "FILE", NULL, "also draw the Zipf curve and the coverage CDF into FILE (PNG, gnuplot)" },
     { O_RECOMMEND, "recommend", NULL, NULL, "train BPE on a subset and recommend a vocabulary size" },
     { O_SIZES, "sizes", "LIST", DEFAULT_SIZES, "vocabulary sizes compared by --recommend" },
@@ -82,6 +83,7 @@ int main(int argc, char **argv)
         case O_RARE: o.rare = parse_size("--rare", arg, 1, UINT64_MAX); break;
         case O_JSON: o.json = 1; break;
         case O_CSV: o.csv = 1; break;
+        case O_SUMMARY: o.summary = 1; break;
         case O_PLOT: o.plot = arg; break;
         case O_RECOMMEND: o.recommend = 1; break;
         case O_SIZES: sizes = arg; rec_opt = 1; break;
@@ -92,6 +94,7 @@ int main(int argc, char **argv)
         }
     }
     if (o.json && o.csv) usage_error("--json and --csv exclude each other");
+    if (o.summary && (o.json || o.csv)) usage_error("--summary and --%s exclude each other", o.json ? "json" : "csv");
     if (o.plot && (!*o.plot || strcmp(o.plot, "-") == 0)) usage_error("--plot needs a file name");
     if (o.tokenizer && o.eot >= 0) usage_error("--eot: the tokenizer names its end-of-text id");
     if (o.tokenizer && o.pattern) usage_error("--pattern: the tokenizer's own pattern is used");

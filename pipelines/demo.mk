@@ -19,15 +19,11 @@ VAL_JSONL   := $(ASSETS)/stories-val.jsonl.zst
 .PHONY: demo data-stats tokenizer
 demo: data-stats tokenizer
 
-# Stage 1: the default data and its statistics.
+# Stage 1: the default data and its statistics (tok-stats(1) --summary: one
+# line per file, with documents, bytes, characters, words, bytes/document).
 data-stats: $(TRAIN_JSONL) $(VAL_JSONL)
 	@echo "== default data: $(TRAIN_JSONL), $(VAL_JSONL)"
-	@for f in $^; do \
-	    zstd -dc $$f | python3 -c 'import sys, json; \
-docs = [json.loads(l)["text"] for l in sys.stdin]; \
-b = sum(len(d.encode()) for d in docs); w = sum(len(d.split()) for d in docs); \
-print(f"   {sys.argv[1]}: {len(docs)} documents, {b} bytes, {w} words, {b/len(docs):.0f} bytes/document")' $$f; \
-	done
+	@for f in $^; do line=$$($(BIN)/tok-stats -q --summary $$f); echo "   $$line"; done
 
 # Stage 2: a byte-level BPE tokenizer and the token streams.  The stories use
 # a small vocabulary of words: all of them fit in about 1,500 tokens.
@@ -39,23 +35,38 @@ $(OUT)/tok.bin: $(TRAIN_JSONL)
 $(OUT)/%.ids: $(ASSETS)/stories-%.jsonl.zst $(OUT)/tok.bin
 	@$(BIN)/bpe-encode -q -t 2 -o $@ $(OUT)/tok.bin $<
 tokenizer: $(OUT)/train.ids $(OUT)/val.ids
-	@for f in $^; do \
-	    n=$$(( ($$(stat -c %s $$f) - 1024) / 2 )); \
-	    echo "   $$f: $$n tokens"; \
-	done
+	@for f in $^; do line=$$($(BIN)/tok-stats -q --summary -t $(OUT)/tok.bin $$f); echo "   $$line"; done
 	@$(BIN)/bpe-encode -d $(OUT)/tok.bin $(OUT)/val.ids | cmp - <(zstd -dc $(VAL_JSONL)) && \
 	    echo "   decoding $(OUT)/val.ids gives back $(VAL_JSONL) exactly"
 
 # Stage 3: train the tiny model (assets/configs/tiny, about 1M parameters)
 # for STEPS steps, validating every 100 steps; metrics in train.jsonl.
-STEPS   ?= 600
-THREADS ?= 2
+# The run saves itself to $(CKPT) every SAVE_EVERY steps (and on Ctrl-C);
+# the finished run is renamed to model.safetensors.  An interrupted demo
+# finds the checkpoint and no model, and continues the run with --resume
+# (bit-identical to an uninterrupted one, tfs-train(1)) instead of starting
+# over.  A checkpoint older than the token streams belongs to other data
+# and is not resumed.
+STEPS      ?= 600
+SAVE_EVERY ?= 50
+THREADS    ?= 2
+CKPT       := $(OUT)/train.safetensors
 .PHONY: train evaluate samples plot
 demo: train evaluate samples plot
 $(OUT)/model.safetensors: $(OUT)/train.ids $(OUT)/val.ids
-	@echo "== tfs-train: the tiny model, $(STEPS) steps -> $@ (metrics in $(OUT)/train.jsonl)"
-	@TFS_ASSETS=$(ASSETS) $(BIN)/tfs-train -c tiny --steps $(STEPS) --threads $(THREADS) \
-	    --val $(OUT)/val.ids -o $@ --log $(OUT)/train.jsonl $(OUT)/train.ids
+	@if [ -f $(CKPT) ] && [ $(CKPT) -nt $(OUT)/train.ids ] && [ $(CKPT) -nt $(OUT)/val.ids ]; then \
+	    echo "== tfs-train: resuming the interrupted run from $(CKPT)"; \
+	    resume="--resume $(CKPT)"; \
+	else \
+	    echo "== tfs-train: the tiny model, $(STEPS) steps -> $@ (metrics in $(OUT)/train.jsonl)"; \
+	    rm -f $(CKPT) $(OUT)/train.best.safetensors; resume=; \
+	fi; \
+	TFS_ASSETS=$(ASSETS) $(BIN)/tfs-train -c tiny --steps $(STEPS) --threads $(THREADS) \
+	    --val $(OUT)/val.ids --save-every $(SAVE_EVERY) -o $(CKPT) --log $(OUT)/train.jsonl \
+	    $$resume $(OUT)/train.ids
+	@if [ -f $(OUT)/train.best.safetensors ]; then \
+	    mv -f $(OUT)/train.best.safetensors $(OUT)/model.best.safetensors; fi
+	@mv -f $(CKPT) $@
 train: $(OUT)/model.safetensors
 
 # Stage 4: loss, perplexity and bits per byte on the validation stories.
@@ -63,9 +74,8 @@ $(OUT)/eval.json: $(OUT)/model.safetensors $(OUT)/val.ids
 	@$(BIN)/tfs-eval -q --threads $(THREADS) --tokenizer $(OUT)/tok.bin $< $(OUT)/val.ids > $@
 evaluate: $(OUT)/eval.json
 	@echo "== tfs-eval on $(OUT)/val.ids: $$(cat $<)"
-	@echo "   (the unigram entropy of the stream, the loss of a model without context: $$(python3 -c 'import collections, math, sys; \
-d = open(sys.argv[1], "rb").read()[1024:]; c = collections.Counter(d[i:i+2] for i in range(0, len(d), 2)); n = sum(c.values()); \
-print(f"{-sum(v / n * math.log(v / n) for v in c.values()):.3f}")' $(OUT)/val.ids) nats)"
+	@h=$$($(BIN)/tok-stats -q --summary $(OUT)/val.ids | sed -E 's/.* = ([0-9.]+) nats.*/\1/'); \
+	    echo "   (the unigram entropy of the stream, the loss of a model without context: $$h nats)"
 
 # Stage 5: three stories from the same beginning (reproducible: --seed).
 PROMPT ?= Once upon a time
@@ -74,14 +84,15 @@ samples: $(OUT)/model.safetensors
 	@$(BIN)/tfs-eval --threads $(THREADS) --tokenizer $(OUT)/tok.bin --prompt "$(PROMPT)" \
 	    --samples 3 -n 200 --temperature 0.8 --top-k 40 --seed 1 $<
 
-# Stage 6: the loss curves, against steps and against model FLOPs.
+# Stage 6: the loss curves, against steps and against model FLOPs.  jq
+# turns the metrics into gnuplot's columns: step, FLOPs, loss (skipped
+# steps have a null loss; a step logged twice, by a run killed between two
+# saves and the run that resumed it, is kept once).
 $(OUT)/loss.png: $(OUT)/model.safetensors pipelines/loss.gp
-	@python3 -c 'import json, sys; \
-rows = [json.loads(l) for l in open(sys.argv[1])]; \
-t = open(sys.argv[2], "w"); v = open(sys.argv[3], "w"); \
-[print(r["step"], r["flops"], r["loss"], file=t) for r in rows if r["loss"] is not None]; \
-[print(r["step"], r["flops"], r["val_loss"], file=v) for r in rows if "val_loss" in r]' \
-	    $(OUT)/train.jsonl $(OUT)/train.dat $(OUT)/val.dat
+	@jq -rs 'unique_by(.step)[] | select(.loss != null) | "\(.step) \(.flops) \(.loss)"' \
+	    $(OUT)/train.jsonl > $(OUT)/train.dat
+	@jq -rs 'unique_by(.step)[] | select(.val_loss != null) | "\(.step) \(.flops) \(.val_loss)"' \
+	    $(OUT)/train.jsonl > $(OUT)/val.dat
 	@gnuplot -e 'dir="$(OUT)"; out="$@"' pipelines/loss.gp
 plot: $(OUT)/loss.png
 	@echo "== loss curves: $<"

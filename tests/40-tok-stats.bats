@@ -469,3 +469,85 @@ EOF
     [ "${lines[6]}" = '6,1,0.142857143,1,","' ]
     [ "${#lines[@]}" -eq 7 ]
 }
+
+# ---- --summary: one line ----
+
+@test "tok-stats: --summary of 16- and 32-bit streams counts ids at the stream's own width" {
+    # the same 16 ids, as 2-byte and as 4-byte ids: 16 tokens either way, and
+    # the file sizes say so (1024-byte header + 16 x width)
+    mkstream "$BATS_TEST_TMPDIR/u16" 8 0 16 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7
+    mkstream "$BATS_TEST_TMPDIR/u32" 8 0 32 0 1 2 3 4 5 6 7 0 1 2 3 4 5 6 7
+    [ "$(stat -c %s "$BATS_TEST_TMPDIR/u16")" -eq $((1024 + 16 * 2)) ]
+    [ "$(stat -c %s "$BATS_TEST_TMPDIR/u32")" -eq $((1024 + 16 * 4)) ]
+    # 8 ids equally often: log2(8) bits = ln(8) nats
+    nats=$("$PY" -c 'import math; print(f"{math.log(8):.4f}")')
+    for w in 16 32; do
+        run_tool tok-stats --summary --eot 0 "$BATS_TEST_TMPDIR/u$w"
+        [ "$status" -eq 0 ]
+        [ "$output" = "$BATS_TEST_TMPDIR/u$w: 16 tokens (uint$w ids, vocabulary 8), 2 documents, unigram entropy 3.0000 bits = $nats nats/token" ]
+    done
+    # without an end-of-text id the documents are unknown; one repeated id has entropy 0
+    mkstream "$BATS_TEST_TMPDIR/one" 10 0 16 3 3 3 3 3
+    run_tool tok-stats --summary "$BATS_TEST_TMPDIR/one"
+    [ "$output" = "$BATS_TEST_TMPDIR/one: 5 tokens (uint16 ids, vocabulary 10), documents unknown, unigram entropy 0.0000 bits = 0.0000 nats/token" ]
+}
+
+@test "tok-stats: --summary of JSONL text agrees with an independent count" {
+    f=$BATS_TEST_TMPDIR/t.jsonl
+    printf '%s\n' '{"text": "Hello world"}' '{"text": "a-b  c\nd", "id": 2}' '{"text": "\u00fcn\u00ef 12 \u4e2d"}' > "$f"
+    # documents, UTF-8 bytes, code points, white-space separated words
+    ref=$("$PY" - "$f" <<'PYEOF'
+import json, sys
+d = [json.loads(l)["text"] for l in open(sys.argv[1])]
+b = sum(len(t.encode()) for t in d)
+print(f"{len(d)} documents, {b} bytes, {sum(map(len, d))} characters, "
+      f"{sum(len(t.split()) for t in d)} words, {b / len(d):.1f} bytes/document")
+PYEOF
+)
+    run_tool tok-stats --summary "$f"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$f: $ref" ]
+    # the default data: the same count on a compressed file, read whole
+    ref=$(zstd -dc "$TFS_ASSETS/stories-val.jsonl.zst" | "$PY" -c 'import json, sys
+d = [json.loads(l)["text"] for l in sys.stdin]
+print(len(d), sum(len(t.encode()) for t in d), sum(len(t.split()) for t in d))')
+    run_tool tok-stats -q --summary "$TFS_ASSETS/stories-val.jsonl.zst"
+    [ "$status" -eq 0 ]
+    read -r docs bytes words <<< "$ref"
+    [[ $output == "$TFS_ASSETS/stories-val.jsonl.zst: $docs documents, $bytes bytes, "*" characters, $words words, "* ]]
+}
+
+@test "tok-stats: --summary with the tokenizer: the text's tokens are the stream's" {
+    mktok
+    tok=$BATS_TEST_TMPDIR/tok.bin
+    val=$TFS_ASSETS/stories-val.jsonl.zst
+    bpe-encode -q "$tok" "$val" -o "$BATS_TEST_TMPDIR/ids.bin"
+    # the stream holds (size - header) / 2 ids: vocabulary 400 fits 16 bits
+    n=$(( ($(stat -c %s "$BATS_TEST_TMPDIR/ids.bin") - 1024) / 2 ))
+    docs=$(zstd -dc "$val" | wc -l)
+    run_tool tok-stats -q --summary -t "$tok" "$BATS_TEST_TMPDIR/ids.bin"
+    [ "$status" -eq 0 ]
+    [[ $output == "$BATS_TEST_TMPDIR/ids.bin: $n tokens (uint16 ids, vocabulary 400), $docs documents, "*" bytes/token, unigram entropy "*" nats/token" ]]
+    stream=${output#*), $docs documents}
+    # the text encoded on the fly: its text part, then the same token part
+    run_tool tok-stats -q --summary -t "$tok" "$val"
+    [ "$status" -eq 0 ]
+    [[ $output == "$val: $docs documents, "*" bytes/document; $n tokens (uint16 ids, vocabulary 400)$stream" ]]
+    # bytes/token: the text's bytes over the tokens that are not end-of-text
+    bytes=$(zstd -dc "$val" | "$PY" -c 'import json, sys; print(sum(len(json.loads(l)["text"].encode()) for l in sys.stdin))')
+    bpt=$("$PY" -c "print(f'{$bytes / ($n - $docs):.3f}')")
+    [[ $stream == ", $bpt bytes/token, "* ]]
+    # the entropy in nats is the entropy in bits times ln 2
+    [[ $stream =~ entropy\ ([0-9.]+)\ bits\ =\ ([0-9.]+)\ nats ]]
+    [ "$("$PY" -c "print(abs(${BASH_REMATCH[1]} * 0.6931471805599453 - ${BASH_REMATCH[2]}) < 1e-4)")" = True ]
+}
+
+@test "tok-stats: --summary excludes --json and --csv" {
+    run_tool tok-stats --summary --json x
+    [ "$status" -eq 2 ]
+    [ "$stderr" = $'tok-stats: --summary and --json exclude each other\nTry \'tok-stats --help\'.' ]
+    run_tool tok-stats --csv --summary x
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tok-stats: --summary and --csv exclude each other"* ]]
+    [ -z "$output" ]
+}

@@ -99,3 +99,63 @@ print(-sum(c / n * math.log(c / n) for c in collections.Counter(ids).values()))'
     [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
     [[ $output == "Once upon a time"* ]]
 }
+
+@test "pipeline: the demo reports its data with tok-stats, and an interrupted demo resumes training" {
+    command -v jq >/dev/null || skip "jq is not installed"
+    requires gnuplot
+    A=$BATS_TEST_TMPDIR/assets D=$BATS_TEST_TMPDIR/demo
+    mkdir -p "$A/configs"
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 300 | zstd -q > "$A/stories-train.jsonl.zst"
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 40 | zstd -q > "$A/stories-val.jsonl.zst"
+    # a "tiny" model far smaller than the real one, so that a step takes milliseconds
+    printf '%s\n' 'layers = 1' 'heads = 2' 'dim = 32' 'context = 32' 'batch = 4' 'warmup = 5' \
+        'eval-every = 100' 'eval-batches = 2' > "$A/configs/tiny"
+    unset MAKEFLAGS MAKELEVEL MFLAGS
+    mk=(make --no-print-directory -C "$TFS_ROOT" -f pipelines/demo.mk BIN="$TFS_BUILD/bin" OUT="$D"
+        ASSETS="$A" VOCAB=300 THREADS=1 SAVE_EVERY=2)
+
+    # A run too long to finish, in its own process group; once it has saved a
+    # checkpoint, SIGINT goes to make and all its children, as Ctrl-C does.
+    setsid -w bash -c 'echo $$ > "$0"; exec "$@"' "$BATS_TEST_TMPDIR/pgid" "${mk[@]}" STEPS=1000000 train \
+        > "$BATS_TEST_TMPDIR/log1" 2>&1 3>&- &
+    job=$!
+    for _ in $(seq 1200); do [ -s "$D/train.safetensors" ] && break; sleep 0.05; done
+    [ -s "$D/train.safetensors" ]
+    pg=$(cat "$BATS_TEST_TMPDIR/pgid")
+    kill -INT -- "-$pg"
+    rc=0; wait "$job" || rc=$?
+    for _ in $(seq 600); do kill -0 -- "-$pg" 2>/dev/null || break; sleep 0.05; done
+    cat "$BATS_TEST_TMPDIR/log1" >&2
+    [ "$rc" -ne 0 ]
+    [[ $(cat "$BATS_TEST_TMPDIR/log1") =~ stopped\ by\ signal\ 2\ at\ step\ ([0-9]+) ]]
+    k=${BASH_REMATCH[1]}
+    [ ! -e "$D/model.safetensors" ]
+    [ -s "$D/train.safetensors" ]
+
+    # The demo again, 10 steps longer: it continues at step k + 1, not at 1.
+    run_tool "${mk[@]}" STEPS=$((k + 10)) demo
+    [ "$status" -eq 0 ]
+    [[ $output == *"== tfs-train: resuming the interrupted run from $D/train.safetensors"* ]]
+    [[ $stderr == *"steps $((k + 1)) to $((k + 10)) of $((k + 10)),"* ]]
+    [[ $stderr != *"steps 1 to"* ]]
+    [ -s "$D/model.safetensors" ] && [ -s "$D/model.best.safetensors" ] && [ -s "$D/loss.png" ]
+    [ ! -e "$D/train.safetensors" ]
+    # every step logged once, in order, across both runs; and plotted once
+    [ "$(jq -s "[.[].step] == [range(1; $k + 11)]" "$D/train.jsonl")" = true ]
+    [ "$(wc -l < "$D/train.dat")" -eq $((k + 10)) ]
+    # the data statistics come from tok-stats: documents, and the tokens of a
+    # stream counted at its own width (vocabulary 300: 2-byte ids)
+    [[ $output == *"   $A/stories-train.jsonl.zst: 300 documents, "*" words, "*" bytes/document"* ]]
+    [[ $output == *"   $A/stories-val.jsonl.zst: 40 documents, "* ]]
+    for s in train:300 val:40; do
+        n=$(( ($(stat -c %s "$D/${s%:*}.ids") - 1024) / 2 ))
+        [[ $output == *"   $D/${s%:*}.ids: $n tokens (uint16 ids, vocabulary 300), ${s#*:} documents, "* ]]
+    done
+    [[ $output =~ the\ loss\ of\ a\ model\ without\ context:\ [0-9]+\.[0-9]{4}\ nats ]]
+    # a finished demo trains no more
+    t=$(stat -c %Y.%y "$D/model.safetensors")
+    run_tool "${mk[@]}" STEPS=$((k + 10)) train
+    [ "$status" -eq 0 ]
+    [[ $output$stderr != *tfs-train* ]]
+    [ "$(stat -c %Y.%y "$D/model.safetensors")" = "$t" ]
+}

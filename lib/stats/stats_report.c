@@ -473,6 +473,44 @@ void report_csv(FILE *f, const struct stats_report *r)
     }
 }
 
+/* ---- one line ----------------------------------------------------------- */
+
+/* The numbers a pipeline prints about its data, in one line and without
+ * thousands separators, so that awk can pick them out:
+ *   NAME: D documents, B bytes, C characters, W words, X bytes/document
+ *   NAME: N tokens (uint16 ids, vocabulary V), D documents, X bytes/token,
+ *         unigram entropy H bits = H ln 2 nats/token
+ * (text with --tokenizer gets both parts).  The entropy is also given in
+ * nats because that is the unit of a model's cross-entropy loss: the loss
+ * of a model that knows token frequencies and no context. */
+void report_summary(FILE *f, const struct stats_report *r)
+{
+    const char *sep = "";
+    fprintf(f, "%s:", input_names(r));
+    if (r->have_text) {
+        const struct text_stats *t = &r->text;
+        fprintf(f, " %llu documents, %llu bytes, %llu characters, %llu words, ", (unsigned long long)t->docs,
+                (unsigned long long)t->bytes, (unsigned long long)t->chars, (unsigned long long)t->words);
+        if (t->docs) fprintf(f, "%.1f bytes/document", (double)t->bytes / (double)t->docs);
+        else fputs("no bytes/document", f);
+        sep = ";";
+    }
+    if (r->have_tokens) {
+        const struct tok_stats *s = &r->ts;
+        /* the token count is of the ids actually read, at the stream's own width */
+        fprintf(f, "%s %llu tokens (%s ids, vocabulary %u)", sep, (unsigned long long)s->ntokens,
+                r->wide ? "uint32" : "uint16", s->vocab);
+        if (!r->have_text) {
+            if (s->eot >= 0) fprintf(f, ", %llu documents", (unsigned long long)s->docs);
+            else fputs(", documents unknown", f);
+        }
+        if (s->bytes) fprintf(f, ", %.3f bytes/token", (double)s->bytes / (double)(s->ntokens - s->docs));
+        fprintf(f, ", unigram entropy %.4f bits = %.4f nats/token", s->entropy, s->entropy * 0.69314718055994530942);
+    }
+    if (r->rec && r->rec->best >= 0) fprintf(f, "; recommended vocabulary %u", r->rec->rows[r->rec->best].size);
+    fputc('\n', f);
+}
+
 /* ---- the picture -------------------------------------------------------- */
 
 /* Write "rank count cumulative-share" lines for counts sorted descending,

@@ -27,6 +27,7 @@ struct stats_opts {
     uint32_t top;           /* how many of the most frequent tokens to list */
     uint64_t rare;          /* pre-tokens seen fewer times are rare */
     int json, csv, quiet;
+    int summary;            /* one line instead of the report */
     const char *plot;       /* PNG path, or NULL */
     /* --recommend */
     int recommend;
@@ -97,6 +98,7 @@ int stats_run(const struct stats_opts *o);
 void report_text(FILE *f, const struct stats_report *r);
 void report_json(FILE *f, const struct stats_report *r);
 void report_csv(FILE *f, const struct stats_report *r);
+void report_summary(FILE *f, const struct stats_report *r);
 void report_plot(const char *path, const struct stats_report *r);
 
 #endif

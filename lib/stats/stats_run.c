@@ -188,7 +188,9 @@ static void read_text(struct stats_report *r, char **files, int nfiles)
     if (!pt) usage_error("--pattern: %s", err);
     struct pretok_ctx *pc = pretok_ctx_new(pt);
     pretok_stats_init(&r->pre, o->rare);
-    r->have_text = r->have_pre = 1;
+    /* --summary shows no pre-tokens: skip the splitting unless --plot draws them */
+    r->have_text = 1;
+    r->have_pre = !o->summary || o->plot;
 
     struct tok_encoder *enc = NULL;
     struct tok_counter c;
@@ -214,7 +216,7 @@ static void read_text(struct stats_report *r, char **files, int nfiles)
     size_t len;
     while (jsonl_multi_next(&m, &text, &len)) {
         text_stats_add(&r->text, text, len);
-        pretok_split(pc, text, len, add_piece, &r->pre);
+        if (r->have_pre) pretok_split(pc, text, len, add_piece, &r->pre);
         if (enc) {
             /* as bpe-encode writes it: end-of-text, then the document */
             size_t n;
@@ -281,6 +283,7 @@ int stats_run(const struct stats_opts *o)
 
     if (o->json) report_json(stdout, &r);
     else if (o->csv) report_csv(stdout, &r);
+    else if (o->summary) report_summary(stdout, &r);
     else report_text(stdout, &r);
     if (o->plot) report_plot(o->plot, &r);
     if (fflush(stdout) != 0 || ferror(stdout)) die_errno("write error");
