@@ -15,13 +15,23 @@
 #              context 1024), batch 4 x 64;
 #   - model FLOP/s = tokens/s * (6 N + 12 L T C) (N parameters without the
 #     position table; nanoGPT's estimate, gpt2.h) and MFU = that / sgemm rate.
+# The same arithmetic on both sides: PyTorch starts from our model's
+# initial weights and batch (model_bench writes them, torch_train.py loads
+# them), so the first losses must agree; the script prints both and marks
+# the JSON (first_loss_ok) when they differ by more than 5%.  Both sides
+# flush denormals (FTZ+DAZ, tests/bench/bench_env.h; TFS_BENCH_DENORMALS=keep
+# for neither), use the same threads and the same OpenBLAS file: PyTorch
+# loads OpenBLAS's OpenMP build (LD_LIBRARY_PATH), the one we link, so an
+# OPENBLAS_CORETYPE in the environment picks the same core for both; each
+# side reports the core it runs (its "setup").
 # The custom model runs twice per round: with libgomp's default wait policy
 # (threads spin a while at barriers) and with OMP_WAIT_POLICY=PASSIVE, the
-# setting PyTorch gets (its own spinning threads otherwise fight OpenBLAS's).
-# PyTorch loads OpenBLAS's OpenMP build (LD_LIBRARY_PATH), its fastest set-up
-# here.  ROUNDS rounds (default 2) alternate the contenders; the best median
-# of each is kept, since a shared machine only ever makes things slower.
-# Results: $BUILD/bench/model.json; a table with the ratios on stdout.
+# setting PyTorch gets (its own spinning threads otherwise fight OpenBLAS's);
+# the like-for-like ratio is the PASSIVE one.  ROUNDS rounds (default 2)
+# alternate the contenders; the best median of each is kept, since a shared
+# machine only ever makes things slower.
+# Results: $BUILD/bench/model.json (with the CPU model, each side's set-up
+# and first loss, the load average before and after); a table on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -50,7 +60,11 @@ best() {   # best <file> <json>: keep the JSON line with the highest tokens_per_
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-echo "20-model.sh: $THREADS threads, $ROUNDS rounds" >&2
+# the CPU: its model name, and family/model numbers (AMD family 25 = Zen 3)
+cpu=$(awk -F'\t*: ' '$1 == "model name" && !n { n = $2 } $1 == "cpu family" && !f { f = $2 }
+    $1 == "model" && !m { m = $2 } END { printf "%s (family %s, model %s)", n, f, m }' /proc/cpuinfo)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "20-model.sh: $THREADS threads, $ROUNDS rounds, $cpu; load average $load_before" >&2
 for r in $(seq "$ROUNDS"); do
     best "$tmp/sgemm" "$(OMP_NUM_THREADS=$THREADS "$drv" sgemm 2048 5)"
     best "$tmp/sgemm" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS "$drv" sgemm 2048 5)"
@@ -59,19 +73,24 @@ for r in $(seq "$ROUNDS"); do
         name=$1; shift
         args=("$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8")
         echo "20-model.sh: round $r: $name" >&2
-        best "$tmp/$name.c" "$(OMP_NUM_THREADS=$THREADS "$drv" train "${args[@]}")"
+        init=()       # the first run writes the starting point for PyTorch
+        [ -s "$tmp/$name.init" ] || init=("$tmp/$name.init")
+        best "$tmp/$name.c" "$(OMP_NUM_THREADS=$THREADS "$drv" train "${args[@]}" "${init[@]}")"
         best "$tmp/$name.c-passive" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS "$drv" train "${args[@]}")"
         if [ $have_torch = 1 ]; then
             best "$tmp/$name.torch" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS LD_LIBRARY_PATH=$blas_omp \
-                /usr/bin/python3 tests/bench/torch_train.py "${args[@]}" "$THREADS")"
+                /usr/bin/python3 tests/bench/torch_train.py "${args[@]}" "$THREADS" "$tmp/$name.init")"
         fi
     done
     best "$tmp/sgemm" "$(OMP_NUM_THREADS=$THREADS "$drv" sgemm 2048 5)"
 done
 
 # Assemble the JSON and the table.
-json=$(jq -n --argjson sgemm "$(cat "$tmp/sgemm")" --argjson threads "$THREADS" \
-    '{threads: $threads, sgemm: $sgemm, flops_formula: "tokens/s * (6 N + 12 L T C), N = parameters without wpe", models: {}}')
+json=$(jq -n --argjson sgemm "$(cat "$tmp/sgemm")" --argjson threads "$THREADS" --arg cpu "$cpu" \
+    --arg coretype "${OPENBLAS_CORETYPE-}" --arg before "$load_before" --arg after "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    '{threads: $threads, cpu: $cpu, openblas_coretype_env: $coretype, load_average_before: $before,
+      load_average_after: $after, sgemm: $sgemm,
+      flops_formula: "tokens/s * (6 N + 12 L T C), N = parameters without wpe", models: {}}')
 for c in "${configs[@]}"; do
     name=${c%% *}
     entry=$(jq -n --argjson c "$(cat "$tmp/$name.c")" --argjson p "$(cat "$tmp/$name.c-passive")" \
@@ -81,18 +100,29 @@ for c in "${configs[@]}"; do
         entry=$(jq --argjson t "$(cat "$tmp/$name.torch")" --argjson peak "$(jq .gflops "$tmp/sgemm")" \
             '. + {torch: ($t + {mfu: ($t.gflops / $peak)}),
                   ratio_custom_over_torch: (.custom.tokens_per_s / $t.tokens_per_s),
-                  ratio_custom_passive_over_torch: (.custom_passive.tokens_per_s / $t.tokens_per_s)}' <<< "$entry")
+                  ratio_custom_passive_over_torch: (.custom_passive.tokens_per_s / $t.tokens_per_s),
+                  first_loss_rel_diff: ((.custom.first_loss - $t.first_loss) / $t.first_loss | fabs)}
+              | . + {first_loss_ok: (.first_loss_rel_diff <= 0.05)}' <<< "$entry")
     fi
     json=$(jq --arg n "$name" --argjson e "$entry" '.models[$n] = $e' <<< "$json")
 done
 printf '%s\n' "$json" > "$out/model.json"
 
-jq -r '"sgemm 2048^3: \(.sgemm.gflops) GFLOP/s on \(.threads) threads (OpenBLAS kernel \(.sgemm.kernel))",
+jq -r '"\(.cpu); sgemm 2048^3: \(.sgemm.gflops) GFLOP/s on \(.threads) threads (OpenBLAS core \(.sgemm.kernel))",
     (.models | to_entries[] | .key as $k | .value as $v |
       ("\($k): custom \($v.custom.tokens_per_s) tok/s (MFU \($v.custom.mfu * 100 | floor)%), " +
        "custom PASSIVE \($v.custom_passive.tokens_per_s) tok/s (MFU \($v.custom_passive.mfu * 100 | floor)%)" +
        (if $v.torch then ", PyTorch \($v.torch.tokens_per_s) tok/s (MFU \($v.torch.mfu * 100 | floor)%); " +
           "ratio custom/PyTorch \($v.ratio_custom_over_torch * 100 | round / 100), " +
-          "PASSIVE/PyTorch \($v.ratio_custom_passive_over_torch * 100 | round / 100)"
+          "PASSIVE/PyTorch \($v.ratio_custom_passive_over_torch * 100 | round / 100)\n" +
+          "  first loss: custom \($v.custom.first_loss), PyTorch \($v.torch.first_loss)" +
+          (if $v.first_loss_ok then "" else "  WARNING: they differ by more than 5%" end) +
+          "\n  set-up: custom: core \($v.custom.setup.openblas_core), \($v.custom.setup.threads) threads, " +
+          "wait \($v.custom.setup.wait_policy) / \($v.custom_passive.setup.wait_policy), denormals \($v.custom.setup.denormals); " +
+          "PyTorch: core \($v.torch.setup.openblas_core), \($v.torch.setup.threads) threads, " +
+          "wait \($v.torch.setup.wait_policy), denormals \($v.torch.setup.denormals)"
         else " (PyTorch not installed)" end)))' "$out/model.json"
 echo "20-model.sh: wrote $out/model.json" >&2
+# a first loss that differs means the two sides did not compute the same thing
+jq -e '[.models[] | select(.first_loss_ok == false)] | length == 0' "$out/model.json" >/dev/null ||
+    { echo "20-model.sh: first losses differ by more than 5%" >&2; exit 1; }

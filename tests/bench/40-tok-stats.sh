@@ -14,7 +14,8 @@
 #   wall_tokens_per_s    the whole program: open, map, validate, count, report
 #   numpy_tokens_per_s   numpy.bincount over the ids already in memory
 # Text: tok-stats (text statistics and gpt2 pre-tokens, no tokenizer) on the
-# shared 10 MB benchmark corpus when it can be built, else the default data.
+# 10 MB benchmark corpus (tests/bench/make_corpus.sh) when it can be built,
+# else the default data.
 # Everything on one core (OMP_NUM_THREADS=1).  Wall-clock rates suffer when
 # other work shares the machine; the text rate is also given per CPU second.
 set -euo pipefail

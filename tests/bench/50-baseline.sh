@@ -8,8 +8,16 @@
 # Config: the 25M model (vocab 4096, width 512, 7 layers, 8 heads, SwiGLU
 # width 1376, tied embeddings), batch 8 x context 256, TFS_BENCH_STEPS timed
 # steps (default 5) after one warm-up; threads TFS_BENCH_THREADS (default:
-# all cores) for both sides.  PyTorch runs with OMP_WAIT_POLICY=PASSIVE, its
-# best setting here (../shared/docs/anchors.md).  MFU = model FLOPs/s
+# all cores) for both sides.  Both sides run with OMP_WAIT_POLICY=PASSIVE
+# (PyTorch's best setting on a 2-core machine: with libgomp's default its
+# spinning threads take the cores OpenBLAS needs), flush denormals
+# (tests/bench/bench_env.h, torch_setup.py) and use the same OpenBLAS file,
+# Debian's OpenMP build (PyTorch loads it through LD_LIBRARY_PATH), so
+# OPENBLAS_CORETYPE, if set, applies to both; each side's "setup" records
+# the core it runs.  PyTorch starts from our model's initial weights and
+# first batch (baseline_bench writes them, llama_torch_bench.py loads them):
+# the first losses are printed side by side and must agree within 5%
+# (first_loss_ok in the JSON; the script fails otherwise).  MFU = model FLOPs/s
 # (6 N + 12 L T C per token) / the best sgemm GFLOP/s measured just before
 # and just after the training runs.  Peak RSS at context 1024 (batch 2) for
 # the baseline with stored activations, with recomputation, PyTorch, and the
@@ -25,14 +33,21 @@ threads=${TFS_BENCH_THREADS:-$(nproc)}
 steps=${TFS_BENCH_STEPS:-5}
 bench=$BUILD/tests/bench/baseline_bench      # built by make (tests/bench/baseline_bench.c)
 [ -x "$bench" ] || { echo "50-baseline: $bench missing; run make first" >&2; exit 1; }
-export OMP_NUM_THREADS=$threads
-torch_bench() { OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tests/bench/llama_torch_bench.py "$@"; }
+export OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE
+blas_omp=/usr/lib/$(cc -print-multiarch)/openblas-openmp
+torch_bench() { LD_LIBRARY_PATH=$blas_omp /usr/bin/python3 tests/bench/llama_torch_bench.py "$@"; }
 cfg="4096 512 7 8 8 1376"       # V C L NH NKV F
+init=$(mktemp -d)
+trap 'rm -rf "$init"' EXIT
+# the CPU: its model name, and family/model numbers (AMD family 25 = Zen 3)
+cpu=$(awk -F'\t*: ' '$1 == "model name" && !n { n = $2 } $1 == "cpu family" && !f { f = $2 }
+    $1 == "model" && !m { m = $2 } END { printf "%s (family %s, model %s)", n, f, m }' /proc/cpuinfo)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo "50-baseline: $threads threads, $steps steps; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "50-baseline: $threads threads, $steps steps, $cpu; load average $load_before" >&2
 peak1=$("$bench" peak)
-ours=$("$bench" train $cfg 8 256 "$steps" 0)
-theirs=$(torch_bench $cfg 8 256 "$steps" "$threads")
+ours=$("$bench" train $cfg 8 256 "$steps" 0 "$init")
+theirs=$(torch_bench $cfg 8 256 "$steps" "$threads" "$init")
 custom=$("$bench" custom 4096 512 7 8 8 256 "$steps")
 peak2=$("$bench" peak)
 mem=$("$bench" train $cfg 2 1024 1 0)
@@ -40,7 +55,7 @@ mem_rc=$("$bench" train $cfg 2 1024 1 1)
 mem_torch=$(torch_bench $cfg 2 1024 1 "$threads")
 mem_custom=$("$bench" custom 4096 512 7 8 2 1024 1)
 
-/usr/bin/python3 - "$out/50-baseline.json" "$peak1" "$peak2" "$ours" "$theirs" "$mem" "$mem_rc" "$mem_torch" "$custom" "$mem_custom" <<'PY'
+CPU="$cpu" LOAD_BEFORE="$load_before" /usr/bin/python3 - "$out/50-baseline.json" "$peak1" "$peak2" "$ours" "$theirs" "$mem" "$mem_rc" "$mem_torch" "$custom" "$mem_custom" <<'PY'
 import json, os, sys
 path = sys.argv[1]
 peak1, peak2, ours, theirs, mem, mem_rc, mem_torch, custom, mem_custom = map(json.loads, sys.argv[2:])
@@ -61,12 +76,18 @@ res = {
                        "baseline_tokens_per_s": mem["tokens_per_s"],
                        "baseline_recompute_tokens_per_s": mem_rc["tokens_per_s"]},
     "targets": {"speedup_vs_pytorch": 1.3, "mfu": 0.6},
+    "cpu": os.environ["CPU"], "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", ""),
+    "setup": {"baseline": ours["setup"], "pytorch": theirs["setup"]},
+    "first_loss": {"baseline": ours["first_loss"], "pytorch": theirs["first_loss"]},
+    "load_average_before": os.environ["LOAD_BEFORE"].split(),
     "load_average": open("/proc/loadavg").read().split()[:3],
 }
+diff = abs(ours["first_loss"] - theirs["first_loss"]) / theirs["first_loss"]
+res["first_loss"].update(rel_diff=round(diff, 6), ok=diff <= 0.05)
 with open(path + ".tmp", "w") as f:
     json.dump(res, f, indent=1)
 os.replace(path + ".tmp", path)
-print(f"50-baseline (25M, 8 x 256, {ours['threads']} threads; sgemm peak {peak:.1f} GFLOP/s)")
+print(f"50-baseline (25M, 8 x 256, {ours['threads']} threads; sgemm peak {peak:.1f} GFLOP/s; {res['cpu']})")
 print(f"  tfs baseline  {ours['tokens_per_s']:8.1f} tokens/s  MFU {mfu(ours):.1%}")
 print(f"  PyTorch       {theirs['tokens_per_s']:8.1f} tokens/s  MFU {mfu(theirs):.1%}")
 print(f"  tfs custom    {custom['tokens_per_s']:8.1f} tokens/s  MFU {res['mfu_custom']:.1%} (GPT-2, same size)")
@@ -74,5 +95,12 @@ print(f"  ratio         {res['speedup_vs_pytorch']:.2f}x PyTorch (target 1.3x), 
 m = res["memory_ctx1024"]
 print(f"  peak RSS at 2 x 1024: baseline {m['baseline_mb']:.0f} MB, with recomputation "
       f"{m['baseline_recompute_mb']:.0f} MB, PyTorch {m['pytorch_mb']:.0f} MB, custom {m['custom_mb']:.0f} MB")
+su, st = ours["setup"], theirs["setup"]
+print(f"  first loss: tfs baseline {ours['first_loss']:.4f}, PyTorch {theirs['first_loss']:.4f}"
+      + ("" if res["first_loss"]["ok"] else "  WARNING: they differ by more than 5%"))
+for name, x in (("tfs", su), ("PyTorch", st)):
+    print(f"  set-up {name}: OpenBLAS core {x['openblas_core']}, {x['threads']} threads, "
+          f"wait {x['wait_policy']}, denormals {x['denormals']}")
 print(f"  -> {path}")
+sys.exit(0 if res["first_loss"]["ok"] else 1)
 PY

@@ -11,8 +11,11 @@
  * the median of each phase and tokens/s from the median step, by the wall
  * clock and by the process's CPU time (all threads), as one JSON object on
  * stdout.  Threads: OMP_NUM_THREADS, shared by OpenMP and OpenBLAS.
+ * Denormals are flushed unless TFS_BENCH_DENORMALS=keep; the set-up is
+ * recorded under "setup" (bench_env.h).
  */
 #include "autograd/ag_gpt2.h"
+#include "bench_env.h"
 #include "gpt2/gpt2.h"
 #include "core/rng.h"
 #include "core/xio.h"
@@ -90,6 +93,7 @@ static void report(const char *name, double *const *t, int steps, int tokens, co
 int main(int argc, char **argv)
 {
     tfs_set_prog("autograd_bench");
+    bench_denormals();         /* as 20-model.sh's drivers do (bench_env.h) */
     if (argc != 9) {
         fprintf(stderr, "usage: autograd_bench V CTX L NH C B T STEPS\n");
         return 2;
@@ -129,9 +133,11 @@ int main(int argc, char **argv)
            custom.nparams, ag_ctx_bytes(g->ctx));
     report("custom", tc, steps, tokens, ", ");
     report("autograd", ta, steps, tokens, ", ");
-    printf("\"autograd_over_custom\": %.3f, \"autograd_over_custom_cpu\": %.3f}\n",
+    printf("\"autograd_over_custom\": %.3f, \"autograd_over_custom_cpu\": %.3f, \"setup\": ",
            median(tc[PH_STEP], steps) / median(ta[PH_STEP], steps),
            median(tc[PH_CPU], steps) / median(ta[PH_CPU], steps));
+    bench_print_setup(stdout);
+    printf("}\n");
     for (int p = 0; p < NPH; p++) { free(tc[p]); free(ta[p]); }
     free(in);
     free(tg);

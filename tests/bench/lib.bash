@@ -1,8 +1,9 @@
 # tests/bench/lib.bash - helpers for the benchmark scripts (source it).
-#   bench_corpus          build (once) and cache the shared benchmark corpus in
+#   bench_corpus          build (once) and cache the benchmark corpus in
 #                         $BENCH_OUT/corpus: corpus.{txt,jsonl} (94.7 MB) and
 #                         corpus10m.{txt,jsonl}; the builder is
-#                         ../shared/bench/make_corpus.sh (TFS_CORPUS_SCRIPT)
+#                         tests/bench/make_corpus.sh (TFS_CORPUS_SCRIPT to
+#                         use another)
 #   measure OUT CMD...    run CMD, write {"seconds": wall, "max_rss_mb": peak} to OUT
 #   jget FILE KEY         a number from a flat JSON object
 : "${BENCH_OUT:?run through tests/bench/run}"
@@ -11,7 +12,7 @@ CORPUS="$BENCH_OUT/corpus"
 
 bench_corpus() {
     [ -s "$CORPUS/corpus.jsonl" ] && [ -s "$CORPUS/corpus10m.jsonl" ] && return 0
-    local script=${TFS_CORPUS_SCRIPT:-$TFS_ROOT/../shared/bench/make_corpus.sh}
+    local script=${TFS_CORPUS_SCRIPT:-$TFS_ROOT/tests/bench/make_corpus.sh}
     [ -x "$script" ] || { echo "bench: corpus builder $script not found (set TFS_CORPUS_SCRIPT)" >&2; return 1; }
     "$script" "$CORPUS" >&2
 }

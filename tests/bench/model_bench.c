@@ -2,15 +2,24 @@
  *
  *   model_bench sgemm N REPS
  *       median GFLOP/s of cblas_sgemm on N x N x N (2 N^3 FLOPs per call)
- *   model_bench train V CTX L NH C B T STEPS
+ *   model_bench train V CTX L NH C B T STEPS [INIT]
  *       STEPS training steps of the custom model (forward, zero_grad,
- *       backward, grad norm, AdamW) after two warm-up steps, on random
- *       tokens; prints the median step time and tokens/s
- * Output: one JSON object on stdout.  Threads: OMP_NUM_THREADS, shared by
- * our OpenMP loops and OpenBLAS (its OpenMP build, see the Makefile).
+ *       backward, grad norm, AdamW) after two warm-up steps, on one batch
+ *       of random tokens; prints the median step time, tokens/s and the
+ *       loss of the first step (from the initial weights).  INIT: also
+ *       write the initial weights and the batch to this safetensors file,
+ *       for the PyTorch reference (tests/bench/torch_train.py) to start
+ *       from: each parameter under its gpt2.h name ("wte", "qkvw", ...),
+ *       flat, in gpt2.h's layout; "inputs" and "targets" (B, T) as floats.
+ * Output: one JSON object on stdout, with the set-up under "setup"
+ * (bench_env.h).  Threads: OMP_NUM_THREADS, shared by our OpenMP loops and
+ * OpenBLAS (its OpenMP build, see the Makefile).  Denormals are flushed
+ * unless TFS_BENCH_DENORMALS=keep (bench_env.h).
  */
+#include "bench_env.h"
 #include "gpt2/gpt2.h"
 #include "core/rng.h"
+#include "core/safetensors.h"
 #include "core/xio.h"
 
 #include <cblas.h>
@@ -47,9 +56,28 @@ static int arg(const char *s)
     return (int)v;
 }
 
+/* The starting point of a run, for the PyTorch side to load (see above). */
+static void write_init(const char *path, const struct gpt2 *m, const uint32_t *in, const uint32_t *tg, int B, int T)
+{
+    static const char *names[GPT2_NPARAMS] = {"wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw",
+        "attprojb", "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"};
+    size_t N = (size_t)B * T;
+    float *batch = xmalloc(2 * N * sizeof *batch);   /* token ids < 2^24 are exact in a float */
+    for (size_t i = 0; i < N; i++) { batch[i] = (float)in[i]; batch[N + i] = (float)tg[i]; }
+    struct st_writer *w = st_writer_new();
+    for (int i = 0; i < GPT2_NPARAMS; i++)
+        st_add(w, names[i], m->p[i], 1, (int64_t[]){(int64_t)m->param_sizes[i]});
+    st_add(w, "inputs", batch, 2, (int64_t[]){B, T});
+    st_add(w, "targets", batch + N, 2, (int64_t[]){B, T});
+    st_write(w, path);
+    st_writer_free(w);
+    free(batch);
+}
+
 int main(int argc, char **argv)
 {
     tfs_set_prog("model_bench");
+    bench_denormals();
     if (argc == 4 && !strcmp(argv[1], "sgemm")) {
         int n = arg(argv[2]), reps = arg(argv[3]);
         float *a = xmalloc((size_t)n * n * sizeof *a), *b = xmalloc((size_t)n * n * sizeof *b),
@@ -65,12 +93,14 @@ int main(int argc, char **argv)
         }
         double s = median(t + 1, reps);
         printf("{\"n\": %d, \"threads\": %d, \"seconds\": %.6f, \"gflops\": %.2f, \"openblas\": \"%s\", "
-               "\"kernel\": \"%s\"}\n", n, omp_get_max_threads(), s, 2.0 * n * n * (double)n / s / 1e9,
+               "\"kernel\": \"%s\", \"setup\": ", n, omp_get_max_threads(), s, 2.0 * n * n * (double)n / s / 1e9,
                openblas_get_config(), openblas_get_corename());
+        bench_print_setup(stdout);
+        printf("}\n");
         free(a); free(b); free(c); free(t);
         return 0;
     }
-    if (argc == 10 && !strcmp(argv[1], "train")) {
+    if ((argc == 10 || argc == 11) && !strcmp(argv[1], "train")) {
         struct gpt2_config cfg = {.vocab = arg(argv[2]), .context = arg(argv[3]), .layers = arg(argv[4]),
                                   .heads = arg(argv[5]), .dim = arg(argv[6])};
         int B = arg(argv[7]), T = arg(argv[8]), steps = arg(argv[9]), warm = 2;
@@ -84,11 +114,13 @@ int main(int argc, char **argv)
             in[i] = (uint32_t)rng_below(&r, (uint64_t)cfg.vocab);
             tg[i] = (uint32_t)rng_below(&r, (uint64_t)cfg.vocab);
         }
+        if (argc == 11) write_init(argv[10], &m, in, tg, B, T);
         double *t = xmalloc((size_t)steps * sizeof *t);
-        float loss = 0;
+        float loss = 0, first_loss = 0;
         for (int k = 0; k < warm + steps; k++) {
             double t0 = now();
             loss = gpt2_forward(&m, in, tg, B, T);
+            if (k == 0) first_loss = loss;
             gpt2_zero_grad(&m);
             gpt2_backward(&m, 1.0f);
             float norm = gpt2_grad_norm(&m);
@@ -97,12 +129,15 @@ int main(int argc, char **argv)
         }
         double s = median(t, steps), fpt = gpt2_flops_per_token(&m, T);
         printf("{\"params\": %zu, \"batch\": %d, \"seq\": %d, \"threads\": %d, \"step_seconds\": %.6f, "
-               "\"tokens_per_s\": %.1f, \"flops_per_token\": %.6g, \"gflops\": %.2f, \"loss\": %.4f}\n",
-               m.nparams, B, T, omp_get_max_threads(), s, B * T / s, fpt, B * T * fpt / s / 1e9, loss);
+               "\"tokens_per_s\": %.1f, \"flops_per_token\": %.6g, \"gflops\": %.2f, \"first_loss\": %.4f, "
+               "\"loss\": %.4f, \"setup\": ",
+               m.nparams, B, T, omp_get_max_threads(), s, B * T / s, fpt, B * T * fpt / s / 1e9, first_loss, loss);
+        bench_print_setup(stdout);
+        printf("}\n");
         free(in); free(tg); free(t);
         gpt2_free(&m);
         return 0;
     }
-    fprintf(stderr, "usage: model_bench sgemm N REPS | model_bench train V CTX L NH C B T STEPS\n");
+    fprintf(stderr, "usage: model_bench sgemm N REPS | model_bench train V CTX L NH C B T STEPS [INIT]\n");
     return 2;
 }
