@@ -71,7 +71,7 @@ load helper
 
 @test "suite: make CFLAGS=... and CPPFLAGS=... keep the flags the build needs" {
     local b="$BATS_TEST_TMPDIR/build"
-    run make -C "$TFS_ROOT" --no-print-directory -n BUILD="$b" CFLAGS=-O3 CPPFLAGS=-DTFS_TEST_FLAG "$b/lib/xio.o"
+    run make -C "$TFS_ROOT" --no-print-directory -n BUILD="$b" CFLAGS=-O3 CPPFLAGS=-DTFS_TEST_FLAG "$b/lib/core/xio.o"
     [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
     local line; line=$(grep -- ' -c -o ' <<< "$output")
     for f in -O3 -DTFS_TEST_FLAG -Ilib -std=c11 -Werror -Wall -Wextra -fopenmp; do
@@ -97,4 +97,46 @@ load helper
     grep -q '^CHECK="\$DEMO ' "$TFS_ROOT/tests/deps"
     grep -q '^BENCH="\$CHECK ' "$TFS_ROOT/tests/deps"
     ! grep -q '^DEMO=.*torch' "$TFS_ROOT/tests/deps" || false
+}
+
+@test "suite: lib/'s folders include downward only (tfs(7), WHERE THE CODE LIVES)" {
+    run "$TFS_ROOT/tests/tools/include-floors"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    # the check itself: an upward, a sideways and a folderless include fail
+    local r="$BATS_TEST_TMPDIR/tree"
+    mkdir -p "$r/lib/core" "$r/lib/tok" "$r/lib/parquet" "$r/bin"
+    printf '#include "core/xio.h"\n#include <stdio.h>\n' > "$r/lib/tok/a.c"
+    run "$TFS_ROOT/tests/tools/include-floors" "$r"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    printf '#include "core/xio.h"\n#include "tok/a.h"\n' > "$r/lib/core/b.c"
+    printf '#include "parquet/p.h"\n' > "$r/lib/tok/c.c"
+    printf '#include "xio.h"\n' > "$r/bin/d.c"
+    run "$TFS_ROOT/tests/tools/include-floors" "$r"
+    [ "$status" -eq 1 ]
+    [[ $output == *"lib/core/b.c:2: core (floor 1) includes tok/a.h (floor 2): upward or sideways"* ]]
+    [[ $output == *"lib/tok/c.c:1: tok (floor 2) includes parquet/p.h (floor 2): upward or sideways"* ]]
+    [[ $output == *"bin/d.c:1: includes \"xio.h\" without its folder"* ]]
+    mkdir "$r/lib/newthing"
+    run "$TFS_ROOT/tests/tools/include-floors" "$r"
+    [ "$status" -eq 1 ]
+    [[ $output == *"lib/newthing: a folder without a floor"* ]]
+}
+
+@test "suite: no file of lib/ over 700 lines, no function over 120" {
+    run "$TFS_ROOT/tests/tools/size-limits"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    local r="$BATS_TEST_TMPDIR/tree"
+    mkdir -p "$r/lib/core" "$r/bin"
+    { echo 'static int f(void)'; echo '{'; for i in $(seq 119); do echo "    x$i();"; done; echo '}'; } > "$r/lib/core/ok.c"
+    run "$TFS_ROOT/tests/tools/size-limits" "$r"
+    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
+    { echo 'int long_one(int a,'; echo '             int b)'; echo '{'; for i in $(seq 120); do echo "    y$i();"; done; echo '}'; } > "$r/bin/long.c"
+    run "$TFS_ROOT/tests/tools/size-limits" "$r"
+    [ "$status" -eq 1 ]
+    [ "$output" = "bin/long.c:3: long_one is 122 lines (more than 120): split it into named steps" ]
+    rm "$r/bin/long.c"
+    for i in $(seq 701); do echo "int v$i;"; done > "$r/lib/core/big.h"
+    run "$TFS_ROOT/tests/tools/size-limits" "$r"
+    [ "$status" -eq 1 ]
+    [ "$output" = "lib/core/big.h: 701 lines (more than 700): split it along its subjects" ]
 }

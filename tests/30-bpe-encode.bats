@@ -201,3 +201,16 @@ Try 'bpe-encode --help'." ]
     [ "$(bpe-encode -d tok.bin ids.bin | head -1)" = "$(zstd -dc assets/stories-train.jsonl.zst | head -1)" ]
     bpe-encode --raw tok.bin /bin/ls | bpe-encode -d --raw tok.bin | cmp - /bin/ls
 }
+
+@test "bpe-encode: -o onto a FIFO writes through it and leaves the FIFO in place (no temp file renamed over it)" {
+    local d="$BATS_TEST_TMPDIR"
+    mkfifo "$d/fifo"
+    timeout 20 cat "$d/fifo" > "$d/got" &
+    local reader=$!
+    run_tool bpe-encode -o "$d/fifo" "$TOK" "$VAL"
+    wait $reader
+    [ "$status" -eq 0 ] || { echo "$stderr" >&2; false; }
+    [ -p "$d/fifo" ]
+    bpe-encode "$TOK" "$VAL" | cmp - "$d/got"
+    [ -z "$(find "$d" -name 'fifo.tmp.*')" ]
+}

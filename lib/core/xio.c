@@ -192,6 +192,16 @@ FILE *outfile_open(struct outfile *o, const char *path)
 {
     memset(o, 0, sizeof *o);
     if (!path || strcmp(path, "-") == 0) { o->f = stdout; return o->f; }
+    /* A device or a FIFO (/dev/null, a named pipe) is written in place: a
+     * temp file renamed over it would replace the device itself (as root,
+     * /dev/null would become a regular file).  Only regular files, or paths
+     * that do not exist yet, get the temp-and-rename treatment. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        o->f = fopen(path, "wb");
+        if (!o->f) die_errno("cannot open '%s'", path);
+        return o->f;
+    }
     o->path = xstrdup(path);
     size_t n = strlen(path) + 32;
     o->tmp = xmalloc(n);

@@ -72,7 +72,9 @@ char *read_file(const char *path, size_t *len);
  *     struct outfile o; FILE *f = outfile_open(&o, "tok.bin");
  *     ... write to f ...
  *     outfile_commit(&o);            // fflush + fsync + rename
- * If the program dies before the commit, the temp file is removed. */
+ * If the program dies before the commit, the temp file is removed.  A path
+ * that names a device or a FIFO (/dev/null, a named pipe) is written in
+ * place, never replaced. */
 struct outfile {
     char *path;     /* final name (NULL for stdout) */
     char *tmp;      /* temporary name */
