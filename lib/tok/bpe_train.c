@@ -484,9 +484,6 @@ struct tokenizer *bpe_train_jsonl(char **paths, int npaths, const char *field, i
 {
     struct bpe_trainer *tr = bpe_trainer_new(o);
     struct jsonl_multi m;
-    static char dash[] = "-";
-    static char *stdin_only[] = { dash };
-    if (npaths == 0) { paths = stdin_only; npaths = 1; }
     jsonl_multi_init(&m, paths, npaths, field, skip_bad);
     struct jsonl_par par = { .threads = tr->nthreads, .batch_bytes = 8u << 20, .what = "reading", .quiet = o->quiet,
                              .src = &m, .work = count_docs, .arg = tr };

@@ -24,6 +24,15 @@ static void ids_append(struct ids_buf *b, const uint32_t *ids, size_t n)
     b->n += n;
 }
 
+/* The inputs; none means stdin. */
+static char **input_list(const struct encode_opts *o, int *n)
+{
+    static char dash[] = "-";
+    static char *stdin_only[] = { dash };
+    *n = o->ninputs ? o->ninputs : 1;
+    return o->ninputs ? o->inputs : stdin_only;
+}
+
 /* Encoding is parallel, reading JSON and writing the stream are serial
  * (core/jsonl_par.h): while the reading thread parses batch k+1, the other
  * threads encode batch k.  A work call runs on one thread k, with that
@@ -117,10 +126,8 @@ int bpe_encode_run(const struct encode_opts *o)
     j.w = tokw_open(o->output, tok_vocab_size(t), tok_fingerprint(t), o->zstd ? 3 : 0, o->force);
     for (int k = 0; k < nthreads; k++) j.enc[k] = tok_encoder_new(t);
     for (int i = 0; i < 2; i++) j.slot[i].out = xcalloc((size_t)nthreads, sizeof *j.slot[i].out);
-    static char dash[] = "-";
-    static char *stdin_only[] = { dash };
-    char **inputs = o->ninputs ? o->inputs : stdin_only;
-    int ninputs = o->ninputs ? o->ninputs : 1;
+    int ninputs;
+    char **inputs = input_list(o, &ninputs);
     struct raw_source raw = { .inputs = inputs, .ninputs = ninputs };
     struct jsonl_multi m;
     struct jsonl_par par = { .threads = nthreads, .batch_bytes = 4u << 20, .what = "encoding", .quiet = o->quiet,
@@ -157,10 +164,8 @@ int bpe_decode_run(const struct encode_opts *o)
     uint64_t fp = tok_fingerprint(t);
     struct outfile of;
     FILE *f = outfile_open(&of, o->output);
-    static char dash[] = "-";
-    static char *stdin_only[] = { dash };
-    char **inputs = o->ninputs ? o->inputs : stdin_only;
-    int ninputs = o->ninputs ? o->ninputs : 1;
+    int ninputs;
+    char **inputs = input_list(o, &ninputs);
     struct tok_bytes doc = { 0 };
     uint64_t replaced = 0;
     uint32_t *ids = xmalloc((1 << 16) * sizeof *ids);
