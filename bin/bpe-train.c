@@ -1,6 +1,6 @@
 /* bpe-train - learn a byte-level BPE tokenizer from JSONL documents.
  * JSONL -> [pre-tokenize, count words, merge pairs] -> tok.bin
- * The algorithm is in lib/tok/bpe_train.c, the file format in lib/tok/tokenizer.c. */
+ * The algorithm is in lib/tok/bpe_train.c, the file format in lib/tok/tok_bin.c. */
 #include "core/opts.h"
 #include "tok/pretok.h"
 #include "tok/tokenizer.h"

@@ -14,6 +14,7 @@
  * ignored as JSON whitespace.  A malformed line stops the program with
  *     prog: FILE:LINE: what is wrong
  * and exit 1, unless skip_bad is set: then it is counted and skipped.
+ * To work on the documents in parallel while reading, see jsonl_par.h.
  */
 #ifndef TFS_JSONL_H
 #define TFS_JSONL_H

@@ -14,6 +14,7 @@
  *   - each encoder keeps a cache of recently encoded short pieces.
  */
 #include "tok/tokenizer_impl.h"
+#include "core/heap.h"
 #include "core/xio.h"
 
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct tok_encoder {
     size_t pcap;
     struct cache_entry *cache;  /* (1 << CACHE_BITS) */
     size_t *next_special;       /* (nspecial) next match position, for allow_special */
+    struct heap heap;           /* merge_long's pairs */
 };
 
 struct tok_encoder *tok_encoder_new(const struct tokenizer *t)
@@ -54,6 +56,7 @@ struct tok_encoder *tok_encoder_new(const struct tokenizer *t)
     e->rank = xmalloc(e->pcap * sizeof *e->rank);
     e->cache = xcalloc((size_t)1 << CACHE_BITS, sizeof *e->cache);
     e->next_special = xcalloc(t->nspecial + 1, sizeof *e->next_special);
+    heap_init(&e->heap, 4 * tok_long_piece);
     return e;
 }
 
@@ -62,6 +65,7 @@ void tok_encoder_free(struct tok_encoder *e)
     if (!e) return;
     pretok_ctx_free(e->pc);
     free(e->out); free(e->part); free(e->rank); free(e->cache); free(e->next_special);
+    heap_free(&e->heap);
     free(e);
 }
 
@@ -78,53 +82,45 @@ static inline uint64_t pair_rank(const struct tokenizer *t, uint32_t l, uint32_t
 }
 
 /* Steps 1-3 above for a long piece, in O(n log n): the tokens form a linked
- * list (by start position), and a min-heap holds (rank, position) of every
- * adjacent pair; an entry whose pair has changed since it was pushed is
+ * list (by start position), and a min-heap (core/heap.h) holds (rank,
+ * position) of every adjacent pair; an entry whose pair has changed since it was pushed is
  * recognised when popped (its rank no longer matches) and dropped.  The
  * heap orders equal ranks by position, so the leftmost pair merges first,
  * exactly as the scan in merge_piece does. */
 size_t tok_long_piece = 128;
 
-struct hent { uint64_t rank; uint32_t pos; };
-static int hless(struct hent x, struct hent y) { return x.rank < y.rank || (x.rank == y.rank && x.pos < y.pos); }
-
 static void merge_long(struct tok_encoder *e, const unsigned char *s, size_t n)
 {
     const struct tokenizer *t = e->t;
     uint32_t *id = xmalloc(n * sizeof *id), *next = xmalloc(n * sizeof *next), *prev = xmalloc(n * sizeof *prev);
-    struct hent *h = xmalloc(4 * n * sizeof *h);
-    size_t nh = 0, ch = 4 * n;
-#define PUSH(r, p) do { if ((r) != UINT64_MAX) { \
-        if (nh == ch) h = xrealloc(h, (ch *= 2) * sizeof *h); \
-        struct hent x_ = { (r), (uint32_t)(p) }; size_t i_ = nh++; \
-        while (i_ > 0 && hless(x_, h[(i_ - 1) / 2])) { h[i_] = h[(i_ - 1) / 2]; i_ = (i_ - 1) / 2; } \
-        h[i_] = x_; } } while (0)
+    struct heap hp = e->heap, *h = &hp; /* key = rank, val = position of the pair's left token;
+                                         * a local copy, which the compiler keeps in registers */
+    h->n = 0;
     for (size_t i = 0; i < n; i++) { id[i] = t->byte_id[s[i]]; next[i] = (uint32_t)(i + 1); prev[i] = (uint32_t)i - 1; }
-    for (size_t i = 0; i + 1 < n; i++) PUSH(pair_rank(t, id[i], id[i + 1]), i);
-    while (nh) {
-        struct hent top = h[0], last = h[--nh];
-        size_t i = 0;
-        for (;;) {
-            size_t c = 2 * i + 1;
-            if (c >= nh) break;
-            if (c + 1 < nh && hless(h[c + 1], h[c])) c++;
-            if (!hless(h[c], last)) break;
-            h[i] = h[c];
-            i = c;
-        }
-        if (nh) h[i] = last;
-        uint32_t p = top.pos, q = next[p];
-        if (id[p] == UINT32_MAX || q >= n || pair_rank(t, id[p], id[q]) != top.rank) continue;   /* stale */
-        id[p] = (uint32_t)top.rank;          /* merge the pair at p with its right neighbour q */
+    for (size_t i = 0; i + 1 < n; i++) {
+        uint64_t r = pair_rank(t, id[i], id[i + 1]);
+        if (r != UINT64_MAX) heap_push(h, r, i);
+    }
+    while (h->n) {
+        struct heap_item top = heap_pop(h);
+        uint32_t p = (uint32_t)top.val, q = next[p];
+        if (id[p] == UINT32_MAX || q >= n || pair_rank(t, id[p], id[q]) != top.key) continue;   /* stale */
+        id[p] = (uint32_t)top.key;          /* merge the pair at p with its right neighbour q */
         id[q] = UINT32_MAX;
         next[p] = next[q];
         if (next[q] < n) prev[next[q]] = p;
-        if (p > 0 && prev[p] != UINT32_MAX) PUSH(pair_rank(t, id[prev[p]], id[p]), prev[p]);
-        if (next[p] < n) PUSH(pair_rank(t, id[p], id[next[p]]), p);
+        if (p > 0 && prev[p] != UINT32_MAX) {
+            uint64_t r = pair_rank(t, id[prev[p]], id[p]);
+            if (r != UINT64_MAX) heap_push(h, r, prev[p]);
+        }
+        if (next[p] < n) {
+            uint64_t r = pair_rank(t, id[p], id[next[p]]);
+            if (r != UINT64_MAX) heap_push(h, r, p);
+        }
     }
-#undef PUSH
+    e->heap = hp;
     for (uint32_t i = 0; i < n; i = next[i]) emit(e, id[i]);
-    free(id); free(next); free(prev); free(h);
+    free(id); free(next); free(prev);
 }
 
 /* Steps 1-3 above on s[0..n); the result is appended to e->out.  Each step

@@ -16,8 +16,8 @@
  *      the words that contain "a b", and in them only the pairs next to each
  *      replaced "a b".  where[(a,b)] lists the words that may
  *      contain the pair (it may hold stale entries; they are skipped).
- *   3. A priority queue with lazy updates.  A max-heap holds (count, pair)
- *      entries.  Counts only ever decrease for pairs without c, so an entry
+ *   3. A priority queue with lazy updates.  A heap (core/heap.h) holds
+ *      (count, pair) entries, the largest count on top.  Counts only ever decrease for pairs without c, so an entry
  *      may be out of date: when the top entry's count differs from the true
  *      count, it is pushed back with the true count instead of being used.
  *      Pairs with c are new and are pushed after each merge.
@@ -27,10 +27,17 @@
  * tokens have id = byte value, so the first ties break in byte order.  No
  * step depends on the order of words or on thread timing, so the result is
  * identical for any --threads.
+ *
+ * bpe_trainer_finish runs the steps in order: sum_thread_counts,
+ * words_from_counts, count_pairs, then learn_merges, which for each merge
+ * picks the best pair (pop_best), gives it an id (vocab_mint) and rewrites
+ * the words that hold it (apply_merge, rewrite_word).
  */
-#include "core/progress.h"
 #include "tok/tokenizer_impl.h"
+#include "core/heap.h"
 #include "core/jsonl.h"
+#include "core/jsonl_par.h"
+#include "core/progress.h"
 #include "core/xio.h"
 
 #include <omp.h>
@@ -95,9 +102,66 @@ void bpe_trainer_add(struct bpe_trainer *tr, const char *const *texts, const siz
     }
 }
 
-uint64_t bpe_trainer_unique(const struct bpe_trainer *tr) { return tr->counts[0].n; }
+/* ---- the words (idea 1) ---- */
 
-/* ---- pair statistics ---- */
+/* Sum the threads' word counts into table 0 and return it. */
+static struct bytemap *sum_thread_counts(struct bpe_trainer *tr)
+{
+    struct bytemap *wc = &tr->counts[0];
+    for (int k = 1; k < tr->nthreads; k++) {
+        struct bytemap *m = &tr->counts[k];
+        for (size_t i = 0; i < m->cap; i++) {
+            const struct bytemap_slot *sl = &m->slot[i];
+            if (sl->hash) *bytemap_put_h(wc, sl->hash, bytemap_key(m, sl), sl->len, NULL) += sl->val;
+        }
+        bytemap_free(m);
+    }
+    return wc;
+}
+
+/* The distinct words, each a sequence of token ids that merges rewrite in
+ * place (a word only gets shorter): word w is sym[off[w] .. off[w]+len[w]),
+ * occurring count[w] times in the corpus. */
+struct words {
+    size_t n;
+    uint32_t *sym;
+    uint64_t *off;
+    uint32_t *len;
+    int64_t *count;
+    uint32_t *stamp;            /* the last merge step that visited w */
+};
+
+/* Initially each word is its bytes (byte b is token b).  Words of one byte
+ * have no pairs and are left out.  Frees the count table. */
+static void words_from_counts(struct words *W, struct bytemap *wc)
+{
+    size_t nw = 0, nsym = 0;
+    for (size_t i = 0; i < wc->cap; i++)
+        if (wc->slot[i].hash && wc->slot[i].len > 1) { nw++; nsym += wc->slot[i].len; }
+    W->sym = xmalloc((nsym + 1) * sizeof *W->sym);
+    W->off = xmalloc((nw + 1) * sizeof *W->off);
+    W->len = xmalloc((nw + 1) * sizeof *W->len);
+    W->count = xmalloc((nw + 1) * sizeof *W->count);
+    W->stamp = xcalloc(nw + 1, sizeof *W->stamp);
+    nw = nsym = 0;
+    for (size_t i = 0; i < wc->cap; i++) {
+        const struct bytemap_slot *sl = &wc->slot[i];
+        if (!sl->hash || sl->len < 2) continue;
+        const unsigned char *k = (const unsigned char *)bytemap_key(wc, sl);
+        W->off[nw] = nsym; W->len[nw] = sl->len; W->count[nw] = (int64_t)sl->val;
+        for (uint32_t j = 0; j < sl->len; j++) W->sym[nsym++] = k[j];
+        nw++;
+    }
+    W->n = nw;
+    bytemap_free(wc);
+}
+
+static void words_free(struct words *W)
+{
+    free(W->sym); free(W->off); free(W->len); free(W->count); free(W->stamp);
+}
+
+/* ---- pair statistics (ideas 2 and 3) ---- */
 struct pair {
     uint32_t a, b;              /* the pair (left id, right id) */
     int64_t count;              /* sum over words of count(w) * occurrences in w */
@@ -106,26 +170,25 @@ struct pair {
     uint32_t pushed;            /* the merge after which it was last pushed (+1) */
 };
 
-struct heap_entry { int64_t count; uint64_t ab; uint32_t pair; };   /* ab = a << 32 | b */
-
-struct state {
-    struct pair *pairs;
-    size_t npairs, cpairs;
-    struct u64map index;        /* a << 32 | b -> index in pairs */
-    struct heap_entry *heap;
-    size_t nheap, cheap;
+struct pairs {
+    struct pair *p;
+    size_t n, cap;
+    struct u64map index;        /* a << 32 | b -> index in p */
+    struct heap heap;           /* (INT64_MAX - count, a << 32 | b): see queue_pair */
+    uint32_t *touched;          /* pairs made by the current merge */
+    size_t ntouched, ctouched;
 };
 
-static uint32_t pair_index(struct state *s, uint32_t a, uint32_t b)
+static uint32_t pair_index(struct pairs *s, uint32_t a, uint32_t b)
 {
     int added;
     uint64_t *v = u64map_put(&s->index, (uint64_t)a << 32 | b, &added);
     if (added) {
-        if (s->npairs == s->cpairs) s->pairs = xrealloc(s->pairs, (s->cpairs *= 2) * sizeof *s->pairs);
-        struct pair *p = &s->pairs[s->npairs];
+        if (s->n == s->cap) s->p = xrealloc(s->p, (s->cap *= 2) * sizeof *s->p);
+        struct pair *p = &s->p[s->n];
         memset(p, 0, sizeof *p);
         p->a = a; p->b = b;
-        *v = s->npairs++;
+        *v = s->n++;
     }
     return (uint32_t)*v;
 }
@@ -140,322 +203,292 @@ static void add_where(struct pair *p, uint32_t w)
     p->where[p->nwhere++] = w;
 }
 
-/* Heap order: higher count first; on equal counts the smaller (a, b). */
-static int before(struct heap_entry x, struct heap_entry y)
+/* Push pair i with its current count.  The heap's top is its smallest
+ * (key, val); we want the largest count, then the smallest (a, b).  Counts
+ * are > 0, so key = INT64_MAX - count grows as the count shrinks, and
+ * val = a << 32 | b orders equal counts by a, then b. */
+static void queue_pair(struct pairs *s, uint32_t i)
 {
-    if (x.count != y.count) return x.count > y.count;
-    return x.ab < y.ab;     /* smaller a, then smaller b */
+    const struct pair *p = &s->p[i];
+    if (p->count > 0) heap_push(&s->heap, (uint64_t)(INT64_MAX - p->count), (uint64_t)p->a << 32 | p->b);
 }
 
-static void heap_push(struct state *s, struct heap_entry e)
+/* count[(a,b)] for every adjacent pair of every word, and where[] lists. */
+static void count_pairs(struct pairs *s, const struct words *W)
 {
-    if (s->nheap == s->cheap) s->heap = xrealloc(s->heap, (s->cheap = s->cheap ? 2 * s->cheap : 1024) * sizeof *s->heap);
-    size_t i = s->nheap++;
-    while (i > 0 && before(e, s->heap[(i - 1) / 2])) { s->heap[i] = s->heap[(i - 1) / 2]; i = (i - 1) / 2; }
-    s->heap[i] = e;
-}
-
-static struct heap_entry heap_pop(struct state *s)
-{
-    struct heap_entry top = s->heap[0], last = s->heap[--s->nheap];
-    size_t i = 0, n = s->nheap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && before(s->heap[c + 1], s->heap[c])) c++;
-        if (!before(s->heap[c], last)) break;
-        s->heap[i] = s->heap[c];
-        i = c;
+    s->cap = 1 << 16;
+    s->p = xmalloc(s->cap * sizeof *s->p);
+    u64map_init(&s->index, 1 << 16);
+    for (size_t w = 0; w < W->n; w++) {
+        const uint32_t *x = W->sym + W->off[w];
+        for (uint32_t j = 0; j + 1 < W->len[w]; j++) {
+            struct pair *p = &s->p[pair_index(s, x[j], x[j + 1])];
+            p->count += W->count[w];
+            add_where(p, (uint32_t)w);
+        }
     }
-    if (n) s->heap[i] = last;
-    return top;
+    heap_init(&s->heap, s->n);
+    for (size_t i = 0; i < s->n; i++) queue_pair(s, (uint32_t)i);
+}
+
+/* The pair to merge next, or -1 when none is left.  Entries are refreshed
+ * lazily (idea 3): a popped entry whose count is out of date goes back in
+ * with the true count instead of being used. */
+static int64_t pop_best(struct pairs *s)
+{
+    while (s->heap.n) {
+        struct heap_item top = heap_pop(&s->heap);
+        uint32_t i = (uint32_t)*u64map_get(&s->index, top.val);
+        if (INT64_MAX - (int64_t)top.key == s->p[i].count) return i;
+        queue_pair(s, i);
+    }
+    return -1;
+}
+
+static void pairs_free(struct pairs *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->p[i].where);
+    free(s->p); free(s->touched);
+    heap_free(&s->heap);
+    u64map_free(&s->index);
+}
+
+/* ---- the vocabulary being built ---- */
+
+/* Token bytes, to mint each new token's bytes and to spot a merge whose
+ * bytes are already a token ("a"+"bc" after "ab"+"c"): that merge reuses
+ * the existing id, so every token's bytes stay unique. */
+struct vocab {
+    struct bytemap tokens;      /* bytes -> id */
+    uint64_t *off;              /* id -> its bytes at tokens.arena + off[id] */
+    uint32_t *len;
+    uint32_t (*merges)[2];      /* merges[i] made id 256 + i */
+    uint32_t nmerges, nid;      /* nid: the next free id */
+    char *cat;                  /* scratch: a's bytes then b's */
+    size_t ccat;
+};
+
+static void vocab_init(struct vocab *v, uint32_t cap_ids)
+{
+    memset(v, 0, sizeof *v);
+    bytemap_init(&v->tokens, cap_ids);
+    v->off = xmalloc(cap_ids * sizeof *v->off);
+    v->len = xmalloc(cap_ids * sizeof *v->len);
+    v->merges = xmalloc(cap_ids * sizeof *v->merges);
+    for (uint32_t b = 0; b < 256; b++) {
+        unsigned char c = (unsigned char)b;
+        *bytemap_put(&v->tokens, &c, 1, NULL) = b;
+        v->off[b] = v->tokens.arena_len - 1; v->len[b] = 1;
+    }
+    v->nid = 256;
+}
+
+/* The id of the token with a's bytes followed by b's: a new one (*added),
+ * recorded as a merge, or the one that already has those bytes. */
+static uint32_t vocab_mint(struct vocab *v, uint32_t a, uint32_t b, int *added)
+{
+    size_t n = (size_t)v->len[a] + v->len[b];
+    if (n > v->ccat) { v->ccat = 2 * n; v->cat = xrealloc(v->cat, v->ccat); }
+    memcpy(v->cat, v->tokens.arena + v->off[a], v->len[a]);
+    memcpy(v->cat + v->len[a], v->tokens.arena + v->off[b], v->len[b]);
+    uint64_t *cv = bytemap_put(&v->tokens, v->cat, n, added);
+    if (*added) {
+        *cv = v->nid;
+        v->off[v->nid] = v->tokens.arena_len - n; v->len[v->nid] = (uint32_t)n;
+        v->merges[v->nmerges][0] = a; v->merges[v->nmerges][1] = b;
+        v->nmerges++;
+        v->nid++;
+    }
+    return (uint32_t)*cv;
+}
+
+static void vocab_free(struct vocab *v)
+{
+    bytemap_free(&v->tokens);
+    free(v->off); free(v->len); free(v->merges); free(v->cat);
 }
 
 /* Print a token's bytes for --verbose, escaping what is not printable. */
-static void put_token(FILE *f, const struct bytemap *tokens, const uint64_t *off, const uint32_t *len, uint32_t id)
+static void put_token(FILE *f, const struct vocab *v, uint32_t id)
 {
-    const unsigned char *p = (const unsigned char *)tokens->arena + off[id];
-    for (uint32_t i = 0; i < len[id]; i++) {
+    const unsigned char *p = (const unsigned char *)v->tokens.arena + v->off[id];
+    for (uint32_t i = 0; i < v->len[id]; i++) {
         if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') fputc(p[i], f);
         else fprintf(f, "\\x%02x", p[i]);
     }
 }
 
-struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
+/* ---- one merge (idea 2) ---- */
+
+/* Scratch for rewrite_word: the rewritten word, and where c is in it. */
+struct scratch { uint32_t *tmp, *mp; size_t cap; };
+
+/* Replace a b by c in word w, left to right and non-overlapping, and update
+ * the pair counts.  Only pairs touching a replaced "a b" change: e.g.
+ * x a b y -> x c y removes (x,a) (a,b) (b,y) and adds (x,c) (c,y), each
+ * weighted by the word's count.  The new pairs go to s->touched. */
+static void rewrite_word(struct pairs *s, struct words *W, struct scratch *sc, uint32_t w,
+                         uint32_t a, uint32_t b, uint32_t c, uint32_t step)
 {
-    /* Sum the threads' word counts into table 0. */
-    struct bytemap *wc = &tr->counts[0];
-    for (int k = 1; k < tr->nthreads; k++) {
-        struct bytemap *m = &tr->counts[k];
-        for (size_t i = 0; i < m->cap; i++) {
-            const struct bytemap_slot *sl = &m->slot[i];
-            if (sl->hash) *bytemap_put_h(wc, sl->hash, bytemap_key(m, sl), sl->len, NULL) += sl->val;
+    uint32_t *x = W->sym + W->off[w], m = W->len[w];
+    uint32_t j;
+    for (j = 0; j + 1 < m; j++) if (x[j] == a && x[j + 1] == b) break;
+    if (j + 1 >= m) return;             /* stale: merged away earlier */
+    int64_t cnt = W->count[w];
+    if (m > sc->cap) {
+        sc->cap = 2 * m;
+        sc->tmp = xrealloc(sc->tmp, sc->cap * sizeof *sc->tmp);
+        sc->mp = xrealloc(sc->mp, sc->cap * sizeof *sc->mp);
+    }
+    /* Old pair j is (x[j], x[j+1]); last_rm keeps a pair shared by two
+     * matches (a b a b: the middle (b,a)) from being removed twice. */
+    uint32_t o = 0, nm = 0;
+    int64_t last_rm = -1;
+    for (uint32_t i = 0; i < m;) {
+        if (i + 1 < m && x[i] == a && x[i + 1] == b) {
+            for (int64_t jj = (int64_t)i - 1; jj <= (int64_t)i + 1; jj++)
+                if (jj >= 0 && jj + 1 < (int64_t)m && jj > last_rm) {
+                    s->p[pair_index(s, x[jj], x[jj + 1])].count -= cnt;
+                    last_rm = jj;
+                }
+            sc->mp[nm++] = o;
+            sc->tmp[o++] = c;
+            i += 2;
+        } else sc->tmp[o++] = x[i++];
+    }
+    memcpy(x, sc->tmp, o * sizeof *x);
+    W->len[w] = o;
+    /* Add the new pairs around each c; w is a new word for their where[]. */
+    int64_t last_add = -1;
+    for (uint32_t k = 0; k < nm; k++) {
+        for (int64_t jj = (int64_t)sc->mp[k] - 1; jj <= (int64_t)sc->mp[k]; jj++) {
+            if (jj < 0 || jj + 1 >= (int64_t)o || jj <= last_add) continue;
+            last_add = jj;
+            uint32_t pi = pair_index(s, x[jj], x[jj + 1]);
+            struct pair *p = &s->p[pi];
+            p->count += cnt;
+            add_where(p, w);
+            if (p->pushed != step) {
+                p->pushed = step;
+                if (s->ntouched == s->ctouched)
+                    s->touched = xrealloc(s->touched, (s->ctouched = s->ctouched ? 2 * s->ctouched : 256) * sizeof *s->touched);
+                s->touched[s->ntouched++] = pi;
+            }
         }
-        bytemap_free(m);
     }
+}
 
-    /* The words, each a sequence of token ids, initially its bytes.
-     * Words of one byte have no pairs and are left out. */
-    size_t nw = 0, nsym = 0;
-    for (size_t i = 0; i < wc->cap; i++)
-        if (wc->slot[i].hash && wc->slot[i].len > 1) { nw++; nsym += wc->slot[i].len; }
-    uint32_t *sym = xmalloc((nsym + 1) * sizeof *sym);
-    uint64_t *woff = xmalloc((nw + 1) * sizeof *woff);
-    uint32_t *wlen = xmalloc((nw + 1) * sizeof *wlen);
-    int64_t *wcount = xmalloc((nw + 1) * sizeof *wcount);
-    uint32_t *stamp = xcalloc(nw + 1, sizeof *stamp);
-    nw = nsym = 0;
-    for (size_t i = 0; i < wc->cap; i++) {
-        const struct bytemap_slot *sl = &wc->slot[i];
-        if (!sl->hash || sl->len < 2) continue;
-        const unsigned char *k = (const unsigned char *)bytemap_key(wc, sl);
-        woff[nw] = nsym; wlen[nw] = sl->len; wcount[nw] = (int64_t)sl->val;
-        for (uint32_t j = 0; j < sl->len; j++) sym[nsym++] = k[j];
-        nw++;
+/* Merge pair bi = (a, b) into c in every word that holds it, then queue
+ * the pairs the merge made with their counts. */
+static void apply_merge(struct pairs *s, struct words *W, struct scratch *sc, uint32_t bi,
+                        uint32_t c, uint32_t step)
+{
+    struct pair *bp = &s->p[bi];        /* s->p may move below: copy what is needed */
+    uint32_t a = bp->a, b = bp->b, *where = bp->where, nwhere = bp->nwhere;
+    bp->where = NULL; bp->nwhere = bp->cwhere = 0;
+    s->ntouched = 0;
+    for (uint32_t k = 0; k < nwhere; k++) {
+        uint32_t w = where[k];
+        if (W->stamp[w] == step) continue;      /* listed twice */
+        W->stamp[w] = step;
+        rewrite_word(s, W, sc, w, a, b, c, step);
     }
-    bytemap_free(wc);
+    free(where);
+    for (size_t k = 0; k < s->ntouched; k++) queue_pair(s, s->touched[k]);
+}
 
-    /* Count every pair once (idea 2) and fill the heap. */
-    struct state s = { 0 };
-    s.cpairs = 1 << 16;
-    s.pairs = xmalloc(s.cpairs * sizeof *s.pairs);
-    u64map_init(&s.index, 1 << 16);
-    for (size_t w = 0; w < nw; w++) {
-        uint32_t *x = sym + woff[w];
-        for (uint32_t j = 0; j + 1 < wlen[w]; j++) {
-            struct pair *p = &s.pairs[pair_index(&s, x[j], x[j + 1])];
-            p->count += wcount[w];
-            add_where(p, (uint32_t)w);
-        }
-    }
-    if (tr->o.verbose)
-        fprintf(stderr, "%s: %zu distinct pieces of 2 bytes or more, %zu distinct pairs\n", tfs_prog, nw, s.npairs);
-    for (size_t i = 0; i < s.npairs; i++) heap_push(&s, (struct heap_entry){ s.pairs[i].count, (uint64_t)s.pairs[i].a << 32 | s.pairs[i].b, (uint32_t)i });
+/* ---- learning ---- */
 
-    /* Token bytes, to mint each new token's bytes and to spot a merge whose
-     * bytes are already a token ("a"+"bc" after "ab"+"c"): that merge reuses
-     * the existing id, so every token's bytes stay unique. */
-    uint32_t target = tr->o.vocab_size - (uint32_t)tr->nspecial;
-    uint32_t cap_ids = target > 256 ? target : 256;
-    struct bytemap tokens;
-    bytemap_init(&tokens, cap_ids);
-    uint64_t *toff = xmalloc(cap_ids * sizeof *toff);
-    uint32_t *tlen = xmalloc(cap_ids * sizeof *tlen);
-    for (uint32_t b = 0; b < 256; b++) {
-        unsigned char c = (unsigned char)b;
-        *bytemap_put(&tokens, &c, 1, NULL) = b;
-        toff[b] = tokens.arena_len - 1; tlen[b] = 1;
-    }
-    uint32_t (*merges)[2] = xmalloc(cap_ids * sizeof *merges);
-    uint32_t nmerges = 0, nid = 256, step = 0;
-    uint32_t *touched = NULL;
-    size_t ntouched = 0, ctouched = 0;
-    uint32_t *tmp = NULL, *mp = NULL;    /* the rewritten word; positions of c in it */
-    size_t ctmp = 0;
-    char *cat = NULL;
-    size_t ccat = 0;
+/* Merge the best pair until the vocabulary has `target` ids, no pair is
+ * left, or the best pair occurs fewer than --min-frequency times. */
+static void learn_merges(const struct bpe_trainer *tr, struct pairs *s, struct words *W, struct vocab *v,
+                         uint32_t target)
+{
     int64_t min_freq = (int64_t)(tr->o.min_frequency ? tr->o.min_frequency : 1);
+    struct scratch sc = { 0 };
+    uint32_t step = 0;
     struct progress prog;
     progress_start(&prog, "merges", target - 256, tr->o.quiet);
-
-    while (nid < target && s.nheap) {
-        /* Pick the best pair (idea 3): refresh stale entries lazily. */
-        struct heap_entry top = heap_pop(&s);
-        struct pair *bp = &s.pairs[top.pair];
-        if (top.count != bp->count) {
-            if (bp->count > 0) heap_push(&s, (struct heap_entry){ bp->count, top.ab, top.pair });
-            continue;
-        }
+    while (v->nid < target) {
+        int64_t bi = pop_best(s);
+        if (bi < 0) break;
+        struct pair *bp = &s->p[bi];
         if (bp->count < min_freq) break;
-        uint32_t a = bp->a, b = bp->b;
         step++;
-
-        /* Mint an id for a b (or find the token that already has its bytes). */
-        size_t n = (size_t)tlen[a] + tlen[b];
-        if (n > ccat) { ccat = 2 * n; cat = xrealloc(cat, ccat); }
-        memcpy(cat, tokens.arena + toff[a], tlen[a]);
-        memcpy(cat + tlen[a], tokens.arena + toff[b], tlen[b]);
         int added;
-        uint64_t *cv = bytemap_put(&tokens, cat, n, &added);
-        if (added) {
-            *cv = nid;
-            toff[nid] = tokens.arena_len - n; tlen[nid] = (uint32_t)n;
-            merges[nmerges][0] = a; merges[nmerges][1] = b;
-            nmerges++;
-            nid++;
-        }
-        uint32_t c = (uint32_t)*cv;
+        uint32_t c = vocab_mint(v, bp->a, bp->b, &added);
         if (tr->o.verbose) {
-            fprintf(stderr, "%s: merge %u: %u + %u -> %u count %lld '", tfs_prog, step, a, b, c, (long long)bp->count);
-            put_token(stderr, &tokens, toff, tlen, c);
+            fprintf(stderr, "%s: merge %u: %u + %u -> %u count %lld '", tfs_prog, step, bp->a, bp->b, c,
+                    (long long)bp->count);
+            put_token(stderr, v, c);
             fprintf(stderr, "'%s\n", added ? "" : " (already a token)");
         }
-
-        /* Replace a b by c in every word that holds it (idea 2). */
-        uint32_t *where = bp->where, nwhere = bp->nwhere;
-        bp->where = NULL; bp->nwhere = bp->cwhere = 0;
-        ntouched = 0;
-        for (uint32_t k = 0; k < nwhere; k++) {
-            uint32_t w = where[k];
-            if (stamp[w] == step) continue;     /* listed twice */
-            stamp[w] = step;
-            uint32_t *x = sym + woff[w], m = wlen[w];
-            uint32_t j;
-            for (j = 0; j + 1 < m; j++) if (x[j] == a && x[j + 1] == b) break;
-            if (j + 1 >= m) continue;           /* stale: merged away earlier */
-            int64_t cnt = wcount[w];
-            if (m > ctmp) { ctmp = 2 * m; tmp = xrealloc(tmp, ctmp * sizeof *tmp); mp = xrealloc(mp, ctmp * sizeof *mp); }
-            /* Rewrite the word left to right, non-overlapping.  Only pairs
-             * touching a replaced "a b" change: e.g. x a b y -> x c y
-             * removes (x,a) (a,b) (b,y) and adds (x,c) (c,y).  Old pair j is
-             * (x[j], x[j+1]); last_rm keeps a pair shared by two matches
-             * (a b a b: the middle (b,a)) from being removed twice. */
-            uint32_t o = 0, nm = 0;
-            int64_t last_rm = -1;
-            for (uint32_t i = 0; i < m;) {
-                if (i + 1 < m && x[i] == a && x[i + 1] == b) {
-                    for (int64_t jj = (int64_t)i - 1; jj <= (int64_t)i + 1; jj++)
-                        if (jj >= 0 && jj + 1 < (int64_t)m && jj > last_rm) {
-                            s.pairs[pair_index(&s, x[jj], x[jj + 1])].count -= cnt;
-                            last_rm = jj;
-                        }
-                    mp[nm++] = o;
-                    tmp[o++] = c;
-                    i += 2;
-                } else tmp[o++] = x[i++];
-            }
-            memcpy(x, tmp, o * sizeof *x);
-            wlen[w] = o;
-            /* Add the new pairs around each c; they are new words for where[]. */
-            int64_t last_add = -1;
-            for (uint32_t k = 0; k < nm; k++) {
-                for (int64_t jj = (int64_t)mp[k] - 1; jj <= (int64_t)mp[k]; jj++) {
-                    if (jj < 0 || jj + 1 >= (int64_t)o || jj <= last_add) continue;
-                    last_add = jj;
-                    uint32_t pi = pair_index(&s, x[jj], x[jj + 1]);
-                    struct pair *p = &s.pairs[pi];
-                    p->count += cnt;
-                    add_where(p, w);
-                    if (p->pushed != step) {
-                        p->pushed = step;
-                        if (ntouched == ctouched) touched = xrealloc(touched, (ctouched = ctouched ? 2 * ctouched : 256) * sizeof *touched);
-                        touched[ntouched++] = pi;
-                    }
-                }
-            }
-        }
-        free(where);
-        /* Queue the new pairs with their counts. */
-        for (size_t k = 0; k < ntouched; k++)
-            if (s.pairs[touched[k]].count > 0)
-                heap_push(&s, (struct heap_entry){ s.pairs[touched[k]].count,
-                                                   (uint64_t)s.pairs[touched[k]].a << 32 | s.pairs[touched[k]].b, touched[k] });
-        progress_update(&prog, nid - 256, "%u merges", nmerges);
+        apply_merge(s, W, &sc, (uint32_t)bi, c, step);
+        progress_update(&prog, v->nid - 256, "%u merges", v->nmerges);
     }
     progress_end(&prog);
-    if (nid < target)
-        warnx("stopped at %u merges (vocabulary %u of %u): no pair occurs %s", nmerges,
-              nid + (uint32_t)tr->nspecial, tr->o.vocab_size,
-              s.nheap ? "often enough (--min-frequency)" : "any more");
+    free(sc.tmp); free(sc.mp);
+    if (v->nid < target)
+        warnx("stopped at %u merges (vocabulary %u of %u): no pair occurs %s", v->nmerges,
+              v->nid + (uint32_t)tr->nspecial, tr->o.vocab_size,
+              s->heap.n ? "often enough (--min-frequency)" : "any more");
+}
 
-    struct tokenizer *t = tok_from_merges(pretok_pattern(tr->pre), (const uint32_t (*)[2])merges, nmerges,
-                                          (const char *const *)tr->special, tr->special_len, (uint32_t)tr->nspecial);
-    char err[256];
-    if (tok_finish(t, err, sizeof err)) die("internal error: trained tokenizer is invalid: %s", err);
-
-    for (size_t i = 0; i < s.npairs; i++) free(s.pairs[i].where);
-    free(s.pairs); free(s.heap); u64map_free(&s.index);
-    bytemap_free(&tokens);
-    free(toff); free(tlen); free(merges); free(touched); free(tmp); free(mp); free(cat);
-    free(sym); free(woff); free(wlen); free(wcount); free(stamp);
+static void trainer_free(struct bpe_trainer *tr)
+{
     for (int i = 0; i < tr->nthreads; i++) pretok_ctx_free(tr->ctx[i]);
     for (int i = 0; i < tr->nspecial; i++) free(tr->special[i]);
     free(tr->special); free(tr->special_len);
     free(tr->ctx); free(tr->counts);
     pretok_free(tr->pre);
     free(tr);
+}
+
+struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
+{
+    struct words W;
+    words_from_counts(&W, sum_thread_counts(tr));
+    struct pairs s = { 0 };
+    count_pairs(&s, &W);
+    if (tr->o.verbose)
+        fprintf(stderr, "%s: %zu distinct pieces of 2 bytes or more, %zu distinct pairs\n", tfs_prog, W.n, s.n);
+    uint32_t target = tr->o.vocab_size - (uint32_t)tr->nspecial;
+    struct vocab v;
+    vocab_init(&v, target > 256 ? target : 256);
+    learn_merges(tr, &s, &W, &v, target);
+
+    struct tokenizer *t = tok_from_merges(pretok_pattern(tr->pre), (const uint32_t (*)[2])v.merges, v.nmerges,
+                                          (const char *const *)tr->special, tr->special_len, (uint32_t)tr->nspecial);
+    char err[256];
+    if (tok_finish(t, err, sizeof err)) die("internal error: trained tokenizer is invalid: %s", err);
+    pairs_free(&s);
+    vocab_free(&v);
+    words_free(&W);
+    trainer_free(tr);
     return t;
 }
 
-/* A batch of documents copied out of the reader. */
-struct batch {
-    char *buf;
-    size_t cap, used;
-    size_t *off, *len, nd, cd;
-    const char **texts;
-};
+/* ---- from JSONL ---- */
 
-static void batch_push(struct batch *b, const char *text, size_t len)
+/* Count documents lo..hi-1 into thread k's table (jsonl_par.h). */
+static void count_docs(void *arg, const struct jsonl_batch *b, size_t lo, size_t hi, int k)
 {
-    if (b->nd == b->cd) {
-        b->cd = b->cd ? 2 * b->cd : 4096;
-        b->off = xrealloc(b->off, b->cd * sizeof *b->off);
-        b->len = xrealloc(b->len, b->cd * sizeof *b->len);
-        b->texts = xrealloc(b->texts, b->cd * sizeof *b->texts);
-    }
-    if (b->used + len > b->cap) {
-        b->cap = b->cap ? b->cap : 1 << 20;
-        while (b->used + len > b->cap) b->cap *= 2;
-        b->buf = xrealloc(b->buf, b->cap);
-    }
-    memcpy(b->buf + b->used, text, len);
-    b->off[b->nd] = b->used;
-    b->len[b->nd++] = len;
-    b->used += len;
+    struct bpe_trainer *tr = arg;
+    for (size_t i = lo; i < hi; i++) pretok_split(tr->ctx[k], b->text[i], b->len[i], count_piece, &tr->counts[k]);
 }
 
 /* Reading JSON is serial, counting is parallel: while the reading thread
- * parses batch k+1, the other threads count batch k (OpenMP tasks, a few per
- * thread; a task runs on one thread and counts into that thread's table). */
+ * parses batch k+1, the other threads count batch k (core/jsonl_par.h). */
 struct tokenizer *bpe_train_jsonl(char **paths, int npaths, const char *field, int skip_bad,
                                   const struct bpe_train_opts *o)
 {
     struct bpe_trainer *tr = bpe_trainer_new(o);
     struct jsonl_multi m;
-    static char dash[] = "-";
-    static char *stdin_only[] = { dash };
-    if (npaths == 0) { paths = stdin_only; npaths = 1; }
     jsonl_multi_init(&m, paths, npaths, field, skip_bad);
-    struct batch b[2] = { { 0 }, { 0 } };
-    const size_t batch_bytes = 8u << 20;
-    uint64_t bytes = 0;
-    struct progress prog;
-    progress_start(&prog, "reading", 0, o->quiet);
-    #pragma omp parallel num_threads(tr->nthreads)
-    #pragma omp single
-    {
-        int more = 1;
-        for (int cur = 0; more; cur ^= 1) {
-            struct batch *bt = &b[cur];
-            const char *text;
-            size_t len;
-            bt->nd = bt->used = 0;
-            while (bt->used < batch_bytes && (more = jsonl_multi_next(&m, &text, &len))) {
-                batch_push(bt, text, len);
-                bytes += len;
-            }
-            for (size_t i = 0; i < bt->nd; i++) bt->texts[i] = bt->buf + bt->off[i];
-            #pragma omp taskwait
-            progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
-            /* 8 tasks per thread (libgomp runs tasks at once, unqueued,
-             * beyond 64 per thread, which would stop the reading) */
-            size_t per = (bt->nd + 8 * (size_t)tr->nthreads - 1) / (8 * (size_t)tr->nthreads);
-            if (per == 0) per = 1;
-            for (size_t lo = 0; lo < bt->nd; lo += per) {
-                size_t hi = lo + per < bt->nd ? lo + per : bt->nd;
-                #pragma omp task firstprivate(lo, hi, bt)
-                {
-                    int k = omp_get_thread_num();
-                    for (size_t i = lo; i < hi; i++)
-                        pretok_split(tr->ctx[k], bt->texts[i], bt->len[i], count_piece, &tr->counts[k]);
-                }
-            }
-        }
-        #pragma omp taskwait
-    }
-    progress_end(&prog);
+    struct jsonl_par par = { .threads = tr->nthreads, .batch_bytes = 8u << 20, .what = "reading", .quiet = o->quiet,
+                             .src = &m, .work = count_docs, .arg = tr };
+    jsonl_par_run(&par);
     if (m.bad) warnx("skipped %ld malformed lines", m.bad);
     jsonl_multi_close(&m);
-    for (int i = 0; i < 2; i++) { free(b[i].buf); free(b[i].off); free(b[i].len); free(b[i].texts); }
     return bpe_trainer_finish(tr);
 }

@@ -1,10 +1,12 @@
-/* tokenizer.c - the tokenizer object, its fingerprint, and tfs's own file
- * format tok.bin (tfs-tokenizer(5)).  Encoding is in bpe_encode.c, training
- * in bpe_train.c, other file formats in tok_interop.c. */
+/* tokenizer.c - the tokenizer object: building it (tok_alloc, tok_set_token,
+ * tok_finish), its fingerprint, its properties, truncation and the
+ * human-readable dump.  It calls no loader: the file formats build on it
+ * (tok_bin.c: tfs's tok.bin; tok_tiktoken.c; tok_hf.c) and tok_load.c picks
+ * the format of a file.  Encoding is in bpe_encode.c, training in
+ * bpe_train.c. */
 #include "tok/tokenizer_impl.h"
 #include "core/xio.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +84,7 @@ static uint64_t fingerprint(const struct tokenizer *t)
     return h ? h : 1;
 }
 
-static const char *fail(char *err, size_t errlen, const char *fmt, ...)
+const char *tok_errf(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -95,22 +97,22 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
 {
     char perr[256];
     t->pre = pretok_new(t->pattern, perr, sizeof perr);
-    if (!t->pre) return fail(err, errlen, "bad pre-tokenization pattern: %s", perr);
-    if (t->eot == TOK_NONE) return fail(err, errlen, "no end-of-text token");
+    if (!t->pre) return tok_errf(err, errlen, "bad pre-tokenization pattern: %s", perr);
+    if (t->eot == TOK_NONE) return tok_errf(err, errlen, "no end-of-text token");
     /* regular token bytes -> id; the bytes must be unique */
     bytemap_init(&t->ids, t->vocab);
     for (int b = 0; b < 256; b++) t->byte_id[b] = TOK_NONE;
     for (uint32_t id = 0; id < t->vocab; id++) {
         if (t->len[id] == TOK_NONE || t->is_special[id]) continue;
-        if (t->len[id] == 0) return fail(err, errlen, "token %u is empty", id);
+        if (t->len[id] == 0) return tok_errf(err, errlen, "token %u is empty", id);
         int added;
         uint64_t *v = bytemap_put(&t->ids, t->blob + t->off[id], t->len[id], &added);
-        if (!added) return fail(err, errlen, "tokens %llu and %u have the same bytes", (unsigned long long)*v, id);
+        if (!added) return tok_errf(err, errlen, "tokens %llu and %u have the same bytes", (unsigned long long)*v, id);
         *v = id;
         if (t->len[id] == 1) t->byte_id[(unsigned char)t->blob[t->off[id]]] = id;
     }
     for (int b = 0; b < 256; b++)
-        if (t->byte_id[b] == TOK_NONE) return fail(err, errlen, "byte 0x%02X is not a token (not a byte-level BPE)", b);
+        if (t->byte_id[b] == TOK_NONE) return tok_errf(err, errlen, "byte 0x%02X is not a token (not a byte-level BPE)", b);
     /* the pairs that merge, with their rank and result */
     if (t->merge_list) {
         u64map_init(&t->pairs, t->nmerges);
@@ -123,7 +125,7 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
             memcpy(p + t->len[l], t->blob + t->off[r], t->len[r]);
             const uint64_t *id = bytemap_get(&t->ids, p, n);
             if (p != buf) free(p);
-            if (!id) return fail(err, errlen, "merge %u makes a token that is not in the vocabulary", i + 1);
+            if (!id) return tok_errf(err, errlen, "merge %u makes a token that is not in the vocabulary", i + 1);
             int added;
             uint64_t *v = u64map_put(&t->pairs, (uint64_t)l << 32 | r, &added);
             if (added) *v = (uint64_t)i << 32 | *id;
@@ -230,162 +232,6 @@ struct tokenizer *tok_truncate(const struct tokenizer *t, uint32_t k)
     char err[256];
     if (tok_finish(r, err, sizeof err)) die("tok_truncate: %s", err);
     return r;
-}
-
-/* ---- tok.bin ----
- * Little-endian; see tfs-tokenizer(5):
- *   0  8  magic "tfs-tok\n"
- *   8  4  version (1)
- *  12  4  vocabulary size V = 256 + M + S
- *  16  4  M, the number of merges
- *  20  4  S, the number of special tokens (>= 1; the first is end-of-text)
- *  24  4  P, the length of the pattern in bytes
- *  28  4  0 (reserved)
- *  32  8  fingerprint
- *  40     the pattern (P bytes, UTF-8, no terminator)
- *         S times: a 4-byte length, then the special token's bytes
- *         M times: two 4-byte ids, left and right (each < 256 + its index)
- * and nothing after. */
-#define TOKBIN_MAGIC "tfs-tok\n"
-#define TOKBIN_VERSION 1
-#define TOKBIN_HEADER 40
-
-static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i)); }
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static void xput32(FILE *f, uint32_t v) { unsigned char b[4]; put32(b, v); xfwrite(b, 1, 4, f); }
-
-void tok_save(const struct tokenizer *t, const char *path)
-{
-    if (t->kind != TOK_TFS)
-        die("%s: only a tokenizer trained by tfs can be written as tok.bin (export it with --export-hf)", path_name(path));
-    struct outfile o;
-    FILE *f = outfile_open(&o, path);
-    unsigned char h[TOKBIN_HEADER] = { 0 };
-    memcpy(h, TOKBIN_MAGIC, 8);
-    put32(h + 8, TOKBIN_VERSION);
-    put32(h + 12, t->vocab);
-    put32(h + 16, t->nmerges);
-    put32(h + 20, t->nspecial);
-    put32(h + 24, (uint32_t)strlen(t->pattern));
-    put32(h + 32, (uint32_t)t->fingerprint);
-    put32(h + 36, (uint32_t)(t->fingerprint >> 32));
-    xfwrite(h, 1, sizeof h, f);
-    xfwrite(t->pattern, 1, strlen(t->pattern), f);
-    for (uint32_t i = 0; i < t->nspecial; i++) {
-        size_t n;
-        const char *s = tok_special(t, i, &n, NULL);
-        xput32(f, (uint32_t)n);
-        xfwrite(s, 1, n, f);
-    }
-    for (uint32_t i = 0; i < t->nmerges; i++) { xput32(f, t->merges[i][0]); xput32(f, t->merges[i][1]); }
-    outfile_commit(&o);
-}
-
-static struct tokenizer *load_tokbin(const unsigned char *d, size_t n, char *err, size_t errlen)
-{
-#define BAD(...) do { fail(err, errlen, __VA_ARGS__); goto bad; } while (0)
-    struct tokenizer *t = NULL;
-    uint32_t (*merges)[2] = NULL;
-    const char **sp = NULL;
-    size_t *sl = NULL;
-    char *pattern = NULL;
-    if (n < TOKBIN_HEADER) BAD("truncated tok.bin: %zu bytes, shorter than its %d-byte header", n, TOKBIN_HEADER);
-    uint32_t version = get32(d + 8), vocab = get32(d + 12), m = get32(d + 16), s = get32(d + 20), plen = get32(d + 24);
-    uint64_t fp = (uint64_t)get32(d + 32) | (uint64_t)get32(d + 36) << 32;
-    if (version != TOKBIN_VERSION) BAD("tok.bin version %u is not supported (this build reads version %d)", version, TOKBIN_VERSION);
-    if (get32(d + 28) != 0) BAD("corrupt tok.bin: reserved header field is not zero");
-    if (s == 0) BAD("corrupt tok.bin: no special tokens (the end-of-text token is required)");
-    if (vocab > TOK_MAX_VOCAB || m > TOK_MAX_VOCAB || s > TOK_MAX_VOCAB || (uint64_t)256 + m + s != vocab)
-        BAD("corrupt tok.bin: vocabulary size %u is not 256 + %u merges + %u special tokens", vocab, m, s);
-    size_t pos = TOKBIN_HEADER;
-    if (plen > n - pos) BAD("truncated tok.bin: the pattern runs past the end of the file");
-    pattern = xmalloc((size_t)plen + 1);
-    memcpy(pattern, d + pos, plen);
-    pattern[plen] = 0;
-    if (strlen(pattern) != plen) BAD("corrupt tok.bin: the pattern contains a NUL byte");
-    pos += plen;
-    if ((n - pos) / 4 < s) BAD("truncated tok.bin: %u special tokens expected, %zu bytes left", s, n - pos);
-    sp = xcalloc(s, sizeof *sp);
-    sl = xcalloc(s, sizeof *sl);
-    for (uint32_t i = 0; i < s; i++) {
-        if (n - pos < 4) BAD("truncated tok.bin: special token %u is missing", i + 1);
-        uint32_t k = get32(d + pos);
-        pos += 4;
-        if (k == 0) BAD("corrupt tok.bin: special token %u is empty", i + 1);
-        if (k > n - pos) BAD("truncated tok.bin: special token %u runs past the end of the file", i + 1);
-        sp[i] = (const char *)d + pos;
-        sl[i] = k;
-        pos += k;
-    }
-    if ((n - pos) / 8 < m) BAD("truncated tok.bin: %u merges expected, %zu bytes left", m, n - pos);
-    if (n - pos != (size_t)m * 8) BAD("corrupt tok.bin: %zu unexpected bytes after the merges", n - pos - (size_t)m * 8);
-    merges = xmalloc(((size_t)m + 1) * sizeof *merges);
-    for (uint32_t i = 0; i < m; i++, pos += 8) {
-        merges[i][0] = get32(d + pos);
-        merges[i][1] = get32(d + pos + 4);
-        if (merges[i][0] >= 256 + i || merges[i][1] >= 256 + i)
-            BAD("corrupt tok.bin: merge %u (id %u) uses an id that is not defined before it", i + 1, 256 + i);
-    }
-    t = tok_from_merges(pattern, (const uint32_t (*)[2])merges, m, sp, sl, s);
-    if (tok_finish(t, err, errlen)) { char tmp[300]; snprintf(tmp, sizeof tmp, "corrupt tok.bin: %s", err); snprintf(err, errlen, "%s", tmp); goto bad; }
-    if (t->fingerprint != fp)
-        BAD("corrupt tok.bin: fingerprint %016llx in the header, %016llx computed from the contents",
-            (unsigned long long)fp, (unsigned long long)t->fingerprint);
-    free(merges); free(sp); free(sl); free(pattern);
-    return t;
-bad:
-    tok_free(t);
-    free(merges); free(sp); free(sl); free(pattern);
-    return NULL;
-#undef BAD
-}
-
-/* Read a whole file without dying. */
-static char *slurp(const char *path, size_t *n, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) { fail(err, errlen, "cannot open: %s", strerror(errno)); return NULL; }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = xmalloc(cap);
-    for (;;) {
-        if (len == cap) buf = xrealloc(buf, cap *= 2);
-        size_t k = fread(buf + len, 1, cap - len, f);
-        len += k;
-        if (k == 0) break;
-    }
-    int e = ferror(f);
-    fclose(f);
-    if (e) { free(buf); fail(err, errlen, "read error"); return NULL; }
-    *n = len;
-    return buf;
-}
-
-struct tokenizer *tok_load_err(const char *path, char *err, size_t errlen)
-{
-    size_t n;
-    char *d = slurp(path, &n, err, errlen);
-    if (!d) return NULL;
-    struct tokenizer *t;
-    size_t i = 0;
-    while (i < n && (d[i] == ' ' || d[i] == '\n' || d[i] == '\r' || d[i] == '\t')) i++;
-    if (n >= 8 && memcmp(d, TOKBIN_MAGIC, 8) == 0) t = load_tokbin((const unsigned char *)d, n, err, errlen);
-    else if (n == 0) t = (fail(err, errlen, "empty file, not a tokenizer"), NULL);
-    else if (n < 8 && memcmp(d, TOKBIN_MAGIC, n) == 0) t = (fail(err, errlen, "truncated tok.bin: %zu bytes", n), NULL);
-    else if (i < n && d[i] == '{') t = tok_load_hf(path, d, n, err, errlen);
-    else t = tok_load_tiktoken(path, d, n, err, errlen);
-    free(d);
-    return t;
-}
-
-struct tokenizer *tok_load(const char *path)
-{
-    char err[512];
-    struct tokenizer *t = tok_load_err(path, err, sizeof err);
-    if (!t) die("%s: %s", path, err);
-    return t;
 }
 
 /* ---- human-readable dump ---- */

@@ -108,8 +108,6 @@ struct bpe_trainer;
 struct bpe_trainer *bpe_trainer_new(const struct bpe_train_opts *o);
 /* Count the pre-tokens of n documents (in parallel with o->threads). */
 void bpe_trainer_add(struct bpe_trainer *tr, const char *const *texts, const size_t *lens, size_t n);
-/* Distinct pre-tokens counted so far, and their total. */
-uint64_t bpe_trainer_unique(const struct bpe_trainer *tr);
 /* Learn the merges, build the tokenizer, free the trainer. */
 struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr);
 

@@ -1,7 +1,7 @@
 /* tokenizer_impl.h - the inside of struct tokenizer, shared by the files
- * that implement tokenizer.h (tokenizer.c: core and tok.bin; tok_interop.c:
- * tiktoken and Hugging Face files; bpe_encode.c; bpe_train.c).  Programs
- * use tokenizer.h only. */
+ * that implement tokenizer.h: tokenizer.c (the object), the file formats
+ * tok_bin.c, tok_tiktoken.c and tok_hf.c, tok_load.c (which picks the
+ * format), bpe_encode.c and bpe_train.c.  Programs use tokenizer.h only. */
 #ifndef TFS_TOKENIZER_IMPL_H
 #define TFS_TOKENIZER_IMPL_H
 
@@ -51,8 +51,19 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen);
  * instead of the quadratic scan (a variable so tests can compare the two). */
 extern size_t tok_long_piece;
 
-/* tok_interop.c */
-struct tokenizer *tok_load_tiktoken(const char *name, const char *data, size_t n, char *err, size_t errlen);
-struct tokenizer *tok_load_hf(const char *name, const char *data, size_t n, char *err, size_t errlen);
+/* Write the message into err and return err: how the building and
+ * loading functions report what is wrong. */
+const char *tok_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A tokenizer file format, for tok_load (tok_load.c), which tries them in
+ * turn.  match: whether the non-empty file d[0..n) looks like this format;
+ * load: the tokenizer, or NULL with what is wrong in err. */
+struct tok_format {
+    int (*match)(const char *d, size_t n);
+    struct tokenizer *(*load)(const char *d, size_t n, char *err, size_t errlen);
+};
+extern const struct tok_format tok_format_bin;         /* tok_bin.c */
+extern const struct tok_format tok_format_hf;          /* tok_hf.c */
+extern const struct tok_format tok_format_tiktoken;    /* tok_tiktoken.c */
 
 #endif

@@ -2,12 +2,11 @@
 #include "tok/tokfilter.h"
 #include "core/input.h"
 #include "core/jsonl.h"
-#include "core/progress.h"
-#include "tok/tokenizer.h"
+#include "core/jsonl_par.h"
 #include "core/tokstream.h"
 #include "core/xio.h"
+#include "tok/tokenizer.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,159 +24,128 @@ static void ids_append(struct ids_buf *b, const uint32_t *ids, size_t n)
     b->n += n;
 }
 
-struct batch {
-    char *buf; size_t used, cap;
-    size_t *off, *len, nd, cd;
-    int *owner;                 /* (cd) thread that encoded doc i */
-    size_t *ids_off, *ids_n;    /* (cd) its ids in that thread's buffer */
-};
-
-static void batch_add(struct batch *b, const char *text, size_t len)
+/* The inputs; none means stdin. */
+static char **input_list(const struct encode_opts *o, int *n)
 {
-    if (b->nd == b->cd) {
-        b->cd = b->cd ? 2 * b->cd : 1024;
-        b->off = xrealloc(b->off, b->cd * sizeof *b->off);
-        b->len = xrealloc(b->len, b->cd * sizeof *b->len);
-        b->owner = xrealloc(b->owner, b->cd * sizeof *b->owner);
-        b->ids_off = xrealloc(b->ids_off, b->cd * sizeof *b->ids_off);
-        b->ids_n = xrealloc(b->ids_n, b->cd * sizeof *b->ids_n);
-    }
-    if (b->used + len > b->cap) {
-        b->cap = b->cap ? b->cap : 1 << 20;
-        while (b->used + len > b->cap) b->cap *= 2;
-        b->buf = xrealloc(b->buf, b->cap);
-    }
-    memcpy(b->buf + b->used, text, len);
-    b->off[b->nd] = b->used; b->len[b->nd] = len; b->nd++;
-    b->used += len;
+    static char dash[] = "-";
+    static char *stdin_only[] = { dash };
+    *n = o->ninputs ? o->ninputs : 1;
+    return o->ninputs ? o->inputs : stdin_only;
 }
 
-/* Encoding is parallel, reading JSON and writing the stream are serial:
- * while the reading thread parses batch k+1, the other threads encode
- * batch k as OpenMP tasks (a few per thread).  A task runs on one thread, with
- * that thread's encoder, and appends to that thread's buffer for the batch
- * (out[k]); the batch is written in document order once its tasks are done. */
-struct encoder_set {
+/* Encoding is parallel, reading JSON and writing the stream are serial
+ * (core/jsonl_par.h): while the reading thread parses batch k+1, the other
+ * threads encode batch k.  A work call runs on one thread k, with that
+ * thread's encoder, and appends to that thread's buffer for the batch
+ * (out[k]); the batch is written in document order once its work is done.
+ * The state of a batch, one copy per reader buffer: */
+struct enc_batch {
+    struct ids_buf *out;        /* (nthreads) the ids each thread encoded */
+    int *owner;                 /* (cap) thread that encoded doc i */
+    size_t *ids_off, *ids_n;    /* (cap) its ids in that thread's buffer */
+    size_t cap;
+};
+
+struct encode_job {
     struct tok_encoder **enc;   /* (nthreads) */
-    int allow_special;
+    int nthreads, allow_special;
+    uint32_t eot;
+    struct tokw *w;
+    struct enc_batch slot[2];
 };
 
-static void batch_spawn(struct batch *b, struct ids_buf *out, int nthreads, const struct encoder_set *es)
+static void enc_begin(void *arg, const struct jsonl_batch *b)
 {
-    for (int k = 0; k < nthreads; k++) out[k].n = 0;
-    /* 8 tasks per thread: enough to balance, and few enough that libgomp
-     * queues them (with more than 64 per thread queued, it runs new tasks at
-     * once in the creating thread, which would stop it from reading ahead). */
-    size_t per = (b->nd + 8 * (size_t)nthreads - 1) / (8 * (size_t)nthreads);
-    if (per == 0) per = 1;
-    for (size_t lo = 0; lo < b->nd; lo += per) {
-        size_t hi = lo + per < b->nd ? lo + per : b->nd;
-        #pragma omp task firstprivate(lo, hi)
-        {
-            int k = omp_get_thread_num();
-            for (size_t i = lo; i < hi; i++) {
-                size_t n;
-                const uint32_t *ids = tok_encode(es->enc[k], b->buf + b->off[i], b->len[i], es->allow_special, &n);
-                b->owner[i] = k;
-                b->ids_off[i] = out[k].n;
-                b->ids_n[i] = n;
-                ids_append(&out[k], ids, n);
-            }
-        }
+    struct encode_job *j = arg;
+    struct enc_batch *e = &j->slot[b->slot];
+    if (b->n > e->cap) {
+        e->cap = 2 * b->n;
+        e->owner = xrealloc(e->owner, e->cap * sizeof *e->owner);
+        e->ids_off = xrealloc(e->ids_off, e->cap * sizeof *e->ids_off);
+        e->ids_n = xrealloc(e->ids_n, e->cap * sizeof *e->ids_n);
+    }
+    for (int k = 0; k < j->nthreads; k++) e->out[k].n = 0;
+}
+
+static void enc_work(void *arg, const struct jsonl_batch *b, size_t lo, size_t hi, int k)
+{
+    struct encode_job *j = arg;
+    struct enc_batch *e = &j->slot[b->slot];
+    for (size_t i = lo; i < hi; i++) {
+        size_t n;
+        const uint32_t *ids = tok_encode(j->enc[k], b->text[i], b->len[i], j->allow_special, &n);
+        e->owner[i] = k;
+        e->ids_off[i] = e->out[k].n;
+        e->ids_n[i] = n;
+        ids_append(&e->out[k], ids, n);
     }
 }
 
-static void batch_write(struct batch *b, struct ids_buf *out, uint32_t eot, struct tokw *w)
+/* Each document is end-of-text, then its ids. */
+static void enc_end(void *arg, const struct jsonl_batch *b)
 {
-    for (size_t i = 0; i < b->nd; i++) {
-        tokw_put(w, &eot, 1);
-        tokw_put(w, out[b->owner[i]].p + b->ids_off[i], b->ids_n[i]);
+    struct encode_job *j = arg;
+    const struct enc_batch *e = &j->slot[b->slot];
+    for (size_t i = 0; i < b->n; i++) {
+        tokw_put(j->w, &j->eot, 1);
+        tokw_put(j->w, e->out[e->owner[i]].p + e->ids_off[i], e->ids_n[i]);
     }
-    b->nd = b->used = 0;
 }
 
-/* Read documents into a batch until it holds about `bytes`; 0 at the end. */
-struct doc_source {
-    int raw;
+/* --raw: each input is one document. */
+struct raw_source {
     char **inputs;
     int ninputs, next;
-    struct jsonl_multi m;
+    char *buf;
+    size_t cap;
 };
 
-static int source_fill(struct doc_source *src, struct batch *b, size_t bytes, uint64_t *total)
+static int raw_next(void *arg, const char **text, size_t *len)
 {
-    if (src->raw) {
-        /* each input is one document */
-        if (src->next >= src->ninputs) return 0;
-        struct tfs_in *in = in_open(src->inputs[src->next++]);
-        size_t cap = 1 << 16, len = 0, k;
-        char *buf = xmalloc(cap);
-        while ((k = in_read(in, buf + len, cap - len)) > 0) {
-            len += k;
-            if (len == cap) buf = xrealloc(buf, cap *= 2);
-        }
-        in_close(in);
-        batch_add(b, buf, len);
-        free(buf);
-        *total += len;
-        return 1;
+    struct raw_source *src = arg;
+    if (src->next >= src->ninputs) return 0;
+    struct tfs_in *in = in_open(src->inputs[src->next++]);
+    size_t n = 0, k;
+    if (!src->cap) src->buf = xmalloc(src->cap = 1 << 16);
+    while ((k = in_read(in, src->buf + n, src->cap - n)) > 0) {
+        n += k;
+        if (n == src->cap) src->buf = xrealloc(src->buf, src->cap *= 2);
     }
-    const char *text;
-    size_t len;
-    int more = 1;
-    while (b->used < bytes && (more = jsonl_multi_next(&src->m, &text, &len))) {
-        batch_add(b, text, len);
-        *total += len;
-    }
-    return more;
+    in_close(in);
+    *text = src->buf;
+    *len = n;
+    return 1;
 }
 
 int bpe_encode_run(const struct encode_opts *o)
 {
     struct tokenizer *t = tok_load(o->tokenizer);
     int nthreads = o->threads > 0 ? o->threads : 1;
-    struct tokw *w = tokw_open(o->output, tok_vocab_size(t), tok_fingerprint(t), o->zstd ? 3 : 0, o->force);
-    struct encoder_set es = { xcalloc((size_t)nthreads, sizeof *es.enc), o->allow_special };
-    struct ids_buf *out[2] = { xcalloc((size_t)nthreads, sizeof **out), xcalloc((size_t)nthreads, sizeof **out) };
-    for (int k = 0; k < nthreads; k++) es.enc[k] = tok_encoder_new(t);
-    uint32_t eot = tok_eot(t);
-    struct batch b[2] = { { 0 }, { 0 } };
-    uint64_t bytes = 0;
-    struct progress prog;
-    progress_start(&prog, "encoding", 0, o->quiet);
-    static char dash[] = "-";
-    static char *stdin_only[] = { dash };
-    struct doc_source src = { .raw = o->raw, .inputs = o->ninputs ? o->inputs : stdin_only,
-                              .ninputs = o->ninputs ? o->ninputs : 1 };
-    if (!o->raw) jsonl_multi_init(&src.m, src.inputs, src.ninputs, o->field, o->skip_bad);
-    #pragma omp parallel num_threads(nthreads)
-    #pragma omp single
-    {
-        int more = 1, pending = 0;
-        for (int cur = 0; more; cur ^= 1) {
-            more = source_fill(&src, &b[cur], 4u << 20, &bytes);
-            #pragma omp taskwait
-            if (pending) batch_write(&b[cur ^ 1], out[cur ^ 1], eot, w);
-            batch_spawn(&b[cur], out[cur], nthreads, &es);
-            pending = 1;
-            progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
-            if (!more) {
-                #pragma omp taskwait
-                batch_write(&b[cur], out[cur], eot, w);
-            }
-        }
-    }
-    progress_end(&prog);
+    struct encode_job j = { .enc = xcalloc((size_t)nthreads, sizeof *j.enc), .nthreads = nthreads,
+                            .allow_special = o->allow_special, .eot = tok_eot(t) };
+    j.w = tokw_open(o->output, tok_vocab_size(t), tok_fingerprint(t), o->zstd ? 3 : 0, o->force);
+    for (int k = 0; k < nthreads; k++) j.enc[k] = tok_encoder_new(t);
+    for (int i = 0; i < 2; i++) j.slot[i].out = xcalloc((size_t)nthreads, sizeof *j.slot[i].out);
+    int ninputs;
+    char **inputs = input_list(o, &ninputs);
+    struct raw_source raw = { .inputs = inputs, .ninputs = ninputs };
+    struct jsonl_multi m;
+    struct jsonl_par par = { .threads = nthreads, .batch_bytes = 4u << 20, .what = "encoding", .quiet = o->quiet,
+                             .begin = enc_begin, .work = enc_work, .end = enc_end, .arg = &j };
+    if (o->raw) { par.next = raw_next; par.src = &raw; }
+    else { jsonl_multi_init(&m, inputs, ninputs, o->field, o->skip_bad); par.src = &m; }
+    jsonl_par_run(&par);
     if (!o->raw) {
-        if (src.m.bad) warnx("skipped %ld malformed lines", src.m.bad);
-        jsonl_multi_close(&src.m);
+        if (m.bad) warnx("skipped %ld malformed lines", m.bad);
+        jsonl_multi_close(&m);
     }
-    tokw_close(w);
-    for (int k = 0; k < nthreads; k++) { tok_encoder_free(es.enc[k]); free(out[0][k].p); free(out[1][k].p); }
-    free(es.enc); free(out[0]); free(out[1]);
+    tokw_close(j.w);
+    for (int k = 0; k < nthreads; k++) tok_encoder_free(j.enc[k]);
     for (int i = 0; i < 2; i++) {
-        free(b[i].buf); free(b[i].off); free(b[i].len); free(b[i].owner); free(b[i].ids_off); free(b[i].ids_n);
+        for (int k = 0; k < nthreads; k++) free(j.slot[i].out[k].p);
+        free(j.slot[i].out); free(j.slot[i].owner); free(j.slot[i].ids_off); free(j.slot[i].ids_n);
     }
+    free(j.enc); free(raw.buf);
     tok_free(t);
     return 0;
 }
@@ -196,10 +164,8 @@ int bpe_decode_run(const struct encode_opts *o)
     uint64_t fp = tok_fingerprint(t);
     struct outfile of;
     FILE *f = outfile_open(&of, o->output);
-    static char dash[] = "-";
-    static char *stdin_only[] = { dash };
-    char **inputs = o->ninputs ? o->inputs : stdin_only;
-    int ninputs = o->ninputs ? o->ninputs : 1;
+    int ninputs;
+    char **inputs = input_list(o, &ninputs);
     struct tok_bytes doc = { 0 };
     uint64_t replaced = 0;
     uint32_t *ids = xmalloc((1 << 16) * sizeof *ids);

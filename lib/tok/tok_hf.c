@@ -1,139 +1,15 @@
-/* tok_interop.c - tokenizers from and to other tools' files:
- *   tiktoken rank files (.tiktoken): one token per line, "BASE64 RANK",
- *     the rank being the id (tiktoken's load_tiktoken_bpe);
- *   Hugging Face tokenizer.json with a byte-level BPE model
- *     (model.vocab, model.merges, added_tokens), read and written.
- */
-#include "core/jsonl.h"
+/* tok_hf.c - Hugging Face tokenizer.json files holding a byte-level BPE
+ * model (model.vocab, model.merges, added_tokens): read by tok_load
+ * (tok_load.c) through tok_format_hf, written by tok_save_hf.  The other
+ * formats are tok_bin.c and tok_tiktoken.c. */
 #include "tok/tokenizer_impl.h"
 #include "core/xio.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct tokenizer *fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return NULL;
-}
-
-/* ---- tiktoken rank files ---- */
-
-/* RFC 4648 base64 value of c, or -1. */
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Decode s[0..n) into out; returns the length or -1 when malformed. */
-static long b64decode(const char *s, size_t n, unsigned char *out)
-{
-    if (n == 0 || n % 4) return -1;
-    long k = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4], pad = 0;
-        for (int j = 0; j < 4; j++) {
-            unsigned char c = (unsigned char)s[i + j];
-            if (c == '=' && i + 4 == n && j >= 2) { v[j] = 0; pad++; continue; }
-            if (pad) return -1;
-            if ((v[j] = b64val(c)) < 0) return -1;
-        }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        out[k++] = (unsigned char)(w >> 16);
-        if (pad < 2) out[k++] = (unsigned char)(w >> 8);
-        if (pad < 1) out[k++] = (unsigned char)w;
-    }
-    return k;
-}
-
-/* Rank files carry no pattern and no special tokens: tiktoken keeps them in
- * code (openai_public.py).  We recognise OpenAI's three by their size. */
-static const struct known {
-    uint32_t ranks;
-    const char *pattern;
-    uint32_t vocab;
-    const char *special[6];
-    uint32_t special_id[6];
-} KNOWN[] = {
-    { 50256, "gpt2", 50257, { "<|endoftext|>" }, { 50256 } },
-    { 100256, "cl100k", 100277,
-      { "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|endofprompt|>" },
-      { 100257, 100258, 100259, 100260, 100276 } },
-    { 199998, "o200k", 200019, { "<|endoftext|>", "<|endofprompt|>" }, { 199999, 200018 } },
-};
-
-struct tokenizer *tok_load_tiktoken(const char *name, const char *d, size_t n, char *err, size_t errlen)
-{
-    (void)name;
-    /* first pass: count lines and find the largest rank */
-    size_t lines = 0;
-    uint64_t maxrank = 0;
-    for (size_t i = 0, line = 1; i < n; line++) {
-        const char *e = memchr(d + i, '\n', n - i);
-        size_t len = e ? (size_t)(e - (d + i)) : n - i;
-        const char *sp = memchr(d + i, ' ', len);
-        if (len == 0 && !e) break;
-        if (!sp) return fail(err, errlen, "line %zu: not a tokenizer (expected tok.bin, a tiktoken rank file "
-                             "\"BASE64 RANK\" per line, or a Hugging Face tokenizer.json)", line);
-        uint64_t r = 0;
-        const char *p = sp + 1, *end = d + i + len;
-        if (p == end) return fail(err, errlen, "line %zu: rank missing", line);
-        for (; p < end; p++) {
-            if (*p < '0' || *p > '9' || r > TOK_MAX_VOCAB) return fail(err, errlen, "line %zu: bad rank", line);
-            r = r * 10 + (uint64_t)(*p - '0');
-        }
-        if (r >= TOK_MAX_VOCAB) return fail(err, errlen, "line %zu: rank %llu too large", line, (unsigned long long)r);
-        if (r > maxrank) maxrank = r;
-        lines++;
-        i += len + (e ? 1 : 0);
-    }
-    if (!lines) return fail(err, errlen, "empty rank file");
-    /* ranks are dense: a few holes at most, never one huge rank in a small file */
-    if (maxrank >= lines + 65536) return fail(err, errlen, "rank %llu in a file of %zu tokens: ranks are not dense",
-                                              (unsigned long long)maxrank, lines);
-    uint32_t nreg = (uint32_t)maxrank + 1;
-    const struct known *k = NULL;
-    for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
-        if (KNOWN[i].ranks == nreg && lines == nreg) k = &KNOWN[i];
-    struct tokenizer *t = tok_alloc(TOK_TIKTOKEN, k ? k->vocab : nreg + 1,
-                                    pretok_named(k ? k->pattern : "gpt2"));
-    unsigned char *buf = xmalloc(n + 4);
-    for (size_t i = 0, line = 1; i < n; line++) {
-        const char *e = memchr(d + i, '\n', n - i);
-        size_t len = e ? (size_t)(e - (d + i)) : n - i;
-        if (len == 0 && !e) break;
-        const char *sp = memchr(d + i, ' ', len);
-        long bl = b64decode(d + i, (size_t)(sp - (d + i)), buf);
-        if (bl <= 0) { tok_free(t); free(buf); return fail(err, errlen, "line %zu: bad base64 token", line); }
-        uint32_t r = (uint32_t)strtoul(sp + 1, NULL, 10);
-        if (t->len[r] != TOK_NONE) { tok_free(t); free(buf); return fail(err, errlen, "line %zu: rank %u given twice", line, r); }
-        tok_set_token(t, r, buf, (size_t)bl, 0);
-        i += len + (e ? 1 : 0);
-    }
-    free(buf);
-    if (k) {
-        for (int i = 0; i < 6 && k->special[i]; i++)
-            tok_set_token(t, k->special_id[i], k->special[i], strlen(k->special[i]), 1);
-    } else {
-        tok_set_token(t, nreg, TOK_DEFAULT_EOT, strlen(TOK_DEFAULT_EOT), 1);
-    }
-    const char *e = tok_finish(t, err, errlen);
-    if (e) { tok_free(t); return NULL; }
-    return t;
-}
-
-/* ---- Hugging Face tokenizer.json ----
- * Byte-level BPE stores each token as a printable string: GPT-2's
+/* Byte-level BPE stores each token as a printable string: GPT-2's
  * bytes_to_unicode maps the 188 bytes that are printable Latin-1
  * ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) to themselves and the other 68, in
  * increasing order, to U+0100, U+0101, ...  (so ' ' is 'Ġ' U+0120). */
@@ -190,12 +66,11 @@ static const char *hf_pattern(json_t *pre, char *err, size_t errlen)
     return NULL;
 }
 
-struct tokenizer *tok_load_hf(const char *name, const char *d, size_t n, char *err, size_t errlen)
+static struct tokenizer *load_hf(const char *d, size_t n, char *err, size_t errlen)
 {
-    (void)name;
     json_error_t je;
     json_t *root = json_loadb(d, n, 0, &je);
-    if (!root) return fail(err, errlen, "line %d: malformed JSON: %s", je.line, je.text);
+    if (!root) { tok_errf(err, errlen, "line %d: malformed JSON: %s", je.line, je.text); return NULL; }
     struct tokenizer *t = NULL;
     unsigned char *buf = NULL;
     struct bytemap str2id = { 0 };
@@ -204,11 +79,11 @@ struct tokenizer *tok_load_hf(const char *name, const char *d, size_t n, char *e
     json_t *added = json_object_get(root, "added_tokens");
     const char *mtype = json_string_value(json_object_get(model, "type"));
     if (!json_is_object(vocab) || !json_is_array(merges) || (mtype && strcmp(mtype, "BPE") != 0)) {
-        fail(err, errlen, "not a BPE tokenizer.json (model.vocab and model.merges required)");
+        tok_errf(err, errlen, "not a BPE tokenizer.json (model.vocab and model.merges required)");
         goto out;
     }
     json_t *norm = json_object_get(root, "normalizer");
-    if (norm && !json_is_null(norm)) { fail(err, errlen, "tokenizer.json has a normalizer; tfs supports none"); goto out; }
+    if (norm && !json_is_null(norm)) { tok_errf(err, errlen, "tokenizer.json has a normalizer; tfs supports none"); goto out; }
     const char *pattern = hf_pattern(json_object_get(root, "pre_tokenizer"), err, errlen);
     if (!pattern) goto out;
     /* vocabulary size: the largest id + 1 */
@@ -217,7 +92,7 @@ struct tokenizer *tok_load_hf(const char *name, const char *d, size_t n, char *e
     json_t *v;
     json_object_foreach(vocab, key, v) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= TOK_MAX_VOCAB) {
-            fail(err, errlen, "model.vocab: bad id for \"%s\"", key);
+            tok_errf(err, errlen, "model.vocab: bad id for \"%s\"", key);
             goto out;
         }
         if ((uint64_t)json_integer_value(v) > maxid) maxid = (uint64_t)json_integer_value(v);
@@ -226,13 +101,13 @@ struct tokenizer *tok_load_hf(const char *name, const char *d, size_t n, char *e
     json_array_foreach(added, i, v) {
         json_int_t id = json_integer_value(json_object_get(v, "id"));
         if (!json_is_string(json_object_get(v, "content")) || id < 0 || id >= TOK_MAX_VOCAB) {
-            fail(err, errlen, "added_tokens[%zu]: bad entry", i);
+            tok_errf(err, errlen, "added_tokens[%zu]: bad entry", i);
             goto out;
         }
         if ((uint64_t)id > maxid) maxid = (uint64_t)id;
     }
     if (maxid >= json_object_size(vocab) + json_array_size(added) + 65536) {
-        fail(err, errlen, "id %llu in a vocabulary of %zu tokens: ids are not dense", (unsigned long long)maxid,
+        tok_errf(err, errlen, "id %llu in a vocabulary of %zu tokens: ids are not dense", (unsigned long long)maxid,
              json_object_size(vocab) + json_array_size(added));
         goto out;
     }
@@ -244,7 +119,7 @@ struct tokenizer *tok_load_hf(const char *name, const char *d, size_t n, char *e
     json_array_foreach(added, i, v) {
         const char *c = json_string_value(json_object_get(v, "content"));
         uint32_t id = (uint32_t)json_integer_value(json_object_get(v, "id"));
-        if (t->len[id] != TOK_NONE) { fail(err, errlen, "added_tokens: id %u given twice", id); goto out; }
+        if (t->len[id] != TOK_NONE) { tok_errf(err, errlen, "added_tokens: id %u given twice", id); goto out; }
         tok_set_token(t, id, c, json_string_length(json_object_get(v, "content")), 1);
         if (strcmp(c, TOK_DEFAULT_EOT) == 0) t->eot = id;
     }
@@ -259,10 +134,10 @@ struct tokenizer *tok_load_hf(const char *name, const char *d, size_t n, char *e
         size_t kl = strlen(key);
         *bytemap_put(&str2id, key, kl, NULL) = id;
         if (t->is_special[id]) continue;
-        if (t->len[id] != TOK_NONE) { fail(err, errlen, "model.vocab: id %u given twice", id); goto out; }
+        if (t->len[id] != TOK_NONE) { tok_errf(err, errlen, "model.vocab: id %u given twice", id); goto out; }
         buf = xrealloc(buf, kl + 1);
         long bl = from_byte_level(key, kl, cp_to_byte, buf);
-        if (bl <= 0) { fail(err, errlen, "model.vocab: \"%s\" is not a byte-level token", key); goto out; }
+        if (bl <= 0) { tok_errf(err, errlen, "model.vocab: \"%s\" is not a byte-level token", key); goto out; }
         tok_set_token(t, id, buf, (size_t)bl, 0);
     }
     t->nmerges = (uint32_t)json_array_size(merges);
@@ -273,15 +148,15 @@ struct tokenizer *tok_load_hf(const char *name, const char *d, size_t n, char *e
         if (json_is_string(v)) {        /* "left right" (older files) */
             a = json_string_value(v);
             const char *sp = strchr(a, ' ');
-            if (!sp) { fail(err, errlen, "model.merges[%zu]: expected \"LEFT RIGHT\"", i); goto out; }
+            if (!sp) { tok_errf(err, errlen, "model.merges[%zu]: expected \"LEFT RIGHT\"", i); goto out; }
             al = (size_t)(sp - a); b = sp + 1; bl = strlen(b);
         } else if (json_is_array(v) && json_array_size(v) == 2 && json_is_string(json_array_get(v, 0)) &&
                    json_is_string(json_array_get(v, 1))) {   /* ["left", "right"] */
             a = json_string_value(json_array_get(v, 0)); al = strlen(a);
             b = json_string_value(json_array_get(v, 1)); bl = strlen(b);
-        } else { fail(err, errlen, "model.merges[%zu]: expected a pair of tokens", i); goto out; }
+        } else { tok_errf(err, errlen, "model.merges[%zu]: expected a pair of tokens", i); goto out; }
         const uint64_t *l = bytemap_get(&str2id, a, al), *r = bytemap_get(&str2id, b, bl);
-        if (!l || !r) { fail(err, errlen, "model.merges[%zu]: token not in model.vocab", i); goto out; }
+        if (!l || !r) { tok_errf(err, errlen, "model.merges[%zu]: token not in model.vocab", i); goto out; }
         t->merges[i][0] = (uint32_t)*l;
         t->merges[i][1] = (uint32_t)*r;
     }
@@ -297,6 +172,16 @@ out:
     json_decref(root);
     return NULL;
 }
+
+/* A JSON object: the first byte that is not white space is '{'. */
+static int match_hf(const char *d, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (d[i] == ' ' || d[i] == '\n' || d[i] == '\r' || d[i] == '\t')) i++;
+    return i < n && d[i] == '{';
+}
+
+const struct tok_format tok_format_hf = { match_hf, load_hf };
 
 /* A token's byte-level string (UTF-8 of the mapped code points). */
 static json_t *byte_level_string(const unsigned char *s, size_t n, const uint32_t to_cp[256])

@@ -1,0 +1,100 @@
+/* jsonl_par.c - the double-buffered reader of jsonl_par.h, with OpenMP tasks.
+ *
+ * One thread (inside "omp single") reads; the work on a batch is cut into
+ * tasks that the other threads of the team pick up.  The reading thread
+ * joins in at each "taskwait", which also orders the batches: batch k's
+ * end() runs after its tasks and before batch k+1's tasks are created. */
+#include "core/jsonl_par.h"
+#include "core/jsonl.h"
+#include "core/progress.h"
+#include "core/xio.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void batch_add(struct jsonl_batch *b, const char *text, size_t len)
+{
+    if (b->n == b->cdocs) {
+        b->cdocs = b->cdocs ? 2 * b->cdocs : 1024;
+        b->off = xrealloc(b->off, b->cdocs * sizeof *b->off);
+        b->len = xrealloc(b->len, b->cdocs * sizeof *b->len);
+        b->text = xrealloc(b->text, b->cdocs * sizeof *b->text);
+    }
+    if (b->used + len > b->cap) {
+        b->cap = b->cap ? b->cap : 1 << 20;
+        while (b->used + len > b->cap) b->cap *= 2;
+        b->buf = xrealloc(b->buf, b->cap);
+    }
+    memcpy(b->buf + b->used, text, len);
+    b->off[b->n] = b->used;
+    b->len[b->n++] = len;
+    b->used += len;
+}
+
+static int multi_next(void *src, const char **text, size_t *len)
+{
+    return jsonl_multi_next(src, text, len);
+}
+
+/* Fill b with documents until it holds batch_bytes; 0 once the input is done. */
+static int batch_fill(const struct jsonl_par *p, struct jsonl_batch *b, uint64_t *bytes)
+{
+    int (*next)(void *, const char **, size_t *) = p->next ? p->next : multi_next;
+    const char *text;
+    size_t len;
+    int more = 1;
+    b->n = b->used = 0;
+    while (b->used < p->batch_bytes && (more = next(p->src, &text, &len))) {
+        batch_add(b, text, len);
+        *bytes += len;
+    }
+    /* the buffer may have moved while growing: point at the texts now */
+    for (size_t i = 0; i < b->n; i++) b->text[i] = b->buf + b->off[i];
+    return more;
+}
+
+/* Cut b into tasks.  8 tasks per thread: enough to balance uneven documents,
+ * and few enough that libgomp queues them all.  With more than 64 tasks per
+ * thread queued, libgomp runs a new task at once in the thread creating it,
+ * which here is the reading thread: it would stop reading ahead. */
+static void batch_spawn(const struct jsonl_par *p, const struct jsonl_batch *b)
+{
+    size_t tasks = 8 * (size_t)p->threads;
+    size_t per = (b->n + tasks - 1) / tasks;
+    if (per == 0) per = 1;
+    for (size_t lo = 0; lo < b->n; lo += per) {
+        size_t hi = lo + per < b->n ? lo + per : b->n;
+        #pragma omp task firstprivate(lo, hi)
+        p->work(p->arg, b, lo, hi, omp_get_thread_num());
+    }
+}
+
+uint64_t jsonl_par_run(const struct jsonl_par *p)
+{
+    struct jsonl_batch b[2] = { { .slot = 0 }, { .slot = 1 } };
+    uint64_t bytes = 0;
+    struct progress prog;
+    progress_start(&prog, p->what, 0, p->quiet);
+    #pragma omp parallel num_threads(p->threads)
+    #pragma omp single
+    {
+        int more = 1, pending = 0;
+        for (int cur = 0; more; cur ^= 1) {
+            more = batch_fill(p, &b[cur], &bytes);      /* meanwhile: work on b[cur ^ 1] */
+            #pragma omp taskwait
+            if (pending && p->end) p->end(p->arg, &b[cur ^ 1]);
+            progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
+            if (p->begin) p->begin(p->arg, &b[cur]);
+            batch_spawn(p, &b[cur]);
+            pending = 1;
+            if (!more) {
+                #pragma omp taskwait
+                if (p->end) p->end(p->arg, &b[cur]);
+            }
+        }
+    }
+    progress_end(&prog);
+    for (int i = 0; i < 2; i++) { free(b[i].buf); free(b[i].off); free(b[i].len); free(b[i].text); }
+    return bytes;
+}

@@ -1,0 +1,56 @@
+/* tok_load.c - tok_load: read a tokenizer file of any supported format.
+ *
+ * Each format (tokenizer_impl.h: struct tok_format) says whether a file
+ * looks like it and loads it: tok_bin.c, tok_hf.c, tok_tiktoken.c.  The
+ * first format in FORMATS that matches loads the file; the tiktoken rank
+ * file has no signature and matches anything, so it comes last. */
+#include "tok/tokenizer_impl.h"
+#include "core/xio.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct tok_format *const FORMATS[] = { &tok_format_bin, &tok_format_hf, &tok_format_tiktoken };
+
+/* Read a whole file without dying. */
+static char *slurp(const char *path, size_t *n, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { tok_errf(err, errlen, "cannot open: %s", strerror(errno)); return NULL; }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (len == cap) buf = xrealloc(buf, cap *= 2);
+        size_t k = fread(buf + len, 1, cap - len, f);
+        len += k;
+        if (k == 0) break;
+    }
+    int e = ferror(f);
+    fclose(f);
+    if (e) { free(buf); tok_errf(err, errlen, "read error"); return NULL; }
+    *n = len;
+    return buf;
+}
+
+struct tokenizer *tok_load_err(const char *path, char *err, size_t errlen)
+{
+    size_t n;
+    char *d = slurp(path, &n, err, errlen);
+    if (!d) return NULL;
+    struct tokenizer *t = NULL;
+    if (n == 0) tok_errf(err, errlen, "empty file, not a tokenizer");
+    else
+        for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
+            if (FORMATS[i]->match(d, n)) { t = FORMATS[i]->load(d, n, err, errlen); break; }
+    free(d);
+    return t;
+}
+
+struct tokenizer *tok_load(const char *path)
+{
+    char err[512];
+    struct tokenizer *t = tok_load_err(path, err, sizeof err);
+    if (!t) die("%s: %s", path, err);
+    return t;
+}
