@@ -83,7 +83,6 @@ void in_close(struct tfs_in *in)
 }
 
 const char *in_name(const struct tfs_in *in) { return in->name; }
-int in_is_zstd(const struct tfs_in *in) { return in->zstd; }
 long in_lineno(const struct tfs_in *in) { return in->lineno; }
 
 /* One step of the zstd decoder: raw bytes in, decoded bytes appended to
@@ -210,7 +209,7 @@ size_t in_peek(struct tfs_in *in, size_t n, const char **p)
         else if (fill_raw(in), *len == before) break;
     }
     *p = (const char *)*buf + *pos;
-    return *len - *pos;
+    return *len - *pos < n ? *len - *pos : n;
 }
 
 int in_getline(struct tfs_in *in, char **line, size_t *len)

@@ -21,7 +21,6 @@ void in_close(struct tfs_in *in);
 
 /* The name for messages ("<stdin>" for "-"). */
 const char *in_name(const struct tfs_in *in);
-int in_is_zstd(const struct tfs_in *in);
 
 /* Read up to n bytes; returns the count, 0 at end of input.  A zstd or
  * gzip stream that ends in the middle of a frame or member is reported as
@@ -29,8 +28,8 @@ int in_is_zstd(const struct tfs_in *in);
 size_t in_read(struct tfs_in *in, void *buf, size_t n);
 
 /* Look at the next n bytes without consuming them: *p points at them
- * (valid until the next call); returns how many there are, fewer than n
- * only at the end of input. */
+ * (valid until the next call on in); returns how many there are: n, or
+ * fewer at the end of input. */
 size_t in_peek(struct tfs_in *in, size_t n, const char **p);
 
 /* Read the next line (without its '\n'; a '\r' before it is kept for the
