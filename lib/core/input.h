@@ -1,9 +1,10 @@
 /* input.h - read bytes or lines from a file or stdin, transparently
- * decompressing zstd.
+ * decompressing zstd and gzip.
  *
- * Compression is detected by the zstd frame magic number (28 B5 2F FD, RFC
- * 8878 section 3.1.1) in the first four bytes, never by the file name, so
- * "x.jsonl.zst" and "zstd -c x.jsonl | prog" work wherever "x.jsonl" does.
+ * Compression is detected by the magic number in the first bytes, never by
+ * the file name: the zstd frame's 28 B5 2F FD (RFC 8878 section 3.1.1), or
+ * gzip's 1F 8B (RFC 1952 section 2.3.1).  So "x.jsonl.zst", "x.jsonl.gz"
+ * and "zstd -c x.jsonl | prog" work wherever "x.jsonl" does.
  */
 #ifndef TFS_INPUT_H
 #define TFS_INPUT_H
@@ -20,11 +21,16 @@ void in_close(struct tfs_in *in);
 
 /* The name for messages ("<stdin>" for "-"). */
 const char *in_name(const struct tfs_in *in);
-int in_is_zstd(const struct tfs_in *in);
 
-/* Read up to n bytes; returns the count, 0 at end of input.  A zstd stream
- * that ends in the middle of a frame is reported as truncated (exit 1). */
+/* Read up to n bytes; returns the count, 0 at end of input.  A zstd or
+ * gzip stream that ends in the middle of a frame or member is reported as
+ * truncated, corrupt data as corrupt (exit 1). */
 size_t in_read(struct tfs_in *in, void *buf, size_t n);
+
+/* Look at the next n bytes without consuming them: *p points at them
+ * (valid until the next call on in); returns how many there are: n, or
+ * fewer at the end of input. */
+size_t in_peek(struct tfs_in *in, size_t n, const char **p);
 
 /* Read the next line (without its '\n'; a '\r' before it is kept for the
  * caller to judge).  Returns 1 and sets *line and *len, or 0 at end of input.

@@ -129,6 +129,70 @@ static int cmp_by_offset(const void *a, const void *b)
     return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : (x[1] > y[1]) - (x[1] < y[1]);
 }
 
+/* The header's "__metadata__": a map of strings to strings. */
+static void read_metadata(struct st_file *f, const char *path, json_t *val)
+{
+    if (!json_is_object(val)) die("%s: header: __metadata__ is not an object", path);
+    size_t nm = json_object_size(val);
+    f->meta_keys = xcalloc(nm ? nm : 1, sizeof *f->meta_keys);
+    f->meta_values = xcalloc(nm ? nm : 1, sizeof *f->meta_values);
+    const char *mk;
+    json_t *mv;
+    json_object_foreach(val, mk, mv) {
+        if (!json_is_string(mv)) die("%s: header: __metadata__ value %s is not a string", path, mk);
+        f->meta_keys[f->nmeta] = xstrdup(mk);
+        f->meta_values[f->nmeta] = xstrdup(json_string_value(mv));
+        f->nmeta++;
+    }
+}
+
+/* One tensor's entry of the header: dtype, shape and data_offsets,
+ * checked against the data buffer; its byte range goes to ranges. */
+static void read_tensor(struct st_file *f, const char *path, const char *key, json_t *val,
+                        const unsigned char *buf, size_t buflen, size_t *ranges)
+{
+    if (!json_is_object(val)) die("%s: tensor %s: not a JSON object", path, key);
+    json_t *dt = json_object_get(val, "dtype"), *sh = json_object_get(val, "shape"),
+           *of = json_object_get(val, "data_offsets");
+    if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(of))
+        die("%s: tensor %s: needs dtype, shape and data_offsets", path, key);
+    if (strcmp(json_string_value(dt), "F32"))
+        die("%s: tensor %s: dtype %s is not supported (only F32)", path, key, json_string_value(dt));
+    struct st_tensor *t = &f->tensors[f->ntensors];
+    t->name = xstrdup(key);
+    t->ndim = (int)json_array_size(sh);
+    if (t->ndim > ST_MAX_DIMS) die("%s: tensor %s: %d dimensions (at most %d)", path, key, t->ndim, ST_MAX_DIMS);
+    /* nelem in uint64 with an overflow guard: the product must stay
+     * below the buffer size anyway. */
+    uint64_t ne = 1;
+    for (int d = 0; d < t->ndim; d++) {
+        json_t *x = json_array_get(sh, (size_t)d);
+        if (!json_is_integer(x) || json_integer_value(x) < 0)
+            die("%s: tensor %s: shape entries must be non-negative integers", path, key);
+        t->shape[d] = json_integer_value(x);
+        if (t->shape[d] && ne > (uint64_t)buflen / (uint64_t)t->shape[d] + 1)
+            die("%s: tensor %s: shape larger than the file", path, key);
+        ne *= (uint64_t)t->shape[d];
+    }
+    if (json_array_size(of) != 2 || !json_is_integer(json_array_get(of, 0)) ||
+        !json_is_integer(json_array_get(of, 1)))
+        die("%s: tensor %s: data_offsets must be [begin, end]", path, key);
+    json_int_t b = json_integer_value(json_array_get(of, 0)), e = json_integer_value(json_array_get(of, 1));
+    if (b < 0 || e < b) die("%s: tensor %s: bad data_offsets [%lld, %lld]", path, key, (long long)b, (long long)e);
+    if ((uint64_t)e > buflen)
+        die("%s: truncated: tensor %s ends at byte %lld of the data, which has %zu bytes",
+            path, key, (long long)e, buflen);
+    if ((uint64_t)(e - b) != ne * sizeof(float))
+        die("%s: tensor %s: shape has %llu floats but data_offsets span %lld bytes",
+            path, key, (unsigned long long)ne, (long long)(e - b));
+    if (b % (json_int_t)sizeof(float)) die("%s: tensor %s: data not aligned to 4 bytes", path, key);
+    t->nelem = (size_t)ne;
+    t->data = (const float *)(const void *)(buf + b);
+    ranges[2 * f->ntensors] = (size_t)b;
+    ranges[2 * f->ntensors + 1] = (size_t)e;
+    f->ntensors++;
+}
+
 struct st_file *st_open(const char *path)
 {
     int fd = open(path, O_RDONLY);
@@ -180,61 +244,8 @@ struct st_file *st_open(const char *path)
     const char *key;
     json_t *val;
     json_object_foreach(h, key, val) {
-        if (!strcmp(key, "__metadata__")) {
-            if (!json_is_object(val)) die("%s: header: __metadata__ is not an object", path);
-            size_t nm = json_object_size(val);
-            f->meta_keys = xcalloc(nm ? nm : 1, sizeof *f->meta_keys);
-            f->meta_values = xcalloc(nm ? nm : 1, sizeof *f->meta_values);
-            const char *mk;
-            json_t *mv;
-            json_object_foreach(val, mk, mv) {
-                if (!json_is_string(mv)) die("%s: header: __metadata__ value %s is not a string", path, mk);
-                f->meta_keys[f->nmeta] = xstrdup(mk);
-                f->meta_values[f->nmeta] = xstrdup(json_string_value(mv));
-                f->nmeta++;
-            }
-            continue;
-        }
-        if (!json_is_object(val)) die("%s: tensor %s: not a JSON object", path, key);
-        json_t *dt = json_object_get(val, "dtype"), *sh = json_object_get(val, "shape"),
-               *of = json_object_get(val, "data_offsets");
-        if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(of))
-            die("%s: tensor %s: needs dtype, shape and data_offsets", path, key);
-        if (strcmp(json_string_value(dt), "F32"))
-            die("%s: tensor %s: dtype %s is not supported (only F32)", path, key, json_string_value(dt));
-        struct st_tensor *t = &f->tensors[f->ntensors];
-        t->name = xstrdup(key);
-        t->ndim = (int)json_array_size(sh);
-        if (t->ndim > ST_MAX_DIMS) die("%s: tensor %s: %d dimensions (at most %d)", path, key, t->ndim, ST_MAX_DIMS);
-        /* nelem in uint64 with an overflow guard: the product must stay
-         * below the buffer size anyway. */
-        uint64_t ne = 1;
-        for (int d = 0; d < t->ndim; d++) {
-            json_t *x = json_array_get(sh, (size_t)d);
-            if (!json_is_integer(x) || json_integer_value(x) < 0)
-                die("%s: tensor %s: shape entries must be non-negative integers", path, key);
-            t->shape[d] = json_integer_value(x);
-            if (t->shape[d] && ne > (uint64_t)buflen / (uint64_t)t->shape[d] + 1)
-                die("%s: tensor %s: shape larger than the file", path, key);
-            ne *= (uint64_t)t->shape[d];
-        }
-        if (json_array_size(of) != 2 || !json_is_integer(json_array_get(of, 0)) ||
-            !json_is_integer(json_array_get(of, 1)))
-            die("%s: tensor %s: data_offsets must be [begin, end]", path, key);
-        json_int_t b = json_integer_value(json_array_get(of, 0)), e = json_integer_value(json_array_get(of, 1));
-        if (b < 0 || e < b) die("%s: tensor %s: bad data_offsets [%lld, %lld]", path, key, (long long)b, (long long)e);
-        if ((uint64_t)e > buflen)
-            die("%s: truncated: tensor %s ends at byte %lld of the data, which has %zu bytes",
-                path, key, (long long)e, buflen);
-        if ((uint64_t)(e - b) != ne * sizeof(float))
-            die("%s: tensor %s: shape has %llu floats but data_offsets span %lld bytes",
-                path, key, (unsigned long long)ne, (long long)(e - b));
-        if (b % (json_int_t)sizeof(float)) die("%s: tensor %s: data not aligned to 4 bytes", path, key);
-        t->nelem = (size_t)ne;
-        t->data = (const float *)(const void *)(buf + b);
-        ranges[2 * f->ntensors] = (size_t)b;
-        ranges[2 * f->ntensors + 1] = (size_t)e;
-        f->ntensors++;
+        if (!strcmp(key, "__metadata__")) read_metadata(f, path, val);
+        else read_tensor(f, path, key, val, buf, buflen, ranges);
     }
     json_decref(h);
 

@@ -9,101 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include <zlib.h>
 
-/* ======================================================================
- * Byte source: gzip (zlib) or zstd/plain (input.h)
- * ====================================================================== */
-
-struct src {
-    gzFile gz;
-    struct tfs_in *in;
-    const char *name;
-    /* line buffer */
-    char *buf;
-    size_t len, pos, cap;
-    int eof;
-    long lineno;
-};
-
-static void src_open(struct src *s, const char *path, const char *name)
+/* Next line without its '\n' (and '\r'): 1, or 0 at the end.  Input
+ * (input.h) undoes gzip and zstd. */
+static int next_line(struct tfs_in *in, const char **line, size_t *n)
 {
-    memset(s, 0, sizeof *s);
-    s->name = name;
-    unsigned char magic[2] = { 0, 0 };
-    FILE *f = xfopen(path, "rb");
-    size_t k = fread(magic, 1, 2, f);
-    fclose(f);
-    if (k == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-        /* gzopen reads concatenated members one after another */
-        s->gz = gzopen(path, "rb");
-        if (!s->gz) die_errno("cannot open '%s'", name);
-        gzbuffer(s->gz, 1 << 17);
-    } else s->in = in_open(path);
-    s->cap = 1 << 16;
-    s->buf = xmalloc(s->cap);
-}
-
-static void src_close(struct src *s)
-{
-    if (s->gz) gzclose(s->gz);
-    if (s->in) in_close(s->in);
-    free(s->buf);
-}
-
-static size_t src_read(struct src *s, char *p, size_t n)
-{
-    if (s->in) return in_read(s->in, p, n);
-    int k = gzread(s->gz, p, (unsigned)(n > (1u << 30) ? 1u << 30 : n));
-    if (k < 0) {
-        int e;
-        const char *msg = gzerror(s->gz, &e);
-        die("%s: corrupt gzip data: %s", s->name, msg);
-    }
-    return (size_t)k;
-}
-
-/* Make at least `want` unread bytes available if the input has them. */
-static void fill(struct src *s, size_t want)
-{
-    if (s->pos > 0 && s->len - s->pos < want) {
-        memmove(s->buf, s->buf + s->pos, s->len - s->pos);
-        s->len -= s->pos;
-        s->pos = 0;
-    }
-    while (!s->eof && s->len - s->pos < want) {
-        if (s->len == s->cap) s->buf = xrealloc(s->buf, s->cap *= 2);
-        size_t k = src_read(s, s->buf + s->len, s->cap - s->len);
-        if (k == 0) s->eof = 1;
-        s->len += k;
-    }
-}
-
-/* Next line without its '\n' (and '\r'): 1, or 0 at the end. */
-static int next_line(struct src *s, const char **line, size_t *n)
-{
-    size_t scan = s->pos;
-    for (;;) {
-        char *nl = memchr(s->buf + scan, '\n', s->len - scan);
-        if (nl) {
-            *line = s->buf + s->pos;
-            *n = (size_t)(nl - (s->buf + s->pos));
-            s->pos = (size_t)(nl - s->buf) + 1;
-            break;
-        }
-        if (s->eof) {
-            if (s->pos == s->len) return 0;
-            *line = s->buf + s->pos;
-            *n = s->len - s->pos;
-            s->pos = s->len;
-            break;
-        }
-        size_t off = s->len - s->pos;
-        fill(s, off + (1 << 16));
-        scan = s->pos + off;
-    }
-    if (*n && (*line)[*n - 1] == '\r') (*n)--;
-    s->lineno++;
+    char *l;
+    if (!in_getline(in, &l, n)) return 0;
+    if (*n && l[*n - 1] == '\r') (*n)--;
+    *line = l;
     return 1;
 }
 
@@ -149,7 +63,8 @@ static void check_columns(json_t *o, const char *name, long lineno, const struct
         }
 }
 
-static int64_t json_lines(struct src *s, const struct row_sel *sel, struct jbuf *out, int64_t limit)
+static int64_t json_lines(struct tfs_in *s, const char *name, const struct row_sel *sel, struct jbuf *out,
+                          int64_t limit)
 {
     const char *line;
     size_t n;
@@ -161,29 +76,37 @@ static int64_t json_lines(struct src *s, const struct row_sel *sel, struct jbuf 
         if (k == n) continue;
         json_error_t err;
         json_t *o = json_loadb(line, n, JSON_ALLOW_NUL, &err);
-        if (!o) die("%s:%ld: invalid JSON: %s", s->name, s->lineno, err.text);
-        if (first) { check_columns(o, s->name, s->lineno, sel); first = 0; }
-        written += put_object(o, s->name, s->lineno, sel, out);
+        if (!o) die("%s:%ld: invalid JSON: %s", name, in_lineno(s), err.text);
+        if (first) { check_columns(o, name, in_lineno(s), sel); first = 0; }
+        written += put_object(o, name, in_lineno(s), sel, out);
         json_decref(o);
     }
     return written;
 }
 
-static int64_t json_array_rows(struct src *s, const struct row_sel *sel, struct jbuf *out, int64_t limit)
+/* skip: the bytes of white space before the array's '[' */
+static int64_t json_array_rows(struct tfs_in *s, const char *name, size_t skip, const struct row_sel *sel,
+                               struct jbuf *out, int64_t limit)
 {
     /* a JSON document must be parsed whole; datasets does the same */
-    while (!s->eof) fill(s, s->len - s->pos + (1 << 20));
+    size_t len = 0, cap = 1 << 20;
+    char *doc = xmalloc(cap);
+    for (size_t k; (k = in_read(s, doc + len, cap - len)) > 0;) {
+        len += k;
+        if (len == cap) doc = xrealloc(doc, cap *= 2);
+    }
     json_error_t err;
-    json_t *a = json_loadb(s->buf + s->pos, s->len - s->pos, JSON_ALLOW_NUL, &err);
-    if (!a) die("%s:%d: invalid JSON: %s", s->name, err.line, err.text);
-    if (!json_is_array(a)) die("%s: expected a JSON array of objects", s->name);
+    json_t *a = json_loadb(doc + skip, len - skip, JSON_ALLOW_NUL, &err);
+    free(doc);
+    if (!a) die("%s:%d: invalid JSON: %s", name, err.line, err.text);
+    if (!json_is_array(a)) die("%s: expected a JSON array of objects", name);
     int64_t written = 0;
     size_t i;
     json_t *o;
     json_array_foreach(a, i, o) {
         if (limit >= 0 && written >= limit) break;
-        if (i == 0) check_columns(o, s->name, 1, sel);
-        written += put_object(o, s->name, 1, sel, out);
+        if (i == 0) check_columns(o, name, 1, sel);
+        written += put_object(o, name, 1, sel, out);
     }
     json_decref(a);
     return written;
@@ -205,22 +128,24 @@ static void put_text(const char *key, const char *s, size_t n, struct jbuf *out)
     jb_endrow(out);
 }
 
-static int64_t text_rows(struct src *s, const struct row_sel *sel, struct jbuf *out, int64_t limit)
+static int64_t text_rows(struct tfs_in *s, const char *name, const struct row_sel *sel, struct jbuf *out,
+                         int64_t limit)
 {
     /* the column of a text file is "text", as in `datasets` */
     const char *key = "text";
     if (sel->n) {
-        if (sel->n != 1 || strcmp(sel->src[0], "text")) die("%s: a text file has one column, 'text'", s->name);
+        if (sel->n != 1 || strcmp(sel->src[0], "text")) die("%s: a text file has one column, 'text'", name);
         key = sel->key[0];
     }
     /* documents separated by <|endoftext|> lines, if the first MiB has one */
-    fill(s, 1 << 20);
+    const char *head;
+    size_t nhead = in_peek(s, 1 << 20, &head);
     int docs = 0;
-    for (const char *p = s->buf + s->pos, *end = s->buf + s->len; p < end;) {
+    for (const char *p = head, *end = head + nhead; p < end;) {
         const char *hit = memmem(p, (size_t)(end - p), EOT, sizeof EOT - 1);
         if (!hit) break;
         const char *after = hit + sizeof EOT - 1;
-        if ((hit == s->buf + s->pos || hit[-1] == '\n') &&
+        if ((hit == head || hit[-1] == '\n') &&
             (after == end || *after == '\n' || *after == '\r')) { docs = 1; break; }
         p = hit + 1;
     }
@@ -290,17 +215,22 @@ int64_t datafile_write(const char *path, const char *name, int format, const str
     if (format == HF_PARQUET) return parquet_rows(path, name, sel, out, limit, lazy);
     if (format != HF_JSONL && format != HF_JSON && format != HF_TEXT)
         die("%s: the %s format is not supported", name, hf_format_name(format));
-    struct src s;
-    src_open(&s, path, name);
+    struct tfs_in *s = in_open(path);
     int64_t n;
-    if (format == HF_TEXT) n = text_rows(&s, sel, out, limit);
+    if (format == HF_TEXT) n = text_rows(s, name, sel, out, limit);
     else {
-        /* .json holds either one array or JSON Lines: look at the first byte */
-        fill(&s, 1);
-        while (s.pos < s.len && strchr(" \t\r\n", s.buf[s.pos])) { s.pos++; fill(&s, 1); }
-        if (s.pos < s.len && s.buf[s.pos] == '[') n = json_array_rows(&s, sel, out, limit);
-        else n = json_lines(&s, sel, out, limit);
+        /* .json holds either one array or JSON Lines: look at the first
+         * byte that is not white space */
+        const char *p;
+        size_t k = 0, have = 0;
+        for (size_t want = 4096;; want *= 2) {
+            have = in_peek(s, want, &p);
+            while (k < have && strchr(" \t\r\n", p[k])) k++;
+            if (k < have || have < want) break;
+        }
+        if (k < have && p[k] == '[') n = json_array_rows(s, name, k, sel, out, limit);
+        else n = json_lines(s, name, sel, out, limit);
     }
-    src_close(&s);
+    in_close(s);
     return n;
 }

@@ -73,7 +73,7 @@ static void write_atomic(const char *path, const char *data, size_t n)
     free(tmp);
 }
 
-static int is_sha(const char *s)
+int hfc_is_sha(const char *s)
 {
     size_t n = strlen(s);
     if (n != 40) return 0;
@@ -94,7 +94,7 @@ char *hfc_read_ref(const struct hfcache *c, const char *rev)
     fclose(f);
     buf[n] = 0;
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
-    return is_sha(buf) ? xstrdup(buf) : NULL;
+    return hfc_is_sha(buf) ? xstrdup(buf) : NULL;
 }
 
 void hfc_write_ref(const struct hfcache *c, const char *rev, const char *sha)

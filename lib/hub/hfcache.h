@@ -41,6 +41,10 @@ struct hf_file {
 void hfc_open(struct hfcache *c, const char *repo);
 void hfc_close(struct hfcache *c);
 
+/* Is s a commit sha as refs/ and snapshots/ name them (40 lowercase hex
+ * digits)? */
+int hfc_is_sha(const char *s);
+
 /* refs/<rev>: the commit sha, or NULL. */
 char *hfc_read_ref(const struct hfcache *c, const char *rev);
 void hfc_write_ref(const struct hfcache *c, const char *rev, const char *sha);

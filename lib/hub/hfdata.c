@@ -257,7 +257,7 @@ static void match_patterns(json_t *data, const char *data_dir, json_t *pats, jso
         const char *pat = json_string_value(p);
         char *full = NULL;
         if (data_dir && *data_dir) {
-            if (asprintf(&full, "%s/%s", data_dir, pat) < 0) die("out of memory");
+            full = xasprintf("%s/%s", data_dir, pat);
         } else full = xstrdup(pat);
         json_array_foreach(data, i, e)
             if (hf_glob(full, jstr(e, "path"))) add_unique(dest, e);
@@ -405,9 +405,8 @@ void hf_choose_converted(const char *repo, json_t *tree, const char *config, con
 {
     memset(out, 0, sizeof *out);
     json_t *files = json_array();
-    char *pat1, *pat2;
-    if (asprintf(&pat1, "%s/%s/*.parquet", config, split) < 0 ||
-        asprintf(&pat2, "%s/partial-%s/*.parquet", config, split) < 0) die("out of memory");
+    char *pat1 = xasprintf("%s/%s/*.parquet", config, split);
+    char *pat2 = xasprintf("%s/partial-%s/*.parquet", config, split);
     size_t i;
     json_t *e;
     /* every config/split pair there, for the error message */
@@ -451,12 +450,12 @@ static int registry_paths(char *paths[4])
 {
     int n = 0;
     const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-    if (x && *x) { if (asprintf(&paths[n++], "%s/tfs/datasets.txt", x) < 0) die("out of memory"); }
-    else if (home && *home) { if (asprintf(&paths[n++], "%s/.config/tfs/datasets.txt", home) < 0) die("out of memory"); }
+    if (x && *x) paths[n++] = xasprintf("%s/tfs/datasets.txt", x);
+    else if (home && *home) paths[n++] = xasprintf("%s/.config/tfs/datasets.txt", home);
     const char *assets = getenv("TFS_ASSETS");
-    if (assets && *assets) { if (asprintf(&paths[n++], "%s/datasets.txt", assets) < 0) die("out of memory"); }
+    if (assets && *assets) paths[n++] = xasprintf("%s/datasets.txt", assets);
     else {
-        if (asprintf(&paths[n++], "%s/datasets.txt", TFS_DATADIR) < 0) die("out of memory");
+        paths[n++] = xasprintf("%s/datasets.txt", TFS_DATADIR);
         /* a program run from its build folder (build/bin/hf-fetch,
          * build/asan/bin/hf-fetch ...): the assets/ of the source tree above */
         char exe[PATH_MAX];
@@ -467,8 +466,7 @@ static int registry_paths(char *paths[4])
             if (!s) break;
             *s = 0;
             k = s - exe;
-            char *cand = NULL;
-            if (asprintf(&cand, "%s/assets/datasets.txt", exe) < 0) die("out of memory");
+            char *cand = xasprintf("%s/assets/datasets.txt", exe);
             if (access(cand, R_OK) == 0) { paths[n++] = cand; break; }
             free(cand);
         }

@@ -11,14 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int is_sha(const char *s)
-{
-    if (strlen(s) != 40) return 0;
-    for (const char *c = s; *c; c++)
-        if (!strchr("0123456789abcdef", *c)) return 0;
-    return 1;
-}
-
 /* The card data and listing of a revision of a repo: from our saved copy
  * for its commit when there is one, else from the Hub (and saved).
  * *sha is set to the commit.  Online, resolving a branch name costs one
@@ -26,19 +18,18 @@ static int is_sha(const char *s)
 static json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, const char *rev, char **sha)
 {
     json_t *info = NULL;
-    char *what = NULL;
-    if (asprintf(&what, "dataset '%s', revision '%s'", repo, rev) < 0) die("out of memory");
-    if (is_sha(rev)) *sha = xstrdup(rev);
+    char *what = xasprintf("dataset '%s', revision '%s'", repo, rev);
+    if (hfc_is_sha(rev)) *sha = xstrdup(rev);
     else if (h->offline) {
         *sha = hfc_read_ref(c, rev);
         if (!*sha) die("%s: not in the cache (%s) and offline mode is on", what, c->dir);
     } else {
-        char *erev = hub_escape(rev, 0), *path = NULL;
-        if (asprintf(&path, "/api/datasets/%s/revision/%s", repo, erev) < 0) die("out of memory");
+        char *erev = hub_escape(rev, 0);
+        char *path = xasprintf("/api/datasets/%s/revision/%s", repo, erev);
         info = hub_get_json(h, path, what);
         free(erev); free(path);
         json_t *s = json_object_get(info, "sha");
-        if (!json_is_string(s) || !is_sha(json_string_value(s))) die("%s: the Hub's answer has no commit sha", what);
+        if (!json_is_string(s) || !hfc_is_sha(json_string_value(s))) die("%s: the Hub's answer has no commit sha", what);
         *sha = xstrdup(json_string_value(s));
         hfc_write_ref(c, rev, *sha);
     }
@@ -52,8 +43,7 @@ static json_t *revision_meta(struct hub *h, const struct hfcache *c, const char 
         return json_pack("{s:n, s:o}", "card", "tree", tree);
     }
     if (!info) {
-        char *path = NULL;
-        if (asprintf(&path, "/api/datasets/%s/revision/%s", repo, *sha) < 0) die("out of memory");
+        char *path = xasprintf("/api/datasets/%s/revision/%s", repo, *sha);
         info = hub_get_json(h, path, what);
         free(path);
     }
@@ -110,8 +100,7 @@ static int64_t parquet_by_ranges(struct hub *h, const char *repo, const char *sh
                                  const char *name, const struct row_sel *sel, struct jbuf *out, int64_t limit)
 {
     const char *tmpdir = getenv("TMPDIR");
-    char *tmp = NULL;
-    if (asprintf(&tmp, "%s/hf-fetch-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp") < 0) die("out of memory");
+    char *tmp = xasprintf("%s/hf-fetch-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     int fd = mkstemp(tmp);
     if (fd < 0) die_errno("cannot create a temporary file in %s", tmpdir && *tmpdir ? tmpdir : "/tmp");
     tfs_on_die(remove_file, tmp);
@@ -230,8 +219,7 @@ int hf_fetch(const struct hf_opts *o)
     int64_t range_min = range_threshold();
     for (int i = 0; i < ch.nfiles && (o->limit < 0 || written < o->limit); i++) {
         const struct hf_file *f = &ch.files[i];
-        char *name = NULL;
-        if (asprintf(&name, "%s/%s", repo, f->path) < 0) die("out of memory");
+        char *name = xasprintf("%s/%s", repo, f->path);
         int64_t left = o->limit < 0 ? -1 : o->limit - written;
         if (o->limit >= 0 && ch.format == HF_PARQUET && !h.offline && f->size >= range_min &&
             !hfc_cached(&c, file_sha, f))

@@ -478,13 +478,20 @@ json_t *hub_list_tree(struct hub *h, const char *repo, const char *sha)
  * Downloads
  * ====================================================================== */
 
-int64_t hub_download(struct hub *h, const char *repo, const char *sha, const char *path,
-                     int fd, int64_t have, int64_t total)
+/* The URL of a file of a commit, escaped; *what names it for messages. */
+static char *resolve_url(const struct hub *h, const char *repo, const char *sha, const char *path, char **what)
 {
     char *rev = hub_escape(sha, 0), *p = hub_escape(path, 1);
     char *url = xasprintf("%s/datasets/%s/resolve/%s/%s", h->endpoint, repo, rev, p);
-    char *what = xasprintf("%s: file '%s'", repo, path);
+    *what = xasprintf("%s: file '%s'", repo, path);
     free(rev); free(p);
+    return url;
+}
+
+int64_t hub_download(struct hub *h, const char *repo, const char *sha, const char *path,
+                     int fd, int64_t have, int64_t total)
+{
+    char *what, *url = resolve_url(h, repo, sha, path, &what);
     struct progress prog;
     progress_start(&prog, path, total > 0 ? (uint64_t)total : 0, h->quiet);
     struct resp r;
@@ -501,10 +508,7 @@ int64_t hub_download(struct hub *h, const char *repo, const char *sha, const cha
 int hub_get_range(struct hub *h, const char *repo, const char *sha, const char *path,
                   int fd, int64_t off, int64_t len)
 {
-    char *rev = hub_escape(sha, 0), *p = hub_escape(path, 1);
-    char *url = xasprintf("%s/datasets/%s/resolve/%s/%s", h->endpoint, repo, rev, p);
-    char *what = xasprintf("%s: file '%s'", repo, path);
-    free(rev); free(p);
+    char *what, *url = resolve_url(h, repo, sha, path, &what);
     struct resp r;
     memset(&r, 0, sizeof r);
     r.fd = fd;

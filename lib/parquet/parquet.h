@@ -22,6 +22,10 @@
  *
  * Every error in a file (truncation, lengths that point outside it,
  * impossible counts) stops the program with "prog: FILE: what" (exit 1).
+ *
+ * The code: footer.c (opening, schema, row groups), codecs.c, decoders.c
+ * (value encodings), parquet.c (pages, chunks, rows out), thrift.c; what
+ * they share is in pq_internal.h.
  */
 #ifndef TFS_PARQUET_H
 #define TFS_PARQUET_H

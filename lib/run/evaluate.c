@@ -5,7 +5,7 @@
 #include "core/progress.h"
 #include "run/sample.h"
 #include "tok/tokenizer.h"
-#include "run/train.h"
+#include "run/threads.h"
 #include "core/xio.h"
 
 #include <inttypes.h>
@@ -96,7 +96,7 @@ static void count_bytes(void *ctx, const uint32_t *ids, size_t n)
 
 int tfs_eval(const struct eval_opts *o)
 {
-    if (o->threads > 0) train_set_threads(o->threads);
+    if (o->threads > 0) run_set_threads(o->threads);
     struct model m;
     struct ckpt_info info;
     ckpt_load_model(o->ckpt, &m, &info, 0);

@@ -2,13 +2,12 @@
 #include "run/train.h"
 #include "model/checkpoint.h"
 #include "run/evaluate.h"
+#include "run/threads.h"
 #include "core/progress.h"
 #include "core/tokstream.h"
 #include "core/xio.h"
 
-#include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +32,6 @@ char *train_best_path(const char *out)
     if (n > e && strcmp(out + n - e, ext) == 0) sprintf(p, "%.*s.best%s", (int)(n - e), out, ext);
     else sprintf(p, "%s.best", out);
     return p;
-}
-
-void train_set_threads(int n)
-{
-    /* One thread count for both: OpenBLAS is the OpenMP build (Makefile),
-     * so its GEMMs and our loops share libgomp's team. */
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
 }
 
 /* ---- signals --------------------------------------------------------------
@@ -152,6 +143,8 @@ struct run {
     uint64_t fingerprint;
     char *best;                 /* best checkpoint path or NULL */
     FILE *log;
+    uint64_t per_step;          /* tokens per optimizer step */
+    double fpt;                 /* training FLOPs per token */
 };
 
 static void save(struct run *R, const char *path)
@@ -178,12 +171,172 @@ static void log_line(struct run *R, double loss, double lr, double norm, double 
     fflush(f);
 }
 
+/* Continue the run of checkpoint o->resume, which must describe the model
+ * the options ask for and have been trained on the stream r. */
+static void resume_model(struct run *R, struct tokr *r)
+{
+    const struct train_opts *o = R->o;
+    struct ckpt_info info;
+    memset(&info, 0, sizeof info);
+    ckpt_load_model(o->resume, &R->m, &info, 1);
+    if (!info.has_state)
+        die("%s: holds weights but no training state (exported?); it cannot be resumed", o->resume);
+    ckpt_check_stream(o->resume, &info, r->name, r->h.vocab, r->h.fingerprint);
+    const struct gpt2_config *a = &o->model, *c = &info.cfg;
+    struct model_config want = run_config(o, c->vocab);
+    /* custom and autograd share checkpoints: a run may change between them */
+    if (strcmp(model_arch_tag(want.arch), model_arch_tag(info.model.arch)) == 0)
+        model_set_arch(&R->m, want.arch);
+    else
+        die("%s: a %s model; the options ask for a %s one (the model of a resumed run cannot change)",
+            o->resume, model_arch_name(info.model.arch), model_arch_name(want.arch));
+    if (want.arch == MODEL_BASELINE) {
+        struct llama_config x = model_llama_config(&want), y = model_llama_config(&info.model);
+        if (x.kv_heads != y.kv_heads || x.hidden != y.hidden || x.tied != y.tied)
+            die("%s: kv-heads %d, hidden %d, %s; the options ask for %d, %d, %s "
+                "(the model of a resumed run cannot change)", o->resume, y.kv_heads, y.hidden,
+                y.tied ? "tied" : "untied", x.kv_heads, x.hidden, x.tied ? "tied" : "untied");
+    }
+    if (a->layers != c->layers || a->heads != c->heads || a->dim != c->dim || a->context != c->context)
+        die("%s: a model of %d layers, %d heads, dim %d, context %d; the options ask for %d, %d, %d, %d "
+            "(the model of a resumed run cannot change)", o->resume, c->layers, c->heads, c->dim,
+            c->context, a->layers, a->heads, a->dim, a->context);
+    R->st = info.st;
+    if (!R->fingerprint) R->fingerprint = info.fingerprint;
+    ckpt_info_free(&info);
+}
+
+/* A fresh model of the options' shape, for the vocabulary of stream r. */
+static void new_model(struct run *R, const struct tokr *r)
+{
+    const struct train_opts *o = R->o;
+    struct model_config c = run_config(o, (int)r->h.vocab);
+    model_init(&R->m, &c);
+    model_init_weights(&R->m, o->seed);
+    R->st.best_val = INFINITY;
+    /* the data stream draws from its own generator: seed + 1 */
+    rng_seed(&R->st.rng, o->seed + 1);
+}
+
+/* The fixed validation set: the first eval_batches * B * T + 1 tokens of
+ * o->val, which must share the training data's tokenizer. */
+static uint32_t *load_val(const struct train_opts *o, const struct tokr *r, int B, int T, size_t *nval)
+{
+    uint32_t *val;
+    *nval = 0;
+    struct tokr *vr = tokr_open(o->val);
+    if (vr->h.vocab != r->h.vocab)
+        die("%s: vocabulary size %u, but the training data %s has %u", vr->name, vr->h.vocab,
+            r->name, r->h.vocab);
+    if (vr->h.fingerprint && r->h.fingerprint && vr->h.fingerprint != r->h.fingerprint)
+        die("%s: encoded by another tokenizer than the training data %s (fingerprints differ)",
+            vr->name, r->name);
+    size_t want = (size_t)o->eval_batches * (size_t)B * (size_t)T + 1, k;
+    val = xmalloc(want * sizeof *val);
+    while (*nval < want && (k = tokr_read(vr, val + *nval, want - *nval)) > 0) *nval += k;
+    if (*nval < 2) die("%s: the validation stream holds fewer than 2 tokens", vr->name);
+    tokr_close(vr);
+    return val;
+}
+
+/* The metrics log: o->log, else stdout unless checkpoints go there. */
+static void open_log(struct run *R, int to_stdout)
+{
+    const struct train_opts *o = R->o;
+    if (o->log) {
+        R->log = fopen(o->log, o->resume ? "a" : "w");
+        if (!R->log) die_errno("cannot open '%s'", o->log);
+    } else if (!to_stdout) {
+        R->log = stdout;
+    }
+}
+
+/* One optimizer step s at learning rate lr: accumulate the gradient over
+ * o->accum micro-batches, then clip and update unless the loss or the
+ * gradient is not finite.  Returns -1 when the data ended first, else
+ * whether the step was skipped; *loss and *norm are the step's. */
+static int train_step(struct run *R, struct loader *ld, uint32_t *inputs, uint32_t *targets, uint64_t s,
+                      double lr, const uint64_t fault[2], double *loss_out, double *norm_out)
+{
+    const struct train_opts *o = R->o;
+    int B = ld->B, T = ld->T;
+    /* gradient accumulation: grads = sum over micro-batches of
+     * d(mean loss)/d(params) / accum, the gradient of the mean over all */
+    model_zero_grad(&R->m);
+    double loss = 0;
+    for (int a = 0; a < o->accum; a++) {
+        if (!next_batch(ld, &R->st, inputs, targets)) return -1;
+        loss += model_forward(&R->m, inputs, targets, B, T);
+        model_backward(&R->m, 1.0f / (float)o->accum);
+    }
+    loss /= o->accum;
+    if (s >= fault[0] && s <= fault[1] && fault[0]) loss = NAN;
+    double norm = model_grad_norm(&R->m);
+    R->st.step = s;
+    R->st.tokens += R->per_step;
+    R->st.flops += R->fpt * (double)R->per_step;
+    int skipped = !isfinite(loss) || !isfinite(norm);
+    if (skipped) {
+        /* no update: the weights stay those of the last good step */
+        R->st.skipped++;
+    } else {
+        /* clipping: scale the gradient to norm <= clip */
+        float scale = o->clip > 0 && norm > o->clip ? (float)(o->clip / norm) : 1.0f;
+        R->st.updates++;
+        model_adamw_step(&R->m, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
+                        (float)o->weight_decay, scale, (int)R->st.updates);
+    }
+    *loss_out = loss;
+    *norm_out = norm;
+    return skipped;
+}
+
+/* The validation loss after step s; a new best is saved beside the
+ * checkpoint. */
+static double validate(struct run *R, const uint32_t *val, size_t nval, int B, int T, uint64_t s)
+{
+    struct eval_sum e = { 0, 0 };
+    eval_ids(&R->m, val, nval, B, T, &e);
+    double v = e.nll / (double)e.tokens;
+    if (v < R->st.best_val) {
+        R->st.best_val = v;
+        R->st.best_step = s;
+        if (R->best) save(R, R->best);
+    }
+    return v;
+}
+
+/* The last words of a run: why it stopped and its best validation loss.
+ * Returns the exit status. */
+static int report_end(const struct run *R, const struct tokr *r, int data_ended, int to_stdout)
+{
+    const struct train_opts *o = R->o;
+    int status = 0;
+    if (stop_signal) {
+        warnx("stopped by signal %d at step %llu; checkpoint saved to %s (continue with --resume)",
+              (int)stop_signal, (unsigned long long)R->st.step, to_stdout ? "<stdout>" : o->out);
+        status = 128 + (int)stop_signal;
+    } else if (data_ended && !o->quiet) {
+        warnx("%s: the data ended after step %llu (%llu tokens)", r->name,
+              (unsigned long long)R->st.step, (unsigned long long)R->st.data_pos);
+    }
+    if (!o->quiet && !stop_signal) {
+        if (isfinite(R->st.best_val))
+            warnx("done: step %llu, best validation loss %.4f (perplexity %.2f) at step %llu",
+                  (unsigned long long)R->st.step, R->st.best_val, exp(R->st.best_val),
+                  (unsigned long long)R->st.best_step);
+        else
+            warnx("done: step %llu", (unsigned long long)R->st.step);
+    }
+    return status;
+}
+
 int tfs_train(const struct train_opts *o)
 {
     struct run R;
     memset(&R, 0, sizeof R);
     R.o = o;
-    if (o->threads > 0) train_set_threads(o->threads);
+    if (o->threads > 0) run_set_threads(o->threads);
     int B = o->batch, T;
     int to_stdout = strcmp(o->out, "-") == 0;
     if (to_stdout) refuse_binary_tty(stdout, o->force);
@@ -193,43 +346,8 @@ int tfs_train(const struct train_opts *o)
     R.fingerprint = r->h.fingerprint;
 
     /* the model: a checkpoint to continue, or a fresh one */
-    struct ckpt_info info;
-    memset(&info, 0, sizeof info);
-    if (o->resume) {
-        ckpt_load_model(o->resume, &R.m, &info, 1);
-        if (!info.has_state)
-            die("%s: holds weights but no training state (exported?); it cannot be resumed", o->resume);
-        ckpt_check_stream(o->resume, &info, r->name, r->h.vocab, r->h.fingerprint);
-        const struct gpt2_config *a = &o->model, *c = &info.cfg;
-        struct model_config want = run_config(o, c->vocab);
-        /* custom and autograd share checkpoints: a run may change between them */
-        if (strcmp(model_arch_tag(want.arch), model_arch_tag(info.model.arch)) == 0)
-            model_set_arch(&R.m, want.arch);
-        else
-            die("%s: a %s model; the options ask for a %s one (the model of a resumed run cannot change)",
-                o->resume, model_arch_name(info.model.arch), model_arch_name(want.arch));
-        if (want.arch == MODEL_BASELINE) {
-            struct llama_config x = model_llama_config(&want), y = model_llama_config(&info.model);
-            if (x.kv_heads != y.kv_heads || x.hidden != y.hidden || x.tied != y.tied)
-                die("%s: kv-heads %d, hidden %d, %s; the options ask for %d, %d, %s "
-                    "(the model of a resumed run cannot change)", o->resume, y.kv_heads, y.hidden,
-                    y.tied ? "tied" : "untied", x.kv_heads, x.hidden, x.tied ? "tied" : "untied");
-        }
-        if (a->layers != c->layers || a->heads != c->heads || a->dim != c->dim || a->context != c->context)
-            die("%s: a model of %d layers, %d heads, dim %d, context %d; the options ask for %d, %d, %d, %d "
-                "(the model of a resumed run cannot change)", o->resume, c->layers, c->heads, c->dim,
-                c->context, a->layers, a->heads, a->dim, a->context);
-        R.st = info.st;
-        if (!R.fingerprint) R.fingerprint = info.fingerprint;
-        ckpt_info_free(&info);
-    } else {
-        struct model_config c = run_config(o, (int)r->h.vocab);
-        model_init(&R.m, &c);
-        model_init_weights(&R.m, o->seed);
-        R.st.best_val = INFINITY;
-        /* the data stream draws from its own generator: seed + 1 */
-        rng_seed(&R.st.rng, o->seed + 1);
-    }
+    if (o->resume) resume_model(&R, r);
+    else new_model(&R, r);
     struct model_config mc = model_config_of(&R.m);
     T = mc.context;
     if (R.m.arch == MODEL_BASELINE) R.m.llama.recompute = o->recompute;   /* memory for compute, same results */
@@ -240,38 +358,19 @@ int tfs_train(const struct train_opts *o)
             (unsigned long long)r->n, T);
     if (!r->mapped && R.st.data_pos) seek_sequential(&ld, R.st.data_pos);
 
-    /* the fixed validation set: the first eval_batches * B * T + 1 tokens */
     uint32_t *val = NULL;
     size_t nval = 0;
-    if (o->val) {
-        struct tokr *vr = tokr_open(o->val);
-        if (vr->h.vocab != r->h.vocab)
-            die("%s: vocabulary size %u, but the training data %s has %u", vr->name, vr->h.vocab,
-                r->name, r->h.vocab);
-        if (vr->h.fingerprint && r->h.fingerprint && vr->h.fingerprint != r->h.fingerprint)
-            die("%s: encoded by another tokenizer than the training data %s (fingerprints differ)",
-                vr->name, r->name);
-        size_t want = (size_t)o->eval_batches * (size_t)B * (size_t)T + 1, k;
-        val = xmalloc(want * sizeof *val);
-        while (nval < want && (k = tokr_read(vr, val + nval, want - nval)) > 0) nval += k;
-        if (nval < 2) die("%s: the validation stream holds fewer than 2 tokens", vr->name);
-        tokr_close(vr);
-    }
+    if (o->val) val = load_val(o, r, B, T, &nval);
 
     /* the budget */
-    uint64_t per_step = (uint64_t)o->accum * (uint64_t)B * (uint64_t)T;
+    uint64_t per_step = R.per_step = (uint64_t)o->accum * (uint64_t)B * (uint64_t)T;
     uint64_t total = o->steps ? o->steps : (o->tokens + per_step - 1) / per_step;
     uint64_t end = o->stop_at && o->stop_at < total ? o->stop_at : total;
-    double fpt = model_flops_per_token(&R.m, T);
+    double fpt = R.fpt = model_flops_per_token(&R.m, T);
 
     /* outputs */
     if (!to_stdout && o->val) R.best = train_best_path(o->out);
-    if (o->log) {
-        R.log = fopen(o->log, o->resume ? "a" : "w");
-        if (!R.log) die_errno("cannot open '%s'", o->log);
-    } else if (!to_stdout) {
-        R.log = stdout;
-    }
+    open_log(&R, to_stdout);
     catch_signals();
 
     if (!o->quiet)
@@ -283,62 +382,29 @@ int tfs_train(const struct train_opts *o)
 
     size_t N = (size_t)B * T;
     uint32_t *inputs = xmalloc(N * sizeof *inputs), *targets = xmalloc(N * sizeof *targets);
-    uint64_t fault_a, fault_b, bad_run = 0;
-    fault_range(&fault_a, &fault_b);
+    uint64_t fault[2], bad_run = 0;
+    fault_range(&fault[0], &fault[1]);
     struct progress p;
     progress_start(&p, "training", end > R.st.step ? end - R.st.step : 0, o->quiet);
     uint64_t first = R.st.step;
     double t_save = now_seconds(), el_log = R.st.elapsed, last_val = NAN;
     uint64_t tok_log = 0;
-    int data_ended = 0, status = 0;
+    int data_ended = 0;
 
     while (R.st.step < end && !stop_signal) {
         double t0 = now_seconds();
         uint64_t s = R.st.step + 1;             /* the step being taken, 1-based */
         double lr = train_lr(o, s, total);
-        /* gradient accumulation: grads = sum over micro-batches of
-         * d(mean loss)/d(params) / accum, the gradient of the mean over all */
-        model_zero_grad(&R.m);
-        double loss = 0;
-        for (int a = 0; a < o->accum; a++) {
-            if (!next_batch(&ld, &R.st, inputs, targets)) { data_ended = 1; break; }
-            loss += model_forward(&R.m, inputs, targets, B, T);
-            model_backward(&R.m, 1.0f / (float)o->accum);
-        }
-        if (data_ended) break;
-        loss /= o->accum;
-        if (s >= fault_a && s <= fault_b && fault_a) loss = NAN;
-        double norm = model_grad_norm(&R.m);
-        R.st.step = s;
-        R.st.tokens += per_step;
-        R.st.flops += fpt * (double)per_step;
-        int skipped = !isfinite(loss) || !isfinite(norm);
-        if (skipped) {
-            /* no update: the weights stay those of the last good step */
-            R.st.skipped++;
-            bad_run++;
-        } else {
-            bad_run = 0;
-            /* clipping: scale the gradient to norm <= clip */
-            float scale = o->clip > 0 && norm > o->clip ? (float)(o->clip / norm) : 1.0f;
-            R.st.updates++;
-            model_adamw_step(&R.m, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
-                            (float)o->weight_decay, scale, (int)R.st.updates);
-        }
+        double loss, norm;
+        int skipped = train_step(&R, &ld, inputs, targets, s, lr, fault, &loss, &norm);
+        if (skipped < 0) { data_ended = 1; break; }
+        bad_run = skipped ? bad_run + 1 : 0;
         R.st.elapsed += now_seconds() - t0;
         tok_log += per_step;
 
         double v = NAN;
-        if (val && ((o->eval_every && s % o->eval_every == 0) || s == end)) {
-            struct eval_sum e = { 0, 0 };
-            eval_ids(&R.m, val, nval, B, T, &e);
-            v = last_val = e.nll / (double)e.tokens;
-            if (v < R.st.best_val) {
-                R.st.best_val = v;
-                R.st.best_step = s;
-                if (R.best) save(&R, R.best);
-            }
-        }
+        if (val && ((o->eval_every && s % o->eval_every == 0) || s == end))
+            v = last_val = validate(&R, val, nval, B, T, s);
         if (s % o->log_every == 0 || s == end || !isnan(v) || skipped) {
             /* speed over training time only: validation and saving excluded */
             double dt = R.st.elapsed - el_log;
@@ -373,22 +439,7 @@ int tfs_train(const struct train_opts *o)
     progress_end(&p);
 
     save(&R, o->out);
-    if (stop_signal) {
-        warnx("stopped by signal %d at step %llu; checkpoint saved to %s (continue with --resume)",
-              (int)stop_signal, (unsigned long long)R.st.step, to_stdout ? "<stdout>" : o->out);
-        status = 128 + (int)stop_signal;
-    } else if (data_ended && !o->quiet) {
-        warnx("%s: the data ended after step %llu (%llu tokens)", r->name,
-              (unsigned long long)R.st.step, (unsigned long long)R.st.data_pos);
-    }
-    if (!o->quiet && !stop_signal) {
-        if (isfinite(R.st.best_val))
-            warnx("done: step %llu, best validation loss %.4f (perplexity %.2f) at step %llu",
-                  (unsigned long long)R.st.step, R.st.best_val, exp(R.st.best_val),
-                  (unsigned long long)R.st.best_step);
-        else
-            warnx("done: step %llu", (unsigned long long)R.st.step);
-    }
+    int status = report_end(&R, r, data_ended, to_stdout);
     if (R.log && R.log != stdout) fclose(R.log);
     else if (R.log) fflush(stdout);
     free(inputs); free(targets); free(val); free(ld.win); free(ld.seq); free(R.best);

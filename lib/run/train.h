@@ -74,7 +74,4 @@ double train_lr(const struct train_opts *o, uint64_t s, uint64_t total);
  * "x.best.safetensors", anything else -> "out.best". */
 char *train_best_path(const char *out);
 
-/* Set the number of threads of OpenMP and OpenBLAS (n > 0). */
-void train_set_threads(int n);
-
 #endif
