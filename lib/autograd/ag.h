@@ -2,7 +2,9 @@
  * "autograd" level of tfs.  The custom level (gpt2.h) writes every layer's
  * backward pass by hand; here each operation records itself as it runs, and
  * ag_backward() derives the whole backward pass from those records.  Reading
- * this file and ag.c is reading what PyTorch's `loss.backward()` does.
+ * this file and ag.c (arena, tensors, ag_backward), ag_ops.c (the
+ * operations) and ag_grad.c (their chain rules) is reading what PyTorch's
+ * `loss.backward()` does.
  *
  * The names follow PyTorch (requires_grad, backward, zero_grad, matmul,
  * layer_norm, cross_entropy, Linear, LayerNorm, Embedding, AdamW), in C
@@ -25,9 +27,10 @@
  *    buffer and a place in the backward pass.
  *  - ag_backward(loss) sorts the graph topologically from the loss (depth
  *    first, inputs before the tensors made from them), sets d(loss)/d(loss)
- *    = 1, and walks the order backwards through ONE switch with one case per
- *    op: each case is the chain rule for that op, adding (+=) the output's
- *    gradient times the local derivative into every input's grad.
+ *    = 1, and walks the order backwards, calling for each tensor the one
+ *    case of its op (ag_grad.c): each case is the chain rule for that op,
+ *    adding (+=) the output's gradient times the local derivative into
+ *    every input's grad.
  *
  * Rules that keep the bookkeeping honest (the traps of hand-rolled autograds):
  *  - Gradients never require gradients: grad is a plain array, not a tensor,
@@ -52,7 +55,7 @@
  * mark, so later steps allocate nothing.  Parameters live in a context of
  * their own that is never cleared (or wrap memory the caller owns).
  *
- * Precision: ag_real is float.  The gradient-check test compiles ag.c again
+ * Precision: ag_real is float.  The gradient-check test compiles ag*.c again
  * with AG_DOUBLE defined (ag_real = double), so finite differences are taken in double
  * precision (tests/unit/test_autograd_ops.c).
  */
@@ -71,7 +74,7 @@ typedef float ag_real;
 #define AG_MAX_DIMS 4
 #define AG_MAX_SRC 3
 
-/* The operations, one backward case each (ag.c, ag_backward). */
+/* The operations, one backward case each (ag_grad.c). */
 enum ag_op {
     AG_LEAF,            /* made by ag_tensor_new / ag_tensor_wrap, not by an op */
     AG_ADD,             /* a + b, b broadcast over a's leading dimensions */
@@ -102,7 +105,7 @@ struct ag_tensor {
     enum ag_op op;                  /* the op that made this tensor */
     struct ag_tensor *src[AG_MAX_SRC];      /* its inputs, NULL-padded */
     unsigned src_version[AG_MAX_SRC];       /* their versions when it ran */
-    int iarg[4];                    /* op arguments (dims, flags), see ag.c */
+    int iarg[4];                    /* op arguments (dims, flags), see ag_ops.c */
     ag_real farg;                   /* op argument (scale, eps) */
     ag_real *saved;                 /* values the forward pass keeps for backward */
     uint32_t *ids;                  /* embedding ids / cross-entropy targets */

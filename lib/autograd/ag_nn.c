@@ -1,5 +1,5 @@
 /* ag_nn.c - Linear, LayerNorm, Embedding and AdamW for the autograd level
- * (see ag_nn.h).  The modules only compose ops of ag.c. */
+ * (see ag_nn.h).  The modules only compose ops of ag_ops.c. */
 #include "autograd/ag_nn.h"
 
 #include <math.h>

@@ -294,7 +294,7 @@ float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targe
         /* x2 = x + attn(ln1(x)) */
         layernorm_forward(x.ln1, x.ln1_mean, x.ln1_rstd, x.res, w.ln1w, w.ln1b, N, C);
         linear_forward(x.qkv, x.ln1, w.qkvw, w.qkvb, N, C, 3 * C);
-        attention_forward(x.atty, x.att, x.qkv, B, T, C, NH);
+        attention_forward(x.atty, x.att, x.qkv, B, T, NH, NH, C / NH);
         linear_forward(x.attproj, x.atty, w.projw, w.projb, N, C, C);
         residual_forward(x.res2, x.res, x.attproj, NC);
         /* x3 = x2 + mlp(ln2(x2)),  mlp(h) = fcproj(gelu(fc(h))) */
@@ -362,7 +362,7 @@ void gpt2_backward(struct gpt2 *m, float scale)
         /* x2 = x + proj(attention(qkv(ln1(x)))); dx.att is attention's scratch */
         residual_backward(dx.res, dx.attproj, dx.res2, NC);
         linear_backward(dx.atty, dw.projw, dw.projb, dx.attproj, x.atty, w.projw, N, C, C);
-        attention_backward(dx.qkv, dx.att, dx.atty, x.qkv, x.att, B, T, C, NH);
+        attention_backward(dx.qkv, dx.att, dx.atty, x.qkv, x.att, B, T, NH, NH, C / NH);
         linear_backward(dx.ln1, dw.qkvw, dw.qkvb, dx.qkv, x.ln1, w.qkvw, N, C, 3 * C);
         layernorm_backward(dx.res, dw.ln1w, dw.ln1b, dx.ln1, x.res, w.ln1w, x.ln1_mean, x.ln1_rstd, N, C);
     }
@@ -496,7 +496,7 @@ const float *gpt2_kv_step(struct gpt2 *m, struct gpt2_kv *kv, uint32_t token)
         linear_forward(kv->qkv, kv->ln, w.qkvw, w.qkvb, 1, C, 3 * C);
         memcpy(kc + (size_t)pos * C, kv->qkv + C, (size_t)C * sizeof(float));
         memcpy(vc + (size_t)pos * C, kv->qkv + 2 * C, (size_t)C * sizeof(float));
-        attention_step(kv->atty, kv->scratch, kv->qkv, kc, vc, pos + 1, C, NH);
+        attention_step(kv->atty, kv->scratch, kv->qkv, kc, vc, pos + 1, NH, NH, C / NH);
         linear_forward(kv->proj, kv->atty, w.projw, w.projb, 1, C, C);
         residual_forward(kv->x, kv->x, kv->proj, C);
         layernorm_forward(kv->ln, &kv->mean, &kv->rstd, kv->x, w.ln2w, w.ln2b, 1, C);

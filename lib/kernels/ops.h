@@ -18,9 +18,10 @@
  *   B batch, T sequence length, NH heads, hs = C / NH head size, V vocabulary.
  *
  * Files: ops_embed.c (embedding), ops_norm.c (layernorm), ops_linear.c
- * (linear = matmul + bias, through cblas_sgemm), ops_attention.c (causal
- * multi-head attention), ops_pointwise.c (gelu, residual), ops_loss.c
- * (softmax + cross-entropy).
+ * (linear = matmul + bias, through cblas_sgemm), attention.c (causal
+ * self-attention, plain and tiled, and the KV-cache step; its own header
+ * attention.h, included below), ops_pointwise.c (gelu, residual),
+ * ops_loss.c (softmax + cross-entropy).
  */
 #ifndef TFS_OPS_H
 #define TFS_OPS_H
@@ -49,20 +50,8 @@ void linear_forward(float *out, const float *inp, const float *W, const float *b
 void linear_backward(float *dinp, float *dW, float *db, const float *dout,
                      const float *inp, const float *W, int N, int C, int OC);
 
-/* ---- causal multi-head self-attention ----
- * qkv (B, T, 3C) holds q | k | v for each position (head h uses columns
- * h*hs .. h*hs+hs-1 of each third); out (B, T, C) the heads' outputs side
- * by side; att (B, NH, T, T) the attention probabilities, saved for the
- * backward pass (zero above the diagonal).  The backward pass needs a
- * scratch buffer of the same size as att. */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
-void attention_backward(float *dqkv, float *scratch, const float *dout,
-                        const float *qkv, const float *att, int B, int T, int C, int NH);
-/* One new position attending to the `len` cached positions (itself
- * included, already written to the caches): q (C), kcache/vcache (len, C),
- * out (C), scratch (NH * len). */
-void attention_step(float *out, float *scratch, const float *q, const float *kcache, const float *vcache,
-                    int len, int C, int NH);
+/* ---- causal multi-head self-attention: kernels/attention.h ---- */
+#include "kernels/attention.h"
 
 /* ---- pointwise ---- */
 /* GELU, tanh form: out = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */

@@ -1,6 +1,7 @@
 /* llama.c - the baseline model: parameters, activations, forward, backward,
  * AdamW, KV-cache inference.  Architecture and legend: llama.h.  The layers
- * themselves are in llama_ops.c.
+ * themselves are in llama_ops.c, attention (tiled, or plain with --plain,
+ * and the KV step) in kernels/attention.c.
  *
  * Data flow of one block l (slot s holds its activations):
  *   res[l]  --rmsnorm g1-->  xn1  --Wqkv-->  qkv  --rope-->  qkv
@@ -165,6 +166,7 @@ struct acts {
     float *dxn;     /* (N, C)  d of a norm output */
     float *dqkv;    /* (N, QKV) */
     float *datt;    /* (N, C) */
+    float *dprobs;  /* (B, NH, T, T) attention's backward scratch (plain path only) */
     float *dgu;     /* (N, 2F) */
     float *dact;    /* (N, F) */
 };
@@ -175,7 +177,7 @@ static void free_acts(struct llama *m)
     if (!a) return;
     float *bufs[] = { a->res, a->xnf, a->rstdf, a->xn1, a->rstd1, a->qkv, a->att, a->lse, a->probs,
                       a->h, a->hn, a->rstd2, a->gu, a->act, a->tmp, a->z, a->dres, a->dxn, a->dqkv,
-                      a->datt, a->dgu, a->dact };
+                      a->datt, a->dprobs, a->dgu, a->dact };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(a->inputs);
     free(a->targets);
@@ -208,8 +210,10 @@ static struct acts *get_acts(struct llama *m, int B, int T)
     a->rstd1 = fbuf(S * N);
     a->qkv = fbuf(S * N * QKV);
     a->att = fbuf(S * N * C);
-    if (m->plain) a->probs = fbuf(S * B * NH * T * T);
-    else a->lse = fbuf(S * B * NH * T);
+    if (m->plain) {
+        a->probs = fbuf(S * B * NH * T * T);
+        a->dprobs = fbuf((size_t)B * NH * T * T);
+    } else a->lse = fbuf(S * B * NH * T);
     a->h = fbuf(S * N * C);
     a->hn = fbuf(S * N * C);
     a->rstd2 = fbuf(S * N);
@@ -277,8 +281,8 @@ static void block_forward(struct llama *m, struct acts *a, int l)
 
     linear_forward(b.qkv, b.xn1, Wqkv, NULL, N, C, QKV);
     rope_forward(b.qkv, m->rope_cos, m->rope_sin, B, T, 0, NH, NKV, hs);
-    if (m->plain) attention_plain_forward(b.att, b.probs, b.qkv, B, T, NH, NKV, hs);
-    else flash_attention_forward(b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
+    if (m->plain) attention_forward(b.att, b.probs, b.qkv, B, T, NH, NKV, hs);
+    else attention_tiled_forward(b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
     linear_forward(a->tmp, b.att, Wo, NULL, N, C, C);
     add_norm(m, b.h, b.hn, b.rstd2, a->res + (size_t)l * N * C, a->tmp, g2, N);
     linear_forward(b.gu, b.hn, Wgu, NULL, N, C, 2 * F);
@@ -402,8 +406,8 @@ void llama_backward(struct llama *m, float scale)
         zero(a->datt, NC);
         linear_backward(a->datt, grad_of(m, LP_WO) + oo, NULL, a->dres, b.att, m->p[LP_WO] + oo, N, C, C);
         zero(a->dqkv, (size_t)N * QKV);
-        if (m->plain) attention_plain_backward(a->dqkv, a->datt, b.probs, b.qkv, B, T, NH, NKV, hs);
-        else flash_attention_backward(a->dqkv, a->datt, b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
+        if (m->plain) attention_backward(a->dqkv, a->dprobs, a->datt, b.qkv, b.probs, B, T, NH, NKV, hs);
+        else attention_tiled_backward(a->dqkv, a->datt, b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
         rope_backward(a->dqkv, m->rope_cos, m->rope_sin, B, T, 0, NH, NKV, hs);
         zero(a->dxn, NC);
         linear_backward(a->dxn, grad_of(m, LP_WQKV) + oqkv, NULL, a->dqkv, b.xn1, m->p[LP_WQKV] + oqkv, N, C, QKV);
@@ -474,7 +478,7 @@ struct llama_kv {
     float *tmp;         /* (C) */
     float *gu;          /* (2F) */
     float *act;         /* (F) */
-    float *scores;      /* (context) */
+    float *scores;      /* (NH, context) attention's scratch */
     float *logits;      /* (V) */
 };
 
@@ -495,7 +499,7 @@ struct llama_kv *llama_kv_new(const struct llama *m)
     kv->tmp = fbuf(C);
     kv->gu = fbuf(2 * (size_t)c->hidden);
     kv->act = fbuf(c->hidden);
-    kv->scores = fbuf(c->context);
+    kv->scores = fbuf((size_t)c->heads * c->context);
     kv->logits = fbuf(c->vocab);
     return kv;
 }
@@ -516,8 +520,8 @@ const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token)
 {
     const struct llama_config *c = &m->cfg;
     int C = c->dim, F = c->hidden, NH = c->heads, NKV = c->kv_heads, hs = C / NH, KVD = NKV * hs;
-    int QKV = C + 2 * KVD, pos = kv->len, group = NH / NKV;
-    float rstd, scale = 1 / sqrtf((float)hs), eps = c->norm_eps;
+    int QKV = C + 2 * KVD, pos = kv->len;
+    float rstd, eps = c->norm_eps;
     if (pos >= kv->context) die("llama_kv_step: context of %d tokens is full", kv->context);
     if (token >= (uint32_t)c->vocab) die("token id %u out of range for vocabulary %d", token, c->vocab);
     memcpy(kv->x, m->p[LP_EMBED] + (size_t)token * C, (size_t)C * sizeof(float));
@@ -528,22 +532,7 @@ const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token)
         rope_forward(kv->qkv, m->rope_cos, m->rope_sin, 1, 1, pos, NH, NKV, hs);   /* at this position */
         memcpy(K + (size_t)pos * KVD, kv->qkv + C, (size_t)KVD * sizeof(float));
         memcpy(Vc + (size_t)pos * KVD, kv->qkv + C + KVD, (size_t)KVD * sizeof(float));
-        for (int h = 0; h < NH; h++) {
-            /* softmax over the pos+1 cached keys of this head's kv head, then p.v */
-            const float *q = kv->qkv + (size_t)h * hs;
-            size_t ko = (size_t)(h / group) * hs;
-            float mx = -INFINITY, sum = 0, *o = kv->att + (size_t)h * hs;
-            for (int j = 0; j <= pos; j++) {
-                float s = 0;
-                for (int d = 0; d < hs; d++) s += q[d] * K[(size_t)j * KVD + ko + d];
-                kv->scores[j] = s * scale;
-                if (kv->scores[j] > mx) mx = kv->scores[j];
-            }
-            for (int j = 0; j <= pos; j++) { kv->scores[j] = expf(kv->scores[j] - mx); sum += kv->scores[j]; }
-            memset(o, 0, (size_t)hs * sizeof *o);
-            for (int j = 0; j <= pos; j++)
-                for (int d = 0; d < hs; d++) o[d] += kv->scores[j] / sum * Vc[(size_t)j * KVD + ko + d];
-        }
+        attention_step(kv->att, kv->scores, kv->qkv, K, Vc, pos + 1, NH, NKV, hs);
         linear_forward(kv->tmp, kv->att, m->p[LP_WO] + (size_t)l * C * C, NULL, 1, C, C);
         residual_rmsnorm_forward(kv->x, kv->xn, &rstd, kv->x, kv->tmp, m->p[LP_MLP_NORM] + (size_t)l * C, 1, C, eps);
         linear_forward(kv->gu, kv->xn, m->p[LP_WGU] + (size_t)l * 2 * F * C, NULL, 1, C, 2 * F);

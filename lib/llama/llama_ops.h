@@ -12,7 +12,9 @@
  * Linear weights are stored (out, in), row-major, as nn.Linear does:
  * y = x @ W^T, with no bias anywhere in this model.  The projections
  * themselves, the residual add and the plain softmax + cross-entropy are
- * the custom level's ops (ops.h: linear_*, residual_*, crossentropy_*).
+ * the custom level's ops (ops.h: linear_*, residual_*, crossentropy_*),
+ * and causal attention, plain and tiled, with grouped-query heads, and the
+ * KV-cache step, is kernels/attention.h.
  *
  * The source is written over the type `real` (float here).  The unit tests
  * compile the same file a second time with real = double and every name
@@ -57,20 +59,6 @@ void rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, i
  * gu: (N, 2F) = [gate | up] rows;  act = silu(gate) * up, silu(z) = z sigmoid(z). */
 void swiglu_forward(float *act, const float *gu, int N, int F);
 void swiglu_backward(float *dgu, const float *dact, const float *gu, int N, int F);
-
-/* ---- causal self-attention ----
- * out (B, T, NH*hs), qkv (B, T, (NH + 2 NKV) hs) with rope already applied.
- * Query head h reads key/value head h / (NH/NKV) (HF's repeat_kv).
- * Flash-attention's algorithm (Dao et al., 2022): keys are visited in tiles
- * with an online softmax, so only lse (B, NH, T) = log sum_j exp(s_ij) is
- * kept for the backward pass, never the (B, NH, T, T) probabilities. */
-void flash_attention_forward(float *out, float *lse, const float *qkv, int B, int T, int NH, int NKV, int hs);
-void flash_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse,
-                              const float *qkv, int B, int T, int NH, int NKV, int hs);
-/* The plain version, for tests: att (B, NH, T, T) holds the probabilities. */
-void attention_plain_forward(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hs);
-void attention_plain_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
-                              int B, int T, int NH, int NKV, int hs);
 
 /* ---- output projection + softmax + cross-entropy, in row chunks ----
  * logits z = x @ W^T (W: (V, C)), loss_n = log sum_v exp z_nv - z_n,y[n].

@@ -3,7 +3,8 @@
  *
  * The library is compiled a second time into this test with AG_DOUBLE, so
  * ag_real is double here (the float build in libtfs.a is not linked: every
- * ag_ symbol this test uses is defined by the include below).
+ * ag_ symbol this test uses is defined by the includes below), and with it
+ * the kernel its softmax calls (lib/kernels/attention.c, names _f64).
  *
  * The check, as torch.autograd.gradcheck does it: for an op y = f(x1, x2..)
  * take a fixed random R of y's shape and the scalar L = sum(y * R), so that
@@ -13,7 +14,13 @@
  * must equal the analytic x->grad[i] within 1e-7 + 1e-5 |g_num|.
  */
 #define AG_DOUBLE 1
+#define OPS_REAL double
+#define OPS(name) name##_f64
+#define OPS_GEMM cblas_dgemm
+#include "kernels/attention.c"
 #include "autograd/ag.c"
+#include "autograd/ag_ops.c"
+#include "autograd/ag_grad.c"
 
 #include <fcntl.h>
 

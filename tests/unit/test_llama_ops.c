@@ -1,9 +1,10 @@
-/* test_llama_ops.c - every backward of lib/llama/llama_ops.c against central
+/* test_llama_ops.c - every backward of lib/llama/llama_ops.c and
+ * lib/kernels/attention.c against central
  * finite differences in double precision, and every optimised layer against
  * its plain version.  (The plain softmax + cross-entropy and the linear
  * layer belong to the custom level and are checked in test_ops.)
  *
- * The double versions come from compiling lib/llama/llama_ops.c a second time
+ * The double versions come from compiling those two files a second time
  * right here with real = double and names suffixed _f64.  For an op
  * y = f(x1, x2, ...) the checked scalar is S = sum(y * R) for a fixed random
  * R: the backward is called with dy = R, and each dS/dx[i] is compared with
@@ -14,6 +15,7 @@
 #define OPS(name) name##_f64
 #define OPS_GEMM cblas_dgemm
 #include "llama/llama_ops.c"
+#include "kernels/attention.c"
 
 #include "llama/llama_ops.h"
 #include "kernels/ops.h"
@@ -197,8 +199,8 @@ struct att_ctx { double *qkv, *out, *aux, *r; int B, T, NH, NKV, hs, plain; };
 static double att_S(void *p)
 {
     struct att_ctx *c = p;
-    if (c->plain) attention_plain_forward_f64(c->out, c->aux, c->qkv, c->B, c->T, c->NH, c->NKV, c->hs);
-    else flash_attention_forward_f64(c->out, c->aux, c->qkv, c->B, c->T, c->NH, c->NKV, c->hs);
+    if (c->plain) attention_forward_f64(c->out, c->aux, c->qkv, c->B, c->T, c->NH, c->NKV, c->hs);
+    else attention_tiled_forward_f64(c->out, c->aux, c->qkv, c->B, c->T, c->NH, c->NKV, c->hs);
     return dsum_prod(c->out, c->r, (size_t)c->B * c->T * c->NH * c->hs);
 }
 
@@ -210,11 +212,12 @@ static void att_check(int plain, int B, int T, int NH, int NKV, int hs)
     c.aux = dzeros(plain ? (size_t)B * NH * T * T : (size_t)B * NH * T);
     att_S(&c);
     double *dqkv = dzeros(n);
-    if (plain) attention_plain_backward_f64(dqkv, c.r, c.aux, c.qkv, B, T, NH, NKV, hs);
-    else flash_attention_backward_f64(dqkv, c.r, c.out, c.aux, c.qkv, B, T, NH, NKV, hs);
+    double *scratch = plain ? dzeros((size_t)B * NH * T * T) : NULL;
+    if (plain) attention_backward_f64(dqkv, scratch, c.r, c.qkv, c.aux, B, T, NH, NKV, hs);
+    else attention_tiled_backward_f64(dqkv, c.r, c.out, c.aux, c.qkv, B, T, NH, NKV, hs);
     struct gc_input in[] = { {"qkv", c.qkv, dqkv, n} };
     gradcheck(plain ? "attention plain" : "attention flash", att_S, &c, in, 1);
-    free(c.qkv); free(c.out); free(c.r); free(c.aux); free(dqkv);
+    free(c.qkv); free(c.out); free(c.r); free(c.aux); free(dqkv); free(scratch);
 }
 
 /* T = 70 spans two key tiles of 64; NH = 4 over NKV = 2 is grouped-query. */
@@ -232,17 +235,18 @@ TEST(attention_flash_matches_plain)
     for (size_t i = 0; i < no; i++) r[i] = (float)rng_normal(&R);
     float *o1 = xcalloc(no, 4), *o2 = xcalloc(no, 4), *lse = xcalloc((size_t)B * NH * T, 4);
     float *att = xcalloc((size_t)B * NH * T * T, 4), *d1 = xcalloc(n, 4), *d2 = xcalloc(n, 4);
-    flash_attention_forward(o1, lse, qkv, B, T, NH, NKV, hs);
-    attention_plain_forward(o2, att, qkv, B, T, NH, NKV, hs);
-    flash_attention_backward(d1, r, o1, lse, qkv, B, T, NH, NKV, hs);
-    attention_plain_backward(d2, r, att, qkv, B, T, NH, NKV, hs);
+    float *scratch = xcalloc((size_t)B * NH * T * T, 4);
+    attention_tiled_forward(o1, lse, qkv, B, T, NH, NKV, hs);
+    attention_forward(o2, att, qkv, B, T, NH, NKV, hs);
+    attention_tiled_backward(d1, r, o1, lse, qkv, B, T, NH, NKV, hs);
+    attention_backward(d2, scratch, r, qkv, att, B, T, NH, NKV, hs);
     double eo = 0, ed = 0, md = 0;
     for (size_t i = 0; i < no; i++) eo = fmax(eo, fabs(o1[i] - o2[i]));
     for (size_t i = 0; i < n; i++) { ed = fmax(ed, fabs(d1[i] - d2[i])); md = fmax(md, fabs(d2[i])); }
     printf("# flash vs plain attention: max |dout| %.3g, max |dqkv| %.3g (max %.3g)\n", eo, ed, md);
     CHECK(eo < 1e-5);
     CHECK(ed < 1e-5 * md);
-    free(qkv); free(r); free(o1); free(o2); free(lse); free(att); free(d1); free(d2);
+    free(qkv); free(r); free(o1); free(o2); free(lse); free(att); free(d1); free(d2); free(scratch);
 }
 
 /* ---- cross-entropy ---- */

@@ -176,8 +176,8 @@ TEST(linear)
 /* ---- attention ---- */
 enum { AB = 2, AT = 5, AC = 8, ANH = 2 };
 static float *a_qkv, *a_out, *a_att, *a_dqkv, *a_scratch;
-static double a_loss(void) { attention_forward(a_out, a_att, a_qkv, AB, AT, AC, ANH); return project(a_out); }
-static void a_back(void) { attention_backward(a_dqkv, a_scratch, r_out, a_qkv, a_att, AB, AT, AC, ANH); }
+static double a_loss(void) { attention_forward(a_out, a_att, a_qkv, AB, AT, ANH, ANH, AC / ANH); return project(a_out); }
+static void a_back(void) { attention_backward(a_dqkv, a_scratch, r_out, a_qkv, a_att, AB, AT, ANH, ANH, AC / ANH); }
 
 TEST(attention)
 {
@@ -219,7 +219,7 @@ TEST(attention)
         memcpy(q, row, sizeof q);
         memcpy(kc + t * AC, row + AC, AC * sizeof(float));
         memcpy(vc + t * AC, row + 2 * AC, AC * sizeof(float));
-        attention_step(o, sc, q, kc, vc, t + 1, AC, ANH);
+        attention_step(o, sc, q, kc, vc, t + 1, ANH, ANH, AC / ANH);
         for (int c = 0; c < AC; c++) CHECK_NEAR(o[c], a_out[(1 * AT + t) * AC + c], 1e-6);
     }
     free(a_qkv); free(a_out); free(a_att); free(a_dqkv); free(a_scratch); free((void *)r_out);

@@ -1,0 +1,289 @@
+/* attention.c - causal self-attention, forward and backward, plain and
+ * tiled, and the KV-cache step.  The interface, the layout of qkv and the
+ * legend are in attention.h; here each backward restates the forward it
+ * differentiates.
+ *
+ * This file is compiled twice: as part of libtfs over float, and by the
+ * unit tests over double (OPS_REAL, OPS(), OPS_GEMM defined there first,
+ * as for lib/llama/llama_ops.c).  <tgmath.h> makes exp, log, sqrt pick the
+ * float or double function from the argument type.
+ *
+ * Every product is a GEMM on strided views of qkv: for one head, Q, K and V
+ * are (T, hs) matrices with a row stride of D, its output a (T, hs) block
+ * of out with a row stride of C.  The backward passes cost O(T^2 hs) per
+ * head, like the forward: they use the softmax Jacobian in its closed form
+ * (dS = P * (dP - rowsum(P * dP))), never element by element.
+ *
+ * Parallelism: one task per (b, head) or per (b, query tile).  OpenBLAS's
+ * OpenMP build sees that it is called inside a parallel region and runs
+ * each GEMM on the calling thread, so the tasks do not oversubscribe the
+ * cores.  A backward task owns one kv head, so with grouped-query attention
+ * the query heads that share its dk and dv run in the same task, and no
+ * two threads write the same gradient.
+ */
+#include "kernels/attention.h"      /* the float prototypes */
+#include "kernels/fastmath.h"
+#ifndef OPS_REAL
+#define OPS_REAL float
+#define OPS(name) name
+#define OPS_GEMM cblas_sgemm
+#define OPS_EXP_NEG exp_neg         /* e^-a, vectorizable (fastmath.h) */
+#endif
+#ifndef OPS_EXP_NEG
+#define OPS_EXP_NEG(a) exp(-(a))    /* the double build: libm */
+#endif
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tgmath.h>
+
+#include "core/xio.h"
+
+typedef OPS_REAL real;
+
+/* ======================================================================
+ * the softmax of one row
+ * ==================================================================== */
+
+void OPS(softmax_prefix)(real *row, int valid, int n)
+{
+    real mx = row[0];
+    #pragma omp simd reduction(max : mx)
+    for (int j = 1; j < valid; j++) mx = row[j] > mx ? row[j] : mx;
+    real sum = 0;
+    /* exp(s - max) <= 1 cannot overflow */
+    #pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < valid; j++) { row[j] = OPS_EXP_NEG(mx - row[j]); sum += row[j]; }
+    real inv = 1 / sum;
+    #pragma omp simd
+    for (int j = 0; j < valid; j++) row[j] *= inv;
+    for (int j = valid; j < n; j++) row[j] = 0;
+}
+
+void OPS(softmax_prefix_backward)(real *dx, const real *p, const real *dp, int n, int accumulate)
+{
+    /* p_j = exp(x_j) / sum_k exp(x_k), so
+     *   dx_j = sum_k dp_k p_k ([j = k] - p_j) = p_j (dp_j - sum_k p_k dp_k) */
+    real dot = 0;
+    #pragma omp simd reduction(+ : dot)
+    for (int j = 0; j < n; j++) dot += p[j] * dp[j];
+    if (accumulate) {
+        #pragma omp simd
+        for (int j = 0; j < n; j++) dx[j] += p[j] * (dp[j] - dot);
+    } else {
+        #pragma omp simd
+        for (int j = 0; j < n; j++) dx[j] = p[j] * (dp[j] - dot);
+    }
+}
+
+/* ======================================================================
+ * plain: the whole (T, T) score matrix of a head at once
+ * ==================================================================== */
+
+/* S = s Q K^T (s = 1/sqrt(hs));  P = softmax over each row, keys j <= t only;  O = P V */
+void OPS(attention_forward)(real *out, real *att, const real *qkv, int B, int T, int NH, int NKV, int hs)
+{
+    int D = (NH + 2 * NKV) * hs, C = NH * hs, group = NH / NKV;
+    real scale = 1 / sqrt((real)hs);
+    #pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            const real *base = qkv + (size_t)b * T * D, *q = base + h * hs;
+            const real *k = base + C + (h / group) * hs, *v = k + NKV * hs;
+            real *P = att + ((size_t)b * NH + h) * T * T;
+            real *o = out + (size_t)b * T * C + h * hs;
+            OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, D, k, D, 0, P, T);
+            for (int t = 0; t < T; t++) OPS(softmax_prefix)(P + (size_t)t * T, t + 1, T);
+            OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1, P, T, v, D, 0, o, C);
+        }
+}
+
+/* forward:  S = s Q K^T,  P = causal_softmax(S),  O = P V
+ * =>  dV += P^T dO                       (T, hs)
+ *     dP  = dO V^T                       (T, T), into scratch
+ *     dS  = P (dP - rowsum(P dP))        softmax_prefix_backward, in place
+ *     (masked entries have P = 0, so they get dS = 0 by themselves)
+ *     dQ += s dS K,   dK += s dS^T Q */
+void OPS(attention_backward)(real *dqkv, real *scratch, const real *dout, const real *qkv, const real *att,
+                             int B, int T, int NH, int NKV, int hs)
+{
+    int D = (NH + 2 * NKV) * hs, C = NH * hs, group = NH / NKV;
+    real scale = 1 / sqrt((real)hs);
+    #pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int kh = 0; kh < NKV; kh++)
+            for (int h = kh * group; h < (kh + 1) * group; h++) {
+                size_t bo = (size_t)b * T * D, ko = (size_t)C + (size_t)kh * hs, vo = ko + (size_t)NKV * hs;
+                const real *q = qkv + bo + h * hs, *k = qkv + bo + ko, *v = qkv + bo + vo;
+                real *dq = dqkv + bo + h * hs, *dk = dqkv + bo + ko, *dv = dqkv + bo + vo;
+                const real *P = att + ((size_t)b * NH + h) * T * T;
+                real *dS = scratch + ((size_t)b * NH + h) * T * T;
+                const real *dO = dout + (size_t)b * T * C + h * hs;
+                OPS_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1, P, T, dO, C, 1, dv, D);
+                OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1, dO, C, v, D, 0, dS, T);
+                for (int t = 0; t < T; t++) {
+                    real *d = dS + (size_t)t * T;
+                    OPS(softmax_prefix_backward)(d, P + (size_t)t * T, d, t + 1, 0);
+                    for (int j = t + 1; j < T; j++) d[j] = 0;
+                }
+                OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, dS, T, k, D, 1, dq, D);
+                OPS_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, dS, T, q, D, 1, dk, D);
+            }
+}
+
+/* ======================================================================
+ * tiled: flash attention
+ * ==================================================================== */
+
+/* Tiles of TILE queries x TILE keys: a score tile S = Q K^T and the
+ * products P V, P^T dO, dO V^T, dS K, dS^T Q are small GEMMs on strided
+ * rows of qkv.  The tiles (TILE x TILE) stay in L1/L2. */
+enum { TILE = 64 };
+
+static real OPS(dot)(const real *a, const real *b, int n)
+{
+    real s = 0;
+    #pragma omp simd reduction(+:s)
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+void OPS(attention_tiled_forward)(real *out, real *lse, const real *qkv, int B, int T, int NH, int NKV, int hs)
+{
+    size_t D = (size_t)(NH + 2 * NKV) * hs, C = (size_t)NH * hs;
+    int group = NH / NKV, ntiles = (T + TILE - 1) / TILE;
+    real scale = 1 / sqrt((real)hs);
+    /* causal: query tile t does t+1 key tiles, so hand out tasks dynamically */
+    #pragma omp parallel for collapse(3) schedule(dynamic)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int it = 0; it < ntiles; it++) {
+                real S[TILE * TILE], m[TILE], l[TILE];
+                const real *base = qkv + (size_t)b * T * D;
+                const real *K = base + C + (size_t)(h / group) * hs, *Vv = K + (size_t)NKV * hs;
+                int i0 = it * TILE, nq = T - i0 < TILE ? T - i0 : TILE;
+                const real *Q = base + (size_t)i0 * D + (size_t)h * hs;
+                real *O = out + ((size_t)b * T + i0) * C + (size_t)h * hs;   /* the accumulator */
+                for (int r = 0; r < nq; r++) { m[r] = -INFINITY; l[r] = 0; memset(O + r * C, 0, hs * sizeof *O); }
+                /* online softmax: after each key tile, m = max of the row's
+                 * scores so far, l = sum exp(s - m), O = sum exp(s - m) v;
+                 * old sums are rescaled by exp(m_old - m_new) when m grows. */
+                for (int j0 = 0; j0 < i0 + nq; j0 += TILE) {
+                    int nk = i0 + nq - j0 < TILE ? i0 + nq - j0 : TILE;
+                    /* S = scale Q K^T  (nq, nk) */
+                    OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hs, scale, Q, (int)D,
+                             K + (size_t)j0 * D, (int)D, 0, S, TILE);
+                    for (int r = 0; r < nq; r++) {
+                        real *sr = S + r * TILE, mt = m[r], sum = 0;
+                        int jn = i0 + r - j0 + 1 < nk ? i0 + r - j0 + 1 : nk;  /* keys j <= i */
+                        for (int j = 0; j < jn; j++) if (sr[j] > mt) mt = sr[j];
+                        real corr = exp(m[r] - mt);     /* exp(-inf) = 0 on the first tile */
+                        for (int j = 0; j < jn; j++) { sr[j] = exp(sr[j] - mt); sum += sr[j]; }
+                        for (int j = jn; j < nk; j++) sr[j] = 0;   /* masked: p = 0 */
+                        l[r] = l[r] * corr + sum;
+                        m[r] = mt;
+                        if (corr != 1) for (int d = 0; d < hs; d++) O[r * C + d] *= corr;
+                    }
+                    /* O += P V  (nq, hs) */
+                    OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hs, nk, 1, S, TILE,
+                             Vv + (size_t)j0 * D, (int)D, 1, O, (int)C);
+                }
+                for (int r = 0; r < nq; r++) {
+                    for (int d = 0; d < hs; d++) O[r * C + d] /= l[r];
+                    lse[((size_t)b * NH + h) * T + i0 + r] = m[r] + log(l[r]);
+                }
+            }
+}
+
+void OPS(attention_tiled_backward)(real *dqkv, const real *dout, const real *out, const real *lse,
+                                   const real *qkv, int B, int T, int NH, int NKV, int hs)
+{
+    /* forward: s_ij = scale q_i.k_j (j <= i),  p_ij = exp(s_ij - lse_i),  o_i = sum_j p_ij v_j
+     *   dv_j  += sum_i p_ij do_i                  dV += P^T dO
+     *   dp_ij  = do_i . v_j                       dP  = dO V^T
+     *   ds_ij  = p_ij (dp_ij - D_i),  D_i = sum_j p_ij dp_ij = do_i . o_i  (softmax backward)
+     *   dq_i  += scale sum_j ds_ij k_j            dQ += scale dS K
+     *   dk_j  += scale sum_i ds_ij q_i            dK += scale dS^T Q
+     * P is recomputed tile by tile from the saved lse.  One task per
+     * (b, kv head): it owns that head's dk, dv and the dq of its query
+     * heads, so no two threads write the same gradient. */
+    size_t D = (size_t)(NH + 2 * NKV) * hs, C = (size_t)NH * hs;
+    int group = NH / NKV, ntiles = (T + TILE - 1) / TILE;
+    real scale = 1 / sqrt((real)hs);
+    #pragma omp parallel
+    {
+        real *Di = xmalloc((size_t)T * sizeof *Di);
+        real *P = xmalloc(2 * TILE * TILE * sizeof *P), *dS = P + TILE * TILE;
+        #pragma omp for collapse(2) schedule(dynamic)
+        for (int b = 0; b < B; b++)
+            for (int kh = 0; kh < NKV; kh++) {
+                const real *base = qkv + (size_t)b * T * D;
+                real *dbase = dqkv + (size_t)b * T * D;
+                size_t koff = C + (size_t)kh * hs, voff = koff + (size_t)NKV * hs;
+                for (int h = kh * group; h < (kh + 1) * group; h++) {
+                    const real *L = lse + ((size_t)b * NH + h) * T;
+                    const real *dO = dout + (size_t)b * T * C + (size_t)h * hs;
+                    for (int i = 0; i < T; i++) Di[i] = OPS(dot)(dO + i * C, out + ((size_t)b * T + i) * C + (size_t)h * hs, hs);
+                    for (int jt = 0; jt < ntiles; jt++) {
+                        int j0 = jt * TILE, nk = T - j0 < TILE ? T - j0 : TILE;
+                        for (int it = jt; it < ntiles; it++) {
+                            int i0 = it * TILE, nq = T - i0 < TILE ? T - i0 : TILE;
+                            const real *Q = base + (size_t)i0 * D + (size_t)h * hs;
+                            /* S = scale Q K^T, then P = exp(S - lse), 0 where j > i */
+                            OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hs, scale, Q, (int)D,
+                                     base + (size_t)j0 * D + koff, (int)D, 0, P, TILE);
+                            for (int r = 0; r < nq; r++) {
+                                int jn = i0 + r - j0 + 1 < nk ? i0 + r - j0 + 1 : nk;
+                                for (int j = 0; j < jn; j++) P[r * TILE + j] = exp(P[r * TILE + j] - L[i0 + r]);
+                                for (int j = jn; j < nk; j++) P[r * TILE + j] = 0;
+                            }
+                            /* dV += P^T dO */
+                            OPS_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hs, nq, 1, P, TILE,
+                                     dO + (size_t)i0 * C, (int)C, 1, dbase + (size_t)j0 * D + voff, (int)D);
+                            /* dP = dO V^T, then dS = P (dP - D) */
+                            OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hs, 1, dO + (size_t)i0 * C,
+                                     (int)C, base + (size_t)j0 * D + voff, (int)D, 0, dS, TILE);
+                            for (int r = 0; r < nq; r++)
+                                for (int j = 0; j < nk; j++)
+                                    dS[r * TILE + j] = P[r * TILE + j] * (dS[r * TILE + j] - Di[i0 + r]);
+                            /* dQ += scale dS K,  dK += scale dS^T Q */
+                            OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hs, nk, scale, dS, TILE,
+                                     base + (size_t)j0 * D + koff, (int)D, 1, dbase + (size_t)i0 * D + (size_t)h * hs, (int)D);
+                            OPS_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hs, nq, scale, dS, TILE,
+                                     Q, (int)D, 1, dbase + (size_t)j0 * D + koff, (int)D);
+                        }
+                    }
+                }
+            }
+        free(Di);
+        free(P);
+    }
+}
+
+/* ======================================================================
+ * the KV-cache step
+ * ==================================================================== */
+
+/* The forward pass's last row only (t = len - 1): the new query against
+ * every cached key of its kv head, no mask needed. */
+void OPS(attention_step)(real *out, real *scratch, const real *q, const real *kcache, const real *vcache,
+                         int len, int NH, int NKV, int hs)
+{
+    int KVD = NKV * hs, group = NH / NKV;
+    real scale = 1 / sqrt((real)hs);
+    #pragma omp parallel for if (len * NH * hs > 32768)
+    for (int h = 0; h < NH; h++) {
+        const real *qh = q + h * hs, *kh = kcache + (h / group) * hs, *vh = vcache + (h / group) * hs;
+        real *s = scratch + (size_t)h * len, *o = out + h * hs;
+        for (int j = 0; j < len; j++) s[j] = OPS(dot)(qh, kh + (size_t)j * KVD, hs) * scale;
+        OPS(softmax_prefix)(s, len, len);
+        for (int i = 0; i < hs; i++) o[i] = 0;
+        for (int j = 0; j < len; j++) {
+            const real *vj = vh + (size_t)j * KVD;
+            #pragma omp simd
+            for (int i = 0; i < hs; i++) o[i] += s[j] * vj[i];
+        }
+    }
+}
