@@ -104,6 +104,27 @@ float *st_table_find(const struct st_table *t, float *block, const char *name, s
     return NULL;
 }
 
+json_t *st_hf_config(const char *architecture, const char *model_type)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "architectures", json_pack("[s]", architecture));
+    json_object_set_new(j, "model_type", json_string(model_type));
+    return j;
+}
+
+char *st_hf_config_dump(json_t *j, long eot, int digits)
+{
+    json_object_set_new(j, "torch_dtype", json_string("float32"));
+    if (eot >= 0) {
+        json_object_set_new(j, "bos_token_id", json_integer(eot));
+        json_object_set_new(j, "eos_token_id", json_integer(eot));
+    }
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(digits));
+    json_decref(j);
+    if (!s) die("out of memory writing config.json");
+    return s;
+}
+
 void st_table_export(const char *dir, const char *config_json, struct st_table *t,
                      const float *block, const char *const *meta)
 {

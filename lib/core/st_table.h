@@ -13,6 +13,7 @@
 
 #include "core/safetensors.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,15 @@ void st_table_load(const struct st_file *f, const struct st_table *t, float *blo
 /* The slice of `block` that tensor `name` is, its floats in *n; NULL when
  * no tensor has that name or it is a transposed one (not a slice). */
 float *st_table_find(const struct st_table *t, float *block, const char *name, size_t *n);
+
+/* A Hugging Face config.json: st_hf_config starts the object with its
+ * "architectures" [architecture] and "model_type"; the level adds its own
+ * fields; st_hf_config_dump ends it with "torch_dtype" float32 and, when
+ * eot >= 0, bos_token_id and eos_token_id, then releases j and returns it
+ * as text, indented, fields in the order added, reals to `digits`
+ * significant digits.  Free the result. */
+json_t *st_hf_config(const char *architecture, const char *model_type);
+char *st_hf_config_dump(json_t *j, long eot, int digits);
 
 /* A Hugging Face model directory: DIR (created if need be)/config.json,
  * config_json and a newline, and DIR/model.safetensors, the tensors of

@@ -1,7 +1,6 @@
 /* gpt2_ckpt.c - the custom level's table of Hugging Face GPT-2 names (the
  * names and shapes are listed in gpt2_ckpt.h) and its config.json. */
 #include "gpt2/gpt2_ckpt.h"
-#include "core/xio.h"
 
 #include <jansson.h>
 
@@ -39,9 +38,7 @@ char *gpt2_hf_config_json(const struct gpt2_config *c, long eot)
 {
     /* GPT2Config's fields (transformers, configuration_gpt2.py).  We train
      * without dropout; "gelu_new" is the tanh approximation we use. */
-    json_t *j = json_object();
-    json_object_set_new(j, "architectures", json_pack("[s]", "GPT2LMHeadModel"));
-    json_object_set_new(j, "model_type", json_string("gpt2"));
+    json_t *j = st_hf_config("GPT2LMHeadModel", "gpt2");
     json_object_set_new(j, "vocab_size", json_integer(c->vocab));
     json_object_set_new(j, "n_positions", json_integer(c->context));
     json_object_set_new(j, "n_ctx", json_integer(c->context));
@@ -56,13 +53,5 @@ char *gpt2_hf_config_json(const struct gpt2_config *c, long eot)
     json_object_set_new(j, "attn_pdrop", json_real(0));
     json_object_set_new(j, "initializer_range", json_real(0.02));
     json_object_set_new(j, "tie_word_embeddings", json_true());
-    json_object_set_new(j, "torch_dtype", json_string("float32"));
-    if (eot >= 0) {
-        json_object_set_new(j, "bos_token_id", json_integer(eot));
-        json_object_set_new(j, "eos_token_id", json_integer(eot));
-    }
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(j);
-    if (!s) die("out of memory writing config.json");
-    return s;
+    return st_hf_config_dump(j, eot, 10);
 }

@@ -60,9 +60,7 @@ char *llama_hf_config_json(const struct llama *m, long eot)
     const struct llama_config *c = &m->cfg;
     /* LlamaConfig's fields (transformers, configuration_llama.py); SwiGLU's
      * activation is "silu"; no biases; rope without scaling. */
-    json_t *j = json_object();
-    json_object_set_new(j, "architectures", json_pack("[s]", "LlamaForCausalLM"));
-    json_object_set_new(j, "model_type", json_string("llama"));
+    json_t *j = st_hf_config("LlamaForCausalLM", "llama");
     json_object_set_new(j, "vocab_size", json_integer(c->vocab));
     json_object_set_new(j, "hidden_size", json_integer(c->dim));
     json_object_set_new(j, "intermediate_size", json_integer(c->hidden));
@@ -80,14 +78,7 @@ char *llama_hf_config_json(const struct llama *m, long eot)
     json_object_set_new(j, "attention_dropout", json_real(0));
     json_object_set_new(j, "initializer_range", json_real(0.02));
     json_object_set_new(j, "tie_word_embeddings", c->tied ? json_true() : json_false());
-    json_object_set_new(j, "torch_dtype", json_string("float32"));
-    if (eot >= 0) {
-        json_object_set_new(j, "bos_token_id", json_integer(eot));
-        json_object_set_new(j, "eos_token_id", json_integer(eot));
-    }
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-    json_decref(j);
-    return s;
+    return st_hf_config_dump(j, eot, 9);
 }
 
 void llama_export_hf(const char *dir, const struct llama *m, long eot)

@@ -26,12 +26,6 @@ static char *dump(json_t *j)
     return s;
 }
 
-static char *config_json(const struct gpt2_config *c)
-{
-    return dump(json_pack("{s:i, s:i, s:i, s:i, s:i}", "vocab", c->vocab, "context", c->context,
-                          "layers", c->layers, "heads", c->heads, "dim", c->dim));
-}
-
 static char *hex64(uint64_t v)
 {
     char *s = xmalloc(17);
@@ -118,6 +112,12 @@ static void read_state(const char *path, json_t *j, struct train_state *st)
 }
 
 /* ---- the config of each level (tfs.config) -------------------------------- */
+static char *gpt2_config_json(const struct gpt2_config *c)
+{
+    return dump(json_pack("{s:i, s:i, s:i, s:i, s:i}", "vocab", c->vocab, "context", c->context,
+                          "layers", c->layers, "heads", c->heads, "dim", c->dim));
+}
+
 static char *llama_config_json(const struct llama_config *c)
 {
     return dump(json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f}", "vocab", c->vocab,
@@ -209,7 +209,7 @@ void ckpt_save(const char *path, const struct gpt2 *m, uint64_t fingerprint,
 {
     struct st_table t;
     gpt2_st_table(m, &t);
-    char *cfg = config_json(&m->cfg);
+    char *cfg = gpt2_config_json(&m->cfg);
     save(path, &t, m->params, m->m, m->v, ARCH, cfg, fingerprint, st, options);
     free(cfg);
     st_table_free(&t);
@@ -371,7 +371,7 @@ void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint,
     /* model.safetensors is a weights-only checkpoint: the tfs metadata too */
     struct st_table t;
     gpt2_st_table(m, &t);
-    char *js = gpt2_hf_config_json(&m->cfg, eot), *cfg = config_json(&m->cfg), *fp = hex64(fingerprint);
+    char *js = gpt2_hf_config_json(&m->cfg, eot), *cfg = gpt2_config_json(&m->cfg), *fp = hex64(fingerprint);
     const char *kv[13];
     ckpt_meta(kv, ARCH, cfg, fp, NULL, NULL);
     st_table_export(dir, js, &t, m->params, kv);
