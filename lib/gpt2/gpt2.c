@@ -20,6 +20,7 @@
  */
 #include "gpt2/gpt2.h"
 #include "kernels/ops.h"
+#include "core/pblock.h"
 #include "core/rng.h"
 #include "core/xio.h"
 
@@ -60,10 +61,7 @@ void gpt2_init(struct gpt2 *m, const struct gpt2_config *cfg)
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     fill_param_sizes(m->param_sizes, cfg);
-    for (int i = 0; i < GPT2_NPARAMS; i++) m->nparams += m->param_sizes[i];
-    m->params = xcalloc(m->nparams, sizeof(float));
-    float *p = m->params;
-    for (int i = 0; i < GPT2_NPARAMS; i++) { m->p[i] = p; p += m->param_sizes[i]; }
+    m->params = pblock_new(m->p, m->param_sizes, GPT2_NPARAMS, &m->nparams);
     m->mean_loss = -1;
 }
 

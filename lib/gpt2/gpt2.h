@@ -15,7 +15,7 @@
  *
  * Weight layout: linear weights are stored (out, in), row-major, as
  * PyTorch's nn.Linear does:  y = x @ W^T + b.  (Hugging Face's GPT-2 uses
- * Conv1D with (in, out): the checkpoint code transposes when it exports.)
+ * Conv1D with (in, out): its table in gpt2/gpt2_ckpt.c transposes them.)
  *
  * Implementation: lib/gpt2/gpt2.c chains the forward/backward pairs of ops.h
  * (lib/kernels/*.c); parameters, gradients, AdamW moments and activations each

@@ -22,6 +22,7 @@
 
 #include "llama/llama_ops.h"
 #include "kernels/ops.h"
+#include "core/pblock.h"
 #include "core/rng.h"
 #include "core/xio.h"
 
@@ -86,10 +87,7 @@ void llama_init(struct llama *m, const struct llama_config *cfg)
     s[LP_WDOWN] = L * C * F;
     s[LP_NORM] = C;
     s[LP_HEAD] = cfg->tied ? 0 : V * C;
-    for (int i = 0; i < LLAMA_NPARAMS; i++) m->nparams += s[i];
-    m->params = xcalloc(m->nparams, sizeof *m->params);
-    float *p = m->params;
-    for (int i = 0; i < LLAMA_NPARAMS; i++) { m->p[i] = p; p += s[i]; }
+    m->params = pblock_new(m->p, s, LLAMA_NPARAMS, &m->nparams);
     if (cfg->tied) m->p[LP_HEAD] = m->p[LP_EMBED];
     m->rope_cos = xmalloc((size_t)cfg->context * (hs / 2) * sizeof(float));
     m->rope_sin = xmalloc((size_t)cfg->context * (hs / 2) * sizeof(float));

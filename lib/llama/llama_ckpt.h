@@ -18,23 +18,25 @@
  * both sides store (out, in) row-major, so every tensor is a contiguous
  * slice of the parameter block: nothing is copied or transposed.  Our
  * rotary convention is HF's rotate_half, so q_proj and k_proj need no
- * permutation either.
+ * permutation either.  The checkpoint around these tensors (metadata,
+ * moments, training state) is model/checkpoint.h; the GPT-2 counterpart
+ * of this file is gpt2/gpt2_ckpt.h.
  */
 #ifndef TFS_LLAMA_CKPT_H
 #define TFS_LLAMA_CKPT_H
 
 #include "llama/llama.h"
-#include "core/safetensors.h"
+#include "core/st_table.h"
 
-/* Add every tensor of `block` (a buffer with the parameter layout: params,
- * grads, m or v) to w under its HF name preceded by prefix ("" for the
- * weights, e.g. "grad." or "optimizer.m." for the others).  The names are
- * kept by w until st_writer_free; the data must stay valid until st_write. */
+/* The table of m's tensors, in file order, with offsets into a block of
+ * the parameter layout (params, grads, m or v), for core/st_table.h's
+ * walker.  st_table_free it. */
+void llama_st_table(const struct llama *m, struct st_table *t);
+
+/* Add every tensor of `block` (parameter layout) to w under its HF name
+ * preceded by prefix ("" for the weights, e.g. "grad." or "optimizer.m."
+ * for the others).  The data must stay valid until st_write. */
 void llama_st_add(struct st_writer *w, const struct llama *m, const float *block, const char *prefix);
-
-/* Fill `block` (parameter layout) from f's tensors named prefix + HF name,
- * dying with the file, tensor and shapes on a missing or misshapen one. */
-void llama_st_read(const struct st_file *f, const struct llama *m, float *block, const char *prefix);
 
 /* The slice of `block` (parameter layout) that HF name `name` denotes, and
  * its number of floats in *n; NULL when no tensor has that name. */

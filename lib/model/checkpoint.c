@@ -1,8 +1,10 @@
-/* checkpoint.c - GPT-2 checkpoints as safetensors with Hugging Face names
- * (see checkpoint.h for the names, shapes and metadata). */
+/* checkpoint.c - checkpoints of either level as safetensors with Hugging
+ * Face names (see checkpoint.h for the metadata): the level-independent
+ * part.  Each level's tensor table is its own (gpt2/gpt2_ckpt.c,
+ * llama/llama_ckpt.c); core/st_table.c walks them. */
 #include "model/checkpoint.h"
+#include "gpt2/gpt2_ckpt.h"
 #include "llama/llama_ckpt.h"
-#include "core/safetensors.h"
 #include "core/xio.h"
 
 #include <errno.h>
@@ -11,77 +13,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define ARCH "gpt2"
-
-/* ---- the tensor table ----------------------------------------------------
- * One entry per tensor of the file: which parameter of our block it comes
- * from, where in it (layer offset), its Hugging Face shape, and whether it
- * is a Conv1D matrix stored transposed relative to ours. */
-struct hf_tensor {
-    char name[96];
-    enum gpt2_param p;
-    size_t off;             /* float offset inside m->p[p] */
-    int ndim;
-    int64_t shape[2];       /* Hugging Face shape; ours is (shape[1], shape[0]) if transpose */
-    int transpose;
-};
-
-/* Per-block tensors: suffix after "transformer.h.{i}.", our parameter, and
- * the Hugging Face shape in units of C (rows, cols; cols 0 = a vector). */
-static const struct { const char *suffix; enum gpt2_param p; int rows, cols, transpose; } BLOCK[] = {
-    { "ln_1.weight",        P_LN1W,     1, 0, 0 },
-    { "ln_1.bias",          P_LN1B,     1, 0, 0 },
-    { "attn.c_attn.weight", P_QKVW,     1, 3, 1 },  /* ours (3C, C) */
-    { "attn.c_attn.bias",   P_QKVB,     3, 0, 0 },
-    { "attn.c_proj.weight", P_ATTPROJW, 1, 1, 1 },  /* ours (C, C) */
-    { "attn.c_proj.bias",   P_ATTPROJB, 1, 0, 0 },
-    { "ln_2.weight",        P_LN2W,     1, 0, 0 },
-    { "ln_2.bias",          P_LN2B,     1, 0, 0 },
-    { "mlp.c_fc.weight",    P_FCW,      1, 4, 1 },  /* ours (4C, C) */
-    { "mlp.c_fc.bias",      P_FCB,      4, 0, 0 },
-    { "mlp.c_proj.weight",  P_FCPROJW,  4, 1, 1 },  /* ours (C, 4C) */
-    { "mlp.c_proj.bias",    P_FCPROJB,  1, 0, 0 },
-};
-#define NBLOCK ((int)(sizeof BLOCK / sizeof BLOCK[0]))
-
-static int hf_tensors(const struct gpt2_config *c, struct hf_tensor **out)
-{
-    int n = 4 + NBLOCK * c->layers, k = 0;
-    struct hf_tensor *t = xcalloc((size_t)n, sizeof *t);
-    int64_t C = c->dim;
-    t[k++] = (struct hf_tensor){ "transformer.wte.weight", P_WTE, 0, 2, { c->vocab, C }, 0 };
-    t[k++] = (struct hf_tensor){ "transformer.wpe.weight", P_WPE, 0, 2, { c->context, C }, 0 };
-    for (int l = 0; l < c->layers; l++)
-        for (int j = 0; j < NBLOCK; j++) {
-            struct hf_tensor *e = &t[k++];
-            snprintf(e->name, sizeof e->name, "transformer.h.%d.%s", l, BLOCK[j].suffix);
-            e->p = BLOCK[j].p;
-            e->ndim = BLOCK[j].cols ? 2 : 1;
-            e->shape[0] = BLOCK[j].rows * C;
-            e->shape[1] = BLOCK[j].cols * C;
-            e->transpose = BLOCK[j].transpose;
-            size_t per = (size_t)e->shape[0] * (size_t)(e->ndim == 2 ? e->shape[1] : 1);
-            e->off = (size_t)l * per;
-        }
-    t[k++] = (struct hf_tensor){ "transformer.ln_f.weight", P_LNFW, 0, 1, { C, 0 }, 0 };
-    t[k++] = (struct hf_tensor){ "transformer.ln_f.bias", P_LNFB, 0, 1, { C, 0 }, 0 };
-    *out = t;
-    return n;
-}
-
-static size_t numel(const struct hf_tensor *e)
-{
-    return (size_t)e->shape[0] * (size_t)(e->ndim == 2 ? e->shape[1] : 1);
-}
-
-/* dst (cols, rows) = src (rows, cols) transposed. */
-static void transpose(float *dst, const float *src, size_t rows, size_t cols)
-{
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
-}
 
 /* ---- metadata ------------------------------------------------------------ */
 static char *dump(json_t *j)
@@ -91,12 +24,6 @@ static char *dump(json_t *j)
     json_decref(j);
     if (!s) die("out of memory writing checkpoint metadata");
     return s;
-}
-
-static char *config_json(const struct gpt2_config *c)
-{
-    return dump(json_pack("{s:i, s:i, s:i, s:i, s:i}", "vocab", c->vocab, "context", c->context,
-                          "layers", c->layers, "heads", c->heads, "dim", c->dim));
 }
 
 static char *hex64(uint64_t v)
@@ -184,84 +111,24 @@ static void read_state(const char *path, json_t *j, struct train_state *st)
     }
 }
 
-/* ---- save ---------------------------------------------------------------- */
-/* Add the tensors of one parameter-shaped block (weights or a moment). */
-static void add_block(struct st_writer *w, const struct hf_tensor *t, int n, const struct gpt2 *m,
-                      const float *block, const char *prefix, float **bufs, int *nbufs)
+/* ---- the config of each level (tfs.config) -------------------------------- */
+static char *gpt2_config_json(const struct gpt2_config *c)
 {
-    for (int i = 0; i < n; i++) {
-        const struct hf_tensor *e = &t[i];
-        const float *src = block + (m->p[e->p] - m->params) + e->off;
-        char name[128];
-        snprintf(name, sizeof name, "%s%s", prefix, e->name);
-        if (e->transpose) {
-            /* ours (out, in) = (shape[1], shape[0]); the file wants (in, out) */
-            float *b = xmalloc(numel(e) * sizeof *b);
-            transpose(b, src, (size_t)e->shape[1], (size_t)e->shape[0]);
-            bufs[(*nbufs)++] = b;
-            src = b;
-        }
-        st_add(w, name, src, e->ndim, e->shape);
-    }
+    return dump(json_pack("{s:i, s:i, s:i, s:i, s:i}", "vocab", c->vocab, "context", c->context,
+                          "layers", c->layers, "heads", c->heads, "dim", c->dim));
 }
 
-void ckpt_save(const char *path, const struct gpt2 *m, uint64_t fingerprint,
-               const struct train_state *st, const char *options)
+static char *llama_config_json(const struct llama_config *c)
 {
-    struct hf_tensor *t;
-    int n = hf_tensors(&m->cfg, &t);
-    float **bufs = xcalloc((size_t)(3 * n), sizeof *bufs);
-    int nbufs = 0;
-    struct st_writer *w = st_writer_new();
-    add_block(w, t, n, m, m->params, "", bufs, &nbufs);
-    if (st) {
-        if (!m->m || !m->v) die("internal error: saving a training checkpoint without AdamW moments");
-        add_block(w, t, n, m, m->m, "optimizer.m.", bufs, &nbufs);
-        add_block(w, t, n, m, m->v, "optimizer.v.", bufs, &nbufs);
-    }
-    char *cfg = config_json(&m->cfg), *fp = hex64(fingerprint), *sj = st ? state_json(st) : NULL;
-    st_meta(w, "format", "pt");
-    st_meta(w, "tfs.arch", ARCH);
-    st_meta(w, "tfs.config", cfg);
-    st_meta(w, "tfs.tokenizer", fp);
-    if (sj) st_meta(w, "tfs.state", sj);
-    if (options) st_meta(w, "tfs.options", options);
-    st_write(w, path);
-    st_writer_free(w);
-    for (int i = 0; i < nbufs; i++) free(bufs[i]);
-    free(bufs); free(t); free(cfg); free(fp); free(sj);
+    return dump(json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f}", "vocab", c->vocab,
+                          "context", c->context, "layers", c->layers, "heads", c->heads,
+                          "kv_heads", c->kv_heads, "dim", c->dim, "hidden", c->hidden, "tied", c->tied,
+                          "rope_theta", (double)c->rope_theta, "norm_eps", (double)c->norm_eps));
 }
 
-/* ---- load ---------------------------------------------------------------- */
-static void load_block(const struct st_file *f, const struct hf_tensor *t, int n, const struct gpt2 *m,
-                       float *block, const char *prefix)
+static void read_gpt2_config(const char *name, const struct st_file *f, struct gpt2_config *c)
 {
-    for (int i = 0; i < n; i++) {
-        const struct hf_tensor *e = &t[i];
-        char name[128];
-        snprintf(name, sizeof name, "%s%s", prefix, e->name);
-        const float *src = st_expect(f, name, e->ndim, e->shape);
-        float *dst = block + (m->p[e->p] - m->params) + e->off;
-        if (e->transpose) transpose(dst, src, (size_t)e->shape[0], (size_t)e->shape[1]);
-        else memcpy(dst, src, numel(e) * sizeof *dst);
-    }
-}
-
-void ckpt_load(const char *path, struct gpt2 *m, struct ckpt_info *info, int want_state)
-{
-    struct ckpt_info local;
-    if (!info) info = &local;
-    memset(info, 0, sizeof *info);
-    struct st_file *f = st_open(path);
-    const char *name = path_name(path);
-    const char *arch = st_meta_get(f, "tfs.arch");
-    if (!arch) die("%s: not a tfs checkpoint (its metadata has no tfs.arch); "
-                   "create one with tfs-train", name);
-    if (strcmp(arch, ARCH) != 0)
-        die("%s: a checkpoint of architecture '%s'; this program reads '%s'", name, arch, ARCH);
-
     json_t *cj = parse_meta(name, f, "tfs.config");
-    struct gpt2_config *c = &info->cfg;
     c->vocab = (int)get_int(name, cj, "vocab", "tfs.config");
     c->context = (int)get_int(name, cj, "context", "tfs.config");
     c->layers = (int)get_int(name, cj, "layers", "tfs.config");
@@ -273,87 +140,13 @@ void ckpt_load(const char *path, struct gpt2 *m, struct ckpt_info *info, int wan
         c->layers > 1024 || c->dim > (1 << 16))
         die("%s: tfs.config describes an impossible model (vocab %d, context %d, layers %d, heads %d, dim %d)",
             name, c->vocab, c->context, c->layers, c->heads, c->dim);
-    const char *fp = st_meta_get(f, "tfs.tokenizer");
-    info->fingerprint = fp ? parse_hex64(name, "tokenizer fingerprint", fp) : 0;
-
-    gpt2_init(m, c);
-    struct hf_tensor *t;
-    int n = hf_tensors(c, &t);
-    load_block(f, t, n, m, m->params, "");
-
-    const char *sj = st_meta_get(f, "tfs.state");
-    if (sj) {
-        info->has_state = 1;
-        json_t *j = parse_meta(name, f, "tfs.state");
-        read_state(name, j, &info->st);
-        json_decref(j);
-    }
-    const char *opt = st_meta_get(f, "tfs.options");
-    if (opt) info->options = xstrdup(opt);
-    if (want_state && info->has_state) {
-        if (!m->m) m->m = xcalloc(m->nparams, sizeof *m->m);
-        if (!m->v) m->v = xcalloc(m->nparams, sizeof *m->v);
-        load_block(f, t, n, m, m->m, "optimizer.m.");
-        load_block(f, t, n, m, m->v, "optimizer.v.");
-    }
-    free(t);
-    st_close(f);
 }
 
-/* ---- either level ---------------------------------------------------------- */
-static char *llama_config_json(const struct llama_config *c)
+static void read_llama_config(const char *name, const struct st_file *f, struct llama_config *c)
 {
-    return dump(json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f}", "vocab", c->vocab,
-                          "context", c->context, "layers", c->layers, "heads", c->heads,
-                          "kv_heads", c->kv_heads, "dim", c->dim, "hidden", c->hidden, "tied", c->tied,
-                          "rope_theta", (double)c->rope_theta, "norm_eps", (double)c->norm_eps));
-}
-
-void ckpt_save_model(const char *path, const struct model *m, uint64_t fingerprint,
-                     const struct train_state *st, const char *options)
-{
-    if (m->arch != MODEL_BASELINE) { ckpt_save(path, &m->gpt2, fingerprint, st, options); return; }
-    const struct llama *l = &m->llama;
-    struct st_writer *w = st_writer_new();
-    llama_st_add(w, l, l->params, "");
-    if (st) {
-        if (!l->m || !l->v) die("internal error: saving a training checkpoint without AdamW moments");
-        llama_st_add(w, l, l->m, "optimizer.m.");
-        llama_st_add(w, l, l->v, "optimizer.v.");
-    }
-    char *cfg = llama_config_json(&l->cfg), *fp = hex64(fingerprint), *sj = st ? state_json(st) : NULL;
-    st_meta(w, "format", "pt");
-    st_meta(w, "tfs.arch", model_arch_tag(MODEL_BASELINE));
-    st_meta(w, "tfs.config", cfg);
-    st_meta(w, "tfs.tokenizer", fp);
-    if (sj) st_meta(w, "tfs.state", sj);
-    if (options) st_meta(w, "tfs.options", options);
-    st_write(w, path);
-    st_writer_free(w);
-    free(cfg); free(fp); free(sj);
-}
-
-void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, int want_state)
-{
-    struct ckpt_info local;
-    if (!info) info = &local;
-    memset(m, 0, sizeof *m);
-    struct st_file *f = st_open(path);
-    const char *name = path_name(path);
-    const char *arch = st_meta_get(f, "tfs.arch");
-    if (!arch || strcmp(arch, model_arch_tag(MODEL_BASELINE)) != 0) {
-        /* a custom model, or not a checkpoint: ckpt_load says which */
-        st_close(f);
-        m->arch = MODEL_CUSTOM;
-        ckpt_load(path, &m->gpt2, info, want_state);
-        info->model = model_config_of(m);
-        if (info == &local) ckpt_info_free(&local);
-        return;
-    }
-    memset(info, 0, sizeof *info);
     json_t *cj = parse_meta(name, f, "tfs.config");
     const char *w = "tfs.config";
-    struct llama_config c = {
+    *c = (struct llama_config){
         .vocab = (int)get_int(name, cj, "vocab", w), .context = (int)get_int(name, cj, "context", w),
         .layers = (int)get_int(name, cj, "layers", w), .heads = (int)get_int(name, cj, "heads", w),
         .kv_heads = (int)get_int(name, cj, "kv_heads", w), .dim = (int)get_int(name, cj, "dim", w),
@@ -362,16 +155,103 @@ void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, 
         .norm_eps = (float)get_real(name, cj, "norm_eps", w),
     };
     json_decref(cj);
-    const char *e = llama_config_error(&c);
-    if (!e && (c.vocab > (1 << 24) || c.context > (1 << 20) || c.layers > 1024 || c.dim > (1 << 16) ||
-               c.hidden > (1 << 20)))
+    const char *e = llama_config_error(c);
+    if (!e && (c->vocab > (1 << 24) || c->context > (1 << 20) || c->layers > 1024 || c->dim > (1 << 16) ||
+               c->hidden > (1 << 20)))
         e = "a size is out of range";
     if (e) die("%s: tfs.config describes an impossible model: %s", name, e);
+}
+
+/* ---- save ---------------------------------------------------------------- */
+/* A checkpoint's metadata in file order (key, value, ..., NULL; at most 12
+ * strings and the NULL); state and options may be NULL. */
+static void ckpt_meta(const char **kv, const char *arch, const char *cfg, const char *fp,
+                      const char *state, const char *options)
+{
+    int k = 0;
+    kv[k++] = "format";         /* transformers refuses files without it */
+    kv[k++] = "pt";
+    kv[k++] = "tfs.arch";
+    kv[k++] = arch;
+    kv[k++] = "tfs.config";
+    kv[k++] = cfg;
+    kv[k++] = "tfs.tokenizer";
+    kv[k++] = fp;
+    if (state) { kv[k++] = "tfs.state"; kv[k++] = state; }
+    if (options) { kv[k++] = "tfs.options"; kv[k++] = options; }
+    kv[k] = NULL;
+}
+
+/* Write the weights of a level (its table t over its blocks), with st the
+ * moments mm and vv too, and the metadata; cfg is its tfs.config. */
+static void save(const char *path, struct st_table *t, const float *params, const float *mm,
+                 const float *vv, const char *arch, const char *cfg, uint64_t fingerprint,
+                 const struct train_state *st, const char *options)
+{
+    struct st_writer *w = st_writer_new();
+    st_table_save(w, t, params, "");
+    if (st) {
+        if (!mm || !vv) die("internal error: saving a training checkpoint without AdamW moments");
+        st_table_save(w, t, mm, "optimizer.m.");
+        st_table_save(w, t, vv, "optimizer.v.");
+    }
+    char *fp = hex64(fingerprint), *sj = st ? state_json(st) : NULL;
+    const char *kv[13];
+    ckpt_meta(kv, arch, cfg, fp, sj, options);
+    for (const char **p = kv; *p; p += 2) st_meta(w, p[0], p[1]);
+    st_write(w, path);
+    st_writer_free(w);
+    free(fp); free(sj);
+}
+
+void ckpt_save(const char *path, const struct gpt2 *m, uint64_t fingerprint,
+               const struct train_state *st, const char *options)
+{
+    struct st_table t;
+    gpt2_st_table(m, &t);
+    char *cfg = gpt2_config_json(&m->cfg);
+    save(path, &t, m->params, m->m, m->v, ARCH, cfg, fingerprint, st, options);
+    free(cfg);
+    st_table_free(&t);
+}
+
+void ckpt_save_model(const char *path, const struct model *m, uint64_t fingerprint,
+                     const struct train_state *st, const char *options)
+{
+    if (m->arch != MODEL_BASELINE) { ckpt_save(path, &m->gpt2, fingerprint, st, options); return; }
+    const struct llama *l = &m->llama;
+    struct st_table t;
+    llama_st_table(l, &t);
+    char *cfg = llama_config_json(&l->cfg);
+    save(path, &t, l->params, l->m, l->v, model_arch_tag(MODEL_BASELINE), cfg, fingerprint, st, options);
+    free(cfg);
+    st_table_free(&t);
+}
+
+/* ---- load ---------------------------------------------------------------- */
+/* Open a checkpoint; its tfs.arch in *arch.  Dies for a file without one. */
+static struct st_file *open_ckpt(const char *path, const char **arch)
+{
+    struct st_file *f = st_open(path);
+    *arch = st_meta_get(f, "tfs.arch");
+    if (!*arch) die("%s: not a tfs checkpoint (its metadata has no tfs.arch); "
+                    "create one with tfs-train", path_name(path));
+    return f;
+}
+
+static uint64_t read_fingerprint(const char *name, const struct st_file *f)
+{
     const char *fp = st_meta_get(f, "tfs.tokenizer");
-    info->fingerprint = fp ? parse_hex64(name, "tokenizer fingerprint", fp) : 0;
-    m->arch = MODEL_BASELINE;
-    llama_init(&m->llama, &c);
-    llama_st_read(f, &m->llama, m->llama.params, "");
+    return fp ? parse_hex64(name, "tokenizer fingerprint", fp) : 0;
+}
+
+/* After the config: the weights (table t) into params, the state and the
+ * options into info, and with want_state and a training checkpoint the
+ * moments into *mm and *vv (n floats each, allocated here). */
+static void load_blocks(const char *name, const struct st_file *f, const struct st_table *t, float *params,
+                        float **mm, float **vv, size_t n, struct ckpt_info *info, int want_state)
+{
+    st_table_load(f, t, params, "");
     if (st_meta_get(f, "tfs.state")) {
         info->has_state = 1;
         json_t *j = parse_meta(name, f, "tfs.state");
@@ -381,13 +261,75 @@ void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, 
     const char *opt = st_meta_get(f, "tfs.options");
     if (opt) info->options = xstrdup(opt);
     if (want_state && info->has_state) {
-        m->llama.m = xcalloc(m->llama.nparams, sizeof(float));
-        m->llama.v = xcalloc(m->llama.nparams, sizeof(float));
-        llama_st_read(f, &m->llama, m->llama.m, "optimizer.m.");
-        llama_st_read(f, &m->llama, m->llama.v, "optimizer.v.");
+        *mm = xcalloc(n, sizeof(float));
+        *vv = xcalloc(n, sizeof(float));
+        st_table_load(f, t, *mm, "optimizer.m.");
+        st_table_load(f, t, *vv, "optimizer.v.");
     }
+}
+
+static void load_gpt2(const char *name, const struct st_file *f, struct gpt2 *m,
+                      struct ckpt_info *info, int want_state)
+{
+    read_gpt2_config(name, f, &info->cfg);
+    info->fingerprint = read_fingerprint(name, f);
+    gpt2_init(m, &info->cfg);
+    struct st_table t;
+    gpt2_st_table(m, &t);
+    load_blocks(name, f, &t, m->params, &m->m, &m->v, m->nparams, info, want_state);
+    st_table_free(&t);
+}
+
+static void load_llama(const char *name, const struct st_file *f, struct llama *m,
+                       struct ckpt_info *info, int want_state)
+{
+    struct llama_config c;
+    read_llama_config(name, f, &c);
+    info->fingerprint = read_fingerprint(name, f);
+    llama_init(m, &c);
+    struct st_table t;
+    llama_st_table(m, &t);
+    load_blocks(name, f, &t, m->params, &m->m, &m->v, m->nparams, info, want_state);
+    st_table_free(&t);
     info->cfg = (struct gpt2_config){ .vocab = c.vocab, .context = c.context, .layers = c.layers,
                                       .heads = c.heads, .dim = c.dim };
+}
+
+static void refuse_arch(const char *name, const char *arch)
+{
+    if (strcmp(arch, ARCH) != 0)
+        die("%s: a checkpoint of architecture '%s'; this program reads '%s'", name, arch, ARCH);
+}
+
+void ckpt_load(const char *path, struct gpt2 *m, struct ckpt_info *info, int want_state)
+{
+    struct ckpt_info local;
+    if (!info) info = &local;
+    memset(info, 0, sizeof *info);
+    const char *arch;
+    struct st_file *f = open_ckpt(path, &arch);
+    refuse_arch(path_name(path), arch);
+    load_gpt2(path_name(path), f, m, info, want_state);
+    st_close(f);
+    if (info == &local) ckpt_info_free(&local);
+}
+
+void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, int want_state)
+{
+    struct ckpt_info local;
+    if (!info) info = &local;
+    memset(info, 0, sizeof *info);
+    memset(m, 0, sizeof *m);
+    const char *arch, *name = path_name(path);
+    struct st_file *f = open_ckpt(path, &arch);
+    if (!strcmp(arch, model_arch_tag(MODEL_BASELINE))) {
+        m->arch = MODEL_BASELINE;
+        load_llama(name, f, &m->llama, info, want_state);
+    } else {
+        refuse_arch(name, arch);
+        m->arch = MODEL_CUSTOM;
+        load_gpt2(name, f, &m->gpt2, info, want_state);
+    }
     info->model = model_config_of(m);
     st_close(f);
     if (info == &local) ckpt_info_free(&local);
@@ -426,42 +368,19 @@ void ckpt_check_stream(const char *ckpt_name, const struct ckpt_info *info,
 /* ---- Hugging Face export ------------------------------------------------- */
 void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint, long eot)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) die_errno("cannot create directory '%s'", dir);
-    size_t n = strlen(dir) + 32;
-    char *path = xmalloc(n);
-    /* GPT2Config's fields (transformers, configuration_gpt2.py).  We train
-     * without dropout; "gelu_new" is the tanh approximation we use. */
-    json_t *j = json_object();
-    json_object_set_new(j, "architectures", json_pack("[s]", "GPT2LMHeadModel"));
-    json_object_set_new(j, "model_type", json_string("gpt2"));
-    json_object_set_new(j, "vocab_size", json_integer(m->cfg.vocab));
-    json_object_set_new(j, "n_positions", json_integer(m->cfg.context));
-    json_object_set_new(j, "n_ctx", json_integer(m->cfg.context));
-    json_object_set_new(j, "n_embd", json_integer(m->cfg.dim));
-    json_object_set_new(j, "n_layer", json_integer(m->cfg.layers));
-    json_object_set_new(j, "n_head", json_integer(m->cfg.heads));
-    json_object_set_new(j, "n_inner", json_null());
-    json_object_set_new(j, "activation_function", json_string("gelu_new"));
-    json_object_set_new(j, "layer_norm_epsilon", json_real(1e-5));
-    json_object_set_new(j, "resid_pdrop", json_real(0));
-    json_object_set_new(j, "embd_pdrop", json_real(0));
-    json_object_set_new(j, "attn_pdrop", json_real(0));
-    json_object_set_new(j, "initializer_range", json_real(0.02));
-    json_object_set_new(j, "tie_word_embeddings", json_true());
-    json_object_set_new(j, "torch_dtype", json_string("float32"));
-    if (eot >= 0) {
-        json_object_set_new(j, "bos_token_id", json_integer(eot));
-        json_object_set_new(j, "eos_token_id", json_integer(eot));
-    }
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(j);
-    snprintf(path, n, "%s/config.json", dir);
-    struct outfile o;
-    FILE *f = outfile_open(&o, path);
-    fprintf(f, "%s\n", s);
-    outfile_commit(&o);
-    free(s);
-    snprintf(path, n, "%s/model.safetensors", dir);
-    ckpt_save(path, m, fingerprint, NULL, NULL);
-    free(path);
+    /* model.safetensors is a weights-only checkpoint: the tfs metadata too */
+    struct st_table t;
+    gpt2_st_table(m, &t);
+    char *js = gpt2_hf_config_json(&m->cfg, eot), *cfg = gpt2_config_json(&m->cfg), *fp = hex64(fingerprint);
+    const char *kv[13];
+    ckpt_meta(kv, ARCH, cfg, fp, NULL, NULL);
+    st_table_export(dir, js, &t, m->params, kv);
+    free(js); free(cfg); free(fp);
+    st_table_free(&t);
+}
+
+void ckpt_export_hf_model(const char *dir, const struct model *m, uint64_t fingerprint, long eot)
+{
+    if (m->arch == MODEL_BASELINE) llama_export_hf(dir, &m->llama, eot);   /* LlamaForCausalLM */
+    else ckpt_export_hf(dir, &m->gpt2, fingerprint, eot);                 /* GPT2LMHeadModel */
 }

@@ -1,33 +1,18 @@
-/* checkpoint.h - save and load the GPT-2 model, its optimizer and the state
- * of a training run, as one safetensors file (safetensors.h).
+/* checkpoint.h - save and load a model of either level, its optimizer and
+ * the state of a training run, as one safetensors file (safetensors.h).
  *
- * Tensors carry Hugging Face GPT-2's names and shapes, so the file (or the
- * one --export-hf writes) loads in transformers' GPT2LMHeadModel:
- *
- *   transformer.wte.weight               (V, C)
- *   transformer.wpe.weight               (ctx, C)
- *   transformer.h.{i}.ln_1.weight, .bias (C)
- *   transformer.h.{i}.attn.c_attn.weight (C, 3C)   Conv1D: (in, out)
- *   transformer.h.{i}.attn.c_attn.bias   (3C)
- *   transformer.h.{i}.attn.c_proj.weight (C, C)
- *   transformer.h.{i}.attn.c_proj.bias   (C)
- *   transformer.h.{i}.ln_2.weight, .bias (C)
- *   transformer.h.{i}.mlp.c_fc.weight    (C, 4C)
- *   transformer.h.{i}.mlp.c_fc.bias      (4C)
- *   transformer.h.{i}.mlp.c_proj.weight  (4C, C)
- *   transformer.h.{i}.mlp.c_proj.bias    (C)
- *   transformer.ln_f.weight, .bias       (C)
- *
- * Our linear weights are (out, in) (gpt2.h); Hugging Face's Conv1D keeps
- * (in, out), so the four matrices of each block are transposed on the way
- * out and back on the way in.  The output projection is tied to wte, so
- * there is no lm_head tensor.
+ * Tensors carry Hugging Face's names and shapes, so the file (or the one
+ * --export-hf writes) loads in transformers: GPT2LMHeadModel for the
+ * custom and autograd levels (the names: gpt2/gpt2_ckpt.h),
+ * LlamaForCausalLM for the baseline (llama/llama_ckpt.h).  Each level's
+ * table of names is walked by core/st_table.c; this file is the part that
+ * does not depend on the level: metadata, training state, which level.
  *
  * A training checkpoint adds the AdamW moments under the same names with
  * the prefixes "optimizer.m." and "optimizer.v." (same shapes), and keeps
  * in __metadata__ (all values are strings, as safetensors requires):
  *   format         "pt" (transformers refuses files without it)
- *   tfs.arch       "gpt2": what the tensors mean; anything else is refused
+ *   tfs.arch       "gpt2" or "llama": what the tensors mean; anything else is refused
  *   tfs.config     {"vocab":V,"context":ctx,"layers":L,"heads":NH,"dim":C}
  *   tfs.tokenizer  the tokenizer fingerprint of the training data, 16 hex digits
  *   tfs.state      the training state (struct train_state below), JSON
@@ -92,9 +77,6 @@ char *ckpt_options(const char *path);
 void ckpt_check_stream(const char *ckpt_name, const struct ckpt_info *info,
                        const char *stream_name, uint32_t vocab, uint64_t fingerprint);
 
-/* Write DIR/config.json and DIR/model.safetensors (weights only) for
- * transformers' GPT2LMHeadModel.from_pretrained(DIR).  eot is the
- * end-of-text id (bos and eos of the config), or -1 when unknown. */
 /* Either level: a custom model is saved and loaded exactly as by ckpt_save
  * and ckpt_load; a baseline one has tfs.arch "llama", the Hugging Face
  * Llama tensor names (llama_ckpt.h), its moments under "optimizer.m." and
@@ -105,6 +87,13 @@ void ckpt_save_model(const char *path, const struct model *m, uint64_t fingerpri
                      const struct train_state *st, const char *options);
 void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, int want_state);
 
+/* Write DIR/config.json and DIR/model.safetensors (weights only) for
+ * transformers' GPT2LMHeadModel.from_pretrained(DIR), the latter with the
+ * metadata of a weights-only checkpoint.  eot is the end-of-text id (bos
+ * and eos of the config), or -1 when unknown. */
 void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint, long eot);
+/* Either level: ckpt_export_hf, or for the baseline llama_export_hf
+ * (LlamaForCausalLM; its model.safetensors has no tfs.config). */
+void ckpt_export_hf_model(const char *dir, const struct model *m, uint64_t fingerprint, long eot);
 
 #endif

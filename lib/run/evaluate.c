@@ -1,6 +1,5 @@
 /* evaluate.c - token-weighted mean loss over windows (see evaluate.h). */
 #include "run/evaluate.h"
-#include "llama/llama_ckpt.h"
 #include "model/checkpoint.h"
 #include "core/progress.h"
 #include "run/sample.h"
@@ -115,8 +114,7 @@ int tfs_eval(const struct eval_opts *o)
     int status = EXIT_OK;
     if (o->export_dir) {
         long eot = tok ? (long)tok_eot(tok) : -1;
-        if (m.arch == MODEL_BASELINE) llama_export_hf(o->export_dir, &m.llama, eot);   /* LlamaForCausalLM */
-        else ckpt_export_hf(o->export_dir, &m.gpt2, info.fingerprint, eot);
+        ckpt_export_hf_model(o->export_dir, &m, info.fingerprint, eot);
         if (tok) {
             size_t n = strlen(o->export_dir) + 32;
             char *path = xmalloc(n);
