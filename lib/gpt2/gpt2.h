@@ -1,5 +1,5 @@
 /* gpt2.h - the "custom" model level: GPT-2's architecture with every
- * layer's backward pass written by hand (lib/kernels/*.c, lib/gpt2/gpt2.c).
+ * layer's backward pass written by hand (lib/kernels/, lib/gpt2/gpt2.c).
  *
  * Dimension legend (used in every shape comment):
  *   B batch, T sequence length (<= context), C model width (dim),
@@ -18,7 +18,7 @@
  * Conv1D with (in, out): its table in gpt2/gpt2_ckpt.c transposes them.)
  *
  * Implementation: lib/gpt2/gpt2.c chains the forward/backward pairs of ops.h
- * (lib/kernels/*.c); parameters, gradients, AdamW moments and activations each
+ * (lib/kernels/); parameters, gradients, AdamW moments and activations each
  * live in one block described by a size table.  Checked against finite
  * differences (tests/unit/test_ops.c, test_gpt2.c) and against PyTorch
  * (tests/torch/, tests/55-torch-reference.bats).
