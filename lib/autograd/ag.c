@@ -32,6 +32,20 @@ static inline ag_real ag_tanh(ag_real u) { return tanh(u); }
 #define ag_tanh tanh_fast
 #endif
 
+/* The kernels that ops share with the other levels (kernels/ops.h): in the
+ * float build libtfs's; in the double build the same source compiled again
+ * here over double, its names suffixed _f64. */
+#ifdef AG_DOUBLE
+#define OPS_REAL double
+#define OPS(name) name##_f64
+#define OPS_GEMM cblas_dgemm
+#include "kernels/ops_loss.c"
+#define AG_KERNEL(name) name##_f64
+#else
+#include "kernels/ops.h"
+#define AG_KERNEL(name) name
+#endif
+
 /* The BLAS routine for ag_real: single or double precision GEMM. */
 static void gemm(int ta, int tb, int M, int N, int K, const ag_real *A, int lda,
                  const ag_real *B, int ldb, ag_real beta, ag_real *C, int ldc)
@@ -558,22 +572,17 @@ struct ag_tensor *ag_cross_entropy(struct ag_ctx *ctx, struct ag_tensor *logits,
     size_t V = (size_t)logits->shape[logits->ndim - 1], rows = logits->n / V;
     y->ids = ag_alloc(ctx, rows * sizeof *y->ids);
     memcpy(y->ids, targets, rows * sizeof *targets);
-    y->saved = ag_alloc(ctx, rows * sizeof *y->saved);     /* (rows) log-sum-exp of each row */
+    /* (rows) log-sum-exp of each row, then (rows) the losses of the rows,
+     * a slot the backward case reuses for d loss / d (row loss) */
+    y->saved = ag_alloc(ctx, 2 * rows * sizeof *y->saved);
     for (size_t r = 0; r < rows; r++)
         if (targets[r] >= V) die("ag_cross_entropy: target %u at row %zu is not below the vocabulary size %zu", targets[r], r, V);
-    /* loss = (1/rows) sum_r [ log sum_j exp(z_rj) - z_r,target ] */
+    /* loss = (1/rows) sum_r [ log sum_j exp(z_rj) - z_r,target ], the row
+     * terms from the shared kernel (ops_loss.c) */
+    ag_real *losses = y->saved + rows;
+    AG_KERNEL(crossentropy_forward)(losses, y->saved, logits->data, targets, (int)rows, (int)V);
     double total = 0;
-    #pragma omp parallel for reduction(+:total) if (rows > 16)
-    for (size_t r = 0; r < rows; r++) {
-        const ag_real *z = logits->data + r * V;
-        ag_real mx = z[0], sum = 0;
-        for (size_t j = 1; j < V; j++) if (z[j] > mx) mx = z[j];
-        #pragma omp simd reduction(+:sum)
-        for (size_t j = 0; j < V; j++) sum += ag_exp_neg(mx - z[j]);
-        ag_real lse = mx + log(sum);
-        y->saved[r] = lse;
-        total += lse - z[targets[r]];
-    }
+    for (size_t r = 0; r < rows; r++) total += losses[r];
     y->data[0] = (ag_real)(total / (double)rows);
     return y;
 }
@@ -779,16 +788,10 @@ static void backward_op(struct ag_tensor *y)
     }
     case AG_CROSS_ENTROPY: {    /* loss = mean_r (lse_r - z_r,t)   =>  gz_rj += g (softmax(z_r)_j - [j = t]) / rows */
         size_t V = (size_t)a->shape[a->ndim - 1], rows = a->n / V;
-        ag_real s = g[0] / (ag_real)rows;
         if (ga) {
-            #pragma omp parallel for if (rows > 16)
-            for (size_t r = 0; r < rows; r++) {
-                const ag_real *z = a->data + r * V;
-                ag_real lse = y->saved[r];
-                #pragma omp simd
-                for (size_t j = 0; j < V; j++) ga[r * V + j] += s * ag_exp_neg(lse - z[j]);
-                ga[r * V + y->ids[r]] -= s;
-            }
+            ag_real *dl = y->saved + rows;      /* d loss / d (row loss) = g / rows, each row */
+            for (size_t r = 0; r < rows; r++) dl[r] = g[0] / (ag_real)rows;
+            AG_KERNEL(crossentropy_backward)(ga, dl, a->data, y->saved, y->ids, (int)rows, (int)V);
         }
         break;
     }
