@@ -5,6 +5,7 @@
 #include "core/progress.h"
 #include "core/tokstream.h"
 #include "core/xio.h"
+#include "kernels/optim.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -320,7 +321,7 @@ int tfs_train(const struct train_opts *o)
         } else {
             bad_run = 0;
             /* clipping: scale the gradient to norm <= clip */
-            float scale = o->clip > 0 && norm > o->clip ? (float)(o->clip / norm) : 1.0f;
+            float scale = clip_scale(norm, o->clip);
             R.st.updates++;
             model_adamw_step(&R.m, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
                             (float)o->weight_decay, scale, (int)R.st.updates);
