@@ -9,8 +9,8 @@
  *
  * Like llama/llama_ops.c, this file is written over the type `real` and
  * compiled twice: over float as part of libtfs, and over double with
- * names suffixed _f64 (OPS_REAL, OPS(), OPS_GEMM defined first) by the
- * double-precision gradient checks, tests/unit/test_llama_ops.c and the
+ * names suffixed _f64 (kernels/real.h) by the double-precision gradient
+ * checks, tests/unit/test_llama_ops.c and the
  * AG_DOUBLE build of autograd/ag.c.
  *
  * Dimension legend: N rows (positions), C width, V vocabulary.
@@ -19,18 +19,9 @@
  */
 #include "kernels/ops.h"
 #include "kernels/fastmath.h"
-#ifndef OPS_REAL
-#define OPS_REAL float
-#define OPS(name) name
-#define OPS_GEMM cblas_sgemm
-#endif
+#include "kernels/real.h"
 
-#include <cblas.h>
-#include <math.h>
 #include <stddef.h>
-#include <tgmath.h>     /* exp, log follow `real` */
-
-typedef OPS_REAL real;
 
 /* Up to this many rows the loops stay on the calling thread: a thread team
  * costs more than a few rows, and a process forked after the team was made

@@ -3,24 +3,15 @@
  *
  * Like llama/llama_ops.c and ops_loss.c, this file is written over the type
  * `real` and compiled twice: as part of libtfs over float, and by
- * tests/unit/test_llama_ops.c over double (OPS_REAL, OPS() defined there
- * first), where adamw_update_f64 is checked against the formula to 1e-15.
+ * tests/unit/test_llama_ops.c over double (kernels/real.h), where adamw_update_f64 is checked against the formula to 1e-15.
  * Only the one-tensor update exists in both; the list functions are float.
  */
 #include "kernels/optim.h"
-#ifndef OPS_REAL
-#define OPS_REAL float
-#define OPS(name) name
-#define OPS_LIBRARY_BUILD       /* the float build of libtfs: the list functions too */
-#endif
+#include "kernels/real.h"
 
-#include <math.h>
 #include <stdlib.h>
-#include <tgmath.h>             /* pow, sqrt follow `real` */
 
 #include "core/xio.h"
-
-typedef OPS_REAL real;
 
 void OPS(adamw_update)(real *p, const real *grad, real *m, real *v, long n, real lr, real beta1,
                        real beta2, real eps, real weight_decay, real grad_scale, int t)

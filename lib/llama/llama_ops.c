@@ -3,30 +3,20 @@
  * forward line it differentiates.  Dimension legend: see llama_ops.h.
  *
  * This file is compiled twice: as part of libtfs over float, and by
- * tests/unit/test_llama_ops.c over double (OPS_REAL, OPS(), OPS_GEMM
- * defined there first) for the finite-difference checks.  <tgmath.h> makes
- * exp, log, sqrt pick the float or double function from the argument type.
+ * tests/unit/test_llama_ops.c over double for the finite-difference checks
+ * (the convention: kernels/real.h).
  *
  * Parallelism: every loop over rows is an OpenMP loop; the GEMMs run on
  * OpenBLAS's OpenMP build, which uses the same libgomp thread team.
  */
 #include "llama/llama_ops.h"    /* the float prototypes */
-#ifndef OPS_REAL
-#define OPS_REAL float
-#define OPS(name) name
-#define OPS_GEMM cblas_sgemm
-#endif
+#include "kernels/real.h"       /* real: float, or double in the test build */
 
-#include <cblas.h>
-#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <tgmath.h>
 
 #include "core/xio.h"
-
-typedef OPS_REAL real;
 
 /* ======================================================================
  * RMSNorm
