@@ -199,16 +199,10 @@ static void grad_reduce(const struct ag_tensor *y, const ag_real *g, ag_real *ga
     switch (y->op) {
     case AG_CROSS_ENTROPY: {    /* loss = mean_r (lse_r - z_r,t)   =>  gz_rj += g (softmax(z_r)_j - [j = t]) / rows */
         size_t V = (size_t)a->shape[a->ndim - 1], rows = a->n / V;
-        ag_real s = g[0] / (ag_real)rows;
         if (ga) {
-            #pragma omp parallel for if (rows > 16)
-            for (size_t r = 0; r < rows; r++) {
-                const ag_real *z = a->data + r * V;
-                ag_real lse = y->saved[r];
-                #pragma omp simd
-                for (size_t j = 0; j < V; j++) ga[r * V + j] += s * ag_exp_neg(lse - z[j]);
-                ga[r * V + y->ids[r]] -= s;
-            }
+            ag_real *dl = y->saved + rows;      /* d loss / d (row loss) = g / rows, each row */
+            for (size_t r = 0; r < rows; r++) dl[r] = g[0] / (ag_real)rows;
+            AG_KERNEL(crossentropy_backward)(ga, dl, a->data, y->saved, y->ids, (int)rows, (int)V);
         }
         break;
     }

@@ -30,7 +30,12 @@ static inline ag_real ag_tanh(ag_real u) { return tanh(u); }
 #define AG_KERNEL(name) name##_f64
 void softmax_prefix_f64(double *row, int valid, int n);
 void softmax_prefix_backward_f64(double *dx, const double *p, const double *dp, int n, int accumulate);
+void crossentropy_forward_f64(double *losses, double *lse, const double *logits, const uint32_t *targets,
+                              int N, int V);
+void crossentropy_backward_f64(double *dlogits, const double *dlosses, const double *logits, const double *lse,
+                               const uint32_t *targets, int N, int V);
 #else
+#include "kernels/ops.h"
 #define AG_KERNEL(name) name
 #endif
 

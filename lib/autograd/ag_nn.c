@@ -1,12 +1,13 @@
 /* ag_nn.c - Linear, LayerNorm, Embedding and AdamW for the autograd level
- * (see ag_nn.h).  The modules only compose ops of ag_ops.c. */
+ * (see ag_nn.h).  The modules only compose ops of ag_ops.c; AdamW keeps
+ * PyTorch's optimizer state and calls the shared update (kernels/optim.h). */
 #include "autograd/ag_nn.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/xio.h"
+#include "kernels/optim.h"
 
 /* ---- modules ---- */
 
@@ -90,26 +91,16 @@ void ag_AdamW_step(struct ag_AdamW *opt, float grad_scale)
 {
     ensure_moments(opt);
     opt->t++;
-    /* the bias corrections' reciprocals, in float, as the custom level's
-     * gpt2_adamw_step computes them: the two levels update alike */
-    float rbc1 = 1.0f / (1.0f - powf(opt->beta1, (float)opt->t));
-    float rbc2 = 1.0f / (1.0f - powf(opt->beta2, (float)opt->t));
-    float beta1 = opt->beta1, beta2 = opt->beta2, lr = opt->lr, eps = opt->eps;
+    /* the update itself is the shared kernel (kernels/optim.c) that the
+     * custom and baseline levels call too: the levels update alike */
+    struct optim_tensor *ts = xmalloc((size_t)opt->nparams * sizeof *ts);
     for (int k = 0; k < opt->nparams; k++) {
         struct ag_tensor *p = opt->params[k];
-        float *w = p->data;
-        const float *g = p->grad;
-        float *m = opt->m[k], *v = opt->v[k];
-        float wd = opt->decay[k] ? opt->weight_decay : 0;
-        size_t n = p->n;
-        #pragma omp parallel for simd if (n > 65536)
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] * grad_scale;
-            m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
-            v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-            float mhat = m[i] * rbc1, vhat = v[i] * rbc2;
-            w[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * w[i]);
-        }
-        ag_bump_version(p);     /* the one sanctioned in-place change */
+        ts[k] = (struct optim_tensor){ p->data, p->grad, opt->m[k], opt->v[k], p->n, opt->decay[k] };
     }
+    adamw_step(ts, opt->nparams, opt->lr, opt->beta1, opt->beta2, opt->eps, opt->weight_decay, grad_scale,
+               (int)opt->t);
+    free(ts);
+    for (int k = 0; k < opt->nparams; k++)
+        ag_bump_version(opt->params[k]);    /* the one sanctioned in-place change */
 }

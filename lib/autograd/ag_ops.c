@@ -309,22 +309,17 @@ struct ag_tensor *ag_cross_entropy(struct ag_ctx *ctx, struct ag_tensor *logits,
     size_t V = (size_t)logits->shape[logits->ndim - 1], rows = logits->n / V;
     y->ids = ag_alloc(ctx, rows * sizeof *y->ids);
     memcpy(y->ids, targets, rows * sizeof *targets);
-    y->saved = ag_alloc(ctx, rows * sizeof *y->saved);     /* (rows) log-sum-exp of each row */
+    /* (rows) log-sum-exp of each row, then (rows) the losses of the rows,
+     * a slot the backward pass reuses for d loss / d (row loss) */
+    y->saved = ag_alloc(ctx, 2 * rows * sizeof *y->saved);
     for (size_t r = 0; r < rows; r++)
         if (targets[r] >= V) die("ag_cross_entropy: target %u at row %zu is not below the vocabulary size %zu", targets[r], r, V);
-    /* loss = (1/rows) sum_r [ log sum_j exp(z_rj) - z_r,target ] */
+    /* loss = (1/rows) sum_r [ log sum_j exp(z_rj) - z_r,target ], the row
+     * terms from the shared kernel (kernels/ops_loss.c) */
+    ag_real *losses = y->saved + rows;
+    AG_KERNEL(crossentropy_forward)(losses, y->saved, logits->data, targets, (int)rows, (int)V);
     double total = 0;
-    #pragma omp parallel for reduction(+:total) if (rows > 16)
-    for (size_t r = 0; r < rows; r++) {
-        const ag_real *z = logits->data + r * V;
-        ag_real mx = z[0], sum = 0;
-        for (size_t j = 1; j < V; j++) if (z[j] > mx) mx = z[j];
-        #pragma omp simd reduction(+:sum)
-        for (size_t j = 0; j < V; j++) sum += ag_exp_neg(mx - z[j]);
-        ag_real lse = mx + log(sum);
-        y->saved[r] = lse;
-        total += lse - z[targets[r]];
-    }
+    for (size_t r = 0; r < rows; r++) total += losses[r];
     y->data[0] = (ag_real)(total / (double)rows);
     return y;
 }

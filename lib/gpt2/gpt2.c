@@ -9,7 +9,8 @@
  *
  * Memory: four blocks of floats, each described by a size table.
  *   params   GPT2_NPARAMS tensors (gpt2.h), in one allocation;
- *   grads, m, v   the same layout, so AdamW is one flat loop per tensor;
+ *   grads, m, v   the same layout, so the optimizer (kernels/optim.h) sees
+ *                 each tensor with its gradient and moments at one offset;
  *   acts     NUM_ACTS activation tensors for the current (B, T), the
  *            inputs the backward pass needs;
  *   dacts    the gradients of the activations, the same layout as acts
@@ -21,6 +22,7 @@
 #include "gpt2/gpt2.h"
 #include "kernels/ops.h"
 #include "core/pblock.h"
+#include "kernels/optim.h"
 #include "core/rng.h"
 #include "core/xio.h"
 
@@ -369,40 +371,31 @@ void gpt2_backward(struct gpt2 *m, float scale)
 
 /* ==== optimizer ============================================================ */
 
-/* Chunks of the deterministic sums below: a fixed number, whatever the
- * thread count, summed in a fixed order (double-precision partials). */
-#define NCHUNKS 64
-
-float gpt2_grad_norm(const struct gpt2 *m)
-{
-    if (!m->grads) return 0;
-    double part[NCHUNKS];
-    size_t n = m->nparams;
-    #pragma omp parallel for
-    for (int k = 0; k < NCHUNKS; k++) {
-        size_t lo = n * k / NCHUNKS, hi = n * (k + 1) / NCHUNKS;
-        double s = 0;
-        for (size_t i = lo; i < hi; i++) s += (double)m->grads[i] * m->grads[i];
-        part[k] = s;
-    }
-    double s = 0;
-    for (int k = 0; k < NCHUNKS; k++) s += part[k];
-    return (float)sqrt(s);
-}
-
 int gpt2_param_decays(enum gpt2_param i)
 {
     return i == P_WTE || i == P_WPE || i == P_QKVW || i == P_ATTPROJW || i == P_FCW || i == P_FCPROJW;
 }
 
-/* AdamW (Loshchilov and Hutter, "Decoupled Weight Decay Regularization",
- * 2019, algorithm 2), per parameter p with gradient g:
- *     g  = g * grad_scale
- *     m  = beta1 m + (1 - beta1) g          first moment
- *     v  = beta2 v + (1 - beta2) g^2        second moment
- *     m^ = m / (1 - beta1^t),  v^ = v / (1 - beta2^t)    bias correction
- *     p  = p - lr (m^ / (sqrt(v^) + eps) + wd p)
- * (wd = 0 for biases and LayerNorm parameters, gpt2_param_decays). */
+/* The parameters as the optimizer's list (kernels/optim.h): tensor k with
+ * its gradient and moments at the same offset of their blocks. */
+static void optim_list(const struct gpt2 *m, struct optim_tensor *ts)
+{
+    for (int k = 0; k < GPT2_NPARAMS; k++) {
+        size_t off = (size_t)(m->p[k] - m->params);
+        ts[k] = (struct optim_tensor){ m->params + off, m->grads + off, m->m ? m->m + off : NULL,
+                                       m->v ? m->v + off : NULL, m->param_sizes[k], gpt2_param_decays(k) };
+    }
+}
+
+float gpt2_grad_norm(const struct gpt2 *m)
+{
+    if (!m->grads) return 0;
+    struct optim_tensor ts[GPT2_NPARAMS];
+    optim_list(m, ts);
+    return grad_norm(ts, GPT2_NPARAMS);
+}
+
+/* AdamW (optim.h), wd = 0 for biases and LayerNorm parameters (gpt2_param_decays). */
 void gpt2_adamw_step(struct gpt2 *m, float lr, float beta1, float beta2, float eps,
                      float weight_decay, float grad_scale, int t)
 {
@@ -412,21 +405,9 @@ void gpt2_adamw_step(struct gpt2 *m, float lr, float beta1, float beta2, float e
         m->m = xcalloc(m->nparams, sizeof(float));
         m->v = xcalloc(m->nparams, sizeof(float));
     }
-    /* 1 / (1 - beta^t), so the loop multiplies instead of dividing */
-    float rbc1 = 1.0f / (1.0f - powf(beta1, (float)t)), rbc2 = 1.0f / (1.0f - powf(beta2, (float)t));
-    for (int k = 0; k < GPT2_NPARAMS; k++) {
-        size_t off = (size_t)(m->p[k] - m->params), n = m->param_sizes[k];
-        float *p = m->params + off, *g = m->grads + off, *mm = m->m + off, *vv = m->v + off;
-        float wd = gpt2_param_decays(k) ? weight_decay : 0.0f;
-        #pragma omp parallel for simd
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] * grad_scale;
-            mm[i] = beta1 * mm[i] + (1.0f - beta1) * gi;
-            vv[i] = beta2 * vv[i] + (1.0f - beta2) * gi * gi;
-            float mhat = mm[i] * rbc1, vhat = vv[i] * rbc2;
-            p[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * p[i]);
-        }
-    }
+    struct optim_tensor ts[GPT2_NPARAMS];
+    optim_list(m, ts);
+    adamw_step(ts, GPT2_NPARAMS, lr, beta1, beta2, eps, weight_decay, grad_scale, t);
 }
 
 /* ==== inference with a KV cache ============================================ */

@@ -4,9 +4,7 @@
  * differentiates.
  *
  * This file is compiled twice: as part of libtfs over float, and by the
- * unit tests over double (OPS_REAL, OPS(), OPS_GEMM defined there first,
- * as for lib/llama/llama_ops.c).  <tgmath.h> makes exp, log, sqrt pick the
- * float or double function from the argument type.
+ * unit tests over double (kernels/real.h, as for lib/llama/llama_ops.c).
  *
  * Every product is a GEMM on strided views of qkv: for one head, Q, K and V
  * are (T, hs) matrices with a row stride of D, its output a (T, hs) block
@@ -24,24 +22,17 @@
 #include "kernels/attention.h"      /* the float prototypes */
 #include "kernels/fastmath.h"
 #ifndef OPS_REAL
-#define OPS_REAL float
-#define OPS(name) name
-#define OPS_GEMM cblas_sgemm
 #define OPS_EXP_NEG exp_neg         /* e^-a, vectorizable (fastmath.h) */
 #endif
+#include "kernels/real.h"           /* real: float here, double in the checks */
 #ifndef OPS_EXP_NEG
 #define OPS_EXP_NEG(a) exp(-(a))    /* the double build: libm */
 #endif
 
-#include <cblas.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <tgmath.h>
 
 #include "core/xio.h"
-
-typedef OPS_REAL real;
 
 /* ======================================================================
  * the softmax of one row

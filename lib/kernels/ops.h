@@ -21,7 +21,8 @@
  * (linear = matmul + bias, through cblas_sgemm), attention.c (causal
  * self-attention, plain and tiled, and the KV-cache step; its own header
  * attention.h, included below), ops_pointwise.c (gelu, residual),
- * ops_loss.c (softmax + cross-entropy).
+ * ops_loss.c (softmax + cross-entropy, also chunked: every level's loss).
+ * The optimizer is optim.h.
  */
 #ifndef TFS_OPS_H
 #define TFS_OPS_H
@@ -64,10 +65,23 @@ void residual_backward(float *da, float *db, const float *dout, long n);
 /* ---- softmax + cross-entropy ----
  * losses[n] = -log softmax(logits[n])[targets[n]] = lse[n] - logits[n, y];
  * lse (N) = log sum_v exp(logits[n, v]) is saved so the backward pass never
- * stores the probabilities.  dlosses (N) is the gradient of whatever the
- * caller made of the losses (1/N each for the mean). */
+ * stores the probabilities (targets NULL: lse only).  dlosses (N) is the
+ * gradient of whatever the caller made of the losses (1/N each for the
+ * mean). */
 void crossentropy_forward(float *losses, float *lse, const float *logits, const uint32_t *targets, int N, int V);
 void crossentropy_backward(float *dlogits, const float *dlosses, const float *logits, const float *lse,
                            const uint32_t *targets, int N, int V);
+/* The same with the output projection in front, in row chunks, so that
+ * the (N, V) logits z = x @ W^T (W: (V, C), no bias) never exist whole:
+ * only a (CE_CHUNK, V) block at a time, in the caller's scratch z (kept by
+ * the caller: a fresh buffer each call would be paged in again each call).
+ * The backward recomputes each chunk's logits (one more GEMM), forms
+ *   dz = (softmax(z) - onehot(y)) * dloss   (dloss = d(total)/d(loss_n), the same for every row)
+ * and accumulates dx += dz @ W, dW += dz^T @ x. */
+enum { CE_CHUNK = 256 };
+void crossentropy_chunked_forward(float *losses, float *z, const float *x, const float *W, const uint32_t *targets,
+                                  int N, int C, int V);
+void crossentropy_chunked_backward(float *dx, float *dW, float *z, const float *x, const float *W,
+                                   const uint32_t *targets, float dloss, int N, int C, int V);
 
 #endif

@@ -1,7 +1,9 @@
 /* llama.c - the baseline model: parameters, activations, forward, backward,
- * AdamW, KV-cache inference.  Architecture and legend: llama.h.  The layers
- * themselves are in llama_ops.c, attention (tiled, or plain with --plain,
- * and the KV step) in kernels/attention.c.
+ * the optimizer's view of the parameters, KV-cache inference.  Architecture
+ * and legend: llama.h.  The layers themselves are in llama_ops.c; attention
+ * (tiled, or plain with --plain, and the KV step) in kernels/attention.c;
+ * the projections and the cross-entropy (plain and chunked) in
+ * kernels/ops.h, AdamW and the gradient norm in kernels/optim.h.
  *
  * Data flow of one block l (slot s holds its activations):
  *   res[l]  --rmsnorm g1-->  xn1  --Wqkv-->  qkv  --rope-->  qkv
@@ -23,6 +25,7 @@
 #include "llama/llama_ops.h"
 #include "kernels/ops.h"
 #include "core/pblock.h"
+#include "kernels/optim.h"
 #include "core/rng.h"
 #include "core/xio.h"
 
@@ -328,7 +331,7 @@ float llama_forward(struct llama *m, const uint32_t *inputs, const uint32_t *tar
         crossentropy_forward(m->losses, lse, m->logits, targets, N, V);
         free(lse);
     }
-    else ce_chunked_forward(m->losses, a->z, a->xnf, m->p[LP_HEAD], targets, N, C, V);
+    else crossentropy_chunked_forward(m->losses, a->z, a->xnf, m->p[LP_HEAD], targets, N, C, V);
     double sum = 0;
     for (int n = 0; n < N; n++) sum += m->losses[n];
     m->mean_loss = (float)(sum / N);
@@ -377,7 +380,7 @@ void llama_backward(struct llama *m, float scale)
         linear_backward(a->dxn, grad_of(m, LP_HEAD), NULL, dlogits, a->xnf, m->p[LP_HEAD], N, C, V);
         free(dlogits);
     } else {
-        ce_chunked_backward(a->dxn, grad_of(m, LP_HEAD), a->z, a->xnf, m->p[LP_HEAD], a->targets, dloss, N, C, V);
+        crossentropy_chunked_backward(a->dxn, grad_of(m, LP_HEAD), a->z, a->xnf, m->p[LP_HEAD], a->targets, dloss, N, C, V);
     }
     zero(a->dres, NC);
     rmsnorm_backward(a->dres, grad_of(m, LP_NORM), a->dxn, a->res + (size_t)L * NC, m->p[LP_NORM], a->rstdf, N, C);
@@ -428,22 +431,25 @@ void llama_backward(struct llama *m, float scale)
     }
 }
 
+/* The parameters as the optimizer's list (kernels/optim.h), the tied head
+ * (no tensor of its own) left out; returns the count. */
+static int optim_list(const struct llama *m, struct optim_tensor *ts)
+{
+    int k = 0;
+    for (int i = 0; i < LLAMA_NPARAMS; i++) {
+        size_t off = (size_t)(m->p[i] - m->params);
+        if (!m->param_sizes[i]) continue;
+        ts[k++] = (struct optim_tensor){ m->params + off, m->grads + off, m->m ? m->m + off : NULL,
+                                         m->v ? m->v + off : NULL, m->param_sizes[i], llama_param_decays(i) };
+    }
+    return k;
+}
+
 float llama_grad_norm(const struct llama *m)
 {
-    /* fixed blocks summed in a fixed order: the same bits on every run */
-    enum { BLK = 1 << 16 };
-    size_t nb = (m->nparams + BLK - 1) / BLK;
-    double *part = xmalloc(nb * sizeof *part), ss = 0;
-    #pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < nb; b++) {
-        size_t end = (b + 1) * BLK < m->nparams ? (b + 1) * BLK : m->nparams;
-        double s = 0;
-        for (size_t i = b * BLK; i < end; i++) s += (double)m->grads[i] * m->grads[i];
-        part[b] = s;
-    }
-    for (size_t b = 0; b < nb; b++) ss += part[b];
-    free(part);
-    return (float)sqrt(ss);
+    if (!m->grads) return 0;
+    struct optim_tensor ts[LLAMA_NPARAMS];
+    return grad_norm(ts, optim_list(m, ts));
 }
 
 void llama_adamw_step(struct llama *m, float lr, float beta1, float beta2, float eps,
@@ -454,12 +460,8 @@ void llama_adamw_step(struct llama *m, float lr, float beta1, float beta2, float
         m->m = xcalloc(m->nparams, sizeof *m->m);
         m->v = xcalloc(m->nparams, sizeof *m->v);
     }
-    for (int i = 0; i < LLAMA_NPARAMS; i++) {
-        size_t off = (size_t)(m->p[i] - m->params);
-        if (!m->param_sizes[i]) continue;
-        adamw_update(m->params + off, m->grads + off, m->m + off, m->v + off, (long)m->param_sizes[i],
-                     lr, beta1, beta2, eps, llama_param_decays(i) ? weight_decay : 0, grad_scale, t);
-    }
+    struct optim_tensor ts[LLAMA_NPARAMS];
+    adamw_step(ts, optim_list(m, ts), lr, beta1, beta2, eps, weight_decay, grad_scale, t);
 }
 
 /* ======================================================================

@@ -3,51 +3,20 @@
  * forward line it differentiates.  Dimension legend: see llama_ops.h.
  *
  * This file is compiled twice: as part of libtfs over float, and by
- * tests/unit/test_llama_ops.c over double (OPS_REAL, OPS(), OPS_GEMM
- * defined there first) for the finite-difference checks.  <tgmath.h> makes
- * exp, log, sqrt pick the float or double function from the argument type.
+ * tests/unit/test_llama_ops.c over double for the finite-difference checks
+ * (the convention: kernels/real.h).
  *
  * Parallelism: every loop over rows is an OpenMP loop; the GEMMs run on
  * OpenBLAS's OpenMP build, which uses the same libgomp thread team.
  */
-#include "llama/llama_ops.h"    /* the float prototypes, CE_CHUNK */
-#ifndef OPS_REAL
-#define OPS_REAL float
-#define OPS(name) name
-#define OPS_GEMM cblas_sgemm
-#endif
+#include "llama/llama_ops.h"    /* the float prototypes */
+#include "kernels/real.h"       /* real: float, or double in the test build */
 
-#include <cblas.h>
-#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <tgmath.h>
 
 #include "core/xio.h"
-
-typedef OPS_REAL real;
-
-/* ======================================================================
- * projection (no bias)
- * ==================================================================== */
-
-/* The projections of this file (the chunked logits).  In float the
- * model uses the custom level's linear_forward/backward (ops.h), the same
- * GEMMs; these exist so the double build has them too. */
-static void OPS(proj_forward)(real *y, const real *x, const real *W, int N, int Din, int Dout)
-{
-    /* y (N, Dout) = x (N, Din) @ W^T, W (Dout, Din) */
-    OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din, 1, x, Din, W, Din, 0, y, Dout);
-}
-
-static void OPS(proj_backward)(real *dx, real *dW, const real *dy, const real *x, const real *W,
-                        int N, int Din, int Dout)
-{
-    /* forward: y = x W^T   =>   dx += dy W,   dW += dy^T x */
-    OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Din, Dout, 1, dy, Dout, W, Din, 1, dx, Din);
-    OPS_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, Din, N, 1, dy, Dout, x, Din, 1, dW, Din);
-}
 
 /* ======================================================================
  * RMSNorm
@@ -206,69 +175,3 @@ void OPS(swiglu_backward)(real *dgu, const real *dact, const real *gu, int N, in
     }
 }
 
-/* ======================================================================
- * output projection + cross-entropy, chunked over rows
- * ==================================================================== */
-
-
-/* In place: z (V) -> softmax(z); returns log sum exp z. */
-static real OPS(softmax_row)(real *z, int V)
-{
-    real mx = -INFINITY;
-    for (int v = 0; v < V; v++) if (z[v] > mx) mx = z[v];
-    double sum = 0;
-    for (int v = 0; v < V; v++) { z[v] = exp(z[v] - mx); sum += z[v]; }
-    real inv = (real)(1 / sum);
-    for (int v = 0; v < V; v++) z[v] *= inv;
-    return mx + (real)log(sum);
-}
-
-void OPS(ce_chunked_forward)(real *losses, real *z, const real *x, const real *W, const uint32_t *targets,
-                             int N, int C, int V)
-{
-    for (int n0 = 0; n0 < N; n0 += CE_CHUNK) {
-        int rows = N - n0 < CE_CHUNK ? N - n0 : CE_CHUNK;
-        OPS(proj_forward)(z, x + (size_t)n0 * C, W, rows, C, V);
-        #pragma omp parallel for schedule(static)
-        for (int r = 0; r < rows; r++) {
-            real *zr = z + (size_t)r * V, zy = zr[targets[n0 + r]];
-            /* loss = log sum exp z - z_y */
-            losses[n0 + r] = OPS(softmax_row)(zr, V) - zy;
-        }
-    }
-}
-
-void OPS(ce_chunked_backward)(real *dx, real *dW, real *z, const real *x, const real *W,
-                              const uint32_t *targets, real dloss, int N, int C, int V)
-{
-    for (int n0 = 0; n0 < N; n0 += CE_CHUNK) {
-        int rows = N - n0 < CE_CHUNK ? N - n0 : CE_CHUNK;
-        OPS(proj_forward)(z, x + (size_t)n0 * C, W, rows, C, V);
-        #pragma omp parallel for schedule(static)
-        for (int r = 0; r < rows; r++) {
-            /* forward: loss = lse(z) - z_y   =>   dz = (softmax(z) - onehot(y)) dloss */
-            real *zr = z + (size_t)r * V;
-            OPS(softmax_row)(zr, V);
-            zr[targets[n0 + r]] -= 1;
-            for (int v = 0; v < V; v++) zr[v] *= dloss;
-        }
-        OPS(proj_backward)(dx + (size_t)n0 * C, dW, z, x + (size_t)n0 * C, W, rows, C, V);
-    }
-}
-
-/* ======================================================================
- * AdamW
- * ==================================================================== */
-
-void OPS(adamw_update)(real *p, const real *grad, real *m, real *v, long n, real lr, real beta1,
-                       real beta2, real eps, real weight_decay, real grad_scale, int t)
-{
-    real c1 = 1 / (1 - pow(beta1, (real)t)), c2 = 1 / (1 - pow(beta2, (real)t));
-    #pragma omp parallel for simd schedule(static)
-    for (long i = 0; i < n; i++) {
-        real g = grad[i] * grad_scale;
-        m[i] = beta1 * m[i] + (1 - beta1) * g;
-        v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-        p[i] -= lr * (m[i] * c1 / (sqrt(v[i] * c2) + eps) + weight_decay * p[i]);
-    }
-}

@@ -11,10 +11,11 @@
  *
  * Linear weights are stored (out, in), row-major, as nn.Linear does:
  * y = x @ W^T, with no bias anywhere in this model.  The projections
- * themselves, the residual add and the plain softmax + cross-entropy are
- * the custom level's ops (ops.h: linear_*, residual_*, crossentropy_*),
- * and causal attention, plain and tiled, with grouped-query heads, and the
- * KV-cache step, is kernels/attention.h.
+ * themselves, the residual add and the softmax + cross-entropy (plain, and
+ * chunked with the output projection) are the shared kernels of
+ * kernels/ops.h (linear_*, residual_*, crossentropy_*); causal attention,
+ * plain and tiled, with grouped-query heads, and the KV-cache step, is
+ * kernels/attention.h; AdamW and the gradient norm are kernels/optim.h.
  *
  * The source is written over the type `real` (float here).  The unit tests
  * compile the same file a second time with real = double and every name
@@ -60,24 +61,5 @@ void rope_backward(float *dqkv, const float *cos_t, const float *sin_t, int B, i
 void swiglu_forward(float *act, const float *gu, int N, int F);
 void swiglu_backward(float *dgu, const float *dact, const float *gu, int N, int F);
 
-/* ---- output projection + softmax + cross-entropy, in row chunks ----
- * logits z = x @ W^T (W: (V, C)), loss_n = log sum_v exp z_nv - z_n,y[n].
- * Only a (chunk, V) block of logits exists at a time.  The backward
- * recomputes each chunk's logits (one extra GEMM) and uses
- *   dz = (softmax(z) - onehot(y)) * dloss   (dloss = d(total)/d(loss_n), the same for every row)
- * then dx += dz @ W and dW += dz^T @ x.
- * z: scratch of CE_CHUNK x V floats (kept by the caller: a fresh buffer
- * each call would be paged in again each call). */
-enum { CE_CHUNK = 256 };
-void ce_chunked_forward(float *losses, float *z, const float *x, const float *W, const uint32_t *targets,
-                        int N, int C, int V);
-void ce_chunked_backward(float *dx, float *dW, float *z, const float *x, const float *W,
-                         const uint32_t *targets, float dloss, int N, int C, int V);
-
-/* ---- AdamW (Loshchilov and Hutter, 2019), fused: one pass per element ----
- * g = grad * grad_scale; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
- * p -= lr (mhat / (sqrt(vhat) + eps) + wd p), hats bias-corrected for step t >= 1. */
-void adamw_update(float *p, const float *grad, float *m, float *v, long n, float lr, float beta1,
-                  float beta2, float eps, float weight_decay, float grad_scale, int t);
 
 #endif

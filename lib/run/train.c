@@ -6,6 +6,7 @@
 #include "core/progress.h"
 #include "core/tokstream.h"
 #include "core/xio.h"
+#include "kernels/optim.h"
 
 #include <math.h>
 #include <signal.h>
@@ -281,7 +282,7 @@ static int train_step(struct run *R, struct loader *ld, uint32_t *inputs, uint32
         R->st.skipped++;
     } else {
         /* clipping: scale the gradient to norm <= clip */
-        float scale = o->clip > 0 && norm > o->clip ? (float)(o->clip / norm) : 1.0f;
+        float scale = clip_scale(norm, o->clip);
         R->st.updates++;
         model_adamw_step(&R->m, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
                         (float)o->weight_decay, scale, (int)R->st.updates);

@@ -18,6 +18,7 @@
 #define OPS(name) name##_f64
 #define OPS_GEMM cblas_dgemm
 #include "kernels/attention.c"
+#include "kernels/ops_loss.c"
 #include "autograd/ag.c"
 #include "autograd/ag_ops.c"
 #include "autograd/ag_grad.c"

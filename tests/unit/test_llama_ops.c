@@ -4,8 +4,9 @@
  * its plain version.  (The plain softmax + cross-entropy and the linear
  * layer belong to the custom level and are checked in test_ops.)
  *
- * The double versions come from compiling those two files a second time
- * right here with real = double and names suffixed _f64.  For an op
+ * The double versions come from compiling lib/llama/llama_ops.c (and the
+ * shared kernels it relies on: kernels/attention.c, ops_loss.c and optim.c)
+ * a second time right here with real = double and names suffixed _f64.  For an op
  * y = f(x1, x2, ...) the checked scalar is S = sum(y * R) for a fixed random
  * R: the backward is called with dy = R, and each dS/dx[i] is compared with
  *   (S(x + h e_i) - S(x - h e_i)) / 2h,   h = 1e-6,
@@ -16,6 +17,8 @@
 #define OPS_GEMM cblas_dgemm
 #include "llama/llama_ops.c"
 #include "kernels/attention.c"
+#include "kernels/ops_loss.c"   /* the chunked cross-entropy and its projection */
+#include "kernels/optim.c"      /* adamw_update */
 
 #include "llama/llama_ops.h"
 #include "kernels/ops.h"
@@ -256,7 +259,7 @@ struct ce_ctx { double *x, *W, *losses, *z; uint32_t *y; int N, C, V; };
 static double ce_S(void *p)
 {
     struct ce_ctx *c = p;
-    ce_chunked_forward_f64(c->losses, c->z, c->x, c->W, c->y, c->N, c->C, c->V);
+    crossentropy_chunked_forward_f64(c->losses, c->z, c->x, c->W, c->y, c->N, c->C, c->V);
     double s = 0;
     for (int n = 0; n < c->N; n++) s += c->losses[n];
     return s * 0.5;     /* dloss = 0.5 */
@@ -270,7 +273,7 @@ TEST(crossentropy_gradcheck)
     c.y = xmalloc(300 * sizeof *c.y);
     for (int n = 0; n < 300; n++) c.y[n] = (uint32_t)rng_below(&R, 5);
     double *dx = dzeros(900), *dW = dzeros(15);
-    ce_chunked_backward_f64(dx, dW, c.z, c.x, c.W, c.y, 0.5, c.N, c.C, c.V);
+    crossentropy_chunked_backward_f64(dx, dW, c.z, c.x, c.W, c.y, 0.5, c.N, c.C, c.V);
     struct gc_input in[] = { {"x", c.x, dx, 900}, {"W", c.W, dW, 15} };
     gradcheck("ce chunked", ce_S, &c, in, 2);
     free(c.x); free(c.W); free(c.losses); free(c.z); free(c.y); free(dx); free(dW);
@@ -287,8 +290,8 @@ TEST(crossentropy_chunked_matches_plain)
     float *l1 = xcalloc(N, 4), *l2 = xcalloc(N, 4), *z = xcalloc((size_t)N * V, 4), *dz = xcalloc((size_t)N * V, 4);
     float *dx1 = xcalloc((size_t)N * C, 4), *dx2 = xcalloc((size_t)N * C, 4), *dW1 = xcalloc((size_t)V * C, 4), *dW2 = xcalloc((size_t)V * C, 4);
     float *zc = xmalloc((size_t)CE_CHUNK * V * 4);
-    ce_chunked_forward(l1, zc, x, W, y, N, C, V);
-    ce_chunked_backward(dx1, dW1, zc, x, W, y, 1.0f / N, N, C, V);
+    crossentropy_chunked_forward(l1, zc, x, W, y, N, C, V);
+    crossentropy_chunked_backward(dx1, dW1, zc, x, W, y, 1.0f / N, N, C, V);
     free(zc);
     /* the plain path: whole logits, the custom level's softmax + cross-entropy */
     float *lse = xmalloc((size_t)N * 4), *dl = xmalloc((size_t)N * 4);
