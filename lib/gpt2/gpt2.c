@@ -130,11 +130,6 @@ static void fill_act_sizes(size_t *s, const struct gpt2_config *cfg, int B, int 
     s[A_LOSSES] = N;
 }
 
-static void point_into(float **ptr, float *base, const size_t *size)
-{
-    for (int i = 0; i < NUM_ACTS; i++) { ptr[i] = base; base += size[i]; }
-}
-
 static void free_acts(struct gpt2 *m)
 {
     struct acts *A = m->acts;
@@ -153,9 +148,7 @@ static struct acts *ensure_acts(struct gpt2 *m, int B, int T)
     free_acts(m);
     struct acts *A = xcalloc(1, sizeof *A);
     fill_act_sizes(A->size, &m->cfg, B, T);
-    for (int i = 0; i < NUM_ACTS; i++) A->total += A->size[i];
-    A->base = xmalloc(A->total * sizeof(float));
-    point_into(A->a, A->base, A->size);
+    A->base = pblock_new(A->a, A->size, NUM_ACTS, &A->total);
     A->inputs = xmalloc((size_t)B * T * sizeof *A->inputs);
     A->targets = xmalloc((size_t)B * T * sizeof *A->targets);
     m->acts = A;
@@ -335,8 +328,8 @@ void gpt2_backward(struct gpt2 *m, float scale)
     const int N = B * T;
     long NC = (long)N * C;
     if (!A->dbase) {
-        A->dbase = xmalloc(A->total * sizeof(float));
-        point_into(A->d, A->dbase, A->size);
+        size_t total;
+        A->dbase = pblock_new(A->d, A->size, NUM_ACTS, &total);
     }
     memset(A->dbase, 0, A->total * sizeof(float));
     float **a = A->a, **d = A->d, *g[GPT2_NPARAMS];
