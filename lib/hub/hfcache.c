@@ -254,6 +254,16 @@ char *hfc_fetch(const struct hfcache *c, struct hub *h, const char *sha, const s
                     "was discarded, run again to retry", c->repo, f->path, f->sha256, hex);
             }
         }
+        else if (hfc_is_sha(f->etag)) {
+            /* a plain git file: its listed oid is its git blob id */
+            char hex[41];
+            if (!git_blob_sha1_file(part, hex)) die_errno("cannot read '%s'", part);
+            if (strcmp(hex, f->etag) != 0) {
+                unlink(part);
+                die("%s: file '%s': git sha1 mismatch (expected %s, got %s); the corrupt download "
+                    "was discarded, run again to retry", c->repo, f->path, f->etag, hex);
+            }
+        }
         if (rename(part, blob) != 0) die_errno("cannot publish '%s'", blob);
         free(part);
     }

@@ -87,7 +87,7 @@ static void need_bytes(void *arg, int64_t off, int64_t len)
         end = off + 65536 > r->size ? r->size : off + 65536;
         off = end - 65536 < 0 ? 0 : end - 65536;
     }
-    if (!hub_get_range(r->h, r->repo, r->sha, r->path, r->fd, off, end - off)) { r->whole = 1; return; }
+    if (!hub_get_range(r->h, r->repo, r->sha, r->path, r->fd, off, end - off, r->size)) { r->whole = 1; return; }
     if (r->n == r->cap) { r->cap = r->cap ? 2 * r->cap : 16; r->have = xrealloc(r->have, (size_t)r->cap * sizeof *r->have); }
     r->have[r->n][0] = off;
     r->have[r->n][1] = end;
@@ -147,6 +147,21 @@ static int split_list(char *s, const char ***out)
     return n;
 }
 
+/* The converted branch holds only partial-{split}: an error unless the
+ * user allows it, then a warning with the fraction when the card counts
+ * the split's rows (the count of rows written comes at the end). */
+static void partial_notice(const char *repo, const struct hf_choice *ch, int64_t split_rows, const struct hf_opts *o)
+{
+    char count[96] = "";
+    if (split_rows > 0) snprintf(count, sizeof count, "; the dataset card counts %lld rows in all", (long long)split_rows);
+    if (!o->allow_partial)
+        die("%s: the converted Parquet branch holds only part of split '%s' (partial-%s)%s; "
+            "--allow-partial reads that part", repo, ch->split, ch->split, count);
+    if (!o->quiet)
+        warnx("%s: reading only part of split '%s', the part the Hub converted (partial-%s)%s",
+              repo, ch->split, ch->split, count);
+}
+
 int hf_fetch(const struct hf_opts *o)
 {
     /* columns: --columns, else the alias's text column as "text", else all */
@@ -160,6 +175,7 @@ int hf_fetch(const struct hf_opts *o)
         if (!config) config = alias.config;
     }
     struct row_sel sel = { 0 };
+    sel.max_memory = o->max_memory;
     char *cols = o->columns ? xstrdup(o->columns) : NULL;
     const char **names = NULL;
     static const char *text_key = "text";
@@ -204,6 +220,7 @@ int hf_fetch(const struct hf_opts *o)
     json_t *meta = revision_meta(&h, &c, repo, rev, &sha);
     struct hf_choice ch;
     const char *file_sha = sha;
+    int64_t split_rows = -1;
     char *conv_sha = NULL;
     json_t *conv = NULL;
     if (!hf_choose(repo, json_object_get(meta, "card"), json_object_get(meta, "tree"), config, split, &ch)) {
@@ -215,6 +232,10 @@ int hf_fetch(const struct hf_opts *o)
         hf_choose_converted(repo, json_object_get(conv, "tree"), cfg, split, &ch);
         free(cfg);
         file_sha = conv_sha;
+        if (ch.partial) {
+            split_rows = hf_card_split_rows(json_object_get(meta, "card"), ch.config, split);
+            partial_notice(repo, &ch, split_rows, o);
+        }
     }
     int64_t range_min = range_threshold();
     for (int i = 0; i < ch.nfiles && (o->limit < 0 || written < o->limit); i++) {
@@ -234,6 +255,9 @@ int hf_fetch(const struct hf_opts *o)
     }
     if (out.replaced && !o->quiet)
         warnx("%s: %llu invalid UTF-8 bytes were written as U+FFFD", repo, (unsigned long long)out.replaced);
+    if (ch.partial && split_rows > 0 && o->limit < 0 && !o->quiet)
+        warnx("%s: wrote %lld of the %lld rows of split '%s' (%.1f%%): the rest was never converted",
+              repo, (long long)written, (long long)split_rows, split, 100.0 * (double)written / (double)split_rows);
     tfs_on_die_remove(flush_pending, &out);
     jb_free(&out);
     hf_choice_free(&ch);

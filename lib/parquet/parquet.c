@@ -23,8 +23,17 @@ void pq_col_die(const struct colvec *c, const char *fmt, ...)
     die("%s: column '%s': %s", c->pq->name, c->f->name, msg);
 }
 
+void pq_col_charge(struct colvec *c, int64_t bytes, const char *what)
+{
+    char w[400];
+    snprintf(w, sizeof w, "column '%s', %s", c->f->name, what);
+    pq_charge(c->pq, bytes, w);
+    c->charged += bytes;
+}
+
 uint8_t *pq_keep(struct colvec *c, size_t n)
 {
+    pq_col_charge(c, (int64_t)n, "page data");
     if (c->nbuf == c->capbuf) {
         c->capbuf = c->capbuf ? 2 * c->capbuf : 8;
         c->buf = xrealloc(c->buf, (size_t)c->capbuf * sizeof *c->buf);
@@ -34,6 +43,7 @@ uint8_t *pq_keep(struct colvec *c, size_t n)
 
 static void colvec_free(struct colvec *c)
 {
+    if (c->pq) pq_release(c->pq, c->charged);
     for (int i = 0; i < c->nbuf; i++) free(c->buf[i]);
     free(c->buf); free(c->def); free(c->fixed); free(c->var);
     free(c->dict_fixed); free(c->dict_var); free(c->idx);
@@ -47,6 +57,12 @@ void pq_grow(struct colvec *c, int64_t more)
     if (c->nv + more <= c->cap) return;
     int64_t cap = c->cap ? c->cap : 1024;
     while (cap < c->nv + more) cap *= 2;
+    /* never more than the row group's rows (the callers' counts are
+     * bounded by them), and what it costs comes out of the budget first */
+    if (cap > c->rows && c->nv + more <= c->rows) cap = c->rows;
+    int64_t each = c->width ? c->width : (int64_t)sizeof *c->var;
+    if (cap > INT64_MAX / each) pq_col_die(c, "too many values");
+    pq_col_charge(c, (cap - c->cap) * each, "values");
     if (c->width) c->fixed = xrealloc(c->fixed, (size_t)cap * (size_t)c->width);
     else c->var = xrealloc(c->var, (size_t)cap * sizeof *c->var);
     c->cap = cap;
@@ -111,6 +127,12 @@ static const uint8_t *read_page_header(struct colvec *c, const uint8_t *p, const
     if (h->type < 0 || h->usize < 0 || h->csize < 0) pq_col_die(c, "page header lacks its sizes");
     if ((uint64_t)h->csize > (uint64_t)(end - t.p)) pq_col_die(c, "page runs past its column chunk");
     if ((uint64_t)h->usize > MAX_PAGE_BYTES) pq_col_die(c, "page claims %lld bytes uncompressed", (long long)h->usize);
+    /* no codec expands its input without bound: a page cannot claim more
+     * than its compressed bytes could make (plus v2's uncompressed levels) */
+    int64_t ratio = pq_max_ratio(c->codec);
+    if (ratio > 0 && h->usize > h->csize * ratio + 4096)
+        pq_col_die(c, "page claims %lld bytes uncompressed from %lld compressed, more than its codec can expand to",
+                   (long long)h->usize, (long long)h->csize);
     return t.p;
 }
 
@@ -139,7 +161,10 @@ static void read_chunk(struct pq_file *pq, const struct chunk_meta *cm, struct c
     c->codec = cm->codec;
     static const int widths[] = { 1, 4, 8, 12, 4, 8, 0, 0 };
     c->width = f->type == PQ_FIXED ? f->type_length : widths[f->type];
-    if (f->optional) c->def = xcalloc((size_t)c->rows + 1, 1);
+    if (f->optional) {
+        pq_col_charge(c, c->rows + 1, "definition levels");
+        c->def = xcalloc((size_t)c->rows + 1, 1);
+    }
 
     const uint8_t *raw;
     if (pq->map) {
@@ -250,6 +275,10 @@ int64_t pq_write_jsonl(struct pq_file *pq, struct jbuf *out, const struct pq_sel
         jb_raw(&kb, ": ", 2);
         key[i] = kb.p; key_len[i] = kb.n;   /* the buffer is ours now */
     }
+    /* the values asked for raise the budget: a limit of L rows may need
+     * that many rows of each column decoded */
+    int64_t base_budget = pq->budget, room = (INT64_MAX - pq->budget) / PQ_BUDGET_PER_VALUE / (n + 1);
+    if (limit > 0) pq->budget += (limit < room ? limit : room) * n * PQ_BUDGET_PER_VALUE;
     int64_t written = 0;
     struct colvec *cv = xcalloc((size_t)n + 1, sizeof *cv);
     for (int g = 0; g < pq->nrg && (limit < 0 || written < limit); g++) {
@@ -283,5 +312,6 @@ int64_t pq_write_jsonl(struct pq_file *pq, struct jbuf *out, const struct pq_sel
     }
     for (int i = 0; i < n; i++) free(key[i]);
     free(cv); free(field); free(key); free(key_len);
+    pq->budget = base_budget;
     return written;
 }

@@ -67,7 +67,13 @@ struct pq_file {
     int64_t num_rows;
     int nrg;
     struct rowgroup_meta *rg;   /* (nrg) */
+    int64_t budget, used;       /* decode budget (parquet.h) and what is allocated of it */
 };
+
+/* Account for `bytes` about to be allocated for `what`; dies when the
+ * decode budget would be exceeded.  pq_release gives them back. */
+void pq_charge(struct pq_file *pq, int64_t bytes, const char *what);
+void pq_release(struct pq_file *pq, int64_t bytes);
 
 /* Read n bytes at off (fetching them first for a lazy file); dies on a
  * short file. */
@@ -79,7 +85,7 @@ void pq_pread_all(struct pq_file *pq, void *buf, size_t n, int64_t off);
 struct bytes { const uint8_t *p; uint32_t len; };
 
 struct colvec {
-    const struct pq_file *pq;
+    struct pq_file *pq;
     const struct pq_field *f;
     int codec;
     int width;              /* bytes per value of a fixed-size type; 0 for BYTE_ARRAY */
@@ -100,7 +106,11 @@ struct colvec {
     uint32_t *idx;          /* scratch: dictionary indices of a page */
     int64_t idx_cap;
     int64_t cursor;         /* next present value to write */
+    int64_t charged;        /* bytes of the decode budget held, released with the row group */
 };
+
+/* pq_charge for a column's row group: released by colvec_free. */
+void pq_col_charge(struct colvec *c, int64_t bytes, const char *what);
 
 /* "prog: FILE: column 'NAME': what", exit 1. */
 _Noreturn __attribute__((format(printf, 2, 3)))
@@ -111,6 +121,9 @@ uint8_t *pq_keep(struct colvec *c, size_t n);
 void pq_grow(struct colvec *c, int64_t more);
 
 /* ---- codecs.c ---- */
+
+/* The most a codec's output can be per input byte (0: no compression). */
+int64_t pq_max_ratio(int codec);
 
 /* Decompress a page body of n bytes with the chunk's codec into exactly dn
  * bytes. */

@@ -1,6 +1,7 @@
 /* test_hfdata.c - pieces of hf-fetch that need no network: glob patterns,
  * formats, split inference and configs, SHA-256, the JSON row writer. */
 #include "hub/hfdata.h"
+#include "hub/hub.h"
 #include "core/jbuf.h"
 #include "core/sha256.h"
 #include "core/xio.h"
@@ -112,6 +113,59 @@ TEST(sha256_vectors)
     CHECK(!strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
 }
 
+TEST(sha1_vectors)
+{
+    /* FIPS 180-2 appendix A examples; git's id of the blob "hello\n" */
+    struct sha256 s;
+    uint8_t d[32];
+    char hex[65];
+    sha1_init(&s); sha256_update(&s, "abc", 3); sha256_final(&s, d); sha256_hex_n(d, 20, hex);
+    CHECK(!strcmp(hex, "a9993e364706816aba3e25717850c26c9cd0d89d"));
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha1_init(&s); sha256_update(&s, two, strlen(two)); sha256_final(&s, d); sha256_hex_n(d, 20, hex);
+    CHECK(!strcmp(hex, "84983e441c3bd26ebaae4aa1f95129e5e54670f1"));
+    char path[] = "/tmp/test_hfdata_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, "hello\n", 6) == 6);
+    close(fd);
+    CHECK(git_blob_sha1_file(path, hex) && !strcmp(hex, "ce013625030ba8dba906f756967f9e9ca394464a"));
+    unlink(path);
+}
+
+TEST(redirect_rules)
+{
+    char why[512];
+    CHECK(hub_redirect_ok("https://huggingface.co/x", "https://cdn-lfs.hf.co/y", why, sizeof why));
+    CHECK(hub_redirect_ok("http://127.0.0.1:1/x", "http://127.0.0.1:2/y", why, sizeof why));
+    CHECK(hub_redirect_ok("http://a/x", "HTTPS://b/y", why, sizeof why));      /* schemes are caseless */
+    CHECK(!hub_redirect_ok("https://huggingface.co/x", "http://cdn/y", why, sizeof why));
+    CHECK(strstr(why, "from https to http") != NULL);
+    CHECK(!hub_redirect_ok("HTTPS://a/x", "Http://b/y", why, sizeof why));
+    for (int i = 0; i < 4; i++) {
+        static const char *bad[] = { "file:///etc/passwd", "gopher://h/1", "dict://h/d:x", "ftp://h/f" };
+        CHECK(!hub_redirect_ok("http://a/x", bad[i], why, sizeof why) && strstr(why, "only http and https"));
+    }
+}
+
+TEST(shard_names_at_the_end_of_a_path)
+{
+    /* names cut short inside "-NNNNN-of-NNNNN", each in a heap block of
+     * exactly its size: no shard, and (under ASan) no read past the end */
+    static const char *cut[] = { "data/train-", "data/train-0000", "data/train-00000-o",
+                                 "data/train-00000-of-", "data/train-00000-of-0001" };
+    char split[64];
+    for (int i = 0; i < 5; i++) {
+        size_t n = strlen(cut[i]) + 1;
+        char *p = malloc(n);
+        memcpy(p, cut[i], n);
+        CHECK(!hf_is_shard(p, split, sizeof split));
+        free(p);
+    }
+    CHECK(hf_is_shard("data/train-00000-of-00001", split, sizeof split) && !strcmp(split, "train"));
+    CHECK(hf_is_shard("data/my-val-00003-of-00010-abc.parquet", split, sizeof split) && !strcmp(split, "my-val"));
+    CHECK(!hf_is_shard("data/sub/train-00000-of-00001.parquet", split, sizeof split));
+}
+
 static char *render(void (*fn)(struct jbuf *))
 {
     char *buf = NULL;
@@ -206,6 +260,9 @@ int main(void)
     RUN(split_inference);
     RUN(card_configs);
     RUN(sha256_vectors);
+    RUN(sha1_vectors);
+    RUN(redirect_rules);
+    RUN(shard_names_at_the_end_of_a_path);
     RUN(json_writer);
     RUN(shortest_reals_match_a_printf_search);
     return unit_summary();
