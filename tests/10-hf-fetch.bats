@@ -812,3 +812,83 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)' "$@
     run_tool hf-fetch --file "$f" --max-memory 0
     [ "$status" -eq 2 ]
 }
+
+# A stand-in for HuggingFaceFW/fineweb: configs default (data/*/*) and
+# sample-10BT (sample/10BT/*), in the card data and in README.md's YAML.
+make_fineweb() {
+    local r="$HUB_ROOT/repos/HuggingFaceFW/fineweb" fx="$TFS_ROOT/tests/fixtures/hub"
+    [ -d "$r" ] && return 0
+    mkdir -p "$r/main/data/CC-MAIN-2024-10" "$r/main/sample/10BT"
+    cp "$fx/stories-validation.parquet" "$r/main/data/CC-MAIN-2024-10/000_00000.parquet"
+    cp "$fx/stories-train-0.parquet" "$r/main/sample/10BT/000_00000.parquet"
+    cp "$fx/stories-train-1.parquet" "$r/main/sample/10BT/001_00000.parquet"
+    cat > "$r/main/README.md" <<'EOF2'
+---
+license: odc-by
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/*/*
+- config_name: sample-10BT
+  data_files:
+  - split: train
+    path: sample/10BT/*
+---
+# FineWeb (a stand-in)
+EOF2
+    echo '{"license": "odc-by", "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*/*"}]},
+           {"config_name": "sample-10BT", "data_files": [{"split": "train", "path": "sample/10BT/*"}]}]}' > "$r/card.json"
+}
+
+@test "hf-fetch: the fineweb alias works offline, from saved metadata or a bare snapshot" {
+    make_fineweb
+    run_tool hf-fetch -q fineweb
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 10 ]
+    [ "${lines[0]}" = '{"text": "Once upon a time, Lily saw a bird 0."}' ]
+    online=$output
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch -q fineweb --offline
+    [ "$status" -eq 0 ]
+    [ "$output" = "$online" ]
+    # a snapshot as huggingface_hub leaves it: no saved answers, the card in README.md
+    d="$HF_HOME/hub/datasets--HuggingFaceFW--fineweb"
+    sha=$(cat "$d/refs/main")
+    mkdir -p "$d/blobs"
+    cp "$HUB_ROOT/repos/HuggingFaceFW/fineweb/main/README.md" "$d/blobs/readme"
+    ln -s ../../blobs/readme "$d/snapshots/$sha/README.md"
+    rm -rf "$HF_HOME/tfs-hf-fetch"
+    run_tool hf-fetch -q fineweb --offline
+    [ "$status" -eq 0 ]
+    [ "$output" = "$online" ]
+    [ "$(requests | wc -l)" -eq 0 ]
+}
+
+@test "hf-fetch: offline, a split only partly in the cache is an error naming the missing files" {
+    make_fineweb
+    run_tool hf-fetch -q fineweb
+    [ "$status" -eq 0 ]
+    d="$HF_HOME/hub/datasets--HuggingFaceFW--fineweb"
+    sha=$(cat "$d/refs/main")
+    blob=$(readlink "$d/snapshots/$sha/sample/10BT/001_00000.parquet")
+    rm "$d/snapshots/$sha/sample/10BT/$blob" "$d/snapshots/$sha/sample/10BT/001_00000.parquet"
+    run_tool hf-fetch -q fineweb --offline
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]                                    # not a row of a part of the split
+    [ "$stderr" = "hf-fetch: HuggingFaceFW/fineweb: config 'sample-10BT', split 'train' is only partly in the cache: file 'sample/10BT/001_00000.parquet' is not in the cache ($d) and offline mode is on" ]
+    # a bare snapshot (no saved listing): the shard names tell what is missing
+    run_tool hf-fetch -q test/stories
+    s="$(cache stories)"
+    sha=$(cat "$s/refs/main")
+    rm "$s/snapshots/$sha/data/train-00001-of-00002-a1b2.parquet"
+    rm -rf "$HF_HOME/tfs-hf-fetch"
+    run_tool hf-fetch -q test/stories --offline
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [ "$stderr" = "hf-fetch: test/stories: config 'default', split 'train' is only partly in the cache: file 'data/train-00001-of-00002*' is not in the cache ($s) and offline mode is on" ]
+    # a --limit that the shards present satisfy needs no more
+    run_tool hf-fetch -q test/stories --offline -n 3
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3 ]
+}
