@@ -1,5 +1,6 @@
 /* test_hfdata.c - pieces of hf-fetch that need no network: glob patterns,
  * formats, split inference and configs, SHA-256, the JSON row writer. */
+#include "hub/cardyaml.h"
 #include "hub/hfdata.h"
 #include "hub/hub.h"
 #include "core/jbuf.h"
@@ -166,6 +167,35 @@ TEST(shard_names_at_the_end_of_a_path)
     CHECK(!hf_is_shard("data/sub/train-00000-of-00001.parquet", split, sizeof split));
 }
 
+TEST(card_yaml_as_json)
+{
+    /* the YAML of a dataset card and the JSON the Hub makes of it */
+    static const char yaml[] =
+        "---\nlicense: odc-by\ntask_categories:\n- text-generation\nconfigs:\n"
+        "- config_name: default\n  data_files:\n  - split: train\n    path: data/*/*\n"
+        "- config_name: sample-10BT   # a comment\n  default: true\n  data_files:\n"
+        "    - split: train\n      path:\n        - \"sample/10BT/*\"\n        - 'x/*'\n"
+        "- config_name: flow\n  data_files: [a.jsonl, b.jsonl]\n"
+        "dataset_info:\n  splits:\n  - name: train\n    num_examples: 16\n---\n# Title\nconfigs: not this\n";
+    static const char want[] =
+        "{\"license\": \"odc-by\", \"task_categories\": [\"text-generation\"], \"configs\": ["
+        "{\"config_name\": \"default\", \"data_files\": [{\"split\": \"train\", \"path\": \"data/*/*\"}]},"
+        "{\"config_name\": \"sample-10BT\", \"default\": true, \"data_files\": [{\"split\": \"train\", "
+        "\"path\": [\"sample/10BT/*\", \"x/*\"]}]},"
+        "{\"config_name\": \"flow\", \"data_files\": [\"a.jsonl\", \"b.jsonl\"]}],"
+        "\"dataset_info\": {\"splits\": [{\"name\": \"train\", \"num_examples\": 16}]}}";
+    char path[] = "/tmp/test_cardyaml_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, yaml, sizeof yaml - 1) == (ssize_t)(sizeof yaml - 1));
+    close(fd);
+    json_t *got = hf_card_from_readme(path), *exp = json_loads(want, 0, NULL);
+    CHECK(got && exp && json_equal(got, exp));
+    if (got && !json_equal(got, exp)) { char *d = json_dumps(got, 0); fprintf(stderr, "  got %s\n", d); free(d); }
+    json_decref(got); json_decref(exp);
+    unlink(path);
+    CHECK(hf_card_from_readme("/nonexistent/README.md") == NULL);
+}
+
 static char *render(void (*fn)(struct jbuf *))
 {
     char *buf = NULL;
@@ -263,6 +293,7 @@ int main(void)
     RUN(sha1_vectors);
     RUN(redirect_rules);
     RUN(shard_names_at_the_end_of_a_path);
+    RUN(card_yaml_as_json);
     RUN(json_writer);
     RUN(shortest_reals_match_a_printf_search);
     return unit_summary();
