@@ -738,10 +738,13 @@ except socket.timeout:
 # A Parquet file of one FIXED_LEN_BYTE_ARRAY column: a dictionary of one
 # WIDTH-byte value, and one data page whose single RLE run claims ROWS
 # indices into it (parquet.thrift field ids, Thrift compact protocol).
+# With a fourth argument K, the run of that page is K indices and a second
+# page holds the other ROWS - K, all of them index 1: out of range.
 hostile_parquet() {
-    python3 - "$1" "$2" "$3" <<'EOF2'
+    python3 - "$1" "$2" "$3" "${4:-}" <<'EOF2'
 import struct, sys
 path, rows, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+first = int(sys.argv[4]) if sys.argv[4] else rows
 def uleb(n):
     out = b''
     while True:
@@ -766,10 +769,11 @@ class S:            # a struct: fields in increasing id order
     def end(self): return self.b + b'\0'
 value = b'a' * width
 dict_page = S().i32(1, 2).i32(2, width).i32(3, width).struct(7, S().i32(1, 1).i32(2, 0)).end() + value
-# RLE_DICTIONARY body: bit width 1, then one run: header (count << 1), value byte 0
-body = bytes([1]) + uleb(rows << 1) + b'\0'
-data_page = S().i32(1, 0).i32(2, len(body)).i32(3, len(body)).struct(5, S().i32(1, rows).i32(2, 8).i32(3, 3).i32(4, 3)).end() + body
-chunk = dict_page + data_page
+# RLE_DICTIONARY body: bit width 1, then one run: header (count << 1), value byte
+def page(n, index):
+    body = bytes([1]) + uleb(n << 1) + bytes([index])
+    return S().i32(1, 0).i32(2, len(body)).i32(3, len(body)).struct(5, S().i32(1, n).i32(2, 8).i32(3, 3).i32(4, 3)).end() + body
+chunk = dict_page + page(first, 0) + (page(rows - first, 1) if first < rows else b'')
 meta = (S().i32(1, 7).lst(2, 5, [zz(0), zz(8)]).lst(3, 8, [uleb(1) + b'v']).i32(4, 0).i64(5, rows)
         .i64(6, len(chunk)).i64(7, len(chunk)).i64(9, 4 + len(dict_page)).i64(11, 4))
 col = S().i64(2, 4).struct(3, meta).end()
@@ -891,4 +895,18 @@ EOF2
     run_tool hf-fetch -q test/stories --offline -n 3
     [ "$status" -eq 0 ]
     [ "${#lines[@]}" -eq 3 ]
+}
+
+@test "hf-fetch: a row group's first rows are out before its last page is read" {
+    f="$BATS_TEST_TMPDIR/pages.parquet"
+    hostile_parquet "$f" 10 4 6            # page 1: 6 good rows; page 2: 4 bad indices
+    run_tool hf-fetch --file "$f"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: $f: column 'v': dictionary index 1 out of range (1 entries)" ]
+    [ "${#lines[@]}" -eq 6 ]
+    [ "${lines[5]}" = '{"v": "aaaa"}' ]
+    # a limit within the first page never reads the second
+    run_tool hf-fetch --file "$f" -n 6
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 6 ]
 }

@@ -392,10 +392,16 @@ void pq_data_page(struct colvec *c, const uint8_t *lev, size_t lev_len, int v1,
         }
         idx_room(c, nvalues);
         if (nvalues && !pq_rle_hybrid(p, end, 1, c->idx, nvalues)) pq_col_die(c, "definition levels run past their data");
+        int64_t need = c->nlev - c->base + nvalues;
+        if (need > c->def_cap) {
+            pq_col_charge(c, need - c->def_cap, "definition levels");
+            c->def = xrealloc(c->def, (size_t)need);
+            c->def_cap = need;
+        }
         present = 0;
         for (int64_t i = 0; i < nvalues; i++) {
             if (c->idx[i] > 1) pq_col_die(c, "definition level %u in a flat column", c->idx[i]);
-            c->def[c->nlev + i] = (uint8_t)c->idx[i];
+            c->def[c->nlev - c->base + i] = (uint8_t)c->idx[i];
             present += c->idx[i];
         }
     }

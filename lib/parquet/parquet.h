@@ -15,9 +15,10 @@
  *
  * This reader handles flat schemas: top-level REQUIRED or OPTIONAL columns of
  * type BOOLEAN, INT32, INT64, INT96 (timestamps), FLOAT, DOUBLE, BYTE_ARRAY
- * and FIXED_LEN_BYTE_ARRAY.  It decodes one row group at a time, so memory
- * is bounded by the largest row group, never by the file, and by the decode
- * budget below.  Nested columns,
+ * and FIXED_LEN_BYTE_ARRAY.  It decodes the pages of a row group as its
+ * rows are written (the first rows are out before the last page is read),
+ * so memory holds about one page per column, never the file, and is
+ * bounded by the decode budget below.  Nested columns,
  * encrypted files, decimals and unknown codecs or encodings are refused
  * with a message naming the file, the column and the feature.
  *
@@ -54,8 +55,9 @@ struct pq_file;
 /* Open and read the footer; dies with "prog: PATH: what" if it is not a
  * readable Parquet file. */
 struct pq_file *pq_open(const char *path);
-/* The decode budget: what reading a file may allocate (footer, and the
- * values of one row group: decompressed pages, levels, indices, values).
+/* The decode budget: what reading a file may allocate (footer, and for
+ * each column of a row group its decompressed pages, levels, indices and
+ * values held at once).
  * Run-length encoding lets a few bytes claim millions of values, so no
  * count in a file is trusted to size memory; past the budget the reader
  * stops with "FILE: decoding needs more than the memory budget ...".
