@@ -5,10 +5,11 @@
 #include "core/opts.h"
 #include "core/xio.h"
 
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 
-enum { O_OFFLINE = 256, O_LIST, O_FILE };
+enum { O_OFFLINE = 256, O_LIST, O_FILE, O_PARTIAL, O_MAXMEM };
 
 static const struct optdef OPTS[] = {
     { 'c', "config",   "NAME", NULL,   "dataset configuration (default: the dataset's default)" },
@@ -18,6 +19,8 @@ static const struct optdef OPTS[] = {
     { 'n', "limit",    "N",    NULL,   "stop after N rows (no further downloads)" },
     { O_OFFLINE, "offline", NULL, NULL, "use the cache only, no network (also HF_HUB_OFFLINE=1)" },
     { O_FILE, "file",  "FILE", NULL,   "convert a local .parquet/.jsonl/.json/.txt file instead of a dataset" },
+    { O_PARTIAL, "allow-partial", NULL, NULL, "accept the Hub's Parquet conversion of only part of a split" },
+    { O_MAXMEM, "max-memory", "SIZE", NULL, "let decoding a Parquet file allocate up to SIZE bytes (M, G, Mi, Gi; default: see hf-fetch(1))" },
     { O_LIST, "list",  NULL,   NULL,   "print the dataset aliases of the registry and exit" },
     { 'q', "quiet",    NULL,   NULL,   "no progress display and no warnings" },
     { 0, NULL, NULL, NULL, NULL }
@@ -35,6 +38,13 @@ static const struct progspec SPEC = {
 int main(int argc, char **argv)
 {
     tfs_set_prog(argv[0]);
+    /* The Parquet reader allocates and frees column chunks of tens of MB
+     * once per row group.  glibc serves blocks that large with fresh mmap()s
+     * by default, so every row group would fault its pages in anew; keep
+     * them in the heap for reuse.  This is a choice for the whole process,
+     * so it is made here, in the program, not in the library. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     struct hf_opts o = { .limit = -1 };
     int list = 0;
     struct opts p;
@@ -50,6 +60,8 @@ int main(int argc, char **argv)
         case 'n': o.limit = (int64_t)parse_size("--limit", arg, 0, INT64_MAX); break;
         case O_OFFLINE: o.offline = 1; break;
         case O_FILE: o.file = arg; break;
+        case O_PARTIAL: o.allow_partial = 1; break;
+        case O_MAXMEM: o.max_memory = (int64_t)parse_size("--max-memory", arg, 1, INT64_MAX); break;
         case O_LIST: list = 1; break;
         case 'q': o.quiet = 1; break;
         }

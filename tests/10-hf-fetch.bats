@@ -618,3 +618,295 @@ for i, (g, e) in enumerate(zip(got, exp)):
 EOF
     done
 }
+
+# ---- hostile servers (issue 18) ------------------------------------------
+# A listener that records whether anything connected to it: prints its port.
+listener() {
+    python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True)
+s.settimeout(float(sys.argv[2]))
+try:
+    while True:
+        c, _ = s.accept(); open(sys.argv[1], "a").write("connected\n"); c.close()
+except socket.timeout:
+    pass' "$1" "$2" &
+}
+
+@test "hf-fetch: redirects to file://, gopher:// and dict:// are refused, nothing is reached" {
+    local f=data/validation-00000-of-00001-c3d4.parquet
+    # file:// on a FIFO: a writer would get through only if hf-fetch opened it
+    mkfifo "$BATS_TEST_TMPDIR/fifo"
+    ( rc=0; timeout 4 sh -c "echo x > '$BATS_TEST_TMPDIR/fifo'" || rc=$?; echo "$rc" > "$BATS_TEST_TMPDIR/writer" ) &
+    wpid=$!
+    faults "[{\"port\": \"hub\", \"path\": \"/resolve/\", \"status\": 302, \"location\": \"file://$BATS_TEST_TMPDIR/fifo\"}]"
+    run_tool hf-fetch -q test/stories --split validation
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: test/stories: file '$f': refusing a redirect to 'file://$BATS_TEST_TMPDIR/fifo': only http and https are followed" ]
+    wait "$wpid"
+    [ "$(cat "$BATS_TEST_TMPDIR/writer")" -eq 124 ]     # nobody opened the FIFO
+    # gopher:// and dict:// to a local listener: no connection
+    listener "$BATS_TEST_TMPDIR/conn" 4 > "$BATS_TEST_TMPDIR/lport"
+    lpid=$!
+    for _ in $(seq 50); do [ -s "$BATS_TEST_TMPDIR/lport" ] && break; sleep 0.05; done
+    port=$(cat "$BATS_TEST_TMPDIR/lport")
+    for loc in "gopher://127.0.0.1:$port/1x" "dict://127.0.0.1:$port/d:word"; do
+        faults "[{\"port\": \"hub\", \"path\": \"/resolve/\", \"status\": 302, \"location\": \"$loc\"}]"
+        run_tool hf-fetch -q test/stories --split validation
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "hf-fetch: test/stories: file '$f': refusing a redirect to '$loc': only http and https are followed" ]
+    done
+    wait "$lpid"
+    [ ! -e "$BATS_TEST_TMPDIR/conn" ]
+    [ "$(nreq '^cdn ')" -eq 0 ]
+    # the endpoint itself must be http or https
+    HF_ENDPOINT="ftp://127.0.0.1:$HUB_PORT" run_tool hf-fetch test/stories
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: HF_ENDPOINT: only http and https URLs are used: 'ftp://127.0.0.1:$HUB_PORT'" ]
+}
+
+@test "hf-fetch: Retry-After as an HTTP-date is waited out (a past date: at once)" {
+    faults '[{"port": "hub", "path": "/revision/", "status": 429, "retry_after_date": -3600, "times": 1}]'
+    run_tool hf-fetch test/lines
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"HTTP 429; retrying in 0 s (try 2 of 5)"* ]]
+    faults '[{"port": "hub", "path": "/revision/", "status": 503, "retry_after_date": 3, "times": 1}]'
+    start=$SECONDS
+    run_tool hf-fetch test/lines
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"HTTP 503; retrying in "[23]" s (try 2 of 5)"* ]]
+    [ $((SECONDS - start)) -ge 2 ]
+}
+
+@test "hf-fetch: a range read answered with the wrong Content-Range is an error, not a retry" {
+    mkdir -p "$BATS_TEST_TMPDIR/tmp"
+    # the head and the footer arrive; the column chunk's answer names other bytes
+    faults '[{"port": "cdn", "path": "/cdn/", "times": 2}, {"port": "cdn", "path": "/cdn/", "content_range": "bytes 0-99/100"}]'
+    HF_FETCH_RANGE_MIN=100000 TMPDIR="$BATS_TEST_TMPDIR/tmp" run_tool hf-fetch test/groups -n 2 --columns text
+    [ "$status" -eq 1 ]
+    [[ $stderr =~ ^"hf-fetch: test/groups: file 'train.parquet': the server answered a request for bytes "[0-9]+-[0-9]+" with Content-Range bytes 0-99/100; refusing it"$ ]]
+    [ -z "$output" ]
+    [ "$(nreq '^cdn GET')" -eq 3 ]                           # no retry into a truncated copy
+    [ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ]
+    # the right total but another start is refused the same way
+    faults '[{"port": "cdn", "path": "/cdn/", "content_range": "bytes 1-65536/'"$(stat -c %s "$TFS_ROOT/tests/fixtures/hub/groups.parquet")"'"}]'
+    HF_FETCH_RANGE_MIN=100000 run_tool hf-fetch test/groups -n 2 --columns text
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"with Content-Range bytes 1-65536/"*"; refusing it" ]]
+}
+
+@test "hf-fetch: a partial- conversion is refused unless --allow-partial, which names the fraction" {
+    local r="$HUB_ROOT/repos/test/partial"
+    mkdir -p "$r/main" "$r/refs%2Fconvert%2Fparquet/default/partial-train"
+    printf 'a,b\n1,2\n' > "$r/main/data.csv"
+    cp "$TFS_ROOT/tests/fixtures/hub/converted-train.parquet" "$r/refs%2Fconvert%2Fparquet/default/partial-train/0000.parquet"
+    # the card counts 16 rows; the converted part holds 4
+    echo '{"dataset_info": {"splits": [{"name": "train", "num_examples": 16}]}}' > "$r/card.json"
+    run_tool hf-fetch -q test/partial --columns text
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: test/partial: the converted Parquet branch holds only part of split 'train' (partial-train); the dataset card counts 16 rows in all; --allow-partial reads that part" ]
+    [ -z "$output" ]
+    run_tool hf-fetch test/partial --columns text --allow-partial
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 4 ]
+    [[ $stderr == *"hf-fetch: test/partial: reading only part of split 'train', the part the Hub converted (partial-train); the dataset card counts 16 rows in all"* ]]
+    [[ $stderr == *"hf-fetch: test/partial: wrote 4 of the 16 rows of split 'train' (25.0%): the rest was never converted"* ]]
+}
+
+@test "hf-fetch: a non-LFS file is checked against its git sha1" {
+    local r="$HUB_ROOT/repos/test/small"
+    mkdir -p "$r/main"
+    printf '{"text": "small 1"}\n{"text": "small 2"}\n' > "$r/main/small.jsonl"
+    echo '["small.jsonl"]' > "$r/nolfs.json"
+    oid=$(git hash-object "$r/main/small.jsonl" 2>/dev/null || python3 -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); print(hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest())' "$r/main/small.jsonl")
+    faults '[{"port": "hub", "path": "/resolve/", "corrupt": true}]'
+    run_tool hf-fetch test/small
+    [ "$status" -eq 1 ]
+    [[ $stderr == "hf-fetch: test/small: file 'small.jsonl': git sha1 mismatch (expected $oid, got "*"); the corrupt download was discarded, run again to retry" ]]
+    [ -z "$output" ]
+    [ -z "$(ls -A "$(cache small)/blobs")" ]
+    rm "$HUB_ROOT/faults.json"
+    run_tool hf-fetch test/small
+    [ "$status" -eq 0 ]
+    [ "$output" = '{"text": "small 1"}
+{"text": "small 2"}' ]
+    [ -f "$(cache small)/blobs/$oid" ]
+    [ "$(nreq '^cdn ')" -eq 0 ]                              # served by /resolve itself
+}
+
+# A Parquet file of one FIXED_LEN_BYTE_ARRAY column: a dictionary of one
+# WIDTH-byte value, and one data page whose single RLE run claims ROWS
+# indices into it (parquet.thrift field ids, Thrift compact protocol).
+# With a fourth argument K, the run of that page is K indices and a second
+# page holds the other ROWS - K, all of them index 1: out of range.
+hostile_parquet() {
+    python3 - "$1" "$2" "$3" "${4:-}" <<'EOF2'
+import struct, sys
+path, rows, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+first = int(sys.argv[4]) if sys.argv[4] else rows
+def uleb(n):
+    out = b''
+    while True:
+        b = n & 0x7f; n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n: return out
+def zz(n): return uleb((n << 1) ^ (n >> 63))
+class S:            # a struct: fields in increasing id order
+    def __init__(self): self.b, self.last = b'', 0
+    def head(self, fid, t):
+        assert 0 < fid - self.last <= 15
+        self.b += bytes([(fid - self.last) << 4 | t]); self.last = fid
+    def i32(self, fid, v): self.head(fid, 5); self.b += zz(v); return self
+    def i64(self, fid, v): self.head(fid, 6); self.b += zz(v); return self
+    def bin(self, fid, v): self.head(fid, 8); self.b += uleb(len(v)) + v; return self
+    def struct(self, fid, s): self.head(fid, 12); self.b += s.end(); return self
+    def lst(self, fid, t, items):
+        self.head(fid, 9)
+        self.b += bytes([len(items) << 4 | t]) if len(items) < 15 else bytes([0xf0 | t]) + uleb(len(items))
+        for it in items: self.b += it
+        return self
+    def end(self): return self.b + b'\0'
+value = b'a' * width
+dict_page = S().i32(1, 2).i32(2, width).i32(3, width).struct(7, S().i32(1, 1).i32(2, 0)).end() + value
+# RLE_DICTIONARY body: bit width 1, then one run: header (count << 1), value byte
+def page(n, index):
+    body = bytes([1]) + uleb(n << 1) + bytes([index])
+    return S().i32(1, 0).i32(2, len(body)).i32(3, len(body)).struct(5, S().i32(1, n).i32(2, 8).i32(3, 3).i32(4, 3)).end() + body
+chunk = dict_page + page(first, 0) + (page(rows - first, 1) if first < rows else b'')
+meta = (S().i32(1, 7).lst(2, 5, [zz(0), zz(8)]).lst(3, 8, [uleb(1) + b'v']).i32(4, 0).i64(5, rows)
+        .i64(6, len(chunk)).i64(7, len(chunk)).i64(9, 4 + len(dict_page)).i64(11, 4))
+col = S().i64(2, 4).struct(3, meta).end()
+rg = S().lst(1, 12, [col]).i64(2, len(chunk)).i64(3, rows).end()
+schema = [S().bin(4, b'schema').i32(5, 1).end(), S().i32(1, 7).i32(2, width).i32(3, 0).bin(4, b'v').end()]
+footer = S().i32(1, 1).lst(2, 12, schema).i64(3, rows).lst(4, 12, [rg]).end()
+open(path, 'wb').write(b'PAR1' + chunk + footer + struct.pack('<I', len(footer)) + b'PAR1')
+EOF2
+}
+
+# Peak resident memory (KiB) of a command, from getrusage of the children.
+peak_rss() {
+    python3 -c '
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+sys.stderr.write(r.stderr.decode())
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)' "$@"
+}
+
+@test "hf-fetch: a 1 KiB Parquet file claiming 16 GiB of values fails fast, in little memory" {
+    f="$BATS_TEST_TMPDIR/bomb.parquet"
+    hostile_parquet "$f" $((1 << 24)) 1024           # 16Mi values of 1 KiB: 16 GiB
+    [ "$(stat -c %s "$f")" -lt 1400 ]
+    run_tool peak_rss timeout 20 hf-fetch --file "$f"
+    read -r rss rc <<<"$output"
+    [ "$rc" -eq 1 ]
+    [ "$stderr" = "hf-fetch: $f: decoding needs more than the memory budget of 64 MiB (column 'v', values: 16384 MiB more); if the file is genuine, raise the budget with --max-memory" ]
+    [ "$rss" -lt 102400 ] || { echo "peak RSS $rss KiB" >&2; false; }
+}
+
+@test "hf-fetch: --max-memory raises the decode budget" {
+    f="$BATS_TEST_TMPDIR/big.parquet"
+    hostile_parquet "$f" 100000 1024                  # 100 MB of values, more than 64 MiB
+    run_tool hf-fetch --file "$f" -n 1
+    [ "$status" -eq 1 ]
+    [[ $stderr == "hf-fetch: $f: decoding needs more than the memory budget of 64 MiB (column 'v', values: 98 MiB more)"* ]]
+    hf-fetch --file "$f" --max-memory 256Mi > "$BATS_TEST_TMPDIR/out"
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 100000 ]
+    [ "$(tail -1 "$BATS_TEST_TMPDIR/out")" = "{\"v\": \"$(printf 'a%.0s' $(seq 1024))\"}" ]
+    run_tool hf-fetch --file "$f" --max-memory 0
+    [ "$status" -eq 2 ]
+}
+
+# A stand-in for HuggingFaceFW/fineweb: configs default (data/*/*) and
+# sample-10BT (sample/10BT/*), in the card data and in README.md's YAML.
+make_fineweb() {
+    local r="$HUB_ROOT/repos/HuggingFaceFW/fineweb" fx="$TFS_ROOT/tests/fixtures/hub"
+    [ -d "$r" ] && return 0
+    mkdir -p "$r/main/data/CC-MAIN-2024-10" "$r/main/sample/10BT"
+    cp "$fx/stories-validation.parquet" "$r/main/data/CC-MAIN-2024-10/000_00000.parquet"
+    cp "$fx/stories-train-0.parquet" "$r/main/sample/10BT/000_00000.parquet"
+    cp "$fx/stories-train-1.parquet" "$r/main/sample/10BT/001_00000.parquet"
+    cat > "$r/main/README.md" <<'EOF2'
+---
+license: odc-by
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/*/*
+- config_name: sample-10BT
+  data_files:
+  - split: train
+    path: sample/10BT/*
+---
+# FineWeb (a stand-in)
+EOF2
+    echo '{"license": "odc-by", "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*/*"}]},
+           {"config_name": "sample-10BT", "data_files": [{"split": "train", "path": "sample/10BT/*"}]}]}' > "$r/card.json"
+}
+
+@test "hf-fetch: the fineweb alias works offline, from saved metadata or a bare snapshot" {
+    make_fineweb
+    run_tool hf-fetch -q fineweb
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 10 ]
+    [ "${lines[0]}" = '{"text": "Once upon a time, Lily saw a bird 0."}' ]
+    online=$output
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch -q fineweb --offline
+    [ "$status" -eq 0 ]
+    [ "$output" = "$online" ]
+    # a snapshot as huggingface_hub leaves it: no saved answers, the card in README.md
+    d="$HF_HOME/hub/datasets--HuggingFaceFW--fineweb"
+    sha=$(cat "$d/refs/main")
+    mkdir -p "$d/blobs"
+    cp "$HUB_ROOT/repos/HuggingFaceFW/fineweb/main/README.md" "$d/blobs/readme"
+    ln -s ../../blobs/readme "$d/snapshots/$sha/README.md"
+    rm -rf "$HF_HOME/tfs-hf-fetch"
+    run_tool hf-fetch -q fineweb --offline
+    [ "$status" -eq 0 ]
+    [ "$output" = "$online" ]
+    [ "$(requests | wc -l)" -eq 0 ]
+}
+
+@test "hf-fetch: offline, a split only partly in the cache is an error naming the missing files" {
+    make_fineweb
+    run_tool hf-fetch -q fineweb
+    [ "$status" -eq 0 ]
+    d="$HF_HOME/hub/datasets--HuggingFaceFW--fineweb"
+    sha=$(cat "$d/refs/main")
+    blob=$(readlink "$d/snapshots/$sha/sample/10BT/001_00000.parquet")
+    rm "$d/snapshots/$sha/sample/10BT/$blob" "$d/snapshots/$sha/sample/10BT/001_00000.parquet"
+    run_tool hf-fetch -q fineweb --offline
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]                                    # not a row of a part of the split
+    [ "$stderr" = "hf-fetch: HuggingFaceFW/fineweb: config 'sample-10BT', split 'train' is only partly in the cache: file 'sample/10BT/001_00000.parquet' is not in the cache ($d) and offline mode is on" ]
+    # a bare snapshot (no saved listing): the shard names tell what is missing
+    run_tool hf-fetch -q test/stories
+    s="$(cache stories)"
+    sha=$(cat "$s/refs/main")
+    rm "$s/snapshots/$sha/data/train-00001-of-00002-a1b2.parquet"
+    rm -rf "$HF_HOME/tfs-hf-fetch"
+    run_tool hf-fetch -q test/stories --offline
+    [ "$status" -eq 1 ]
+    [ -z "$output" ]
+    [ "$stderr" = "hf-fetch: test/stories: config 'default', split 'train' is only partly in the cache: file 'data/train-00001-of-00002*' is not in the cache ($s) and offline mode is on" ]
+    # a --limit that the shards present satisfy needs no more
+    run_tool hf-fetch -q test/stories --offline -n 3
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3 ]
+}
+
+@test "hf-fetch: a row group's first rows are out before its last page is read" {
+    f="$BATS_TEST_TMPDIR/pages.parquet"
+    hostile_parquet "$f" 10 4 6            # page 1: 6 good rows; page 2: 4 bad indices
+    run_tool hf-fetch --file "$f"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: $f: column 'v': dictionary index 1 out of range (1 entries)" ]
+    [ "${#lines[@]}" -eq 6 ]
+    [ "${lines[5]}" = '{"v": "aaaa"}' ]
+    # a limit within the first page never reads the second
+    run_tool hf-fetch --file "$f" -n 6
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 6 ]
+}

@@ -19,7 +19,9 @@ each revision (REVISION is "main" or a percent-encoded branch such as
 "refs%2Fconvert%2Fparquet"), plus optional ROOT/repos/ORG/NAME/card.json
 (the README's YAML as JSON) and access.json ({"private": true} or
 {"gated": "manual"}, and "tokens": [tokens that have access]).
-Files with a data extension are LFS files (their etag is their sha256).
+Files with a data extension are LFS files (their etag is their sha256),
+except those listed in ROOT/repos/ORG/NAME/nolfs.json (["path", ...]),
+which are plain git blobs: listed without "lfs", served by /resolve itself.
 
 Every request is logged to ROOT/requests.log as one line:
     hub|cdn METHOD PATH auth=yes|no range=VALUE|-
@@ -29,12 +31,17 @@ Faults are read from ROOT/faults.json at each request: a list of rules
      "error_code": "EntryNotFound", "ratelimit": "\"api\";r=0;t=1",
      "cut_after": BYTES (then close), "stall": SECONDS (after cut_after bytes,
      wait before closing), "delay": SECONDS (before answering),
-     "ignore_range": true, "corrupt": true}
+     "ignore_range": true, "corrupt": true,
+     "location": URL (with a 3xx status: the redirect's target),
+     "retry_after_date": SECONDS (Retry-After as an HTTP-date that many
+     seconds from now; may be negative),
+     "content_range": "bytes A-B/N" (sent instead of the true one on a 206)}
 The first rule that matches (and has times left) applies.
 
 Python standard library only.
 """
 import argparse
+import email.utils
 import hashlib
 import http.server
 import json
@@ -83,7 +90,8 @@ def file_info(revdir, rel):
     data = open(os.path.join(revdir, rel), 'rb').read()
     git = hashlib.sha1(b'blob %d\0' % len(data) + data).hexdigest()
     sha256 = hashlib.sha256(data).hexdigest()
-    lfs = rel.lower().endswith(LFS_EXT)
+    nolfs = read_json(os.path.join(os.path.dirname(revdir), 'nolfs.json'), [])
+    lfs = rel.lower().endswith(LFS_EXT) and rel not in nolfs
     return data, git, sha256, lfs
 
 
@@ -172,8 +180,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if start >= len(data):
                 self.send(416, b'', {'Content-Range': 'bytes */%d' % len(data)})
                 return
+            # an end, if asked: bytes=A-B includes B
+            end = rng.split('=')[1].split('-')[1]
+            stop = min(int(end) + 1, len(data)) if end else len(data)
             status = 206
-            headers = dict(headers, **{'Content-Range': 'bytes %d-%d/%d' % (start, len(data) - 1, len(data))})
+            cr = fault.get('content_range', 'bytes %d-%d/%d' % (start, stop - 1, len(data)))
+            headers = dict(headers, **{'Content-Range': cr})
+            data = data[:stop]
         body = data[start:]
         self.send_response(status)
         for k, v in headers.items():
@@ -228,6 +241,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 h['X-Error-Code'] = fault['error_code']
             if 'retry_after' in fault:
                 h['Retry-After'] = str(fault['retry_after'])
+            if 'retry_after_date' in fault:
+                h['Retry-After'] = email.utils.formatdate(time.time() + fault['retry_after_date'], usegmt=True)
+            if 'location' in fault:
+                h['Location'] = fault['location']
             if 'ratelimit' in fault:
                 h['RateLimit'] = fault['ratelimit']
             self.send(fault['status'], json.dumps({'error': 'injected'}).encode(), h)

@@ -189,7 +189,8 @@ static int64_t text_rows(struct tfs_in *s, const char *name, const struct row_se
 static int64_t parquet_rows(const char *path, const char *name, const struct row_sel *sel, struct jbuf *out,
                             int64_t limit, const struct lazy_src *lazy)
 {
-    struct pq_file *pq = lazy ? pq_open_lazy(path, lazy->size, lazy->need, lazy->arg) : pq_open(path);
+    struct pq_file *pq = lazy ? pq_open_lazy(path, lazy->size, lazy->need, lazy->arg, sel->max_memory)
+                              : pq_open_lazy(path, -1, NULL, NULL, sel->max_memory);
     int *field = xcalloc((size_t)sel->n + 1, sizeof *field);
     for (int i = 0; i < sel->n; i++) {
         field[i] = pq_find(pq, sel->src[i]);

@@ -24,6 +24,7 @@ struct row_sel {
     const char *const *src;     /* (n) column names in the file */
     const char *const *key;     /* (n) keys in the output */
     int text_only;              /* leave out rows whose value is null or not a string */
+    int64_t max_memory;         /* Parquet decode budget (parquet.h); 0: the default */
 };
 
 /* A Parquet file whose bytes arrive on demand (see pq_open_lazy). */

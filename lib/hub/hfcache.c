@@ -195,6 +195,19 @@ int hfc_cached(const struct hfcache *c, const char *sha, const struct hf_file *f
     return (s >= 0 && (f->size < 0 || s == f->size)) || (b >= 0 && (f->size < 0 || b == f->size));
 }
 
+/* The digest of the downloaded file `part` must be `want`; else it is
+ * discarded and that is an error. */
+static void check_digest(const struct hfcache *c, const struct hf_file *f, const char *part, const char *kind,
+                         const char *want, int (*digest)(const char *path, char *hex))
+{
+    char hex[65];
+    if (!digest(part, hex)) die_errno("cannot read '%s'", part);
+    if (strcmp(hex, want) == 0) return;
+    unlink(part);
+    die("%s: file '%s': %s mismatch (expected %s, got %s); the corrupt download was discarded, "
+        "run again to retry", c->repo, f->path, kind, want, hex);
+}
+
 char *hfc_fetch(const struct hfcache *c, struct hub *h, const char *sha, const struct hf_file *f)
 {
     if (strstr(f->path, "..") || f->path[0] == '/' || strchr(f->etag, '/') || !f->etag[0])
@@ -245,15 +258,10 @@ char *hfc_fetch(const struct hfcache *c, struct hub *h, const char *sha, const s
             die("%s: file '%s': got %lld bytes, the listing says %lld; the download was discarded",
                 c->repo, f->path, (long long)got, (long long)f->size);
         }
-        if (f->sha256) {
-            char hex[65];
-            if (!sha256_file(part, hex)) die_errno("cannot read '%s'", part);
-            if (strcmp(hex, f->sha256) != 0) {
-                unlink(part);
-                die("%s: file '%s': sha256 mismatch (expected %s, got %s); the corrupt download "
-                    "was discarded, run again to retry", c->repo, f->path, f->sha256, hex);
-            }
-        }
+        /* LFS files by their sha256; a plain git file by its listed oid,
+         * its git blob id */
+        if (f->sha256) check_digest(c, f, part, "sha256", f->sha256, sha256_file);
+        else if (hfc_is_sha(f->etag)) check_digest(c, f, part, "git sha1", f->etag, git_blob_sha1_file);
         if (rename(part, blob) != 0) die_errno("cannot publish '%s'", blob);
         free(part);
     }

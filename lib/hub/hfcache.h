@@ -62,7 +62,8 @@ int hfc_cached(const struct hfcache *c, const char *sha, const struct hf_file *f
 
 /* The local path of a file of commit `sha` (snapshots/<sha>/<path>),
  * downloading it first if needed: resumes blobs/<etag>.incomplete under
- * the lock, checks size and sha256, publishes the blob by rename, links
+ * the lock, checks size and sha256 (LFS) or git blob sha1 (other files),
+ * publishes the blob by rename, links
  * the snapshot.  h may be offline: then a missing file is an error. */
 char *hfc_fetch(const struct hfcache *c, struct hub *h, const char *sha, const struct hf_file *f);
 

@@ -192,7 +192,16 @@ static const char *split_in(const char *s, size_t n)
     return NULL;
 }
 
-static int is_shard(const char *path, char *split, size_t cap)
+/* Do p[0..n) hold n decimal digits?  Stops at the first that is not one,
+ * so a string shorter than n (its NUL is not a digit) is never read past. */
+static int digits(const char *p, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (!isdigit((unsigned char)p[k])) return 0;
+    return 1;
+}
+
+int hf_is_shard(const char *path, char *split, size_t cap)
 {
     /* data/{split}-NNNNN-of-NNNNN* */
     if (strncmp(path, "data/", 5)) return 0;
@@ -200,12 +209,8 @@ static int is_shard(const char *path, char *split, size_t cap)
     for (const char *p = s; *p && *p != '/'; p++) {
         if (*p != '-') continue;
         const char *d = p + 1;
-        int ok = 1;
-        for (int k = 0; k < 5; k++) if (!isdigit((unsigned char)d[k])) ok = 0;
-        if (ok && !strncmp(d + 5, "-of-", 4)) {
-            for (int k = 0; k < 5; k++) if (!isdigit((unsigned char)d[9 + k])) ok = 0;
-            if (ok) { dash = p; break; }
-        }
+        /* each test reads only as far as the one before it matched */
+        if (digits(d, 5) && !strncmp(d + 5, "-of-", 4) && digits(d + 9, 5)) { dash = p; break; }
     }
     if (!dash || dash == s || (size_t)(dash - s) >= cap || strchr(dash, '/')) return 0;
     memcpy(split, s, (size_t)(dash - s));
@@ -220,7 +225,7 @@ static void infer_splits(json_t *data, struct splits *out)
     char name[256];
     /* 1. shards */
     json_array_foreach(data, i, e)
-        if (is_shard(jstr(e, "path"), name, sizeof name)) add_unique(split_files(out, name), e);
+        if (hf_is_shard(jstr(e, "path"), name, sizeof name)) add_unique(split_files(out, name), e);
     if (out->n) return;
     /* 2. a keyword in a folder name */
     json_array_foreach(data, i, e) {
@@ -411,10 +416,12 @@ void hf_choose_converted(const char *repo, json_t *tree, const char *config, con
     json_t *e;
     /* every config/split pair there, for the error message */
     struct splits all = { 0 };
+    json_t *partial = json_array();
     json_array_foreach(tree, i, e) {
         const char *p = jstr(e, "path");
         if (!p || hf_format_of(p) != HF_PARQUET) continue;
-        if (hf_glob(pat1, p) || hf_glob(pat2, p)) json_array_append(files, e);
+        if (hf_glob(pat1, p)) json_array_append(files, e);
+        if (hf_glob(pat2, p)) json_array_append(partial, e);
         const char *s1 = strchr(p, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
         if (s2) {
             char name[512];
@@ -422,15 +429,39 @@ void hf_choose_converted(const char *repo, json_t *tree, const char *config, con
             split_files(&all, name);
         }
     }
+    /* partial-{split}: the Hub converted only the first part of a large
+     * split; used only when the whole one is not there */
+    if (json_array_size(files) == 0 && json_array_size(partial) > 0) {
+        json_decref(files);
+        files = json_incref(partial);
+        out->partial = 1;
+    }
+    json_decref(partial);
     if (json_array_size(files) == 0) {
         char *n = names_of(&all);
         die("%s: the converted Parquet branch has no files for config '%s', split '%s'; it has: %s",
             repo, config, split, n[0] ? n : "(nothing)");
     }
+    int part = out->partial;
     fill_choice(out, config, split, HF_PARQUET, files);
+    out->partial = part;
     splits_free(&all);
     json_decref(files);
     free(pat1); free(pat2);
+}
+
+int64_t hf_card_split_rows(json_t *card, const char *config, const char *split)
+{
+    /* dataset_info: one object, or a list of them with config_name */
+    json_t *info = json_is_object(card) ? json_object_get(card, "dataset_info") : NULL, *d = NULL, *e;
+    size_t i;
+    if (json_is_object(info)) d = info;
+    else json_array_foreach(info, i, e)
+        if (jstr(e, "config_name") && !strcmp(jstr(e, "config_name"), config)) d = e;
+    json_array_foreach(d ? json_object_get(d, "splits") : NULL, i, e)
+        if (jstr(e, "name") && !strcmp(jstr(e, "name"), split) && json_is_integer(json_object_get(e, "num_examples")))
+            return json_integer_value(json_object_get(e, "num_examples"));
+    return -1;
 }
 
 void hf_choice_free(struct hf_choice *c)

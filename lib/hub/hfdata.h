@@ -20,6 +20,7 @@
 #ifndef TFS_HFDATA_H
 #define TFS_HFDATA_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -35,11 +36,16 @@ const char *hf_format_name(int fmt);
 /* `*` within a path component, `**` across them, `?`, [class]. */
 int hf_glob(const char *pattern, const char *path);
 
+/* Is path a shard data/{split}-NNNNN-of-NNNNN*?  Then 1 with the split's
+ * name in split (cap bytes).  Reads nothing past the path's NUL. */
+int hf_is_shard(const char *path, char *split, size_t cap);
+
 struct hf_choice {
     char *config, *split;
     int format;
     int nfiles;
     struct hf_file *files;  /* (nfiles) sorted by path */
+    int partial;            /* the files are partial-{split}: only part of the split */
 };
 
 /* Choose the files of (config, split) from the card data and the listing.
@@ -48,11 +54,15 @@ struct hf_choice {
  * caller then turns to the auto-converted Parquet branch). */
 int hf_choose(const char *repo, json_t *card, json_t *tree, const char *config, const char *split,
               struct hf_choice *out);
-/* The same on the refs/convert/parquet branch: {config}/{split}/NNNN.parquet
- * or {config}/partial-{split}/NNNN.parquet. */
+/* The same on the refs/convert/parquet branch: {config}/{split}/NNNN.parquet,
+ * else {config}/partial-{split}/NNNN.parquet (the Hub converts only the
+ * first part of a large split, ~5 GB; out->partial is then set and the
+ * caller decides whether a part will do). */
 void hf_choose_converted(const char *repo, json_t *tree, const char *config, const char *split,
                          struct hf_choice *out);
 void hf_choice_free(struct hf_choice *c);
+/* The split's row count from the card's dataset_info, or -1 if it has none. */
+int64_t hf_card_split_rows(json_t *card, const char *config, const char *split);
 
 /* ---- the registry of aliases ----
  * A text file, one dataset a line, '#' comments:

@@ -1,5 +1,6 @@
 /* hffetch.c - the hf-fetch pipeline (see hffetch.h). */
 #include "hub/hffetch.h"
+#include "hub/cardyaml.h"
 #include "hub/datafile.h"
 #include "hub/hfcache.h"
 #include "hub/hfdata.h"
@@ -40,7 +41,11 @@ static json_t *revision_meta(struct hub *h, const struct hfcache *c, const char 
         json_t *tree = hfc_list_snapshot(c, *sha);
         if (json_array_size(tree) == 0) die("%s: not in the cache (%s) and offline mode is on", what, c->dir);
         free(what);
-        return json_pack("{s:n, s:o}", "card", "tree", tree);
+        /* the card data from the snapshot's README.md, as the Hub makes it */
+        char *readme = xasprintf("%s/snapshots/%s/README.md", c->dir, *sha);
+        json_t *card = hf_card_from_readme(readme);
+        free(readme);
+        return json_pack("{s:o, s:o, s:b}", "card", card ? card : json_null(), "tree", tree, "snapshot", 1);
     }
     if (!info) {
         char *path = xasprintf("/api/datasets/%s/revision/%s", repo, *sha);
@@ -54,6 +59,55 @@ static json_t *revision_meta(struct hub *h, const struct hfcache *c, const char 
     json_decref(info);
     free(what);
     return meta;
+}
+
+/* ---- Offline: the whole split or an error ----
+ * Rows of a split are read whole or not at all: offline, every file of it
+ * must be in the cache before the first row is written.  With the Hub's
+ * listing saved, the files are known; in a snapshot that other tools
+ * fetched (no listing) shard names "-NNNNN-of-MMMMM" still tell how many
+ * there should be.  One message names every file missing. */
+static void add_missing(char **list, int *n, const char *name)
+{
+    if (*n < 8) {
+        char *l = xasprintf("%s%s'%s'", *list ? *list : "", *list ? ", " : "", name);
+        free(*list);
+        *list = l;
+    }
+    (*n)++;
+}
+
+/* Shards of a group "prefix-IIIII-of-MMMMM..." absent from the choice. */
+static void shard_gaps(const struct hf_choice *ch, char **list, int *n)
+{
+    for (int i = 0; i < ch->nfiles; i++) {
+        const char *p = ch->files[i].path, *m = strstr(p, "-of-");
+        int idx, total, len;
+        if (!m || m - p < 6 || sscanf(m - 6, "-%5d-of-%5d%n", &idx, &total, &len) != 2 || len != 15) continue;
+        if (idx != 0 || total <= 0 || total > 100000) continue;     /* each group once, from its shard 0 */
+        size_t pre = (size_t)(m - 6 - p);
+        for (int k = 1; k < total; k++) {
+            char *want = xasprintf("%.*s-%05d-of-%05d", (int)pre, p, k, total);
+            int found = 0;
+            for (int j = 0; j < ch->nfiles && !found; j++) found = !strncmp(ch->files[j].path, want, strlen(want));
+            if (!found) { char *w = xasprintf("%s*", want); add_missing(list, n, w); free(w); }
+            free(want);
+        }
+    }
+}
+
+static void offline_whole_split(const struct hfcache *c, const char *sha, const struct hf_choice *ch, int from_snapshot)
+{
+    char *list = NULL;
+    int n = 0;
+    if (from_snapshot) shard_gaps(ch, &list, &n);
+    else
+        for (int i = 0; i < ch->nfiles; i++)
+            if (!hfc_cached(c, sha, &ch->files[i])) add_missing(&list, &n, ch->files[i].path);
+    if (!n) return;
+    die("%s: config '%s', split '%s' is only partly in the cache: file%s %s%s %s not in the cache (%s) "
+        "and offline mode is on", c->repo, ch->config, ch->split, n == 1 ? "" : "s", list,
+        n > 8 ? " ..." : "", n == 1 ? "is" : "are", c->dir);
 }
 
 /* ---- Range reads of a Parquet file for --limit ----
@@ -87,7 +141,7 @@ static void need_bytes(void *arg, int64_t off, int64_t len)
         end = off + 65536 > r->size ? r->size : off + 65536;
         off = end - 65536 < 0 ? 0 : end - 65536;
     }
-    if (!hub_get_range(r->h, r->repo, r->sha, r->path, r->fd, off, end - off)) { r->whole = 1; return; }
+    if (!hub_get_range(r->h, r->repo, r->sha, r->path, r->fd, off, end - off, r->size)) { r->whole = 1; return; }
     if (r->n == r->cap) { r->cap = r->cap ? 2 * r->cap : 16; r->have = xrealloc(r->have, (size_t)r->cap * sizeof *r->have); }
     r->have[r->n][0] = off;
     r->have[r->n][1] = end;
@@ -147,6 +201,21 @@ static int split_list(char *s, const char ***out)
     return n;
 }
 
+/* The converted branch holds only partial-{split}: an error unless the
+ * user allows it, then a warning with the fraction when the card counts
+ * the split's rows (the count of rows written comes at the end). */
+static void partial_notice(const char *repo, const struct hf_choice *ch, int64_t split_rows, const struct hf_opts *o)
+{
+    char count[96] = "";
+    if (split_rows > 0) snprintf(count, sizeof count, "; the dataset card counts %lld rows in all", (long long)split_rows);
+    if (!o->allow_partial)
+        die("%s: the converted Parquet branch holds only part of split '%s' (partial-%s)%s; "
+            "--allow-partial reads that part", repo, ch->split, ch->split, count);
+    if (!o->quiet)
+        warnx("%s: reading only part of split '%s', the part the Hub converted (partial-%s)%s",
+              repo, ch->split, ch->split, count);
+}
+
 int hf_fetch(const struct hf_opts *o)
 {
     /* columns: --columns, else the alias's text column as "text", else all */
@@ -160,6 +229,7 @@ int hf_fetch(const struct hf_opts *o)
         if (!config) config = alias.config;
     }
     struct row_sel sel = { 0 };
+    sel.max_memory = o->max_memory;
     char *cols = o->columns ? xstrdup(o->columns) : NULL;
     const char **names = NULL;
     static const char *text_key = "text";
@@ -204,6 +274,7 @@ int hf_fetch(const struct hf_opts *o)
     json_t *meta = revision_meta(&h, &c, repo, rev, &sha);
     struct hf_choice ch;
     const char *file_sha = sha;
+    int64_t split_rows = -1;
     char *conv_sha = NULL;
     json_t *conv = NULL;
     if (!hf_choose(repo, json_object_get(meta, "card"), json_object_get(meta, "tree"), config, split, &ch)) {
@@ -215,7 +286,14 @@ int hf_fetch(const struct hf_opts *o)
         hf_choose_converted(repo, json_object_get(conv, "tree"), cfg, split, &ch);
         free(cfg);
         file_sha = conv_sha;
+        if (ch.partial) {
+            split_rows = hf_card_split_rows(json_object_get(meta, "card"), ch.config, split);
+            partial_notice(repo, &ch, split_rows, o);
+        }
     }
+    /* with --limit a prefix of the files may do; without, all are needed */
+    if (h.offline && o->limit < 0)
+        offline_whole_split(&c, file_sha, &ch, json_is_true(json_object_get(conv ? conv : meta, "snapshot")));
     int64_t range_min = range_threshold();
     for (int i = 0; i < ch.nfiles && (o->limit < 0 || written < o->limit); i++) {
         const struct hf_file *f = &ch.files[i];
@@ -234,6 +312,9 @@ int hf_fetch(const struct hf_opts *o)
     }
     if (out.replaced && !o->quiet)
         warnx("%s: %llu invalid UTF-8 bytes were written as U+FFFD", repo, (unsigned long long)out.replaced);
+    if (ch.partial && split_rows > 0 && o->limit < 0 && !o->quiet)
+        warnx("%s: wrote %lld of the %lld rows of split '%s' (%.1f%%): the rest was never converted",
+              repo, (long long)written, (long long)split_rows, split, 100.0 * (double)written / (double)split_rows);
     tfs_on_die_remove(flush_pending, &out);
     jb_free(&out);
     hf_choice_free(&ch);

@@ -24,6 +24,8 @@ struct hf_opts {
     const char *file;       /* convert this local file instead (no network) */
     int64_t limit;          /* rows; < 0: all */
     int offline, quiet;
+    int allow_partial;      /* accept the Hub's conversion of only part of a split */
+    int64_t max_memory;     /* Parquet decode budget in bytes; 0: the default */
 };
 
 /* Returns the exit status (0); errors die with exit 1. */

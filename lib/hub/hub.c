@@ -124,6 +124,8 @@ void hub_init(struct hub *h, int offline, int quiet)
     if (h->offline) return;
     h->origin = origin_of(h->endpoint);
     if (!h->origin) die("HF_ENDPOINT: not a URL: '%s'", h->endpoint);
+    if (strncmp(h->origin, "http://", 7) && strncmp(h->origin, "https://", 8))
+        die("HF_ENDPOINT: only http and https URLs are used: '%s'", h->endpoint);
     h->token = read_token();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) die("libcurl initialisation failed");
     h->curl = curl_easy_init();
@@ -161,7 +163,10 @@ struct resp {
     int fd;
     int64_t file_start, written;
     int restart;                    /* 200 to a Range request: start over */
-    int bad_range;                  /* 206 that does not start where we asked */
+    int bad_range;                  /* 206 whose Content-Range is not what we asked */
+    int sparse;                     /* fd is a sparse copy with other ranges in it: never truncate */
+    int64_t want_end;               /* the end (exclusive) we asked for, -1: the file's end */
+    int64_t total;                  /* the file's size if known, else -1 */
     struct progress *prog;
     CURL *curl;                     /* to read the status from on_body */
     /* headers */
@@ -218,6 +223,20 @@ static long ratelimit_wait(const char *v)
     return atol(t + 3) + 1;
 }
 
+/* Retry-After (RFC 9110 section 10.2.3): a number of seconds, or an
+ * HTTP-date ("Sun, 06 Nov 1994 08:49:37 GMT"; curl_getdate also reads the
+ * obsolete RFC 850 and asctime forms) to wait until.  A date in the past
+ * means now.  Returns seconds, or -1 if the value is neither; the caller
+ * caps the wait at MAX_WAIT_S. */
+static long retry_after_wait(const char *v)
+{
+    if (isdigit((unsigned char)v[0])) return strtol(v, NULL, 10);     /* saturates */
+    time_t when = curl_getdate(v, NULL);
+    if (when == -1) return -1;
+    time_t now = time(NULL);
+    return when > now ? (long)(when - now) : 0;
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 {
     struct resp *r = arg;
@@ -235,7 +254,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
     else if (IS("retry-after") || IS("ratelimit")) {
         char tmp[256];
         copy_value(tmp, sizeof tmp, v, vlen);
-        long w = IS("retry-after") ? (isdigit((unsigned char)tmp[0]) ? atol(tmp) : -1) : ratelimit_wait(tmp);
+        long w = IS("retry-after") ? retry_after_wait(tmp) : ratelimit_wait(tmp);
         if (w >= 0 && (r->retry_after < 0 || w > r->retry_after)) r->retry_after = w;
     }
 #undef IS
@@ -243,6 +262,23 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 }
 
 static int is_ok(long s) { return s == 200 || s == 206; }
+
+/* Content-Range of a 206 (RFC 9110 section 14.4): "bytes FIRST-LAST/TOTAL"
+ * (TOTAL may be "*").  It must start where we asked, end where we asked
+ * (or at the file's end for an open range), and name the size we know. */
+static int range_is_asked(const struct resp *r)
+{
+    long long first, last, total = -1;
+    char star;
+    if (sscanf(r->content_range, "bytes %lld-%lld/%lld", &first, &last, &total) != 3 &&
+        sscanf(r->content_range, "bytes %lld-%lld/%c", &first, &last, &star) != 3)
+        return 0;
+    if (first != r->file_start || last < first) return 0;
+    if (r->want_end >= 0 && last != r->want_end - 1) return 0;
+    if (r->total >= 0 && total >= 0 && total != r->total) return 0;
+    if (r->total >= 0 && r->want_end < 0 && last != r->total - 1) return 0;
+    return 1;
+}
 
 static size_t on_body(char *buf, size_t size, size_t n, void *arg)
 {
@@ -252,17 +288,22 @@ static size_t on_body(char *buf, size_t size, size_t n, void *arg)
     if (r->fd >= 0 && is_ok(r->status)) {
         if (r->written == 0) {
             if (r->status == 200 && r->file_start > 0) {
-                /* the server ignored our Range: what it sends starts at 0 */
-                if (ftruncate(r->fd, 0) != 0) die_errno("cannot truncate a partial download");
+                /* the server ignored our Range: what it sends starts at 0
+                 * (a sparse copy keeps its size and its other ranges: the
+                 * whole file overwrites them with the same bytes) */
+                if (!r->sparse && ftruncate(r->fd, 0) != 0) die_errno("cannot truncate a partial download");
                 r->file_start = 0;
                 r->restart = 1;
-            } else if (r->status == 206) {
-                long long from = -1;
-                if (sscanf(r->content_range, "bytes %lld-", &from) != 1 || from != r->file_start) {
-                    r->bad_range = 1;
-                    return 0;   /* abort this transfer */
-                }
+            } else if (r->status == 206 && !range_is_asked(r)) {
+                r->bad_range = 1;
+                return 0;   /* abort this transfer before it writes a byte */
             }
+        }
+        /* never past the file's end: a sparse copy would grow, and a
+         * download would be longer than the listing says */
+        if (r->total >= 0 && r->file_start + r->written + (int64_t)len > r->total) {
+            r->bad_range = 1;
+            return 0;
         }
         size_t done = 0;
         while (done < len) {
@@ -316,6 +357,10 @@ static CURLcode perform(struct hub *h, const char *url, struct resp *r, int64_t 
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);    /* we follow, see hub.h */
+    /* curl_easy_reset brought the allowed protocols back to "all": allow
+     * only the web's two (libcurl >= 7.85 names them in a string) */
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->timeout);
     /* a transfer slower than 1 byte/s for `timeout` seconds has stalled */
@@ -329,6 +374,7 @@ static CURLcode perform(struct hub *h, const char *url, struct resp *r, int64_t 
     reset_resp(r);
     r->curl = c;
     r->file_start = range_from;
+    r->want_end = range_end;
     h->requests++;
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -350,6 +396,32 @@ static void sleep_s(long s)
 
 _Noreturn static void http_fail(struct hub *h, struct resp *r, const char *what, CURLcode rc);
 
+/* The scheme of a URL, lower-cased into buf ("" if it has none). */
+static const char *scheme_of(const char *url, char *buf, size_t cap)
+{
+    size_t n = 0;
+    while (url[n] && url[n] != ':' && n + 1 < cap) { buf[n] = (char)tolower((unsigned char)url[n]); n++; }
+    buf[url[n] == ':' ? n : 0] = 0;
+    return buf;
+}
+
+int hub_redirect_ok(const char *from, const char *to, char *why, size_t cap)
+{
+    char a[16], b[16];
+    scheme_of(from, a, sizeof a);
+    scheme_of(to, b, sizeof b);
+    if (strcmp(b, "http") && strcmp(b, "https")) {
+        snprintf(why, cap, "refusing a redirect to '%.200s': only http and https are followed", to);
+        return 0;
+    }
+    if (!strcmp(a, "https") && !strcmp(b, "http")) {
+        snprintf(why, cap, "refusing a redirect from https to http ('%.200s'): a downgrade would "
+                 "expose the transfer", to);
+        return 0;
+    }
+    return 1;
+}
+
 /* GET url, following redirects ourselves and retrying what may pass.
  * For a download, r->fd >= 0 and *have is the offset reached in the file,
  * updated as bytes arrive; `end` >= 0 asks only for bytes up to end.  On
@@ -370,12 +442,21 @@ static void request(struct hub *h, const char *url0, struct resp *r, const char 
             curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &loc);
             if (!loc) die("%s: redirect (HTTP %ld) without a Location", what, r->status);
             if (redirects == MAX_REDIRECTS) die("%s: more than %d redirects", what, MAX_REDIRECTS);
+            char why[512];
+            if (!hub_redirect_ok(url, loc, why, sizeof why)) die("%s: %s", what, why);
             char *next = xstrdup(loc);
             free(url);
             url = next;
         }
         free(url);
         if (rc == CURLE_OK && (is_ok(r->status) || (have && r->status == 416))) return;
+        if (have && r->bad_range && r->sparse)
+            /* other ranges of this copy are already in use: nothing may be
+             * truncated or marked, so this is an error, not a retry */
+            die("%s: the server answered a request for bytes %lld-%lld with %s%s; refusing it",
+                what, (long long)r->file_start, (long long)(end - 1),
+                r->status == 206 ? "Content-Range " : "more bytes than the file has",
+                r->status == 206 ? r->content_range : "");
         if (have && r->bad_range) { *have = 0; if (ftruncate(r->fd, 0) != 0) die_errno("truncate"); }
         int net = rc != CURLE_OK && !r->bad_range;
         if (!(net || retryable(r->status) || r->bad_range) || attempt == MAX_TRIES) http_fail(h, r, what, rc);
@@ -498,6 +579,7 @@ int64_t hub_download(struct hub *h, const char *repo, const char *sha, const cha
     memset(&r, 0, sizeof r);
     r.fd = fd;
     r.prog = &prog;
+    r.total = total;
     /* a complete partial file needs no request at all */
     if (!(total >= 0 && have == total)) request(h, url, &r, what, &have, -1);
     progress_end(&prog);
@@ -506,12 +588,14 @@ int64_t hub_download(struct hub *h, const char *repo, const char *sha, const cha
 }
 
 int hub_get_range(struct hub *h, const char *repo, const char *sha, const char *path,
-                  int fd, int64_t off, int64_t len)
+                  int fd, int64_t off, int64_t len, int64_t total)
 {
     char *what, *url = resolve_url(h, repo, sha, path, &what);
     struct resp r;
     memset(&r, 0, sizeof r);
     r.fd = fd;
+    r.sparse = 1;
+    r.total = total;
     int64_t at = off;
     request(h, url, &r, what, &at, off + len);
     /* a server that ignores Range sent the whole file from byte 0 */

@@ -9,6 +9,8 @@
  *
  * Redirects are followed here, not by libcurl, so that the token (HF_TOKEN)
  * goes only to the endpoint's own scheme://host:port and never to the CDN.
+ * Only http and https are spoken (for the first URL and every redirect),
+ * and a redirect from https to http is refused.
  * Failures that may pass (408, 429, 5xx, network errors, stalled transfers)
  * are retried 5 times with backoff 1, 2, 4, 8, 8 s, or as long as the server
  * asks (Retry-After, RateLimit ... t=N); final errors name the repository
@@ -17,6 +19,7 @@
 #ifndef TFS_HUB_H
 #define TFS_HUB_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -48,6 +51,11 @@ int env_true(const char *name);
  * refs%2Fconvert%2Fparquet); a path keeps its '/'.  Returns malloc'd text. */
 char *hub_escape(const char *s, int keep_slash);
 
+/* May a request to `from` follow a redirect to `to`?  Only to http or https,
+ * and never from https down to http.  Returns 1, or 0 with the reason in
+ * why (cap bytes). */
+int hub_redirect_ok(const char *from, const char *to, char *why, size_t cap);
+
 /* GET {endpoint}{path}: the parsed JSON body.  `what` names the object in
  * error messages ("dataset 'org/name'", "revision 'main'"). */
 json_t *hub_get_json(struct hub *h, const char *path, const char *what);
@@ -64,11 +72,13 @@ json_t *hub_list_tree(struct hub *h, const char *repo, const char *sha);
 int64_t hub_download(struct hub *h, const char *repo, const char *sha, const char *path,
                      int fd, int64_t have, int64_t total);
 
-/* GET bytes [off, off + len) of the same file into fd at offset off (a
- * sparse local copy, for reading a Parquet footer and the row groups
- * needed).  Returns 1, or 0 when the server ignored the Range and sent the
- * whole file, which is then all in fd. */
+/* GET bytes [off, off + len) of the same file (`total` bytes) into fd at
+ * offset off (a sparse local copy, for reading a Parquet footer and the
+ * row groups needed).  Returns 1, or 0 when the server ignored the Range
+ * and sent the whole file, which is then all in fd.  A 206 whose
+ * Content-Range is not the range asked (or not of `total` bytes) is an
+ * error, and fd is left as it was: neither truncated nor grown. */
 int hub_get_range(struct hub *h, const char *repo, const char *sha, const char *path,
-                  int fd, int64_t off, int64_t len);
+                  int fd, int64_t off, int64_t len, int64_t total);
 
 #endif

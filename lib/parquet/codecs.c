@@ -16,6 +16,17 @@ static const char *codec_name(int c)
     return c >= 0 && c < 8 ? names[c] : "unknown";
 }
 
+int64_t pq_max_ratio(int codec)
+{
+    switch (codec) {
+    case CODEC_SNAPPY: return 32;       /* a 3-byte copy yields 64 bytes: ~21.3 */
+    case CODEC_GZIP: return 1032;       /* DEFLATE's limit: 258 bytes per 2 bits */
+    case CODEC_LZ4: case CODEC_LZ4_RAW: return 256;     /* a match byte yields <= 255 */
+    case CODEC_ZSTD: return 1 << 17;    /* an RLE block: 128 KiB from one byte */
+    default: return 0;
+    }
+}
+
 static void gunzip(struct colvec *c, const uint8_t *src, size_t n, uint8_t *dst, size_t dn)
 {
     /* A GZIP page may hold several gzip members one after another (RFC 1952

@@ -177,6 +177,7 @@ void pq_dict_page(struct colvec *c, const uint8_t *p, size_t n, int64_t count, i
     uint64_t most = c->f->type == PQ_BOOLEAN ? (uint64_t)n * 8 : c->width ? n / (size_t)c->width : n / 4;
     if (count < 0 || (uint64_t)count > most) pq_col_die(c, "dictionary page claims %lld values in %zu bytes", (long long)count, n);
     c->ndict = count;
+    pq_col_charge(c, c->width ? count * c->width + 1 : (count + 1) * (int64_t)sizeof *c->dict_var, "dictionary");
     if (c->width) c->dict_fixed = xmalloc((size_t)count * (size_t)c->width + 1);
     else c->dict_var = xmalloc(((size_t)count + 1) * sizeof *c->dict_var);
     plain_values(c, p, p + n, count, c->dict_fixed, c->dict_var, 0);
@@ -191,7 +192,10 @@ void pq_dict_page(struct colvec *c, const uint8_t *p, size_t n, int64_t count, i
 /* Room for n indices in the column's scratch. */
 static void idx_room(struct colvec *c, int64_t n)
 {
-    if (n > c->idx_cap) { c->idx_cap = n; c->idx = xrealloc(c->idx, (size_t)n * sizeof *c->idx); }
+    if (n <= c->idx_cap) return;
+    pq_col_charge(c, (n - c->idx_cap) * (int64_t)sizeof *c->idx, "indices and levels");
+    c->idx_cap = n;
+    c->idx = xrealloc(c->idx, (size_t)n * sizeof *c->idx);
 }
 
 /* PLAIN_DICTIONARY / RLE_DICTIONARY: a bit width byte, then the indices
@@ -229,13 +233,16 @@ static void rle_booleans(struct colvec *c, const uint8_t *p, const uint8_t *end,
 static void delta_integers(struct colvec *c, const uint8_t *p, const uint8_t *end, int64_t n, int64_t at)
 {
     if (c->f->type != PQ_INT32 && c->f->type != PQ_INT64) pq_col_die(c, "DELTA_BINARY_PACKED on a non-integer column");
-    int64_t *tmp = xmalloc(((size_t)n + 1) * sizeof *tmp), total;
+    int64_t bytes = (n + 1) * (int64_t)sizeof(int64_t), total;
+    pq_charge(c->pq, bytes, "DELTA_BINARY_PACKED values");
+    int64_t *tmp = xmalloc((size_t)bytes);
     if (!pq_delta_binary(p, end, tmp, n, &total) || total != n) { free(tmp); pq_col_die(c, "corrupt DELTA_BINARY_PACKED data"); }
     for (int64_t i = 0; i < n; i++) {
         if (c->width == 4) { int32_t v = (int32_t)(uint32_t)tmp[i]; memcpy(c->fixed + (at + i) * 4, &v, 4); }
         else memcpy(c->fixed + (at + i) * 8, &tmp[i], 8);
     }
     free(tmp);
+    pq_release(c->pq, bytes);
 }
 
 /* The lengths of a DELTA_LENGTH_BYTE_ARRAY or DELTA_BYTE_ARRAY page. */
@@ -243,11 +250,13 @@ struct delta_lens {
     int64_t *prefix;        /* (n) bytes shared with the previous value; NULL for DELTA_LENGTH */
     int64_t *len;           /* (n) suffix lengths */
     uint64_t rebuilt;       /* bytes of the rebuilt values (DELTA_BYTE_ARRAY) */
+    int64_t charged;        /* of the decode budget, for the two arrays */
 };
 
 _Noreturn static void delta_lens_die(struct colvec *c, struct delta_lens *d, const char *what)
 {
     free(d->prefix); free(d->len);
+    pq_release(c->pq, d->charged);
     pq_col_die(c, "%s", what);
 }
 
@@ -258,6 +267,9 @@ static const uint8_t *delta_lengths(struct colvec *c, const uint8_t *p, const ui
 {
     int64_t total;
     d->prefix = NULL;
+    /* the prefix and length arrays live while the page is decoded */
+    pq_charge(c->pq, 2 * (n + 1) * (int64_t)sizeof(int64_t), "DELTA byte-array lengths");
+    d->charged = 2 * (n + 1) * (int64_t)sizeof(int64_t);
     d->len = xmalloc(((size_t)n + 1) * sizeof *d->len);
     d->rebuilt = 0;
     if (with_prefix) {
@@ -316,6 +328,7 @@ static void delta_byte_arrays(struct colvec *c, const uint8_t *p, const uint8_t 
         else memcpy(c->fixed + (at + i) * c->width, b.p, b.len);
     }
     free(d.prefix); free(d.len);
+    pq_release(c->pq, d.charged);
 }
 
 /* BYTE_STREAM_SPLIT: byte k of value i is at k*n + i, so the bytes of
@@ -332,6 +345,12 @@ static void stream_split_values(struct colvec *c, const uint8_t *p, const uint8_
 /* Decode `n` present values of one data page from [p, end). */
 static void page_values(struct colvec *c, const uint8_t *p, const uint8_t *end, int64_t n, int encoding)
 {
+    /* PLAIN and BYTE_STREAM_SPLIT values are all in the page: a count the
+     * page cannot hold is refused before room is made for it */
+    uint64_t avail = (uint64_t)(end - p);
+    if ((encoding == ENC_PLAIN || encoding == ENC_BYTE_STREAM_SPLIT) &&
+        (c->f->type == PQ_BOOLEAN ? avail * 8 : c->width ? avail / (uint64_t)c->width : avail / 4) < (uint64_t)n)
+        pq_col_die(c, "page too short for its %lld values", (long long)n);
     pq_grow(c, n);
     int64_t at = c->nv;
     switch (encoding) {
@@ -373,10 +392,16 @@ void pq_data_page(struct colvec *c, const uint8_t *lev, size_t lev_len, int v1,
         }
         idx_room(c, nvalues);
         if (nvalues && !pq_rle_hybrid(p, end, 1, c->idx, nvalues)) pq_col_die(c, "definition levels run past their data");
+        int64_t need = c->nlev - c->base + nvalues;
+        if (need > c->def_cap) {
+            pq_col_charge(c, need - c->def_cap, "definition levels");
+            c->def = xrealloc(c->def, (size_t)need);
+            c->def_cap = need;
+        }
         present = 0;
         for (int64_t i = 0; i < nvalues; i++) {
             if (c->idx[i] > 1) pq_col_die(c, "definition level %u in a flat column", c->idx[i]);
-            c->def[c->nlev + i] = (uint8_t)c->idx[i];
+            c->def[c->nlev - c->base + i] = (uint8_t)c->idx[i];
             present += c->idx[i];
         }
     }

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -138,6 +137,7 @@ static void read_row_group(struct pq_file *pq, struct thrift *t, struct rowgroup
             if (elem != TT_STRUCT) thrift_corrupt(t, "row group columns");
             if (ncols != (size_t)pq->nleaves)
                 die("%s: a row group has %zu column chunks but the schema %d columns", pq->name, ncols, pq->nleaves);
+            pq_charge(pq, (int64_t)((ncols + 1) * sizeof *rg->chunk), "the column chunk list");
             rg->chunk = xcalloc(ncols + 1, sizeof *rg->chunk);
             for (size_t c = 0; c < ncols; c++) {
                 /* ColumnChunk: 1 file_path, 2 file_offset, 3 meta_data,
@@ -195,6 +195,11 @@ static void read_file_meta(struct pq_file *pq, const uint8_t *footer, uint32_t f
         if (id == 2 && ft == TT_LIST) {
             nel = thrift_list(&t, &elem);
             if (elem != TT_STRUCT) thrift_corrupt(&t, "schema list");
+            /* an element has at least its required name: a field header,
+             * a length and the struct's stop byte */
+            if (nel > (size_t)(t.end - t.p) / 3) thrift_corrupt(&t, "schema list longer than the footer could hold");
+            if (have_schema) thrift_corrupt(&t, "a second schema");
+            pq_charge(pq, (int64_t)((nel + 1) * sizeof *el), "the schema");
             el = xcalloc(nel + 1, sizeof *el);
             for (size_t i = 0; i < nel; i++) read_schema_el(&t, &el[i]);
             have_schema = 1;
@@ -215,8 +220,10 @@ static void read_file_meta(struct pq_file *pq, const uint8_t *footer, uint32_t f
     if (!have_schema) thrift_corrupt(&t, "no schema");
     build_fields(pq, &t, el, nel);
     free(el);
+    pq_release(pq, (int64_t)((nel + 1) * sizeof *el));
 
     pq->nrg = (int)nrg;
+    pq_charge(pq, (int64_t)((nrg + 1) * sizeof *pq->rg), "the row group list");
     pq->rg = xcalloc(nrg + 1, sizeof *pq->rg);
     if (rg_start) {
         struct thrift r;
@@ -225,20 +232,21 @@ static void read_file_meta(struct pq_file *pq, const uint8_t *footer, uint32_t f
     }
 }
 
-struct pq_file *pq_open(const char *path) { return pq_open_lazy(path, -1, NULL, NULL); }
+struct pq_file *pq_open(const char *path) { return pq_open_lazy(path, -1, NULL, NULL, 0); }
 
-struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, void *arg)
+void pq_charge(struct pq_file *pq, int64_t bytes, const char *what)
 {
-    /* Column chunks are tens of MB, allocated and freed once per row group.
-     * glibc serves blocks that large with fresh mmap()s by default, so
-     * every row group would fault in its pages anew; keep them in the heap
-     * for reuse instead. */
-    static int malloc_tuned;
-    if (!malloc_tuned) {
-        mallopt(M_MMAP_THRESHOLD, 1 << 30);
-        mallopt(M_TRIM_THRESHOLD, 1 << 30);
-        malloc_tuned = 1;
-    }
+    if (bytes < 0 || bytes > pq->budget - pq->used)
+        die("%s: decoding needs more than the memory budget of %lld MiB (%s: %lld MiB more); "
+            "if the file is genuine, raise the budget with --max-memory", pq->name,
+            (long long)(pq->budget >> 20), what, (long long)((bytes + (1 << 20) - 1) >> 20));
+    pq->used += bytes;
+}
+
+void pq_release(struct pq_file *pq, int64_t bytes) { pq->used -= bytes; }
+
+struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, void *arg, int64_t max_memory)
+{
     struct pq_file *pq = xcalloc(1, sizeof *pq);
     pq->name = xstrdup(path);
     pq->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -248,6 +256,10 @@ struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, vo
     pq->size = size >= 0 ? size : st.st_size;
     pq->need = need;
     pq->need_arg = arg;
+    /* the default budget grows with the file: what its bytes can decode to */
+    pq->budget = PQ_BUDGET_BASE + (pq->size > (INT64_MAX - PQ_BUDGET_BASE) / PQ_BUDGET_PER_BYTE
+                                   ? INT64_MAX - PQ_BUDGET_BASE : PQ_BUDGET_PER_BYTE * pq->size);
+    if (max_memory > pq->budget) pq->budget = max_memory;
     /* Column chunks are read straight from a read-only mapping: no copy
      * from the page cache, and uncompressed pages are used in place. */
     if (pq->size > 0 && (uint64_t)pq->size <= SIZE_MAX && (int64_t)st.st_size >= pq->size) {
@@ -268,6 +280,7 @@ struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, vo
     uint32_t flen = rd32(tail);
     if ((int64_t)flen > pq->size - 12 || flen > MAX_FOOTER_BYTES)
         die("%s: corrupt footer length %u (file is %lld bytes)", path, flen, (long long)pq->size);
+    pq_charge(pq, flen, "the footer");
     uint8_t *footer = xmalloc(flen);
     pq_pread_all(pq, footer, flen, pq->size - 8 - flen);
 
@@ -286,6 +299,7 @@ struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, vo
         }
     }
     free(footer);
+    pq_release(pq, flen);
     return pq;
 }
 

@@ -23,19 +23,31 @@ void pq_col_die(const struct colvec *c, const char *fmt, ...)
     die("%s: column '%s': %s", c->pq->name, c->f->name, msg);
 }
 
+void pq_col_charge(struct colvec *c, int64_t bytes, const char *what)
+{
+    char w[400];
+    snprintf(w, sizeof w, "column '%s', %s", c->f->name, what);
+    pq_charge(c->pq, bytes, w);
+    c->charged += bytes;
+}
+
 uint8_t *pq_keep(struct colvec *c, size_t n)
 {
+    pq_col_charge(c, (int64_t)n, "page data");
     if (c->nbuf == c->capbuf) {
         c->capbuf = c->capbuf ? 2 * c->capbuf : 8;
         c->buf = xrealloc(c->buf, (size_t)c->capbuf * sizeof *c->buf);
+        c->buf_len = xrealloc(c->buf_len, (size_t)c->capbuf * sizeof *c->buf_len);
     }
+    c->buf_len[c->nbuf] = n;
     return c->buf[c->nbuf++] = xmalloc(n ? n : 1);
 }
 
 static void colvec_free(struct colvec *c)
 {
+    if (c->pq) pq_release(c->pq, c->charged);
     for (int i = 0; i < c->nbuf; i++) free(c->buf[i]);
-    free(c->buf); free(c->def); free(c->fixed); free(c->var);
+    free(c->buf); free(c->buf_len); free(c->def); free(c->fixed); free(c->var);
     free(c->dict_fixed); free(c->dict_var); free(c->idx);
     memset(c, 0, sizeof *c);
 }
@@ -47,6 +59,12 @@ void pq_grow(struct colvec *c, int64_t more)
     if (c->nv + more <= c->cap) return;
     int64_t cap = c->cap ? c->cap : 1024;
     while (cap < c->nv + more) cap *= 2;
+    /* never more than the row group's rows (the callers' counts are
+     * bounded by them), and what it costs comes out of the budget first */
+    if (cap > c->rows && c->nv + more <= c->rows) cap = c->rows;
+    int64_t each = c->width ? c->width : (int64_t)sizeof *c->var;
+    if (cap > INT64_MAX / each) pq_col_die(c, "too many values");
+    pq_col_charge(c, (cap - c->cap) * each, "values");
     if (c->width) c->fixed = xrealloc(c->fixed, (size_t)cap * (size_t)c->width);
     else c->var = xrealloc(c->var, (size_t)cap * sizeof *c->var);
     c->cap = cap;
@@ -111,6 +129,12 @@ static const uint8_t *read_page_header(struct colvec *c, const uint8_t *p, const
     if (h->type < 0 || h->usize < 0 || h->csize < 0) pq_col_die(c, "page header lacks its sizes");
     if ((uint64_t)h->csize > (uint64_t)(end - t.p)) pq_col_die(c, "page runs past its column chunk");
     if ((uint64_t)h->usize > MAX_PAGE_BYTES) pq_col_die(c, "page claims %lld bytes uncompressed", (long long)h->usize);
+    /* no codec expands its input without bound: a page cannot claim more
+     * than its compressed bytes could make (plus v2's uncompressed levels) */
+    int64_t ratio = pq_max_ratio(c->codec);
+    if (ratio > 0 && h->usize > h->csize * ratio + 4096)
+        pq_col_die(c, "page claims %lld bytes uncompressed from %lld compressed, more than its codec can expand to",
+                   (long long)h->usize, (long long)h->csize);
     return t.p;
 }
 
@@ -131,7 +155,9 @@ static const uint8_t *page_body(struct colvec *c, const uint8_t *body, const str
     return out;
 }
 
-static void read_chunk(struct pq_file *pq, const struct chunk_meta *cm, struct colvec *c)
+/* Start a column chunk: check its type, fetch its bytes (a lazy file) or
+ * read them (no mapping); its pages are decoded by next_page. */
+static void start_chunk(struct pq_file *pq, const struct chunk_meta *cm, struct colvec *c)
 {
     const struct pq_field *f = c->f;
     int phys = cm->type;
@@ -139,8 +165,6 @@ static void read_chunk(struct pq_file *pq, const struct chunk_meta *cm, struct c
     c->codec = cm->codec;
     static const int widths[] = { 1, 4, 8, 12, 4, 8, 0, 0 };
     c->width = f->type == PQ_FIXED ? f->type_length : widths[f->type];
-    if (f->optional) c->def = xcalloc((size_t)c->rows + 1, 1);
-
     const uint8_t *raw;
     if (pq->map) {
         if (pq->need && cm->size) pq->need(pq->need_arg, cm->start, cm->size);
@@ -150,37 +174,67 @@ static void read_chunk(struct pq_file *pq, const struct chunk_meta *cm, struct c
         pq_pread_all(pq, buf, (size_t)cm->size, cm->start);
         raw = buf;
     }
-    const uint8_t *p = raw, *end = raw + cm->size;
-    while (c->nlev < c->rows) {
-        if (p >= end) pq_col_die(c, "column chunk ends after %lld of %lld rows", (long long)c->nlev, (long long)c->rows);
-        struct page_header h;
-        const uint8_t *body = read_page_header(c, p, end, &h);
-        p = body + h.csize;
-        switch (h.type) {
-        case PAGE_DICT: {
-            const uint8_t *b = page_body(c, body, &h, 0, 1);
-            pq_dict_page(c, b, (size_t)h.usize, h.num_values, h.encoding);
-            break;
-        }
-        case PAGE_DATA: {
-            const uint8_t *b = page_body(c, body, &h, 0, 1);
-            pq_data_page(c, b, (size_t)h.usize, 1, b, b + h.usize, h.num_values, h.encoding, h.def_encoding);
-            break;
-        }
-        case PAGE_DATA_V2: {
-            /* [repetition levels][definition levels][values]; a flat
-             * column's repetition levels are all 0 (some writers still
-             * store them): skip them */
-            if (h.rep_len < 0 || h.def_len < 0 || h.rep_len + h.def_len > h.csize)
-                pq_col_die(c, "page levels longer than the page");
-            int64_t lv = h.rep_len + h.def_len;
-            const uint8_t *b = page_body(c, body, &h, (size_t)lv, h.is_compressed);
-            pq_data_page(c, b + h.rep_len, (size_t)h.def_len, 0, b + lv, b + h.usize, h.num_values, h.encoding, ENC_RLE);
-            break;
-        }
-        default:    /* index pages and future page types: not ours */
-            break;
-        }
+    c->pg = raw;
+    c->pg_end = raw + cm->size;
+    c->nkeep = c->nbuf;
+}
+
+/* Every row decoded so far is written: drop their levels, values and the
+ * page buffers they pointed into (not the chunk's copy or dictionary). */
+static void drop_written(struct colvec *c)
+{
+    for (int i = c->nkeep; i < c->nbuf; i++) {
+        free(c->buf[i]);
+        pq_release(c->pq, (int64_t)c->buf_len[i]);
+        c->charged -= (int64_t)c->buf_len[i];
+    }
+    c->nbuf = c->nkeep;
+    c->nv = c->cursor = 0;
+    c->base = c->nlev;
+}
+
+/* Decode the chunk's next page (a dictionary page, a data page, or one
+ * that is not ours and is skipped). */
+static void next_page(struct colvec *c)
+{
+    if (c->pg >= c->pg_end) pq_col_die(c, "column chunk ends after %lld of %lld rows", (long long)c->nlev, (long long)c->rows);
+    struct page_header h;
+    const uint8_t *body = read_page_header(c, c->pg, c->pg_end, &h);
+    c->pg = body + h.csize;
+    switch (h.type) {
+    case PAGE_DICT: {
+        const uint8_t *b = page_body(c, body, &h, 0, 1);
+        pq_dict_page(c, b, (size_t)h.usize, h.num_values, h.encoding);
+        c->nkeep = c->nbuf;     /* dictionary values point into its buffer */
+        break;
+    }
+    case PAGE_DATA: {
+        const uint8_t *b = page_body(c, body, &h, 0, 1);
+        pq_data_page(c, b, (size_t)h.usize, 1, b, b + h.usize, h.num_values, h.encoding, h.def_encoding);
+        break;
+    }
+    case PAGE_DATA_V2: {
+        /* [repetition levels][definition levels][values]; a flat
+         * column's repetition levels are all 0 (some writers still
+         * store them): skip them */
+        if (h.rep_len < 0 || h.def_len < 0 || h.rep_len + h.def_len > h.csize)
+            pq_col_die(c, "page levels longer than the page");
+        int64_t lv = h.rep_len + h.def_len;
+        const uint8_t *b = page_body(c, body, &h, (size_t)lv, h.is_compressed);
+        pq_data_page(c, b + h.rep_len, (size_t)h.def_len, 0, b + lv, b + h.usize, h.num_values, h.encoding, ENC_RLE);
+        break;
+    }
+    default:    /* index pages and future page types: not ours */
+        break;
+    }
+}
+
+/* Make row r of the column decoded: pages are read only as rows need them. */
+static void have_row(struct colvec *c, int64_t r)
+{
+    while (c->nlev <= r) {
+        drop_written(c);
+        next_page(c);
     }
 }
 
@@ -250,6 +304,10 @@ int64_t pq_write_jsonl(struct pq_file *pq, struct jbuf *out, const struct pq_sel
         jb_raw(&kb, ": ", 2);
         key[i] = kb.p; key_len[i] = kb.n;   /* the buffer is ours now */
     }
+    /* the values asked for raise the budget: a limit of L rows may need
+     * that many rows of each column decoded */
+    int64_t base_budget = pq->budget, room = (INT64_MAX - pq->budget) / PQ_BUDGET_PER_VALUE / (n + 1);
+    if (limit > 0) pq->budget += (limit < room ? limit : room) * n * PQ_BUDGET_PER_VALUE;
     int64_t written = 0;
     struct colvec *cv = xcalloc((size_t)n + 1, sizeof *cv);
     for (int g = 0; g < pq->nrg && (limit < 0 || written < limit); g++) {
@@ -258,17 +316,18 @@ int64_t pq_write_jsonl(struct pq_file *pq, struct jbuf *out, const struct pq_sel
             cv[i].pq = pq;
             cv[i].f = &pq->field[field[i]];
             cv[i].rows = rows;
-            read_chunk(pq, &pq->rg[g].chunk[cv[i].f->leaf], &cv[i]);
+            start_chunk(pq, &pq->rg[g].chunk[cv[i].f->leaf], &cv[i]);
         }
         for (int64_t r = 0; r < rows && (limit < 0 || written < limit); r++) {
             int skip = 0;
+            for (int i = 0; i < n; i++) have_row(&cv[i], r);
             if (sel->skip_null)
                 for (int i = 0; i < n; i++)
-                    if (cv[i].def && !cv[i].def[r]) skip = 1;
+                    if (cv[i].def && !cv[i].def[r - cv[i].base]) skip = 1;
             if (!skip) jb_raw(out, "{", 1);
             for (int i = 0; i < n; i++) {
                 struct colvec *c = &cv[i];
-                int present = !c->def || c->def[r];
+                int present = !c->def || c->def[r - c->base];
                 if (skip) { c->cursor += present; continue; }
                 jb_raw(out, key[i], key_len[i]);
                 if (present) put_value(out, c, c->cursor++);
@@ -283,5 +342,6 @@ int64_t pq_write_jsonl(struct pq_file *pq, struct jbuf *out, const struct pq_sel
     }
     for (int i = 0; i < n; i++) free(key[i]);
     free(cv); free(field); free(key); free(key_len);
+    pq->budget = base_budget;
     return written;
 }

@@ -15,8 +15,10 @@
  *
  * This reader handles flat schemas: top-level REQUIRED or OPTIONAL columns of
  * type BOOLEAN, INT32, INT64, INT96 (timestamps), FLOAT, DOUBLE, BYTE_ARRAY
- * and FIXED_LEN_BYTE_ARRAY.  It decodes one row group at a time, so memory
- * is bounded by the largest row group, never by the file.  Nested columns,
+ * and FIXED_LEN_BYTE_ARRAY.  It decodes the pages of a row group as its
+ * rows are written (the first rows are out before the last page is read),
+ * so memory holds about one page per column, never the file, and is
+ * bounded by the decode budget below.  Nested columns,
  * encrypted files, decimals and unknown codecs or encodings are refused
  * with a message naming the file, the column and the feature.
  *
@@ -53,6 +55,18 @@ struct pq_file;
 /* Open and read the footer; dies with "prog: PATH: what" if it is not a
  * readable Parquet file. */
 struct pq_file *pq_open(const char *path);
+/* The decode budget: what reading a file may allocate (footer, and for
+ * each column of a row group its decompressed pages, levels, indices and
+ * values held at once).
+ * Run-length encoding lets a few bytes claim millions of values, so no
+ * count in a file is trusted to size memory; past the budget the reader
+ * stops with "FILE: decoding needs more than the memory budget ...".
+ * Default: PQ_BUDGET_BASE + PQ_BUDGET_PER_BYTE x the file's size, plus
+ * PQ_BUDGET_PER_VALUE for each value asked (rows of a limit x columns).
+ * max_memory > 0 raises it to that many bytes. */
+#define PQ_BUDGET_BASE      ((int64_t)64 << 20)
+#define PQ_BUDGET_PER_BYTE  16
+#define PQ_BUDGET_PER_VALUE 64
 void pq_close(struct pq_file *pq);
 /* The same for a file whose bytes arrive on demand: before reading bytes
  * [off, off + len) the reader calls need(arg, off, len), which must put
@@ -61,7 +75,7 @@ void pq_close(struct pq_file *pq);
  * the footer, then one column chunk at a time, so a --limit that ends in
  * the first row group fetches only that much. */
 typedef void (*pq_need_fn)(void *arg, int64_t off, int64_t len);
-struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, void *arg);
+struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, void *arg, int64_t max_memory);
 
 int pq_nfields(const struct pq_file *pq);
 const struct pq_field *pq_field(const struct pq_file *pq, int i);
@@ -72,7 +86,8 @@ int pq_num_row_groups(const struct pq_file *pq);
 /* Which fields to write, under which keys.  n = 0 means every field under
  * its own name.  With skip_null a row whose selected value is null is left
  * out (used for {"text": ...} output).  Stops after `limit` rows written
- * (limit < 0: no limit).  Returns the number of rows written. */
+ * (limit < 0: no limit).  Returns the number of rows written.  A limit
+ * raises the decode budget by PQ_BUDGET_PER_VALUE per value asked. */
 struct pq_select {
     int n;
     const int *field;       /* (n) field indices */

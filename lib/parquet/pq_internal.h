@@ -25,11 +25,11 @@
  * the data has proved it holds that much. */
 #define MAX_PAGE_BYTES   ((size_t)1 << 30)     /* one decompressed page */
 #define MAX_FOOTER_BYTES ((size_t)1 << 28)
-/* Rows in one row group.  Values are decoded one row group at a time, and
- * run-length encoding lets a few bytes claim millions of values, so this is
- * what bounds memory: at most ~21 bytes of bookkeeping per row (pointer and
- * length of a string, a dictionary index, a definition level), 350 MB.
- * Writers use far smaller row groups (pyarrow: 1Mi rows at most). */
+/* Rows in one row group: a sanity bound (pyarrow writes 1Mi rows at most).
+ * What bounds memory is the decode budget (parquet.h): run-length encoding
+ * lets a few bytes claim millions of values, and each costs its width or
+ * ~21 bytes of bookkeeping (pointer and length of a string, a dictionary
+ * index, a definition level). */
 #define MAX_ROWS         ((int64_t)1 << 24)
 #define MAX_STRING_BYTES ((size_t)1 << 30)     /* rebuilt DELTA_BYTE_ARRAY bytes per page */
 
@@ -67,25 +67,37 @@ struct pq_file {
     int64_t num_rows;
     int nrg;
     struct rowgroup_meta *rg;   /* (nrg) */
+    int64_t budget, used;       /* decode budget (parquet.h) and what is allocated of it */
 };
+
+/* Account for `bytes` about to be allocated for `what`; dies when the
+ * decode budget would be exceeded.  pq_release gives them back. */
+void pq_charge(struct pq_file *pq, int64_t bytes, const char *what);
+void pq_release(struct pq_file *pq, int64_t bytes);
 
 /* Read n bytes at off (fetching them first for a lazy file); dies on a
  * short file. */
 void pq_pread_all(struct pq_file *pq, void *buf, size_t n, int64_t off);
 
 /* ---- column state: the decoded values of one column in one row group
- * (parquet.c) ---- */
+ * (parquet.c).  Pages are decoded as the rows are written: when every row
+ * decoded so far is out, the values and page buffers are dropped and the
+ * next page is decoded, so a row group's first rows are out before its
+ * last page is read, and memory holds about one page per column. ---- */
 
 struct bytes { const uint8_t *p; uint32_t len; };
 
 struct colvec {
-    const struct pq_file *pq;
+    struct pq_file *pq;
     const struct pq_field *f;
     int codec;
     int width;              /* bytes per value of a fixed-size type; 0 for BYTE_ARRAY */
     int64_t rows;           /* rows in the row group */
     int64_t nlev;           /* rows decoded so far */
-    uint8_t *def;           /* (rows) 1 = present; NULL for REQUIRED */
+    int64_t base;           /* the row of def[0] and of the first value held */
+    uint8_t *def;           /* (nlev - base) 1 = present; NULL for REQUIRED */
+    int64_t def_cap;
+    const uint8_t *pg, *pg_end; /* the chunk's pages not decoded yet */
     int64_t nv, cap;        /* present values decoded, allocated */
     uint8_t *fixed;         /* (cap * width) fixed-size values */
     struct bytes *var;      /* (cap) byte arrays, pointing into bufs */
@@ -96,11 +108,17 @@ struct colvec {
     int have_dict;
     /* buffers that byte arrays point into, freed with the row group */
     uint8_t **buf;
+    size_t *buf_len;
     int nbuf, capbuf;
+    int nkeep;              /* buf[0, nkeep) live as long as the chunk (its copy, the dictionary) */
     uint32_t *idx;          /* scratch: dictionary indices of a page */
     int64_t idx_cap;
     int64_t cursor;         /* next present value to write */
+    int64_t charged;        /* bytes of the decode budget held, released with the row group */
 };
+
+/* pq_charge for a column's row group: released by colvec_free. */
+void pq_col_charge(struct colvec *c, int64_t bytes, const char *what);
 
 /* "prog: FILE: column 'NAME': what", exit 1. */
 _Noreturn __attribute__((format(printf, 2, 3)))
@@ -111,6 +129,9 @@ uint8_t *pq_keep(struct colvec *c, size_t n);
 void pq_grow(struct colvec *c, int64_t more);
 
 /* ---- codecs.c ---- */
+
+/* The most a codec's output can be per input byte (0: no compression). */
+int64_t pq_max_ratio(int codec);
 
 /* Decompress a page body of n bytes with the chunk's codec into exactly dn
  * bytes. */

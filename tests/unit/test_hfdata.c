@@ -1,6 +1,8 @@
 /* test_hfdata.c - pieces of hf-fetch that need no network: glob patterns,
  * formats, split inference and configs, SHA-256, the JSON row writer. */
+#include "hub/cardyaml.h"
 #include "hub/hfdata.h"
+#include "hub/hub.h"
 #include "core/jbuf.h"
 #include "core/sha256.h"
 #include "core/xio.h"
@@ -112,6 +114,88 @@ TEST(sha256_vectors)
     CHECK(!strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
 }
 
+TEST(sha1_vectors)
+{
+    /* FIPS 180-2 appendix A examples; git's id of the blob "hello\n" */
+    struct sha256 s;
+    uint8_t d[32];
+    char hex[65];
+    sha1_init(&s); sha256_update(&s, "abc", 3); sha256_final(&s, d); sha256_hex_n(d, 20, hex);
+    CHECK(!strcmp(hex, "a9993e364706816aba3e25717850c26c9cd0d89d"));
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha1_init(&s); sha256_update(&s, two, strlen(two)); sha256_final(&s, d); sha256_hex_n(d, 20, hex);
+    CHECK(!strcmp(hex, "84983e441c3bd26ebaae4aa1f95129e5e54670f1"));
+    char path[] = "/tmp/test_hfdata_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, "hello\n", 6) == 6);
+    close(fd);
+    CHECK(git_blob_sha1_file(path, hex) && !strcmp(hex, "ce013625030ba8dba906f756967f9e9ca394464a"));
+    unlink(path);
+}
+
+TEST(redirect_rules)
+{
+    char why[512];
+    CHECK(hub_redirect_ok("https://huggingface.co/x", "https://cdn-lfs.hf.co/y", why, sizeof why));
+    CHECK(hub_redirect_ok("http://127.0.0.1:1/x", "http://127.0.0.1:2/y", why, sizeof why));
+    CHECK(hub_redirect_ok("http://a/x", "HTTPS://b/y", why, sizeof why));      /* schemes are caseless */
+    CHECK(!hub_redirect_ok("https://huggingface.co/x", "http://cdn/y", why, sizeof why));
+    CHECK(strstr(why, "from https to http") != NULL);
+    CHECK(!hub_redirect_ok("HTTPS://a/x", "Http://b/y", why, sizeof why));
+    for (int i = 0; i < 4; i++) {
+        static const char *bad[] = { "file:///etc/passwd", "gopher://h/1", "dict://h/d:x", "ftp://h/f" };
+        CHECK(!hub_redirect_ok("http://a/x", bad[i], why, sizeof why) && strstr(why, "only http and https"));
+    }
+}
+
+TEST(shard_names_at_the_end_of_a_path)
+{
+    /* names cut short inside "-NNNNN-of-NNNNN", each in a heap block of
+     * exactly its size: no shard, and (under ASan) no read past the end */
+    static const char *cut[] = { "data/train-", "data/train-0000", "data/train-00000-o",
+                                 "data/train-00000-of-", "data/train-00000-of-0001" };
+    char split[64];
+    for (int i = 0; i < 5; i++) {
+        size_t n = strlen(cut[i]) + 1;
+        char *p = malloc(n);
+        memcpy(p, cut[i], n);
+        CHECK(!hf_is_shard(p, split, sizeof split));
+        free(p);
+    }
+    CHECK(hf_is_shard("data/train-00000-of-00001", split, sizeof split) && !strcmp(split, "train"));
+    CHECK(hf_is_shard("data/my-val-00003-of-00010-abc.parquet", split, sizeof split) && !strcmp(split, "my-val"));
+    CHECK(!hf_is_shard("data/sub/train-00000-of-00001.parquet", split, sizeof split));
+}
+
+TEST(card_yaml_as_json)
+{
+    /* the YAML of a dataset card and the JSON the Hub makes of it */
+    static const char yaml[] =
+        "---\nlicense: odc-by\ntask_categories:\n- text-generation\nconfigs:\n"
+        "- config_name: default\n  data_files:\n  - split: train\n    path: data/*/*\n"
+        "- config_name: sample-10BT   # a comment\n  default: true\n  data_files:\n"
+        "    - split: train\n      path:\n        - \"sample/10BT/*\"\n        - 'x/*'\n"
+        "- config_name: flow\n  data_files: [a.jsonl, b.jsonl]\n"
+        "dataset_info:\n  splits:\n  - name: train\n    num_examples: 16\n---\n# Title\nconfigs: not this\n";
+    static const char want[] =
+        "{\"license\": \"odc-by\", \"task_categories\": [\"text-generation\"], \"configs\": ["
+        "{\"config_name\": \"default\", \"data_files\": [{\"split\": \"train\", \"path\": \"data/*/*\"}]},"
+        "{\"config_name\": \"sample-10BT\", \"default\": true, \"data_files\": [{\"split\": \"train\", "
+        "\"path\": [\"sample/10BT/*\", \"x/*\"]}]},"
+        "{\"config_name\": \"flow\", \"data_files\": [\"a.jsonl\", \"b.jsonl\"]}],"
+        "\"dataset_info\": {\"splits\": [{\"name\": \"train\", \"num_examples\": 16}]}}";
+    char path[] = "/tmp/test_cardyaml_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, yaml, sizeof yaml - 1) == (ssize_t)(sizeof yaml - 1));
+    close(fd);
+    json_t *got = hf_card_from_readme(path), *exp = json_loads(want, 0, NULL);
+    CHECK(got && exp && json_equal(got, exp));
+    if (got && !json_equal(got, exp)) { char *d = json_dumps(got, 0); fprintf(stderr, "  got %s\n", d); free(d); }
+    json_decref(got); json_decref(exp);
+    unlink(path);
+    CHECK(hf_card_from_readme("/nonexistent/README.md") == NULL);
+}
+
 static char *render(void (*fn)(struct jbuf *))
 {
     char *buf = NULL;
@@ -206,6 +290,10 @@ int main(void)
     RUN(split_inference);
     RUN(card_configs);
     RUN(sha256_vectors);
+    RUN(sha1_vectors);
+    RUN(redirect_rules);
+    RUN(shard_names_at_the_end_of_a_path);
+    RUN(card_yaml_as_json);
     RUN(json_writer);
     RUN(shortest_reals_match_a_printf_search);
     return unit_summary();
