@@ -40,7 +40,13 @@ struct tok_encoder {
     uint64_t *rank;             /* (m) rank<<32|id of the pair (part[i], part[i+1]); UINT64_MAX: none */
     size_t pcap;
     struct cache_entry *cache;  /* (1 << CACHE_BITS) */
-    size_t *next_special;       /* (nspecial) next match position, for allow_special */
+    size_t *next_special;       /* (nspecial) next match position of each added token */
+    size_t len;                 /* length of the text being encoded */
+    int has_added;              /* the tokenizer has added tokens that are not special */
+    int has_normalized;         /* ... added tokens matched in HF's second pass */
+    int holes;                  /* some byte has no token */
+    char *scratch, *pspace;     /* a piece without its unknown bytes; text with a prefix space */
+    size_t scap, pscap;
     struct heap heap;           /* merge_long's pairs */
 };
 
@@ -56,6 +62,11 @@ struct tok_encoder *tok_encoder_new(const struct tokenizer *t)
     e->rank = xmalloc(e->pcap * sizeof *e->rank);
     e->cache = xcalloc((size_t)1 << CACHE_BITS, sizeof *e->cache);
     e->next_special = xcalloc(t->nspecial + 1, sizeof *e->next_special);
+    for (uint32_t i = 0; i < t->nspecial; i++) {
+        if (t->is_special[t->special_ids[i]] != TOK_SPECIAL) e->has_added = 1;
+        if (t->special_flags[i] & TOK_NORMALIZED) e->has_normalized = 1;
+    }
+    for (int b = 0; b < 256; b++) if (t->byte_id[b] == TOK_NONE) e->holes = 1;
     heap_init(&e->heap, 4 * tok_long_piece);
     return e;
 }
@@ -65,6 +76,7 @@ void tok_encoder_free(struct tok_encoder *e)
     if (!e) return;
     pretok_ctx_free(e->pc);
     free(e->out); free(e->part); free(e->rank); free(e->cache); free(e->next_special);
+    free(e->scratch); free(e->pspace);
     heap_free(&e->heap);
     free(e);
 }
@@ -183,40 +195,146 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     }
 }
 
-const uint32_t *tok_encode(struct tok_encoder *e, const char *text, size_t len, int allow_special, size_t *n)
+/* A byte without a token (a tokenizer.json whose training text never held
+ * it): HF's BPE turns it into the unk token when the model names one
+ * (consecutive ones into one with fuse_unk), else drops it, and its
+ * neighbours become adjacent and may merge. */
+static void encode_piece_holes(struct tok_encoder *e, const char *piece, size_t n)
 {
     const struct tokenizer *t = e->t;
-    e->n = 0;
-    if (!allow_special || !t->nspecial) {
-        pretok_split(e->pc, text, len, encode_piece, e);
-        *n = e->n;
-        return e->out;
+    const unsigned char *s = (const unsigned char *)piece;
+    if (t->unk == TOK_NONE) {
+        if (n > e->scap) e->scratch = xrealloc(e->scratch, e->scap = 2 * n);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) if (t->byte_id[s[i]] != TOK_NONE) e->scratch[k++] = (char)s[i];
+        if (k) encode_piece(e, e->scratch, k);
+        return;
     }
-    /* Cut the text at each special token's text (the earliest match; the
-     * longest one when several start there) and encode what lies between. */
-    for (uint32_t i = 0; i < t->nspecial; i++) e->next_special[i] = 0;
-    size_t cur = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && t->byte_id[s[j]] != TOK_NONE) j++;
+        if (j > i) encode_piece(e, piece + i, j - i);
+        for (size_t u = j; j < n && t->byte_id[s[j]] == TOK_NONE; j++)
+            if (!t->fuse_unk || j == u) emit(e, t->unk);
+        i = j;
+    }
+}
+
+static void encode_pieces(void *arg, const char *piece, size_t n)
+{
+    struct tok_encoder *e = arg;
+    if (e->holes) encode_piece_holes(e, piece, n);
+    else encode_piece(e, piece, n);
+}
+
+/* Text between added tokens: cut into pieces, each merged.  ByteLevel's
+ * add_prefix_space puts a ' ' before each such text that lacks one. */
+static void encode_text(struct tok_encoder *e, const char *s, size_t n)
+{
+    if (!n) return;
+    if (e->t->prefix_space && s[0] != ' ') {
+        if (n + 1 > e->pscap) e->pspace = xrealloc(e->pspace, e->pscap = 2 * n + 2);
+        e->pspace[0] = ' ';
+        memcpy(e->pspace + 1, s, n);
+        s = e->pspace;
+        n++;
+    }
+    pretok_split(e->pc, s, n, e->holes ? encode_pieces : encode_piece, e);
+}
+
+/* The length of the Unicode White_Space character (Rust's is_whitespace)
+ * that s[0..n) is exactly, else 0. */
+static size_t white_space(const unsigned char *s, size_t n)
+{
+    if (n == 1) return (s[0] >= 9 && s[0] <= 13) || s[0] == ' ' ? 1 : 0;
+    uint32_t c = n == 2 && (s[0] & 0xE0) == 0xC0 ? (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F)
+               : n == 3 && (s[0] & 0xF0) == 0xE0 ? (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F)
+               : 0;
+    int ws = c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+             c == 0x202F || c == 0x205F || c == 0x3000;
+    return ws ? n : 0;
+}
+
+/* lstrip: the white space before at (not before lo) goes with the token;
+ * rstrip: the white space after at (not after hi). */
+static size_t strip_left(const char *text, size_t lo, size_t at)
+{
     for (;;) {
-        size_t best = len, blen = 0;
-        uint32_t bid = 0;
+        size_t k = 0;
+        for (size_t w = 1; w <= 3 && !k && at >= lo + w; w++) k = white_space((const unsigned char *)text + at - w, w);
+        if (!k) return at;
+        at -= k;
+    }
+}
+static size_t strip_right(const char *text, size_t at, size_t hi)
+{
+    for (;;) {
+        size_t k = 0;
+        for (size_t w = 1; w <= 3 && !k && at + w <= hi; w++) k = white_space((const unsigned char *)text + at, w);
+        if (!k) return at;
+        at += k;
+    }
+}
+
+/* Whether added token i is matched in this pass: HF matches the added
+ * tokens that are not "normalized" first, on the whole text (pass 0), then
+ * the normalized ones in the text between (pass 1); tok.bin and rank files
+ * have pass 0 only.  A special token's text is matched only with allow. */
+static int matched(const struct tokenizer *t, uint32_t i, int allow, int pass)
+{
+    if (t->is_special[t->special_ids[i]] == TOK_SPECIAL && !allow) return 0;
+    return ((t->special_flags[i] & TOK_NORMALIZED) != 0) == pass;
+}
+
+/* Cut text[lo..hi) at each matched added token's text (the earliest match;
+ * the longest one when several start there), emit the token, and pass
+ * what lies between on (to pass 1, then to encode_text).  next_special[i]
+ * remembers where token i next occurs (positions only grow). */
+static void split_added(struct tok_encoder *e, const char *text, size_t lo, size_t hi, int allow, int pass)
+{
+    const struct tokenizer *t = e->t;
+    size_t cur = lo;
+    for (;;) {
+        size_t best = hi, blen = 0;
+        uint32_t bi = 0;
         for (uint32_t i = 0; i < t->nspecial; i++) {
+            if (!matched(t, i, allow, pass)) continue;
             uint32_t id = t->special_ids[i];
             size_t sl = t->len[id];
             if (e->next_special[i] < cur) e->next_special[i] = cur;
             size_t at = e->next_special[i];
-            if (at != SIZE_MAX) {
-                const char *f = at < len ? memmem(text + at, len - at, t->blob + t->off[id], sl) : NULL;
+            if (at != SIZE_MAX && at >= cur) {
+                const char *f = at < e->len ? memmem(text + at, e->len - at, t->blob + t->off[id], sl) : NULL;
                 at = f ? (size_t)(f - text) : SIZE_MAX;
                 e->next_special[i] = at;
             }
-            if (at < best || (at == best && at != SIZE_MAX && sl > blen)) { best = at; blen = sl; bid = id; }
+            if (at == SIZE_MAX || at + sl > hi) continue;
+            if (at < best || (at == best && sl > blen)) { best = at; blen = sl; bi = i; }
         }
-        if (best >= len) break;
-        pretok_split(e->pc, text + cur, best - cur, encode_piece, e);
-        emit(e, bid);
+        if (best >= hi) break;
+        size_t a = t->special_flags[bi] & TOK_LSTRIP ? strip_left(text, cur, best) : best;
+        if (pass == 0 && e->has_normalized) split_added(e, text, cur, a, allow, 1);
+        else encode_text(e, text + cur, a - cur);
+        emit(e, t->special_ids[bi]);
         cur = best + blen;
+        if (t->special_flags[bi] & TOK_RSTRIP) cur = strip_right(text, cur, hi);
     }
-    pretok_split(e->pc, text + cur, len - cur, encode_piece, e);
+    if (pass == 0 && e->has_normalized) split_added(e, text, cur, hi, allow, 1);
+    else encode_text(e, text + cur, hi - cur);
+}
+
+const uint32_t *tok_encode(struct tok_encoder *e, const char *text, size_t len, int allow_special, size_t *n)
+{
+    const struct tokenizer *t = e->t;
+    e->n = 0;
+    if (!t->nspecial || (!allow_special && !e->has_added)) {
+        encode_text(e, text, len);
+        *n = e->n;
+        return e->out;
+    }
+    for (uint32_t i = 0; i < t->nspecial; i++) e->next_special[i] = 0;
+    e->len = len;
+    split_added(e, text, 0, len, allow_special, 0);
     *n = e->n;
     return e->out;
 }
