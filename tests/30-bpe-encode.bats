@@ -302,3 +302,50 @@ for l in sys.stdin: print(json.loads(l)["text"])' > "$d/hf/train.txt"
     [ "$status" -eq 1 ]
     [[ $stderr == *"--pattern and --special apply to tiktoken rank files"* ]]
 }
+
+@test "bpe-encode: sentencepiece-style tokenizer.json from HF (Prepend/Replace normalizer or Metaspace, byte_fallback) encodes as HF does" {
+    hf_fixtures
+    local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
+    for f in meta-norm metaspace; do
+        bpe-encode -q --no-sep "$d/$f.json" "$d/corpus.jsonl" > "$t/$f.bin"
+        node "$REF" concat "$d/$f.json" "$d/corpus.jsonl" "$t/$f.bin"
+        # BOS from the post-processor "<s> $A"
+        bpe-encode -q --bos "$d/$f.json" "$d/corpus.jsonl" > "$t/$f.b.bin"
+        node "$REF" concat "$d/$f.json" "$d/corpus.jsonl" "$t/$f.b.bin" special
+    done
+    # characters outside the vocabulary became <0xXX> tokens (ids 3..258): the check covers byte_fallback
+    [ "$(od -A n -v -t u2 -j 1024 "$t/metaspace.bin" | tr -s ' ' '\n' | awk '$1 >= 3 && $1 <= 258' | wc -l)" -gt 100 ]
+    # the two prepend rules differ (Prepend each span, Metaspace "first"): the check can fail
+    printf '{"text": "a<s>b"}\n' > "$t/one.jsonl"
+    bpe-encode -q --no-sep "$d/meta-norm.json" "$t/one.jsonl" > "$t/one.bin"
+    node "$REF" concat "$d/meta-norm.json" "$t/one.jsonl" "$t/one.bin"
+    run node "$REF" concat "$d/metaspace.json" "$t/one.jsonl" "$t/one.bin"
+    [ "$status" -eq 1 ]
+    # decoding shows U+2581 as a space (the prepended one too); --bos separates documents
+    printf '{"text": "a b"}\n{"text": "c"}\n' > "$t/two.jsonl"
+    [ "$(bpe-encode -q --bos "$d/metaspace.json" "$t/two.jsonl" | bpe-encode -d --bos "$d/metaspace.json")" = '{"text": " a b"}
+{"text": " c"}' ]
+}
+
+@test "bpe-encode: unsupported tokenizer.json parts are errors that name them" {
+    hf_fixtures
+    local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
+    python3 - "$d/meta-norm.json" "$t" <<'PY'
+import json, sys
+src, out = sys.argv[1], sys.argv[2]
+def variant(name, f):
+    j = json.load(open(src)); f(j); json.dump(j, open(out + '/' + name, 'w'))
+variant('nfc.json', lambda j: j.__setitem__('normalizer', {'type': 'NFC'}))
+variant('nfkc.json', lambda j: j['normalizer']['normalizers'].append({'type': 'NFKC'}))
+variant('regex.json', lambda j: j['normalizer']['normalizers'][1].__setitem__('pattern', {'Regex': ' +'}))
+variant('digits.json', lambda j: j.__setitem__('pre_tokenizer', {'type': 'Digits', 'individual_digits': True}))
+variant('single.json', lambda j: j['added_tokens'][1].__setitem__('single_word', True))
+PY
+    for c in "nfc.json:normalizer NFC is not supported" "nfkc.json:normalizer NFKC is not supported" \
+             "regex.json:normalizer Replace of a regex is not supported" \
+             "digits.json:pre_tokenizer Digits is not supported" "single.json:single_word is not supported"; do
+        run_tool bpe-encode --info "$t/${c%%:*}"
+        [ "$status" -eq 1 ]
+        [[ $stderr == "bpe-encode: $t/${c%%:*}: "*"${c#*:}"* ]] || { echo "$stderr"; false; }
+    done
+}

@@ -45,8 +45,8 @@ struct tok_encoder {
     int has_added;              /* the tokenizer has added tokens that are not special */
     int has_normalized;         /* ... added tokens matched in HF's second pass */
     int holes;                  /* some byte has no token */
-    char *scratch, *pspace;     /* a piece without its unknown bytes; text with a prefix space */
-    size_t scap, pscap;
+    const char *text;           /* the text being encoded */
+    struct tok_bytes rwbuf[3];  /* rewritten text */
     struct heap heap;           /* merge_long's pairs */
 };
 
@@ -76,9 +76,30 @@ void tok_encoder_free(struct tok_encoder *e)
     if (!e) return;
     pretok_ctx_free(e->pc);
     free(e->out); free(e->part); free(e->rank); free(e->cache); free(e->next_special);
-    free(e->scratch); free(e->pspace);
+    for (int i = 0; i < 3; i++) free(e->rwbuf[i].p);
     heap_free(&e->heap);
     free(e);
+}
+
+/* Append s[0..n) to b. */
+static void bytes_put(struct tok_bytes *b, const void *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = b->cap ? b->cap : 4096;
+        while (b->len + n > b->cap) b->cap *= 2;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+/* The length of the UTF-8 character at s (1 for a byte that starts none). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t k = s[0] < 0xC2 ? 1 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : s[0] < 0xF5 ? 4 : 1;
+    if (k > n) return 1;
+    for (size_t j = 1; j < k; j++) if ((s[j] & 0xC0) != 0x80) return 1;
+    return k;
 }
 
 static inline void emit(struct tok_encoder *e, uint32_t id)
@@ -101,14 +122,14 @@ static inline uint64_t pair_rank(const struct tokenizer *t, uint32_t l, uint32_t
  * exactly as the scan in merge_piece does. */
 size_t tok_long_piece = 128;
 
-static void merge_long(struct tok_encoder *e, const unsigned char *s, size_t n)
+static void merge_long(struct tok_encoder *e, const uint32_t *sym, size_t n)
 {
     const struct tokenizer *t = e->t;
     uint32_t *id = xmalloc(n * sizeof *id), *next = xmalloc(n * sizeof *next), *prev = xmalloc(n * sizeof *prev);
     struct heap hp = e->heap, *h = &hp; /* key = rank, val = position of the pair's left token;
                                          * a local copy, which the compiler keeps in registers */
     h->n = 0;
-    for (size_t i = 0; i < n; i++) { id[i] = t->byte_id[s[i]]; next[i] = (uint32_t)(i + 1); prev[i] = (uint32_t)i - 1; }
+    for (size_t i = 0; i < n; i++) { id[i] = sym[i]; next[i] = (uint32_t)(i + 1); prev[i] = (uint32_t)i - 1; }
     for (size_t i = 0; i + 1 < n; i++) {
         uint64_t r = pair_rank(t, id[i], id[i + 1]);
         if (r != UINT64_MAX) heap_push(h, r, i);
@@ -135,12 +156,14 @@ static void merge_long(struct tok_encoder *e, const unsigned char *s, size_t n)
     free(id); free(next); free(prev);
 }
 
-/* Steps 1-3 above on s[0..n); the result is appended to e->out.  Each step
- * scans the m-1 pair ranks for the minimum: O(m^2) in the worst case, the
- * fastest for the short pieces of ordinary text; long ones go to merge_long. */
-static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
+/* Step 1: the piece's first tokens, into e->part; returns how many.
+ * Byte-level: each byte's token.  Character-level (a sentencepiece-style
+ * tokenizer.json): each character's token, else with byte_fallback the
+ * <0xXX> tokens of its bytes.  What has no token becomes the unk token
+ * (consecutive ones one unk with fuse_unk), or is dropped when there is
+ * none, as HF's BPE does; the neighbours of a dropped one become adjacent. */
+static size_t first_tokens(struct tok_encoder *e, const unsigned char *s, size_t n)
 {
-    if (n > tok_long_piece) { merge_long(e, s, n); return; }
     const struct tokenizer *t = e->t;
     if (n > e->pcap) {
         while (e->pcap < n) e->pcap *= 2;
@@ -148,9 +171,35 @@ static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
         e->rank = xrealloc(e->rank, e->pcap * sizeof *e->rank);
     }
     uint32_t *p = e->part;
+    size_t m = 0;
+    if (!t->char_level && !e->holes) {
+        for (size_t i = 0; i < n; i++) p[i] = t->byte_id[s[i]];
+        return n;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t k = t->char_level ? utf8_len(s + i, n - i) : 1;
+        const uint64_t *id = k == 1 ? NULL : bytemap_get(&t->ids, s + i, k);
+        uint32_t one = k == 1 ? t->byte_id[s[i]] : id ? (uint32_t)*id : TOK_NONE;
+        int fallback = one == TOK_NONE && t->fallback_id[s[i]] != TOK_NONE;
+        for (size_t j = 0; fallback && j < k; j++) fallback = t->fallback_id[s[i + j]] != TOK_NONE;
+        if (one != TOK_NONE) p[m++] = one;
+        else if (fallback) for (size_t j = 0; j < k; j++) p[m++] = t->fallback_id[s[i + j]];
+        else if (t->unk != TOK_NONE && !(t->fuse_unk && m && p[m - 1] == t->unk)) p[m++] = t->unk;
+        i += k;
+    }
+    return m;
+}
+
+/* Steps 1-3 above on s[0..n); the result is appended to e->out.  Each step
+ * scans the m-1 pair ranks for the minimum: O(m^2) in the worst case, the
+ * fastest for the short pieces of ordinary text; long ones go to merge_long. */
+static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
+{
+    const struct tokenizer *t = e->t;
+    size_t m = first_tokens(e, s, n);
+    if (m > tok_long_piece) { merge_long(e, e->part, m); return; }
+    uint32_t *p = e->part;
     uint64_t *r = e->rank;
-    size_t m = n;
-    for (size_t i = 0; i < n; i++) p[i] = t->byte_id[s[i]];
     for (size_t i = 0; i + 1 < m; i++) r[i] = pair_rank(t, p[i], p[i + 1]);
     while (m > 1) {
         size_t best = 0;
@@ -171,7 +220,7 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     struct tok_encoder *e = arg;
     const struct tokenizer *t = e->t;
     const unsigned char *s = (const unsigned char *)piece;
-    if (n == 1) { emit(e, t->byte_id[s[0]]); return; }
+    if (n == 1 && t->byte_id[s[0]] != TOK_NONE) { emit(e, t->byte_id[s[0]]); return; }
     uint64_t h = bytemap_hash(s, n);
     /* The cache first: one cache line holds a frequent piece and its ids. */
     struct cache_entry *c = NULL;
@@ -195,51 +244,51 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     }
 }
 
-/* A byte without a token (a tokenizer.json whose training text never held
- * it): HF's BPE turns it into the unk token when the model names one
- * (consecutive ones into one with fuse_unk), else drops it, and its
- * neighbours become adjacent and may merge. */
-static void encode_piece_holes(struct tok_encoder *e, const char *piece, size_t n)
+/* Apply the tokenizer's rewrites (tokenizer_impl.h: struct tok_rewrite)
+ * to the span s[0..n) that starts at byte `at` of the text; the result is
+ * in one of the encoder's two buffers. */
+static const char *rewrite(struct tok_encoder *e, const char *s, size_t *n, size_t at)
 {
     const struct tokenizer *t = e->t;
-    const unsigned char *s = (const unsigned char *)piece;
-    if (t->unk == TOK_NONE) {
-        if (n > e->scap) e->scratch = xrealloc(e->scratch, e->scap = 2 * n);
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) if (t->byte_id[s[i]] != TOK_NONE) e->scratch[k++] = (char)s[i];
-        if (k) encode_piece(e, e->scratch, k);
-        return;
+    for (int i = 0; i < t->nrw; i++) {
+        const struct tok_rewrite *w = &t->rw[i];
+        struct tok_bytes *o = &e->rwbuf[i & 1];
+        o->len = 0;
+        int starts = *n >= w->al && memcmp(s, w->a, w->al) == 0;
+        if ((w->op == TOK_PREPEND && *n) || (w->op == TOK_META_ALWAYS && !starts) ||
+            (w->op == TOK_META_FIRST && !starts && at == 0))
+            bytes_put(o, w->a, w->al);
+        if (w->op == TOK_REPLACE) {
+            for (size_t j = 0; j < *n;) {
+                const char *f = memmem(s + j, *n - j, w->a, w->al);
+                size_t k = f ? (size_t)(f - s) : *n;
+                bytes_put(o, s + j, k - j);
+                if (f) bytes_put(o, w->b, w->bl);
+                j = f ? k + w->al : *n;
+            }
+        } else bytes_put(o, s, *n);
+        s = o->p ? o->p : "";
+        *n = o->len;
     }
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && t->byte_id[s[j]] != TOK_NONE) j++;
-        if (j > i) encode_piece(e, piece + i, j - i);
-        for (size_t u = j; j < n && t->byte_id[s[j]] == TOK_NONE; j++)
-            if (!t->fuse_unk || j == u) emit(e, t->unk);
-        i = j;
-    }
+    return s;
 }
 
-static void encode_pieces(void *arg, const char *piece, size_t n)
-{
-    struct tok_encoder *e = arg;
-    if (e->holes) encode_piece_holes(e, piece, n);
-    else encode_piece(e, piece, n);
-}
-
-/* Text between added tokens: cut into pieces, each merged.  ByteLevel's
- * add_prefix_space puts a ' ' before each such text that lacks one. */
+/* Text between added tokens: rewritten, cut into pieces, each merged.
+ * ByteLevel's add_prefix_space puts a ' ' before each such text that
+ * lacks one. */
 static void encode_text(struct tok_encoder *e, const char *s, size_t n)
 {
     if (!n) return;
-    if (e->t->prefix_space && s[0] != ' ') {
-        if (n + 1 > e->pscap) e->pspace = xrealloc(e->pspace, e->pscap = 2 * n + 2);
-        e->pspace[0] = ' ';
-        memcpy(e->pspace + 1, s, n);
-        s = e->pspace;
-        n++;
+    if (e->t->nrw) s = rewrite(e, s, &n, (size_t)(s - e->text));
+    if (e->t->prefix_space && n && s[0] != ' ') {
+        struct tok_bytes *o = &e->rwbuf[2];
+        o->len = 0;
+        bytes_put(o, " ", 1);
+        bytes_put(o, s, n);
+        s = o->p;
+        n = o->len;
     }
-    pretok_split(e->pc, s, n, e->holes ? encode_pieces : encode_piece, e);
+    pretok_split(e->pc, s, n, encode_piece, e);
 }
 
 /* The length of the Unicode White_Space character (Rust's is_whitespace)
@@ -327,6 +376,7 @@ const uint32_t *tok_encode(struct tok_encoder *e, const char *text, size_t len, 
 {
     const struct tokenizer *t = e->t;
     e->n = 0;
+    e->text = text;
     if (!t->nspecial || (!allow_special && !e->has_added)) {
         encode_text(e, text, len);
         *n = e->n;
@@ -344,14 +394,16 @@ size_t tok_decode(const struct tokenizer *t, const uint32_t *ids, size_t n, stru
     for (size_t i = 0; i < n; i++) {
         uint32_t id = ids[i];
         if (id >= t->vocab || t->len[id] == TOK_NONE) return i;
-        size_t k = t->len[id];
-        if (out->len + k > out->cap) {
-            out->cap = out->cap ? out->cap : 4096;
-            while (out->len + k > out->cap) out->cap *= 2;
-            out->p = xrealloc(out->p, out->cap);
+        const char *p = t->blob + t->off[id];
+        size_t k = t->len[id], q = t->space_sym_len;
+        if (!q || t->is_special[id]) { bytes_put(out, p, k); continue; }
+        for (size_t j = 0; j < k;) {        /* Metaspace's U+2581 shows as a space */
+            const char *f = memmem(p + j, k - j, t->space_sym, q);
+            size_t e = f ? (size_t)(f - p) : k;
+            bytes_put(out, p + j, e - j);
+            if (f) bytes_put(out, " ", 1);
+            j = f ? e + q : k;
         }
-        memcpy(out->p + out->len, t->blob + t->off[id], k);
-        out->len += k;
     }
     return n;
 }

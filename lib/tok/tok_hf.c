@@ -62,9 +62,95 @@ static const char *hf_pattern(json_t *pre, int *prefix_space, char *err, size_t 
             return re;
         }
     }
-    tok_errf(err, errlen, "pre_tokenizer %s is not supported (tfs reads ByteLevel, or a Sequence of "
-             "Split(Regex, Isolated) and ByteLevel)", type ? type : "(no type)");
+    tok_errf(err, errlen, "pre_tokenizer %s is not supported (tfs reads ByteLevel, a Sequence of "
+             "Split(Regex, Isolated) and ByteLevel, and Metaspace)", type ? type : "(no type)");
     return NULL;
+}
+
+/* Append a rewrite to t. */
+static void add_rewrite(struct tokenizer *t, int op, const char *a, const char *b)
+{
+    t->rw = xrealloc(t->rw, (size_t)(t->nrw + 1) * sizeof *t->rw);
+    struct tok_rewrite *w = &t->rw[t->nrw++];
+    w->op = op;
+    w->a = xstrdup(a); w->al = strlen(a);
+    w->b = xstrdup(b ? b : ""); w->bl = b ? strlen(b) : 0;
+    if ((op == TOK_REPLACE && strcmp(a, " ") == 0) || op == TOK_META_ALWAYS || op == TOK_META_FIRST) {
+        free(t->space_sym);             /* decoding turns it back into a space */
+        t->space_sym = xstrdup(op == TOK_REPLACE ? w->b : w->a);
+        t->space_sym_len = strlen(t->space_sym);
+    }
+}
+
+/* A normalizer: Prepend, Replace of a string, or a Sequence of them. */
+static int hf_normalizer(struct tokenizer *t, json_t *n, char *err, size_t errlen)
+{
+    const char *type = json_string_value(json_object_get(n, "type"));
+    if (type && strcmp(type, "Sequence") == 0) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(n, "normalizers"), i, v)
+            if (hf_normalizer(t, v, err, errlen)) return -1;
+        return 0;
+    }
+    const char *pre = json_string_value(json_object_get(n, "prepend"));
+    const char *from = json_string_value(json_object_get(json_object_get(n, "pattern"), "String"));
+    const char *to = json_string_value(json_object_get(n, "content"));
+    if (type && strcmp(type, "Prepend") == 0 && pre && *pre) add_rewrite(t, TOK_PREPEND, pre, NULL);
+    else if (type && strcmp(type, "Replace") == 0 && from && *from && to) add_rewrite(t, TOK_REPLACE, from, to);
+    else
+        return tok_errf(err, errlen, "normalizer %s%s is not supported (tfs reads Prepend, and Replace of a string)",
+                        type ? type : "(no type)", type && strcmp(type, "Replace") == 0 ? " of a regex" : ""), -1;
+    return 0;
+}
+
+/* Metaspace: every ' ' becomes the replacement (U+2581), which is put
+ * before the text as prepend_scheme says, and (split) starts each piece. */
+static int hf_metaspace(struct tokenizer *t, json_t *pre, char *err, size_t errlen)
+{
+    const char *rep = json_string_value(json_object_get(pre, "replacement"));
+    const char *scheme = json_string_value(json_object_get(pre, "prepend_scheme"));
+    json_t *aps = json_object_get(pre, "add_prefix_space"), *split = json_object_get(pre, "split");
+    if (!rep || !*rep || strstr(rep, "\\E")) return tok_errf(err, errlen, "Metaspace: bad replacement"), -1;
+    add_rewrite(t, TOK_REPLACE, " ", rep);
+    if (scheme ? strcmp(scheme, "always") == 0 : !aps || json_is_true(aps)) add_rewrite(t, TOK_META_ALWAYS, rep, NULL);
+    else if (scheme && strcmp(scheme, "first") == 0) add_rewrite(t, TOK_META_FIRST, rep, NULL);
+    else if (scheme && strcmp(scheme, "never") != 0)
+        return tok_errf(err, errlen, "Metaspace: prepend_scheme \"%s\" is not supported", scheme), -1;
+    free(t->pattern);
+    if (split && !json_is_true(split)) t->pattern = xstrdup("(?s).+");
+    else {                              /* the replacement starts a piece: "a\u2581\u2581b" -> a, \u2581, \u2581b */
+        size_t n = 3 * strlen(rep) + 32;
+        t->pattern = xmalloc(n);
+        snprintf(t->pattern, n, "\\Q%s\\E[^\\Q%s\\E]*|[^\\Q%s\\E]+", rep, rep, rep);
+    }
+    return 0;
+}
+
+/* How text is prepared: the normalizer, then the pre-tokenizer: ByteLevel
+ * (byte-level BPE), Metaspace, or none (the whole text one piece; with a
+ * normalizer, as HF's conversion of Llama 2 has); the last two make a
+ * character-level BPE. */
+static int hf_text_rules(struct tokenizer *t, json_t *root, char *err, size_t errlen)
+{
+    json_t *norm = json_object_get(root, "normalizer"), *pre = json_object_get(root, "pre_tokenizer");
+    if (norm && !json_is_null(norm) && hf_normalizer(t, norm, err, errlen)) return -1;
+    const char *type = json_string_value(json_object_get(pre, "type"));
+    if ((!pre || json_is_null(pre)) && t->nrw) {
+        t->char_level = 1;
+        free(t->pattern);
+        t->pattern = xstrdup("(?s).+");
+        return 0;
+    }
+    if (type && strcmp(type, "Metaspace") == 0) {
+        t->char_level = 1;
+        return hf_metaspace(t, pre, err, errlen);
+    }
+    const char *pattern = hf_pattern(pre, &t->prefix_space, err, errlen);
+    if (!pattern) return -1;
+    free(t->pattern);
+    t->pattern = xstrdup(pattern);
+    return 0;
 }
 
 /* Added tokens, before model.vocab (they may be in it too): each keeps its
@@ -88,6 +174,11 @@ static int load_added(struct tokenizer *t, json_t *added, char *err, size_t errl
                                                             (json_is_true(json_object_get(v, "rstrip")) ? TOK_RSTRIP : 0) |
                                                             (json_is_true(json_object_get(v, "normalized")) ? TOK_NORMALIZED : 0));
         if (strcmp(json_string_value(c), TOK_DEFAULT_EOT) == 0) t->eot = id;
+        if (t->nrw && json_is_true(json_object_get(v, "normalized"))) {
+            tok_errf(err, errlen, "added_tokens[%zu] (\"%s\"): a normalized added token with a normalizer or "
+                     "Metaspace is not supported", i, json_string_value(c));
+            return -1;
+        }
     }
     return 0;
 }
@@ -157,8 +248,8 @@ static int hf_model(struct tokenizer *t, json_t *model, char *err, size_t errlen
     t->merge_list = 1;
     t->whole_piece = json_is_true(json_object_get(model, "ignore_merges"));
     t->fuse_unk = json_is_true(json_object_get(model, "fuse_unk"));
-    if (json_is_true(json_object_get(model, "byte_fallback")))
-        return tok_errf(err, errlen, "model.byte_fallback is not supported"), -1;
+    if (json_is_true(json_object_get(model, "byte_fallback")) && !t->char_level)
+        return tok_errf(err, errlen, "model.byte_fallback with a ByteLevel pre-tokenizer is not supported"), -1;
     const char *cont = json_string_value(json_object_get(model, "continuing_subword_prefix"));
     const char *suf = json_string_value(json_object_get(model, "end_of_word_suffix"));
     if ((cont && *cont) || (suf && *suf))
@@ -186,6 +277,15 @@ static int hf_vocab(struct tokenizer *t, json_t *vocab, struct bytemap *str2id, 
         if (t->is_special[id] == TOK_ADDED) { t->is_special[id] = TOK_ADDED_VOCAB; continue; }
         if (t->is_special[id]) continue;
         if (t->len[id] != TOK_NONE) { free(buf); return tok_errf(err, errlen, "model.vocab: id %u given twice", id), -1; }
+        unsigned b;
+        char tail;
+        if (t->char_level) {        /* the text itself; <0xXX> is a byte_fallback token */
+            int byte = kl == 6 && sscanf(key, "<0x%2X%c", &b, &tail) == 2 && tail == '>';
+            unsigned char c = (unsigned char)b;
+            if (byte) t->fallback_id[c] = id;
+            tok_set_token(t, id, byte ? (const char *)&c : key, byte ? 1 : kl, byte ? TOK_BYTE : TOK_REGULAR);
+            continue;
+        }
         buf = xrealloc(buf, kl + 1);
         long bl = from_byte_level(key, kl, cp_to_byte, buf);
         if (bl <= 0) {
@@ -267,20 +367,10 @@ static struct tokenizer *load_hf(const char *path, const char *d, size_t n, cons
         tok_errf(err, errlen, "not a BPE tokenizer.json (model.vocab and model.merges required)");
         goto out;
     }
-    json_t *norm = json_object_get(root, "normalizer");
-    if (norm && !json_is_null(norm)) {
-        const char *nt = json_string_value(json_object_get(norm, "type"));
-        tok_errf(err, errlen, "normalizer %s is not supported (tfs reads tokenizer.json files without a normalizer)",
-                 nt ? nt : "(no type)");
-        goto out;
-    }
-    int prefix_space = 0;
-    const char *pattern = hf_pattern(json_object_get(root, "pre_tokenizer"), &prefix_space, err, errlen);
     uint32_t size;
-    if (!pattern || hf_size(vocab, added, &size, err, errlen)) goto out;
-    t = tok_alloc(TOK_HF, size, pattern);
-    t->prefix_space = prefix_space;
-    if (hf_model(t, model, err, errlen) || load_added(t, added, err, errlen) ||
+    if (hf_size(vocab, added, &size, err, errlen)) goto out;
+    t = tok_alloc(TOK_HF, size, "");
+    if (hf_text_rules(t, root, err, errlen) || hf_model(t, model, err, errlen) || load_added(t, added, err, errlen) ||
         hf_vocab(t, vocab, &str2id, err, errlen) || hf_merges(t, merges, &str2id, err, errlen))
         goto out;
     const char *unk = json_string_value(json_object_get(model, "unk_token"));

@@ -24,6 +24,7 @@ struct tokenizer *tok_alloc(enum tok_kind kind, uint32_t vocab, const char *patt
     for (uint32_t i = 0; i < vocab; i++) t->len[i] = TOK_NONE;
     t->is_special = xcalloc(vocab, 1);
     t->eot = t->bos = t->eos = t->unk = TOK_NONE;
+    for (int b = 0; b < 256; b++) t->fallback_id[b] = TOK_NONE;
     t->whole_piece = 1;
     return t;
 }
@@ -40,8 +41,8 @@ void tok_set_token(struct tokenizer *t, uint32_t id, const void *bytes, size_t l
     t->off[id] = t->blob_len;
     t->len[id] = (uint32_t)len;
     t->blob_len += len;
-    if (special) {
-        t->is_special[id] = (unsigned char)special;
+    t->is_special[id] = (unsigned char)special;
+    if (special && special != TOK_BYTE) {
         t->special_ids = xrealloc(t->special_ids, (t->nspecial + 1) * sizeof *t->special_ids);
         t->special_flags = xrealloc(t->special_flags, t->nspecial + 1);
         t->special_flags[t->nspecial] = 0;
@@ -82,6 +83,15 @@ static uint64_t fingerprint(const struct tokenizer *t)
     }
     if (t->merge_list)
         for (uint32_t i = 0; i < t->nmerges; i++) h = fnv32(fnv32(h, t->merges[i][0]), t->merges[i][1]);
+    /* a tokenizer.json's text rules (absent from tok.bin and rank files,
+     * whose fingerprints are therefore unchanged by them) */
+    if (t->char_level || t->prefix_space || t->nrw) {
+        h = fnv32(h, (uint32_t)t->char_level | (uint32_t)t->prefix_space << 1);
+        for (int i = 0; i < t->nrw; i++) {
+            h = fnv32(h, (uint32_t)t->rw[i].op);
+            h = fnv(fnv(h, t->rw[i].a, t->rw[i].al + 1), t->rw[i].b, t->rw[i].bl + 1);
+        }
+    }
     return h ? h : 1;
 }
 
@@ -105,7 +115,9 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
     bytemap_init(&t->ids, t->vocab);
     for (int b = 0; b < 256; b++) t->byte_id[b] = TOK_NONE;
     for (uint32_t id = 0; id < t->vocab; id++) {
-        if (t->len[id] == TOK_NONE || t->is_special[id] == TOK_SPECIAL || t->is_special[id] == TOK_ADDED) continue;
+        if (t->len[id] == TOK_NONE || t->is_special[id] == TOK_SPECIAL || t->is_special[id] == TOK_ADDED ||
+            t->is_special[id] == TOK_BYTE)
+            continue;
         if (t->len[id] == 0) return tok_errf(err, errlen, "token %u is empty", id);
         int added;
         uint64_t *v = bytemap_put(&t->ids, t->blob + t->off[id], t->len[id], &added);
@@ -185,6 +197,8 @@ void tok_free(struct tokenizer *t)
     pretok_free(t->pre);
     free(t->pattern); free(t->blob); free(t->off); free(t->len); free(t->is_special);
     free(t->special_ids); free(t->special_flags); free(t->merges);
+    for (int i = 0; i < t->nrw; i++) { free(t->rw[i].a); free(t->rw[i].b); }
+    free(t->rw); free(t->space_sym);
     if (t->ids.slot) bytemap_free(&t->ids);
     if (t->pairs.key) u64map_free(&t->pairs);
     free(t);
@@ -265,7 +279,9 @@ void tok_dump(const struct tokenizer *t, FILE *f)
         if (t->len[id] == TOK_NONE) continue;
         uint32_t l, r;
         fprintf(f, "%u\t", id);
-        if (t->is_special[id]) fputs("special", f);
+        if (t->is_special[id] == TOK_SPECIAL) fputs("special", f);
+        else if (t->is_special[id] == TOK_BYTE) fputs("byte", f);
+        else if (t->is_special[id]) fputs("added", f);
         else if (tok_merge_of(t, id, &l, &r) == 0) fprintf(f, "%u+%u", l, r);
         else fputs("-", f);
         fputc('\t', f);

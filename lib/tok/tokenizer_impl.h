@@ -17,6 +17,21 @@ enum {
     TOK_SPECIAL = 1,            /* control token: its text matched only with allow_special */
     TOK_ADDED = 2,              /* tokenizer.json added token, not special: its text always matched */
     TOK_ADDED_VOCAB = 3,        /* the same, also in model.vocab (merges may make it) */
+    TOK_BYTE = 4,               /* byte_fallback token <0xXX>: the byte of a character not in the vocabulary */
+};
+
+/* A text rewrite a tokenizer.json applies to each span of text between
+ * added tokens, before pre-tokenization (its normalizer, and the
+ * replacing and prepending of a Metaspace pre-tokenizer). */
+struct tok_rewrite {
+    enum {
+        TOK_PREPEND,            /* normalizer Prepend: a before a non-empty span */
+        TOK_REPLACE,            /* normalizer Replace: every a becomes b */
+        TOK_META_ALWAYS,        /* Metaspace: a before each span not starting with it */
+        TOK_META_FIRST,         /* ... only before the span that starts the text */
+    } op;
+    char *a, *b;
+    size_t al, bl;
 };
 /* special_flags[i]: how an added token's text is matched (tokenizer.json) */
 enum { TOK_LSTRIP = 1, TOK_RSTRIP = 2, TOK_NORMALIZED = 4 };
@@ -39,6 +54,13 @@ struct tokenizer {
     uint32_t unk;               /* tokenizer.json: id of a byte without a token, or TOK_NO_ID: dropped */
     int fuse_unk;               /* consecutive unknown bytes give one unk */
     int prefix_space;           /* ByteLevel add_prefix_space: a ' ' before each text span */
+    int char_level;             /* tokenizer.json without ByteLevel: BPE starts from characters,
+                                 * a character not in the vocabulary from its bytes' <0xXX> tokens */
+    uint32_t fallback_id[256];  /* the <0xXX> token of each byte, or TOK_NONE */
+    struct tok_rewrite *rw;     /* (nrw) applied in order */
+    int nrw;
+    char *space_sym;            /* decoding shows these bytes (Metaspace's U+2581) as a space */
+    size_t space_sym_len;
     /* TOK_TFS: merges[i] = {left, right} made id 256+i (learning order).
      * TOK_HF: the tokenizer.json merge list, whose order is the rank. */
     uint32_t nmerges;
