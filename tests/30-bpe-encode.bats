@@ -227,13 +227,15 @@ for l in sys.stdin: print(json.loads(l)["text"])' > "$d/hf/train.txt"
     # the parity corpus, and the added tokens' text inside documents
     { cat "$d/parity.jsonl"
       printf '%s\n' '{"text": "one<|endoftext|>two <|user|>three[note] four"}' '{"text": "[note][note]<|user|>"}' \
-          '{"text": "  lead 👍🏽 emoji ☃ [note]x"}'; } > "$d/hf/corpus.jsonl"
+          '{"text": "  lead 👍🏽 emoji ☃ [note]x"}' \
+          '{"text": "a <mask> b [sep]  c\u3000<both>\u00a0\n d<mask><both>[sep]"}' \
+          '{"text": "  <mask>[sep]\t\t<both>  "}'; } > "$d/hf/corpus.jsonl"
 }
 
 @test "bpe-encode: tokenizer.json from HF (ByteLevel, add_prefix_space, added tokens) encodes as HF does" {
     hf_fixtures
     local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
-    for f in bytelevel prefix noeot added; do
+    for f in bytelevel prefix noeot added strip; do
         bpe-encode -q --no-sep "$d/$f.json" "$d/corpus.jsonl" > "$t/$f.bin"
         node "$REF" concat "$d/$f.json" "$d/corpus.jsonl" "$t/$f.bin"
     done

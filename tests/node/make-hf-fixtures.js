@@ -7,6 +7,8 @@
 //                    and not ([note]), and a post-processor "<|user|> $A <|endoftext|>"
 //   noeot.json       bytelevel + special <s>, </s> (no <|endoftext|>) and a
 //                    post-processor "<s> $A </s>"
+//   strip.json       bytelevel + added tokens that take the white space
+//                    around them (lstrip <mask>, rstrip [sep], both <both>)
 'use strict';
 const tk = require('tokenizers');
 const [txt, out] = process.argv.slice(2);
@@ -33,6 +35,12 @@ tok.addAddedTokens([new tk.AddedToken('<s>', true), new tk.AddedToken('</s>', tr
 tok.setPostProcessor(tk.templateProcessing('<s> $A </s>', null,
     [['<s>', tok.tokenToId('<s>')], ['</s>', tok.tokenToId('</s>')]]));
 tok.save(out + '/noeot.json');
+
+tok = trained(false);
+tok.addAddedTokens([new tk.AddedToken('<mask>', true, { leftStrip: true }),
+                    new tk.AddedToken('[sep]', false, { rightStrip: true }),
+                    new tk.AddedToken('<both>', true, { leftStrip: true, rightStrip: true })]);
+tok.save(out + '/strip.json');
 
 // Sentencepiece-style BPE (Llama 2, Mistral, TinyLlama): trained with the
 // Metaspace pre-tokenizer, then the model rebuilt by HF with the 256
