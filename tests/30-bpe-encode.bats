@@ -289,9 +289,10 @@ for l in sys.stdin: print(json.loads(l)["text"])' > "$d/hf/train.txt"
     [ "$status" -eq 1 ]
     [[ $stderr == "bpe-encode: $t/part.tiktoken: a tiktoken rank file that is not OpenAI's gpt2, cl100k_base or o200k_base: "*"give the pattern with --pattern"* ]]
     # a rank file with OpenAI's ranks but one token changed is not recognised
-    sed '1000s/^[^ ]*/YWJj/' "$d/gpt2.tiktoken" > "$t/changed.tiktoken"
+    sed '1000s/^[^ ]*/eHl6eHl6/' "$d/gpt2.tiktoken" > "$t/changed.tiktoken"
     run_tool bpe-encode --info "$t/changed.tiktoken"
     [ "$status" -eq 1 ]
+    [[ $stderr == *"give the pattern with --pattern"* ]]
     # the full GPT-2 file given as unknown, with its pattern and special token, encodes as tiktoken
     printf '{"<|endoftext|>": 50256}\n' > "$t/special.json"
     bpe-encode --pattern gpt2 --special-file "$t/special.json" "$d/gpt2.tiktoken" "$d/parity.jsonl" > "$t/g.bin"
