@@ -214,3 +214,141 @@ Try 'bpe-encode --help'." ]
     bpe-encode "$TOK" "$VAL" | cmp - "$d/got"
     [ -z "$(find "$d" -name 'fifo.tmp.*')" ]
 }
+
+# tokenizer.json files written by HF tokenizers itself (tests/node/make-hf-fixtures.js)
+hf_fixtures() {
+    node_refs
+    local d="$BATS_FILE_TMPDIR"
+    [ -s "$d/hf/noeot.json" ] && return 0
+    mkdir -p "$d/hf"
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -200 | python3 -c 'import sys, json
+for l in sys.stdin: print(json.loads(l)["text"])' > "$d/hf/train.txt"
+    node "$TFS_ROOT/tests/node/make-hf-fixtures.js" "$d/hf/train.txt" "$d/hf" > /dev/null
+    # the parity corpus, and the added tokens' text inside documents
+    { cat "$d/parity.jsonl"
+      printf '%s\n' '{"text": "one<|endoftext|>two <|user|>three[note] four"}' '{"text": "[note][note]<|user|>"}' \
+          '{"text": "  lead 👍🏽 emoji ☃ [note]x"}' \
+          '{"text": "a <mask> b [sep]  c\u3000<both>\u00a0\n d<mask><both>[sep]"}' \
+          '{"text": "  <mask>[sep]\t\t<both>  "}'; } > "$d/hf/corpus.jsonl"
+}
+
+@test "bpe-encode: tokenizer.json from HF (ByteLevel, add_prefix_space, added tokens) encodes as HF does" {
+    hf_fixtures
+    local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
+    for f in bytelevel prefix noeot added strip; do
+        bpe-encode -q --no-sep "$d/$f.json" "$d/corpus.jsonl" > "$t/$f.bin"
+        node "$REF" concat "$d/$f.json" "$d/corpus.jsonl" "$t/$f.bin"
+    done
+    # add_prefix_space changes the ids: the check can fail
+    run node "$REF" concat "$d/prefix.json" "$d/corpus.jsonl" "$t/bytelevel.bin"
+    [ "$status" -eq 1 ]
+    # --no-special: special tokens' text is text, unlike HF
+    bpe-encode -q --no-sep --no-special "$d/added.json" "$d/corpus.jsonl" > "$t/ns.bin"
+    run node "$REF" concat "$d/added.json" "$d/corpus.jsonl" "$t/ns.bin"
+    [ "$status" -eq 1 ]
+    [[ $output == *"hf 1346, tfs "* ]]
+}
+
+@test "bpe-encode: added tokens keep their special flag; no <|endoftext|> is not invented" {
+    hf_fixtures
+    local d="$BATS_FILE_TMPDIR/hf"
+    info() { bpe-encode --info "$1" | awk -v k="$2" '$1 == k { print $2 }'; }
+    # HF's own ids for the added tokens (added.json: <|endoftext|> 1346, <|user|> 1347, [note] 1348)
+    [ "$(node -e "const t=require('$TFS_ROOT/tests/node/node_modules/tokenizers').Tokenizer.fromFile('$d/noeot.json'); console.log(t.tokenToId('<s>'), t.tokenToId('</s>'))")" = "$(info "$d/noeot.json" bos) $(info "$d/noeot.json" eos)" ]
+    [ "$(info "$d/noeot.json" eot)" = none ]
+    [ "$(info "$d/bytelevel.json" special)" = 0 ]
+    [ "$(info "$d/added.json" special)" = 3 ]
+    # without an end-of-text token, documents need a separator chosen
+    run_tool bpe-encode "$d/noeot.json" "$d/corpus.jsonl"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "bpe-encode: $d/noeot.json: no end-of-text token (<|endoftext|>) to separate documents; choose --bos, --eos or --no-sep" ]
+    # the export marks only special tokens special
+    bpe-encode --export-hf "$BATS_TEST_TMPDIR/x.json" "$d/added.json"
+    [ "$(python3 -c 'import json,sys; print([(a["content"], a["special"]) for a in json.load(open(sys.argv[1]))["added_tokens"]])' "$BATS_TEST_TMPDIR/x.json")" = "[('<|endoftext|>', True), ('<|user|>', True), ('[note]', False)]" ]
+}
+
+@test "bpe-encode --bos/--eos: BOS and EOS from the post-processor, as HF adds them" {
+    hf_fixtures
+    local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
+    for f in noeot added; do
+        bpe-encode -q --bos --eos "$d/$f.json" "$d/corpus.jsonl" > "$t/$f.bin"
+        node "$REF" concat "$d/$f.json" "$d/corpus.jsonl" "$t/$f.bin" special
+    done
+    # and they separate the documents when decoding
+    zstd -dc "$VAL" | head -5 > "$t/five.jsonl"
+    bpe-encode -q --bos --eos "$d/noeot.json" "$t/five.jsonl" | bpe-encode -d --bos --eos "$d/noeot.json" | cmp - "$t/five.jsonl"
+    run_tool bpe-encode --no-sep --bos "$d/noeot.json" "$t/five.jsonl"
+    [ "$status" -eq 2 ]
+}
+
+@test "bpe-encode: a rank file that is not OpenAI's needs --pattern; --special and --special-file" {
+    node_refs
+    local d="$BATS_FILE_TMPDIR" t="$BATS_TEST_TMPDIR"
+    head -n 5000 "$d/gpt2.tiktoken" > "$t/part.tiktoken"
+    run_tool bpe-encode --info "$t/part.tiktoken"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-encode: $t/part.tiktoken: a tiktoken rank file that is not OpenAI's gpt2, cl100k_base or o200k_base: "*"give the pattern with --pattern"* ]]
+    # a rank file with OpenAI's ranks but one token changed is not recognised
+    sed '1000s/^[^ ]*/eHl6eHl6/' "$d/gpt2.tiktoken" > "$t/changed.tiktoken"
+    run_tool bpe-encode --info "$t/changed.tiktoken"
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"give the pattern with --pattern"* ]]
+    # the full GPT-2 file given as unknown, with its pattern and special token, encodes as tiktoken
+    printf '{"<|endoftext|>": 50256}\n' > "$t/special.json"
+    bpe-encode --pattern gpt2 --special-file "$t/special.json" "$d/gpt2.tiktoken" "$d/parity.jsonl" > "$t/g.bin"
+    node "$REF" parity tiktoken gpt2 "$d/parity.jsonl" "$t/g.bin"
+    [ "$(bpe-encode --info --pattern gpt2 --special '<|endoftext|>=5000' "$t/part.tiktoken" | awk '$1 == "eot" { print $2 }')" = 5000 ]
+    run_tool bpe-encode --info --special 'x' --pattern gpt2 "$t/part.tiktoken"
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"--special 'x': expected TEXT=ID"* ]]
+    run_tool bpe-encode --info --pattern gpt2 "$TOK"
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"--pattern and --special apply to tiktoken rank files"* ]]
+}
+
+@test "bpe-encode: sentencepiece-style tokenizer.json from HF (Prepend/Replace normalizer or Metaspace, byte_fallback) encodes as HF does" {
+    hf_fixtures
+    local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
+    for f in meta-norm metaspace; do
+        bpe-encode -q --no-sep "$d/$f.json" "$d/corpus.jsonl" > "$t/$f.bin"
+        node "$REF" concat "$d/$f.json" "$d/corpus.jsonl" "$t/$f.bin"
+        # BOS from the post-processor "<s> $A"
+        bpe-encode -q --bos "$d/$f.json" "$d/corpus.jsonl" > "$t/$f.b.bin"
+        node "$REF" concat "$d/$f.json" "$d/corpus.jsonl" "$t/$f.b.bin" special
+    done
+    # characters outside the vocabulary became <0xXX> tokens (ids 3..258): the check covers byte_fallback
+    [ "$(od -A n -v -t u2 -j 1024 "$t/metaspace.bin" | tr -s ' ' '\n' | awk '$1 >= 3 && $1 <= 258' | wc -l)" -gt 100 ]
+    # the two prepend rules differ (Prepend each span, Metaspace "first"): the check can fail
+    printf '{"text": "a<s>b"}\n' > "$t/one.jsonl"
+    bpe-encode -q --no-sep "$d/meta-norm.json" "$t/one.jsonl" > "$t/one.bin"
+    node "$REF" concat "$d/meta-norm.json" "$t/one.jsonl" "$t/one.bin"
+    run node "$REF" concat "$d/metaspace.json" "$t/one.jsonl" "$t/one.bin"
+    [ "$status" -eq 1 ]
+    # decoding shows U+2581 as a space (the prepended one too); --bos separates documents
+    printf '{"text": "a b"}\n{"text": "c"}\n' > "$t/two.jsonl"
+    [ "$(bpe-encode -q --bos "$d/metaspace.json" "$t/two.jsonl" | bpe-encode -d --bos "$d/metaspace.json")" = '{"text": " a b"}
+{"text": " c"}' ]
+}
+
+@test "bpe-encode: unsupported tokenizer.json parts are errors that name them" {
+    hf_fixtures
+    local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
+    python3 - "$d/meta-norm.json" "$t" <<'PY'
+import json, sys
+src, out = sys.argv[1], sys.argv[2]
+def variant(name, f):
+    j = json.load(open(src)); f(j); json.dump(j, open(out + '/' + name, 'w'))
+variant('nfc.json', lambda j: j.__setitem__('normalizer', {'type': 'NFC'}))
+variant('nfkc.json', lambda j: j['normalizer']['normalizers'].append({'type': 'NFKC'}))
+variant('regex.json', lambda j: j['normalizer']['normalizers'][1].__setitem__('pattern', {'Regex': ' +'}))
+variant('digits.json', lambda j: j.__setitem__('pre_tokenizer', {'type': 'Digits', 'individual_digits': True}))
+variant('single.json', lambda j: j['added_tokens'][1].__setitem__('single_word', True))
+PY
+    for c in "nfc.json:normalizer NFC is not supported" "nfkc.json:normalizer NFKC is not supported" \
+             "regex.json:normalizer Replace of a regex is not supported" \
+             "digits.json:pre_tokenizer Digits is not supported" "single.json:single_word is not supported"; do
+        run_tool bpe-encode --info "$t/${c%%:*}"
+        [ "$status" -eq 1 ]
+        [[ $stderr == "bpe-encode: $t/${c%%:*}: "*"${c#*:}"* ]] || { echo "$stderr"; false; }
+    done
+}

@@ -40,7 +40,13 @@ struct tok_encoder {
     uint64_t *rank;             /* (m) rank<<32|id of the pair (part[i], part[i+1]); UINT64_MAX: none */
     size_t pcap;
     struct cache_entry *cache;  /* (1 << CACHE_BITS) */
-    size_t *next_special;       /* (nspecial) next match position, for allow_special */
+    size_t *next_special;       /* (nspecial) next match position of each added token */
+    size_t len;                 /* length of the text being encoded */
+    int has_added;              /* the tokenizer has added tokens that are not special */
+    int has_normalized;         /* ... added tokens matched in HF's second pass */
+    int holes;                  /* some byte has no token */
+    const char *text;           /* the text being encoded */
+    struct tok_bytes rwbuf[3];  /* rewritten text */
     struct heap heap;           /* merge_long's pairs */
 };
 
@@ -56,6 +62,11 @@ struct tok_encoder *tok_encoder_new(const struct tokenizer *t)
     e->rank = xmalloc(e->pcap * sizeof *e->rank);
     e->cache = xcalloc((size_t)1 << CACHE_BITS, sizeof *e->cache);
     e->next_special = xcalloc(t->nspecial + 1, sizeof *e->next_special);
+    for (uint32_t i = 0; i < t->nspecial; i++) {
+        if (t->is_special[t->special_ids[i]] != TOK_SPECIAL) e->has_added = 1;
+        if (t->special_flags[i] & TOK_NORMALIZED) e->has_normalized = 1;
+    }
+    for (int b = 0; b < 256; b++) if (t->byte_id[b] == TOK_NONE) e->holes = 1;
     heap_init(&e->heap, 4 * tok_long_piece);
     return e;
 }
@@ -65,8 +76,30 @@ void tok_encoder_free(struct tok_encoder *e)
     if (!e) return;
     pretok_ctx_free(e->pc);
     free(e->out); free(e->part); free(e->rank); free(e->cache); free(e->next_special);
+    for (int i = 0; i < 3; i++) free(e->rwbuf[i].p);
     heap_free(&e->heap);
     free(e);
+}
+
+/* Append s[0..n) to b. */
+static void bytes_put(struct tok_bytes *b, const void *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = b->cap ? b->cap : 4096;
+        while (b->len + n > b->cap) b->cap *= 2;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+/* The length of the UTF-8 character at s (1 for a byte that starts none). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t k = s[0] < 0xC2 ? 1 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : s[0] < 0xF5 ? 4 : 1;
+    if (k > n) return 1;
+    for (size_t j = 1; j < k; j++) if ((s[j] & 0xC0) != 0x80) return 1;
+    return k;
 }
 
 static inline void emit(struct tok_encoder *e, uint32_t id)
@@ -89,14 +122,14 @@ static inline uint64_t pair_rank(const struct tokenizer *t, uint32_t l, uint32_t
  * exactly as the scan in merge_piece does. */
 size_t tok_long_piece = 128;
 
-static void merge_long(struct tok_encoder *e, const unsigned char *s, size_t n)
+static void merge_long(struct tok_encoder *e, const uint32_t *sym, size_t n)
 {
     const struct tokenizer *t = e->t;
     uint32_t *id = xmalloc(n * sizeof *id), *next = xmalloc(n * sizeof *next), *prev = xmalloc(n * sizeof *prev);
     struct heap hp = e->heap, *h = &hp; /* key = rank, val = position of the pair's left token;
                                          * a local copy, which the compiler keeps in registers */
     h->n = 0;
-    for (size_t i = 0; i < n; i++) { id[i] = t->byte_id[s[i]]; next[i] = (uint32_t)(i + 1); prev[i] = (uint32_t)i - 1; }
+    for (size_t i = 0; i < n; i++) { id[i] = sym[i]; next[i] = (uint32_t)(i + 1); prev[i] = (uint32_t)i - 1; }
     for (size_t i = 0; i + 1 < n; i++) {
         uint64_t r = pair_rank(t, id[i], id[i + 1]);
         if (r != UINT64_MAX) heap_push(h, r, i);
@@ -123,12 +156,14 @@ static void merge_long(struct tok_encoder *e, const unsigned char *s, size_t n)
     free(id); free(next); free(prev);
 }
 
-/* Steps 1-3 above on s[0..n); the result is appended to e->out.  Each step
- * scans the m-1 pair ranks for the minimum: O(m^2) in the worst case, the
- * fastest for the short pieces of ordinary text; long ones go to merge_long. */
-static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
+/* Step 1: the piece's first tokens, into e->part; returns how many.
+ * Byte-level: each byte's token.  Character-level (a sentencepiece-style
+ * tokenizer.json): each character's token, else with byte_fallback the
+ * <0xXX> tokens of its bytes.  What has no token becomes the unk token
+ * (consecutive ones one unk with fuse_unk), or is dropped when there is
+ * none, as HF's BPE does; the neighbours of a dropped one become adjacent. */
+static size_t first_tokens(struct tok_encoder *e, const unsigned char *s, size_t n)
 {
-    if (n > tok_long_piece) { merge_long(e, s, n); return; }
     const struct tokenizer *t = e->t;
     if (n > e->pcap) {
         while (e->pcap < n) e->pcap *= 2;
@@ -136,9 +171,35 @@ static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
         e->rank = xrealloc(e->rank, e->pcap * sizeof *e->rank);
     }
     uint32_t *p = e->part;
+    size_t m = 0;
+    if (!t->char_level && !e->holes) {
+        for (size_t i = 0; i < n; i++) p[i] = t->byte_id[s[i]];
+        return n;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t k = t->char_level ? utf8_len(s + i, n - i) : 1;
+        const uint64_t *id = k == 1 ? NULL : bytemap_get(&t->ids, s + i, k);
+        uint32_t one = k == 1 ? t->byte_id[s[i]] : id ? (uint32_t)*id : TOK_NONE;
+        int fallback = one == TOK_NONE && t->fallback_id[s[i]] != TOK_NONE;
+        for (size_t j = 0; fallback && j < k; j++) fallback = t->fallback_id[s[i + j]] != TOK_NONE;
+        if (one != TOK_NONE) p[m++] = one;
+        else if (fallback) for (size_t j = 0; j < k; j++) p[m++] = t->fallback_id[s[i + j]];
+        else if (t->unk != TOK_NONE && !(t->fuse_unk && m && p[m - 1] == t->unk)) p[m++] = t->unk;
+        i += k;
+    }
+    return m;
+}
+
+/* Steps 1-3 above on s[0..n); the result is appended to e->out.  Each step
+ * scans the m-1 pair ranks for the minimum: O(m^2) in the worst case, the
+ * fastest for the short pieces of ordinary text; long ones go to merge_long. */
+static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
+{
+    const struct tokenizer *t = e->t;
+    size_t m = first_tokens(e, s, n);
+    if (m > tok_long_piece) { merge_long(e, e->part, m); return; }
+    uint32_t *p = e->part;
     uint64_t *r = e->rank;
-    size_t m = n;
-    for (size_t i = 0; i < n; i++) p[i] = t->byte_id[s[i]];
     for (size_t i = 0; i + 1 < m; i++) r[i] = pair_rank(t, p[i], p[i + 1]);
     while (m > 1) {
         size_t best = 0;
@@ -159,7 +220,7 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     struct tok_encoder *e = arg;
     const struct tokenizer *t = e->t;
     const unsigned char *s = (const unsigned char *)piece;
-    if (n == 1) { emit(e, t->byte_id[s[0]]); return; }
+    if (n == 1 && t->byte_id[s[0]] != TOK_NONE) { emit(e, t->byte_id[s[0]]); return; }
     uint64_t h = bytemap_hash(s, n);
     /* The cache first: one cache line holds a frequent piece and its ids. */
     struct cache_entry *c = NULL;
@@ -183,40 +244,147 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     }
 }
 
-const uint32_t *tok_encode(struct tok_encoder *e, const char *text, size_t len, int allow_special, size_t *n)
+/* Apply the tokenizer's rewrites (tokenizer_impl.h: struct tok_rewrite)
+ * to the span s[0..n) that starts at byte `at` of the text; the result is
+ * in one of the encoder's two buffers. */
+static const char *rewrite(struct tok_encoder *e, const char *s, size_t *n, size_t at)
 {
     const struct tokenizer *t = e->t;
-    e->n = 0;
-    if (!allow_special || !t->nspecial) {
-        pretok_split(e->pc, text, len, encode_piece, e);
-        *n = e->n;
-        return e->out;
+    for (int i = 0; i < t->nrw; i++) {
+        const struct tok_rewrite *w = &t->rw[i];
+        struct tok_bytes *o = &e->rwbuf[i & 1];
+        o->len = 0;
+        int starts = *n >= w->al && memcmp(s, w->a, w->al) == 0;
+        if ((w->op == TOK_PREPEND && *n) || (w->op == TOK_META_ALWAYS && !starts) ||
+            (w->op == TOK_META_FIRST && !starts && at == 0))
+            bytes_put(o, w->a, w->al);
+        if (w->op == TOK_REPLACE) {
+            for (size_t j = 0; j < *n;) {
+                const char *f = memmem(s + j, *n - j, w->a, w->al);
+                size_t k = f ? (size_t)(f - s) : *n;
+                bytes_put(o, s + j, k - j);
+                if (f) bytes_put(o, w->b, w->bl);
+                j = f ? k + w->al : *n;
+            }
+        } else bytes_put(o, s, *n);
+        s = o->p ? o->p : "";
+        *n = o->len;
     }
-    /* Cut the text at each special token's text (the earliest match; the
-     * longest one when several start there) and encode what lies between. */
-    for (uint32_t i = 0; i < t->nspecial; i++) e->next_special[i] = 0;
-    size_t cur = 0;
+    return s;
+}
+
+/* Text between added tokens: rewritten, cut into pieces, each merged.
+ * ByteLevel's add_prefix_space puts a ' ' before each such text that
+ * lacks one. */
+static void encode_text(struct tok_encoder *e, const char *s, size_t n)
+{
+    if (!n) return;
+    if (e->t->nrw) s = rewrite(e, s, &n, (size_t)(s - e->text));
+    if (e->t->prefix_space && n && s[0] != ' ') {
+        struct tok_bytes *o = &e->rwbuf[2];
+        o->len = 0;
+        bytes_put(o, " ", 1);
+        bytes_put(o, s, n);
+        s = o->p;
+        n = o->len;
+    }
+    pretok_split(e->pc, s, n, encode_piece, e);
+}
+
+/* The length of the Unicode White_Space character (Rust's is_whitespace)
+ * that s[0..n) is exactly, else 0. */
+static size_t white_space(const unsigned char *s, size_t n)
+{
+    if (n == 1) return (s[0] >= 9 && s[0] <= 13) || s[0] == ' ' ? 1 : 0;
+    uint32_t c = n == 2 && (s[0] & 0xE0) == 0xC0 ? (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F)
+               : n == 3 && (s[0] & 0xF0) == 0xE0 ? (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F)
+               : 0;
+    int ws = c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+             c == 0x202F || c == 0x205F || c == 0x3000;
+    return ws ? n : 0;
+}
+
+/* lstrip: the white space before at (not before lo) goes with the token;
+ * rstrip: the white space after at (not after hi). */
+static size_t strip_left(const char *text, size_t lo, size_t at)
+{
     for (;;) {
-        size_t best = len, blen = 0;
-        uint32_t bid = 0;
+        size_t k = 0;
+        for (size_t w = 1; w <= 3 && !k && at >= lo + w; w++) k = white_space((const unsigned char *)text + at - w, w);
+        if (!k) return at;
+        at -= k;
+    }
+}
+static size_t strip_right(const char *text, size_t at, size_t hi)
+{
+    for (;;) {
+        size_t k = 0;
+        for (size_t w = 1; w <= 3 && !k && at + w <= hi; w++) k = white_space((const unsigned char *)text + at, w);
+        if (!k) return at;
+        at += k;
+    }
+}
+
+/* Whether added token i is matched in this pass: HF matches the added
+ * tokens that are not "normalized" first, on the whole text (pass 0), then
+ * the normalized ones in the text between (pass 1); tok.bin and rank files
+ * have pass 0 only.  A special token's text is matched only with allow. */
+static int matched(const struct tokenizer *t, uint32_t i, int allow, int pass)
+{
+    if (t->is_special[t->special_ids[i]] == TOK_SPECIAL && !allow) return 0;
+    return ((t->special_flags[i] & TOK_NORMALIZED) != 0) == pass;
+}
+
+/* Cut text[lo..hi) at each matched added token's text (the earliest match;
+ * the longest one when several start there), emit the token, and pass
+ * what lies between on (to pass 1, then to encode_text).  next_special[i]
+ * remembers where token i next occurs (positions only grow). */
+static void split_added(struct tok_encoder *e, const char *text, size_t lo, size_t hi, int allow, int pass)
+{
+    const struct tokenizer *t = e->t;
+    size_t cur = lo;
+    for (;;) {
+        size_t best = hi, blen = 0;
+        uint32_t bi = 0;
         for (uint32_t i = 0; i < t->nspecial; i++) {
+            if (!matched(t, i, allow, pass)) continue;
             uint32_t id = t->special_ids[i];
             size_t sl = t->len[id];
             if (e->next_special[i] < cur) e->next_special[i] = cur;
             size_t at = e->next_special[i];
-            if (at != SIZE_MAX) {
-                const char *f = at < len ? memmem(text + at, len - at, t->blob + t->off[id], sl) : NULL;
+            if (at != SIZE_MAX && at >= cur) {
+                const char *f = at < e->len ? memmem(text + at, e->len - at, t->blob + t->off[id], sl) : NULL;
                 at = f ? (size_t)(f - text) : SIZE_MAX;
                 e->next_special[i] = at;
             }
-            if (at < best || (at == best && at != SIZE_MAX && sl > blen)) { best = at; blen = sl; bid = id; }
+            if (at == SIZE_MAX || at + sl > hi) continue;
+            if (at < best || (at == best && sl > blen)) { best = at; blen = sl; bi = i; }
         }
-        if (best >= len) break;
-        pretok_split(e->pc, text + cur, best - cur, encode_piece, e);
-        emit(e, bid);
+        if (best >= hi) break;
+        size_t a = t->special_flags[bi] & TOK_LSTRIP ? strip_left(text, cur, best) : best;
+        if (pass == 0 && e->has_normalized) split_added(e, text, cur, a, allow, 1);
+        else encode_text(e, text + cur, a - cur);
+        emit(e, t->special_ids[bi]);
         cur = best + blen;
+        if (t->special_flags[bi] & TOK_RSTRIP) cur = strip_right(text, cur, hi);
     }
-    pretok_split(e->pc, text + cur, len - cur, encode_piece, e);
+    if (pass == 0 && e->has_normalized) split_added(e, text, cur, hi, allow, 1);
+    else encode_text(e, text + cur, hi - cur);
+}
+
+const uint32_t *tok_encode(struct tok_encoder *e, const char *text, size_t len, int allow_special, size_t *n)
+{
+    const struct tokenizer *t = e->t;
+    e->n = 0;
+    e->text = text;
+    if (!t->nspecial || (!allow_special && !e->has_added)) {
+        encode_text(e, text, len);
+        *n = e->n;
+        return e->out;
+    }
+    for (uint32_t i = 0; i < t->nspecial; i++) e->next_special[i] = 0;
+    e->len = len;
+    split_added(e, text, 0, len, allow_special, 0);
     *n = e->n;
     return e->out;
 }
@@ -226,14 +394,16 @@ size_t tok_decode(const struct tokenizer *t, const uint32_t *ids, size_t n, stru
     for (size_t i = 0; i < n; i++) {
         uint32_t id = ids[i];
         if (id >= t->vocab || t->len[id] == TOK_NONE) return i;
-        size_t k = t->len[id];
-        if (out->len + k > out->cap) {
-            out->cap = out->cap ? out->cap : 4096;
-            while (out->len + k > out->cap) out->cap *= 2;
-            out->p = xrealloc(out->p, out->cap);
+        const char *p = t->blob + t->off[id];
+        size_t k = t->len[id], q = t->space_sym_len;
+        if (!q || t->is_special[id]) { bytes_put(out, p, k); continue; }
+        for (size_t j = 0; j < k;) {        /* Metaspace's U+2581 shows as a space */
+            const char *f = memmem(p + j, k - j, t->space_sym, q);
+            size_t e = f ? (size_t)(f - p) : k;
+            bytes_put(out, p + j, e - j);
+            if (f) bytes_put(out, " ", 1);
+            j = f ? e + q : k;
         }
-        memcpy(out->p + out->len, t->blob + t->off[id], k);
-        out->len += k;
     }
     return n;
 }

@@ -59,8 +59,10 @@ void tok_save(const struct tokenizer *t, const char *path)
     outfile_commit(&o);
 }
 
-static struct tokenizer *load_tokbin(const char *data, size_t n, char *err, size_t errlen)
+static struct tokenizer *load_tokbin(const char *path, const char *data, size_t n, const struct tok_load_opts *o,
+                                     char *err, size_t errlen)
 {
+    (void)path; (void)o;
     const unsigned char *d = (const unsigned char *)data;
 #define BAD(...) do { tok_errf(err, errlen, __VA_ARGS__); goto bad; } while (0)
     struct tokenizer *t = NULL;

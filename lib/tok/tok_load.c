@@ -33,8 +33,10 @@ static char *slurp(const char *path, size_t *n, char *err, size_t errlen)
     return buf;
 }
 
-struct tokenizer *tok_load_err(const char *path, char *err, size_t errlen)
+struct tokenizer *tok_load_with(const char *path, const struct tok_load_opts *o, char *err, size_t errlen)
 {
+    static const struct tok_load_opts none = { 0 };
+    if (!o) o = &none;
     size_t n;
     char *d = slurp(path, &n, err, errlen);
     if (!d) return NULL;
@@ -42,9 +44,21 @@ struct tokenizer *tok_load_err(const char *path, char *err, size_t errlen)
     if (n == 0) tok_errf(err, errlen, "empty file, not a tokenizer");
     else
         for (size_t i = 0; i < sizeof FORMATS / sizeof FORMATS[0]; i++)
-            if (FORMATS[i]->match(d, n)) { t = FORMATS[i]->load(d, n, err, errlen); break; }
+            if (FORMATS[i]->match(d, n)) { t = FORMATS[i]->load(path, d, n, o, err, errlen); break; }
     free(d);
+    /* only a rank file lacks a pattern and special tokens */
+    if (t && t->kind != TOK_TIKTOKEN && (o->pattern || o->nspecial || o->special_file)) {
+        tok_errf(err, errlen, "%s holds its own pattern and special tokens; --pattern and --special apply to "
+                 "tiktoken rank files", t->kind == TOK_TFS ? "a tok.bin" : "a tokenizer.json");
+        tok_free(t);
+        t = NULL;
+    }
     return t;
+}
+
+struct tokenizer *tok_load_err(const char *path, char *err, size_t errlen)
+{
+    return tok_load_with(path, NULL, err, errlen);
 }
 
 struct tokenizer *tok_load(const char *path)

@@ -23,7 +23,8 @@ struct tokenizer *tok_alloc(enum tok_kind kind, uint32_t vocab, const char *patt
     t->len = xmalloc((size_t)vocab * sizeof *t->len);
     for (uint32_t i = 0; i < vocab; i++) t->len[i] = TOK_NONE;
     t->is_special = xcalloc(vocab, 1);
-    t->eot = TOK_NONE;
+    t->eot = t->bos = t->eos = t->unk = TOK_NONE;
+    for (int b = 0; b < 256; b++) t->fallback_id[b] = TOK_NONE;
     t->whole_piece = 1;
     return t;
 }
@@ -40,11 +41,12 @@ void tok_set_token(struct tokenizer *t, uint32_t id, const void *bytes, size_t l
     t->off[id] = t->blob_len;
     t->len[id] = (uint32_t)len;
     t->blob_len += len;
-    if (special) {
-        t->is_special[id] = 1;
+    t->is_special[id] = (unsigned char)special;
+    if (special && special != TOK_BYTE) {
         t->special_ids = xrealloc(t->special_ids, (t->nspecial + 1) * sizeof *t->special_ids);
+        t->special_flags = xrealloc(t->special_flags, t->nspecial + 1);
+        t->special_flags[t->nspecial] = 0;
         t->special_ids[t->nspecial++] = id;
-        if (t->eot == TOK_NONE) t->eot = id;
     }
 }
 
@@ -81,6 +83,15 @@ static uint64_t fingerprint(const struct tokenizer *t)
     }
     if (t->merge_list)
         for (uint32_t i = 0; i < t->nmerges; i++) h = fnv32(fnv32(h, t->merges[i][0]), t->merges[i][1]);
+    /* a tokenizer.json's text rules (absent from tok.bin and rank files,
+     * whose fingerprints are therefore unchanged by them) */
+    if (t->char_level || t->prefix_space || t->nrw) {
+        h = fnv32(h, (uint32_t)t->char_level | (uint32_t)t->prefix_space << 1);
+        for (int i = 0; i < t->nrw; i++) {
+            h = fnv32(h, (uint32_t)t->rw[i].op);
+            h = fnv(fnv(h, t->rw[i].a, t->rw[i].al + 1), t->rw[i].b, t->rw[i].bl + 1);
+        }
+    }
     return h ? h : 1;
 }
 
@@ -98,12 +109,15 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
     char perr[256];
     t->pre = pretok_new(t->pattern, perr, sizeof perr);
     if (!t->pre) return tok_errf(err, errlen, "bad pre-tokenization pattern: %s", perr);
-    if (t->eot == TOK_NONE) return tok_errf(err, errlen, "no end-of-text token");
+    if (t->bos == TOK_NONE) t->bos = t->eot;
+    if (t->eos == TOK_NONE) t->eos = t->eot;
     /* regular token bytes -> id; the bytes must be unique */
     bytemap_init(&t->ids, t->vocab);
     for (int b = 0; b < 256; b++) t->byte_id[b] = TOK_NONE;
     for (uint32_t id = 0; id < t->vocab; id++) {
-        if (t->len[id] == TOK_NONE || t->is_special[id]) continue;
+        if (t->len[id] == TOK_NONE || t->is_special[id] == TOK_SPECIAL || t->is_special[id] == TOK_ADDED ||
+            t->is_special[id] == TOK_BYTE)
+            continue;
         if (t->len[id] == 0) return tok_errf(err, errlen, "token %u is empty", id);
         int added;
         uint64_t *v = bytemap_put(&t->ids, t->blob + t->off[id], t->len[id], &added);
@@ -111,8 +125,12 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
         *v = id;
         if (t->len[id] == 1) t->byte_id[(unsigned char)t->blob[t->off[id]]] = id;
     }
-    for (int b = 0; b < 256; b++)
-        if (t->byte_id[b] == TOK_NONE) return tok_errf(err, errlen, "byte 0x%02X is not a token (not a byte-level BPE)", b);
+    /* tok.bin and rank files cover every byte; a tokenizer.json trained by
+     * HF covers the bytes its corpus held, and drops (or maps to its unk
+     * token) any other, as HF does */
+    if (t->kind != TOK_HF)
+        for (int b = 0; b < 256; b++)
+            if (t->byte_id[b] == TOK_NONE) return tok_errf(err, errlen, "byte 0x%02X is not a token (not a byte-level BPE)", b);
     /* the pairs that merge, with their rank and result */
     if (t->merge_list) {
         u64map_init(&t->pairs, t->nmerges);
@@ -168,7 +186,8 @@ struct tokenizer *tok_from_merges(const char *pattern, const uint32_t (*merges)[
     }
     free(buf);
     for (uint32_t i = 0; i < nspecial; i++)
-        tok_set_token(t, 256 + nmerges + i, special[i], special_len[i], 1);
+        tok_set_token(t, 256 + nmerges + i, special[i], special_len[i], TOK_SPECIAL);
+    if (nspecial) t->eot = 256 + nmerges;      /* the first special token */
     return t;
 }
 
@@ -177,7 +196,9 @@ void tok_free(struct tokenizer *t)
     if (!t) return;
     pretok_free(t->pre);
     free(t->pattern); free(t->blob); free(t->off); free(t->len); free(t->is_special);
-    free(t->special_ids); free(t->merges);
+    free(t->special_ids); free(t->special_flags); free(t->merges);
+    for (int i = 0; i < t->nrw; i++) { free(t->rw[i].a); free(t->rw[i].b); }
+    free(t->rw); free(t->space_sym);
     if (t->ids.slot) bytemap_free(&t->ids);
     if (t->pairs.key) u64map_free(&t->pairs);
     free(t);
@@ -186,6 +207,8 @@ void tok_free(struct tokenizer *t)
 /* ---- properties ---- */
 uint32_t tok_vocab_size(const struct tokenizer *t) { return t->vocab; }
 uint32_t tok_eot(const struct tokenizer *t) { return t->eot; }
+uint32_t tok_bos(const struct tokenizer *t) { return t->bos; }
+uint32_t tok_eos(const struct tokenizer *t) { return t->eos; }
 uint64_t tok_fingerprint(const struct tokenizer *t) { return t->fingerprint; }
 enum tok_kind tok_kind(const struct tokenizer *t) { return t->kind; }
 const char *tok_pattern(const struct tokenizer *t) { return t->pattern; }
@@ -208,7 +231,7 @@ const unsigned char *tok_token(const struct tokenizer *t, uint32_t id, size_t *l
     return (const unsigned char *)t->blob + t->off[id];
 }
 
-int tok_is_special(const struct tokenizer *t, uint32_t id) { return id < t->vocab && t->is_special[id]; }
+int tok_is_special(const struct tokenizer *t, uint32_t id) { return id < t->vocab && t->is_special[id] == TOK_SPECIAL; }
 
 int tok_merge_of(const struct tokenizer *t, uint32_t id, uint32_t *left, uint32_t *right)
 {
@@ -256,7 +279,9 @@ void tok_dump(const struct tokenizer *t, FILE *f)
         if (t->len[id] == TOK_NONE) continue;
         uint32_t l, r;
         fprintf(f, "%u\t", id);
-        if (t->is_special[id]) fputs("special", f);
+        if (t->is_special[id] == TOK_SPECIAL) fputs("special", f);
+        else if (t->is_special[id] == TOK_BYTE) fputs("byte", f);
+        else if (t->is_special[id]) fputs("added", f);
         else if (tok_merge_of(t, id, &l, &r) == 0) fprintf(f, "%u+%u", l, r);
         else fputs("-", f);
         fputc('\t', f);

@@ -30,6 +30,7 @@
 
 #define TOK_MAX_VOCAB (1u << 24)        /* ids fit in 24 bits; plenty */
 #define TOK_DEFAULT_EOT "<|endoftext|>"
+#define TOK_NO_ID UINT32_MAX            /* "no such token" */
 
 struct tokenizer;
 struct tok_encoder;
@@ -37,11 +38,22 @@ struct tok_encoder;
 enum tok_kind { TOK_TFS, TOK_TIKTOKEN, TOK_HF };
 
 /* ---- loading and saving ---- */
+/* What a tiktoken rank file does not hold (tiktoken keeps it in code):
+ * needed for a rank file that is not one of OpenAI's, refused for the
+ * other formats, which carry their own. */
+struct tok_load_opts {
+    const char *pattern;        /* pre-tokenization: a pretok name or a PCRE2 regex */
+    const char *const *special; /* special tokens, each "TEXT=ID" */
+    int nspecial;
+    const char *special_file;   /* a JSON object {"TEXT": ID, ...} of special tokens */
+};
 /* Load a tokenizer file of any supported kind; dies with "PATH: what is
  * wrong" (exit 1) on a missing, truncated, corrupt or foreign file. */
 struct tokenizer *tok_load(const char *path);
 /* The same, returning NULL and a message in err instead of dying. */
 struct tokenizer *tok_load_err(const char *path, char *err, size_t errlen);
+/* Either, with options (o may be NULL). */
+struct tokenizer *tok_load_with(const char *path, const struct tok_load_opts *o, char *err, size_t errlen);
 void tok_free(struct tokenizer *t);
 /* Write tok.bin (only tokenizers trained by tfs: TOK_TFS).  Atomic. */
 void tok_save(const struct tokenizer *t, const char *path);
@@ -53,13 +65,20 @@ void tok_dump(const struct tokenizer *t, FILE *f);
 
 /* ---- properties ---- */
 uint32_t tok_vocab_size(const struct tokenizer *t);     /* every id is < this */
-uint32_t tok_eot(const struct tokenizer *t);            /* end-of-text id */
+uint32_t tok_eot(const struct tokenizer *t);            /* end-of-text id, or TOK_NO_ID */
+/* The token a document starts with / ends with: a tokenizer.json's
+ * post-processor (or tokenizer_config.json beside it) names them; other
+ * files have end-of-text for both.  TOK_NO_ID when there is none. */
+uint32_t tok_bos(const struct tokenizer *t);
+uint32_t tok_eos(const struct tokenizer *t);
 uint64_t tok_fingerprint(const struct tokenizer *t);    /* never 0 */
 enum tok_kind tok_kind(const struct tokenizer *t);
 const char *tok_pattern(const struct tokenizer *t);
 uint32_t tok_num_merges(const struct tokenizer *t);     /* TOK_TFS: ids 256.. */
 uint32_t tok_num_special(const struct tokenizer *t);
-/* The i-th special token's text and id. */
+/* The i-th added token's text and id: special tokens, and the tokens a
+ * tokenizer.json adds without marking them special (matched by their text
+ * like special tokens, but always: they are vocabulary, not control). */
 const char *tok_special(const struct tokenizer *t, uint32_t i, size_t *len, uint32_t *id);
 /* The bytes of token id (a special token's text), or NULL when id names no
  * token (out of range, or a hole in a tiktoken vocabulary). */
@@ -77,7 +96,8 @@ struct tokenizer *tok_truncate(const struct tokenizer *t, uint32_t k);
 struct tok_encoder *tok_encoder_new(const struct tokenizer *t);
 void tok_encoder_free(struct tok_encoder *e);
 /* Encode text[0..len) (any bytes).  With allow_special, the text of a
- * special token becomes its id; otherwise it is ordinary text.  Returns the
+ * special token becomes its id; otherwise it is ordinary text.  The text of
+ * an added token that is not special always becomes its id.  Returns the
  * ids in a buffer owned by the encoder, valid until its next call. */
 const uint32_t *tok_encode(struct tok_encoder *e, const char *text, size_t len, int allow_special, size_t *n);
 

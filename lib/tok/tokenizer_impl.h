@@ -11,6 +11,31 @@
 
 #define TOK_NONE UINT32_MAX     /* len[] of an id that names no token */
 
+/* is_special[id]: what kind of token id is */
+enum {
+    TOK_REGULAR = 0,            /* made by merges (or a byte) */
+    TOK_SPECIAL = 1,            /* control token: its text matched only with allow_special */
+    TOK_ADDED = 2,              /* tokenizer.json added token, not special: its text always matched */
+    TOK_ADDED_VOCAB = 3,        /* the same, also in model.vocab (merges may make it) */
+    TOK_BYTE = 4,               /* byte_fallback token <0xXX>: the byte of a character not in the vocabulary */
+};
+
+/* A text rewrite a tokenizer.json applies to each span of text between
+ * added tokens, before pre-tokenization (its normalizer, and the
+ * replacing and prepending of a Metaspace pre-tokenizer). */
+struct tok_rewrite {
+    enum {
+        TOK_PREPEND,            /* normalizer Prepend: a before a non-empty span */
+        TOK_REPLACE,            /* normalizer Replace: every a becomes b */
+        TOK_META_ALWAYS,        /* Metaspace: a before each span not starting with it */
+        TOK_META_FIRST,         /* ... only before the span that starts the text */
+    } op;
+    char *a, *b;
+    size_t al, bl;
+};
+/* special_flags[i]: how an added token's text is matched (tokenizer.json) */
+enum { TOK_LSTRIP = 1, TOK_RSTRIP = 2, TOK_NORMALIZED = 4 };
+
 struct tokenizer {
     enum tok_kind kind;
     uint32_t vocab;             /* every id is < vocab */
@@ -21,10 +46,21 @@ struct tokenizer {
     size_t blob_len, blob_cap;
     uint64_t *off;              /* (vocab) */
     uint32_t *len;              /* (vocab)  TOK_NONE for a hole */
-    unsigned char *is_special;  /* (vocab) */
-    uint32_t nspecial;
-    uint32_t *special_ids;      /* (nspecial) in file order; [0] is end-of-text */
-    uint32_t eot;
+    unsigned char *is_special;  /* (vocab) TOK_REGULAR, TOK_SPECIAL, TOK_ADDED, TOK_ADDED_VOCAB */
+    uint32_t nspecial;          /* added tokens, special or not */
+    uint32_t *special_ids;      /* (nspecial) in file order */
+    unsigned char *special_flags; /* (nspecial) TOK_LSTRIP | TOK_RSTRIP | TOK_NORMALIZED */
+    uint32_t eot, bos, eos;     /* TOK_NO_ID when there is none */
+    uint32_t unk;               /* tokenizer.json: id of a byte without a token, or TOK_NO_ID: dropped */
+    int fuse_unk;               /* consecutive unknown bytes give one unk */
+    int prefix_space;           /* ByteLevel add_prefix_space: a ' ' before each text span */
+    int char_level;             /* tokenizer.json without ByteLevel: BPE starts from characters,
+                                 * a character not in the vocabulary from its bytes' <0xXX> tokens */
+    uint32_t fallback_id[256];  /* the <0xXX> token of each byte, or TOK_NONE */
+    struct tok_rewrite *rw;     /* (nrw) applied in order */
+    int nrw;
+    char *space_sym;            /* decoding shows these bytes (Metaspace's U+2581) as a space */
+    size_t space_sym_len;
     /* TOK_TFS: merges[i] = {left, right} made id 256+i (learning order).
      * TOK_HF: the tokenizer.json merge list, whose order is the rank. */
     uint32_t nmerges;
@@ -41,7 +77,7 @@ struct tokenizer {
 
 /* Allocate the per-id arrays for vocab ids, all holes. */
 struct tokenizer *tok_alloc(enum tok_kind kind, uint32_t vocab, const char *pattern);
-/* Give id its bytes (copied into the blob). */
+/* Give id its bytes (copied into the blob); special: TOK_REGULAR ... */
 void tok_set_token(struct tokenizer *t, uint32_t id, const void *bytes, size_t len, int special);
 /* After every token is set: byte table, lookup tables, pattern, fingerprint.
  * Returns NULL or what is wrong (the tokenizer is then unusable). */
@@ -60,7 +96,8 @@ const char *tok_errf(char *err, size_t errlen, const char *fmt, ...) __attribute
  * load: the tokenizer, or NULL with what is wrong in err. */
 struct tok_format {
     int (*match)(const char *d, size_t n);
-    struct tokenizer *(*load)(const char *d, size_t n, char *err, size_t errlen);
+    struct tokenizer *(*load)(const char *path, const char *d, size_t n, const struct tok_load_opts *o,
+                              char *err, size_t errlen);
 };
 extern const struct tok_format tok_format_bin;         /* tok_bin.c */
 extern const struct tok_format tok_format_hf;          /* tok_hf.c */

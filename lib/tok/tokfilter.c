@@ -49,7 +49,7 @@ struct enc_batch {
 struct encode_job {
     struct tok_encoder **enc;   /* (nthreads) */
     int nthreads, allow_special;
-    uint32_t eot;
+    uint32_t before, after;     /* the ids put before and after each document, or TOK_NO_ID */
     struct tokw *w;
     struct enc_batch slot[2];
 };
@@ -81,15 +81,49 @@ static void enc_work(void *arg, const struct jsonl_batch *b, size_t lo, size_t h
     }
 }
 
-/* Each document is end-of-text, then its ids. */
+/* Each document is its ids, between the separators chosen. */
 static void enc_end(void *arg, const struct jsonl_batch *b)
 {
     struct encode_job *j = arg;
     const struct enc_batch *e = &j->slot[b->slot];
     for (size_t i = 0; i < b->n; i++) {
-        tokw_put(j->w, &j->eot, 1);
+        if (j->before != TOK_NO_ID) tokw_put(j->w, &j->before, 1);
         tokw_put(j->w, e->out[e->owner[i]].p + e->ids_off[i], e->ids_n[i]);
+        if (j->after != TOK_NO_ID) tokw_put(j->w, &j->after, 1);
     }
+}
+
+/* The separators of --bos/--eos/--no-sep, or end-of-text before each
+ * document; dies when the tokenizer lacks the token asked for. */
+static void separators(const struct encode_opts *o, const struct tokenizer *t, uint32_t *before, uint32_t *after)
+{
+    *before = *after = TOK_NO_ID;
+    if (o->no_sep) return;
+    if (o->bos || o->eos) {
+        if (o->bos && (*before = tok_bos(t)) == TOK_NO_ID)
+            die("%s: the tokenizer names no beginning-of-sequence token (--bos)", o->tokenizer);
+        if (o->eos && (*after = tok_eos(t)) == TOK_NO_ID)
+            die("%s: the tokenizer names no end-of-sequence token (--eos)", o->tokenizer);
+        return;
+    }
+    if ((*before = tok_eot(t)) == TOK_NO_ID)
+        die("%s: no end-of-text token (<|endoftext|>) to separate documents; choose --bos, --eos or --no-sep",
+            o->tokenizer);
+}
+
+/* A tokenizer.json's added tokens split the text by default, as in HF. */
+static int allow_special(const struct encode_opts *o, const struct tokenizer *t)
+{
+    if (o->no_special) return 0;
+    return o->allow_special || tok_kind(t) == TOK_HF;
+}
+
+static struct tokenizer *load(const struct encode_opts *o)
+{
+    char err[512];
+    struct tokenizer *t = tok_load_with(o->tokenizer, &o->load, err, sizeof err);
+    if (!t) die("%s: %s", o->tokenizer, err);
+    return t;
 }
 
 /* --raw: each input is one document. */
@@ -119,10 +153,11 @@ static int raw_next(void *arg, const char **text, size_t *len)
 
 int bpe_encode_run(const struct encode_opts *o)
 {
-    struct tokenizer *t = tok_load(o->tokenizer);
+    struct tokenizer *t = load(o);
     int nthreads = o->threads > 0 ? o->threads : 1;
     struct encode_job j = { .enc = xcalloc((size_t)nthreads, sizeof *j.enc), .nthreads = nthreads,
-                            .allow_special = o->allow_special, .eot = tok_eot(t) };
+                            .allow_special = allow_special(o, t) };
+    separators(o, t, &j.before, &j.after);
     j.w = tokw_open(o->output, tok_vocab_size(t), tok_fingerprint(t), o->zstd ? 3 : 0, o->force);
     for (int k = 0; k < nthreads; k++) j.enc[k] = tok_encoder_new(t);
     for (int i = 0; i < 2; i++) j.slot[i].out = xcalloc((size_t)nthreads, sizeof *j.slot[i].out);
@@ -159,8 +194,10 @@ static void put_doc(FILE *f, const struct tok_bytes *d, int raw, uint64_t *repla
 
 int bpe_decode_run(const struct encode_opts *o)
 {
-    struct tokenizer *t = tok_load(o->tokenizer);
-    uint32_t eot = tok_eot(t), vocab = tok_vocab_size(t);
+    struct tokenizer *t = load(o);
+    uint32_t start, end, vocab = tok_vocab_size(t);
+    if (o->bos || o->eos || o->no_sep || tok_eot(t) != TOK_NO_ID) separators(o, t, &start, &end);
+    else start = end = TOK_NO_ID;       /* one document */
     uint64_t fp = tok_fingerprint(t);
     struct outfile of;
     FILE *f = outfile_open(&of, o->output);
@@ -181,7 +218,15 @@ int bpe_decode_run(const struct encode_opts *o)
         size_t n;
         while ((n = tokr_read(r, ids, 1 << 16)) > 0) {
             for (size_t j = 0; j < n; j++, pos++) {
-                if (ids[j] == eot) {
+                /* an end separator closes the open document; a start
+                 * separator opens a new one (and closes the last) */
+                if (ids[j] == end && (open_doc || start != end)) {
+                    put_doc(f, &doc, o->raw, &replaced);
+                    doc.len = 0;
+                    open_doc = 0;
+                    continue;
+                }
+                if (ids[j] == start) {
                     if (open_doc) put_doc(f, &doc, o->raw, &replaced);
                     doc.len = 0;
                     open_doc = 1;

@@ -5,6 +5,8 @@
 #ifndef TFS_TOKFILTER_H
 #define TFS_TOKFILTER_H
 
+#include "tok/tokenizer.h"
+
 struct encode_opts {
     const char *tokenizer;      /* tok.bin, .tiktoken or tokenizer.json */
     char **inputs;              /* JSONL (or raw) files, or token streams for decoding */
@@ -16,6 +18,10 @@ struct encode_opts {
     int zstd;                   /* compress the token stream */
     int threads;
     int allow_special;          /* special tokens' text in the input becomes their id */
+    int no_special;             /* ... not even for a tokenizer.json (where it is the default) */
+    int bos, eos, no_sep;       /* what separates documents: BOS before, EOS after, nothing;
+                                 * none set: end-of-text before each */
+    struct tok_load_opts load;  /* pattern and special tokens of a rank file */
     int quiet, force, skip_bad;
 };
 

@@ -7,6 +7,10 @@
 //                                           ENGINE and compare with the tfs token
 //                                           stream IDS (documents after each eot id);
 //                                           exit 1 on the first difference
+//   node ref.js concat SPEC JSONL IDS [special]  HF tokenizers (SPEC = tokenizer.json):
+//                                           the whole stream IDS must be the documents'
+//                                           encodings back to back (with "special": as
+//                                           its post-processor adds BOS/EOS)
 //   node ref.js bench-encode ENGINE SPEC JSONL   single-thread encoding speed (JSON)
 //   node ref.js bench-train TXT OUT.json    HF tokenizers BpeTrainer (30,000) timing (JSON)
 // ENGINE: tiktoken (WASM build of OpenAI's Rust tiktoken), tiktoken-node
@@ -103,6 +107,23 @@ async function main() {
             }
         }
         console.log(`${eng} ${path.basename(spec)}: ${docs.length} documents, ${ntok} tokens, identical`);
+        return;
+    }
+    if (cmd === 'concat') {
+        const [spec, jsonl, idsFile, special] = a;
+        const { Tokenizer } = require('tokenizers');
+        const tok = Tokenizer.fromFile(spec);
+        const { ids } = readStream(idsFile);
+        let k = 0, d = 0;
+        for (const doc of readDocs(jsonl)) {
+            d++;
+            const ref = (await tok.encode(doc, null, { addSpecialTokens: special === 'special' })).getIds();
+            for (let i = 0; i < ref.length; i++, k++)
+                if (ids[k] !== ref[i])
+                    die(`document ${d}, token ${i}: hf ${ref[i]}, tfs ${ids[k]}\n  text: ` + JSON.stringify(doc.slice(0, 200)));
+        }
+        if (k !== ids.length) die(`tfs has ${ids.length - k} more ids than hf`);
+        console.log(`hf ${path.basename(spec)}: ${d} documents, ${k} tokens, identical`);
         return;
     }
     if (cmd === 'bench-encode') {

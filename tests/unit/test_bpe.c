@@ -416,8 +416,12 @@ TEST(tiktoken_rank_files)
     for (int b = 0; b < 256; b++) fprintf(f, "%c%c== %d\n", b64[b >> 2], b64[(b & 3) << 4], b);
     fprintf(f, "YWI= 256\n");
     fclose(f);
-    struct tokenizer *t = tok_load(unit_tmp("r.tiktoken"));
-    CHECK(tok_kind(t) == TOK_TIKTOKEN && tok_vocab_size(t) == 258 && tok_eot(t) == 257);
+    /* not one of OpenAI's: the pattern must be given (issue 16) */
+    CHECK(tok_load_err(unit_tmp("r.tiktoken"), err, sizeof err) == NULL && strstr(err, "--pattern"));
+    const char *sp[] = { "<|endoftext|>=257" };
+    struct tok_load_opts lo = { .pattern = "gpt2", .special = sp, .nspecial = 1 };
+    struct tokenizer *t = tok_load_with(unit_tmp("r.tiktoken"), &lo, err, sizeof err);
+    CHECK(t && tok_kind(t) == TOK_TIKTOKEN && tok_vocab_size(t) == 258 && tok_eot(t) == 257);
     struct tok_encoder *e = tok_encoder_new(t);
     size_t k;
     const uint32_t *ids = tok_encode(e, "abab", 4, 0, &k);
@@ -431,7 +435,7 @@ TEST(tiktoken_rank_files)
     write_bytes(unit_tmp("r5"), "YWI= 9999999\n", 13);
     CHECK(tok_load_err(unit_tmp("r5"), err, sizeof err) == NULL && strstr(err, "not dense"));
     write_bytes(unit_tmp("r4"), "YWI= 0\n", 7);
-    CHECK(tok_load_err(unit_tmp("r4"), err, sizeof err) == NULL && strstr(err, "not a token"));
+    CHECK(tok_load_with(unit_tmp("r4"), &lo, err, sizeof err) == NULL && strstr(err, "not a token"));
 }
 
 TEST(hf_json_roundtrip_encodes_identically)
