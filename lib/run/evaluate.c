@@ -113,7 +113,7 @@ int tfs_eval(const struct eval_opts *o)
     }
     int status = EXIT_OK;
     if (o->export_dir) {
-        long eot = tok ? (long)tok_eot(tok) : -1;
+        long eot = tok && tok_eot(tok) != TOK_NO_ID ? (long)tok_eot(tok) : -1;
         ckpt_export_hf_model(o->export_dir, &m, info.fingerprint, eot);
         if (tok) {
             size_t n = strlen(o->export_dir) + 32;

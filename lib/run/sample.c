@@ -135,18 +135,31 @@ static void emit_text(void *ctx, uint32_t id)
     fflush(t->out);
 }
 
-/* end-of-text + the prompt's ids, in a buffer the caller frees */
+/* The id a text starts from (the tokenizer's beginning-of-text, else its
+ * end-of-text, as GPT-2 was trained: each document follows one), then the
+ * prompt's ids, in a buffer the caller frees.  A tokenizer with neither
+ * starts from the prompt alone, which then must not be empty. */
 static uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, size_t *np)
 {
     struct tok_encoder *e = tok_encoder_new(tok);
     size_t n;
     const uint32_t *ids = tok_encode(e, prompt, strlen(prompt), 0, &n);
+    uint32_t first = tok_bos(tok) != TOK_NO_ID ? tok_bos(tok) : tok_eot(tok);
+    size_t k = first != TOK_NO_ID;
+    if (!k && n == 0)
+        die("the tokenizer has no beginning- or end-of-text token to start from: give a non-empty prompt");
     uint32_t *p = xmalloc((n + 1) * sizeof *p);
-    p[0] = tok_eot(tok);
-    memcpy(p + 1, ids, n * sizeof *p);
+    if (k) p[0] = first;
+    memcpy(p + k, ids, n * sizeof *p);
     tok_encoder_free(e);
-    *np = n + 1;
+    *np = n + k;
     return p;
+}
+
+/* The id that ends generation, or -1 when the tokenizer has none. */
+static long stop_id(const struct tokenizer *tok)
+{
+    return tok_eot(tok) == TOK_NO_ID ? -1 : (long)tok_eot(tok);
 }
 
 size_t generate_text(struct model *m, const struct tokenizer *tok, struct sampler *s,
@@ -156,7 +169,7 @@ size_t generate_text(struct model *m, const struct tokenizer *tok, struct sample
     uint32_t *p = prompt_ids(tok, prompt, &np);
     struct text_out t = { tok, { NULL, 0, 0 }, out };
     xfwrite(prompt, 1, strlen(prompt), out);
-    size_t k = generate(m, s, p, np, n, (long)tok_eot(tok), emit_text, &t);
+    size_t k = generate(m, s, p, np, n, stop_id(tok), emit_text, &t);
     free(t.buf.p);
     free(p);
     return k;
@@ -222,7 +235,7 @@ void chat_loop(struct model *m, const struct tokenizer *tok, struct sampler *s, 
         uint32_t *p = prompt_ids(tok, line, &np);
         struct text_out t = { tok, { NULL, 0, 0 }, out };
         fputs(line, out);
-        generate(m, s, p, np, n, (long)tok_eot(tok), emit_text, &t);
+        generate(m, s, p, np, n, stop_id(tok), emit_text, &t);
         fputc('\n', out);
         free(t.buf.p);
         free(p);
