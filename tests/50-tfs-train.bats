@@ -329,14 +329,6 @@ Try 'tfs-train --help'." ]
 # test sets it.  TINY is a two-step run; --verbose names the core in use.
 TINY="--layers 1 --dim 16 --heads 2 --context 16 -b 2 --threads 1 --steps 2 --verbose"
 
-# The tensors of a checkpoint (the metadata holds the elapsed time).
-st_tensors() {
-    /usr/bin/python3 -c '
-import struct, sys
-d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]
-sys.stdout.write(d[8 + n:].hex())' "$1"
-}
-
 @test "tfs-train: OPENBLAS_CORETYPE set by the user is never overridden" {
     # even where auto would switch (the test hook makes OpenBLAS's pick look generic)
     run_tool env OPENBLAS_CORETYPE=Prescott TFS_BLAS_CORE=auto TFS_BLAS_TEST_CORENAME=Prescott \
@@ -361,7 +353,7 @@ sys.stdout.write(d[8 + n:].hex())' "$1"
     [[ $stderr == *"tfs-train: OpenBLAS core $want (set by tfs, see TFS_BLAS_CORE in tfs(7))"* ]]
     # the same numbers as with the core set by hand: the whole stream arrived
     cat "$D/train.bin" | OPENBLAS_CORETYPE=$want tfs-train $TINY -q -o "$T/b.st" --log "$T/l" -
-    [ "$(st_tensors "$T/a.st")" = "$(st_tensors "$T/b.st")" ]
+    "$TFS_ROOT/tests/tools/st-compare" "$T/a.st" "$T/b.st"
     # a name in another case is the same core; -q keeps the note off stderr
     run_tool env -u OPENBLAS_CORETYPE TFS_BLAS_CORE="${want,,}" tfs-train $TINY -q -o "$T/a.st" --log "$T/l" "$D/train.bin"
     [ "$status" -eq 0 ]

@@ -12,7 +12,7 @@
 #                           man page, and the man page's OPTIONS in --help
 #   fixture NAME            path of tests/fixtures/NAME
 #   cpu_core                the OpenBLAS core tfs(7)'s rule picks for this
-#                           CPU from /proc/cpuinfo (empty: none better than SSE)
+#                           CPU, from /proc/cpuinfo (tests/tools/cpu-core)
 #   own_core                the core OpenBLAS picks by itself here
 #   other_core              a core this CPU runs that OpenBLAS did not pick
 #
@@ -84,17 +84,8 @@ cli_contract() {
     [ -z "$missing" ] || { echo "$prog: man page options not in --help:$missing" >&2; return 1; }
 }
 
-# The rule of tfs(7), ENVIRONMENT, applied to /proc/cpuinfo's flags: an
-# independent reading of the CPU (the programs use CPUID).
-cpu_core() {
-    local f; f=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
-    has() { [[ $f == *" $1 "* ]]; }
-    if has avx512f && has avx512bw && has avx512dq && has avx512vl; then
-        if has avx512_bf16; then echo Cooperlake; else echo SkylakeX; fi
-    elif has avx2 && has fma; then
-        if grep -qm1 -E 'AuthenticAMD|HygonGenuine' /proc/cpuinfo; then echo Zen; else echo Haswell; fi
-    fi
-}
+# The rule of tfs(7), ENVIRONMENT, applied to /proc/cpuinfo's flags.
+cpu_core() { "$TFS_ROOT/tests/tools/cpu-core"; }
 
 # tfs-eval --verbose names the core before it opens the (missing) checkpoint.
 own_core() {

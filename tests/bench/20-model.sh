@@ -67,19 +67,8 @@ best() {   # best <file> <json>: keep the JSON line with the highest tokens_per_
     fi
 }
 
-# The core that fits this CPU, by the rule of lib/core/blas_core.c:
-# AVX-512 F/BW/DQ/VL: SkylakeX (with BF16: Cooperlake); AVX2 and FMA: Zen on
-# AMD and Hygon, else Haswell; none of those: empty (no comparison).
-right_core() {
-    local f; f=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
-    has() { [[ $f == *" $1 "* ]]; }
-    if has avx512f && has avx512bw && has avx512dq && has avx512vl; then
-        if has avx512_bf16; then echo Cooperlake; else echo SkylakeX; fi
-    elif has avx2 && has fma; then
-        if grep -qm1 -E 'AuthenticAMD|HygonGenuine' /proc/cpuinfo; then echo Zen; else echo Haswell; fi
-    fi
-}
-core=${BENCH_CORE-$(right_core)}
+# the core that fits this CPU (empty: none better than SSE, no comparison)
+core=${BENCH_CORE-$(tests/tools/cpu-core)}
 core_train=(1024 128 4 4 128 8 128 3)
 
 tmp=$(mktemp -d)
