@@ -205,7 +205,11 @@ static void after_reexec(char **argv, const char *state)
 void blas_core_start(char **argv)
 {
     const char *state = getenv(STATE);
-    if (state) { after_reexec(argv, state); return; }
+    if (state && (!strncmp(state, "check:", 6) || !strncmp(state, "fallback:", 9))) {
+        after_reexec(argv, state);
+        return;
+    }
+    unsetenv(STATE);        /* not one of ours: ignored */
 
     const char *mode = getenv("TFS_BLAS_CORE");
     if (!mode || !*mode) mode = "auto";
