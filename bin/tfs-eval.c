@@ -3,6 +3,7 @@
  *
  *   parse options -> tfs_eval() (lib/run/evaluate.c) -> exit status
  */
+#include "core/blas_core.h"
 #include "run/evaluate.h"
 #include "core/opts.h"
 #include "core/xio.h"
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 
 enum { O_TOKENIZER = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_SAMPLES, O_CHAT, O_EXPORT,
-       O_MAX_TOKENS, O_THREADS };
+       O_MAX_TOKENS, O_THREADS, O_VERBOSE };
 
 static const struct optdef OPTS[] = {
     { 'b', "batch", "N", "8", "windows per forward pass when scoring (does not change the result)" },
@@ -27,6 +28,7 @@ static const struct optdef OPTS[] = {
     { O_EXPORT, "export-hf", "DIR", NULL, "write DIR/config.json, model.safetensors (and tokenizer.json) for transformers" },
     { O_THREADS, "threads", "N", NULL, "threads for OpenMP and OpenBLAS (default: all cores)" },
     { 'q', "quiet", NULL, NULL, "no progress display" },
+    { O_VERBOSE, "verbose", NULL, NULL, "also say which OpenBLAS core (kernel set) runs, and who chose it" },
     { 0 }
 };
 
@@ -39,12 +41,16 @@ static const struct progspec SPEC = {
 
 int main(int argc, char **argv)
 {
+    /* OpenBLAS's kernel set, before anything is read: this may run the
+     * program again (lib/core/blas_core.h) */
+    tfs_set_prog(SPEC.name);
+    blas_core_start(argv);
     struct opts p;
     opts_init(&p, argc, argv, &SPEC);
     struct eval_opts o = { .batch = 8, .new_tokens = 200, .samples = 1, .temperature = 1,
                            .top_p = 1, .seed = 1, .input = "-" };
     const char *arg;
-    int c;
+    int c, verbose = 0;
     while ((c = opts_next(&p, &arg)) != -1) {
         switch (c) {
         case 'b': o.batch = (int)parse_long("--batch", arg, 1, 1 << 20); break;
@@ -61,6 +67,7 @@ int main(int argc, char **argv)
         case O_EXPORT: o.export_dir = arg; break;
         case O_THREADS: o.threads = (int)parse_long("--threads", arg, 1, 4096); break;
         case 'q': o.quiet = 1; break;
+        case O_VERBOSE: verbose = 1; break;
         }
     }
     int nops = argc - p.optind;
@@ -73,6 +80,7 @@ int main(int argc, char **argv)
     if (nops == 2) o.input = argv[p.optind + 1];
     if ((o.prompt || o.chat) && !o.tokenizer)
         usage_error("%s needs --tokenizer, to turn text into tokens and back", o.chat ? "--chat" : "--prompt");
+    blas_core_report(o.quiet, verbose);
     int status = tfs_eval(&o);
     opts_free(&p);
     return status;

@@ -3,6 +3,7 @@
  *   parse options (defaults < resumed checkpoint < --config < command line)
  *   -> tfs_train() (lib/run/train.c) -> exit status
  */
+#include "core/blas_core.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "core/opts.h"
@@ -16,7 +17,7 @@ enum {
     O_LAYERS = 256, O_HEADS, O_DIM, O_CONTEXT, O_ACCUM, O_TOKENS, O_STOP_AT, O_LR, O_MIN_LR,
     O_WARMUP, O_DECAY, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_VAL, O_EVAL_EVERY, O_EVAL_BATCHES,
     O_SAVE_EVERY, O_SAVE_MINUTES, O_RESUME, O_LOG, O_LOG_EVERY, O_SEED, O_THREADS, O_MAX_BAD,
-    O_MODEL, O_KV_HEADS, O_HIDDEN, O_UNTIED, O_RECOMPUTE,
+    O_MODEL, O_KV_HEADS, O_HIDDEN, O_UNTIED, O_RECOMPUTE, O_VERBOSE,
 };
 
 static const struct optdef OPTS[] = {
@@ -57,6 +58,7 @@ static const struct optdef OPTS[] = {
     { O_THREADS, "threads", "N", NULL, "threads for OpenMP and OpenBLAS (default: all cores)" },
     { O_MAX_BAD, "max-bad", "N", "10", "stop after N steps in a row with a non-finite loss or gradient" },
     { 'q', "quiet", NULL, NULL, "no progress display and no summary on standard error" },
+    { O_VERBOSE, "verbose", NULL, NULL, "also say which OpenBLAS core (kernel set) runs, and who chose it" },
     { 'f', "force", NULL, NULL, "write the checkpoint to standard output even when it is a terminal" },
     { 0 }
 };
@@ -77,7 +79,7 @@ static int saved_option(int key)
 {
     switch (key) {
     case 'c': case O_STOP_AT: case O_VAL: case O_RECOMPUTE: case 'o': case O_RESUME: case O_LOG: case O_THREADS:
-    case 'q': case 'f': return 0;
+    case 'q': case 'f': case O_VERBOSE: return 0;
     default: return 1;
     }
 }
@@ -87,6 +89,7 @@ static int saved_option(int key)
 struct ctx {
     struct train_opts o;
     const char *values[NOPTS];      /* effective value of each saved option */
+    int verbose;
 };
 
 static int index_of(int key)
@@ -163,6 +166,7 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     case O_THREADS: o->threads = (int)parse_long(name, a, 1, 4096); break;
     case O_MAX_BAD: o->max_bad = (int)parse_long(name, a, 1, 1000000); break;
     case 'q': o->quiet = !a || strcmp(a, "0") != 0; break;
+    case O_VERBOSE: c->verbose = !a || strcmp(a, "0") != 0; break;
     case 'f': o->force = !a || strcmp(a, "0") != 0; break;
     }
 }
@@ -170,6 +174,10 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
 int main(int argc, char **argv)
 {
     static struct ctx c;
+    /* OpenBLAS's kernel set, before anything is read: this may run the
+     * program again (lib/core/blas_core.h) */
+    tfs_set_prog(SPEC.name);
+    blas_core_start(argv);
     struct opts p;
     opts_init(&p, argc, argv, &SPEC);
     /* First collect the command line, so it can be applied last. */
@@ -214,6 +222,7 @@ int main(int argc, char **argv)
     if (o->min_lr > o->lr) usage_error("--min-lr %g is above --lr %g", o->min_lr, o->lr);
     char *json = config_json(OPTS, c.values);
     o->options_json = json;
+    blas_core_report(o->quiet, c.verbose);
     int status = tfs_train(o);
     free(json); free(saved); free(cl); free(cl_arg);
     opts_free(&p);

@@ -323,3 +323,91 @@ Try 'tfs-train --help'." ]
     echo "saved at step $step" >&2
     [ "$step" -ge 3 ] && [ $((step % 3)) -eq 0 ]
 }
+
+# ---- the OpenBLAS core (lib/core/blas_core.c, tfs(7) ENVIRONMENT) ----------
+# Each runs with OPENBLAS_CORETYPE removed from the environment unless the
+# test sets it.  TINY is a two-step run; --verbose names the core in use.
+TINY="--layers 1 --dim 16 --heads 2 --context 16 -b 2 --threads 1 --steps 2 --verbose"
+
+@test "tfs-train: OPENBLAS_CORETYPE set by the user is never overridden" {
+    # even where auto would switch (the test hook makes OpenBLAS's pick look generic)
+    run_tool env OPENBLAS_CORETYPE=Prescott TFS_BLAS_CORE=auto TFS_BLAS_TEST_CORENAME=Prescott \
+        tfs-train $TINY -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"tfs-train: OpenBLAS core Prescott (OPENBLAS_CORETYPE set by the user)"* ]]
+    [[ $stderr != *"running with"* ]]
+    # a forced name does not win over it either, and the user is told
+    run_tool env OPENBLAS_CORETYPE=Prescott TFS_BLAS_CORE=Haswell tfs-train $TINY -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"tfs-train: OPENBLAS_CORETYPE=Prescott is set, so TFS_BLAS_CORE=Haswell is not applied"* ]]
+    [[ $stderr == *"tfs-train: OpenBLAS core Prescott (OPENBLAS_CORETYPE set by the user)"* ]]
+}
+
+@test "tfs-train: TFS_BLAS_CORE=NAME forces a core, before the stream on stdin is read" {
+    want=$(other_core)
+    own=$(own_core)
+    [ -n "$own" ] && [ "$want" != "$own" ]
+    run_tool bash -c "cat '$D/train.bin' | env -u OPENBLAS_CORETYPE TFS_BLAS_CORE=$want tfs-train $TINY -o '$T/a.st' --log '$T/l' -"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"tfs-train: OpenBLAS core $want, as TFS_BLAS_CORE asks (OpenBLAS picked $own)"* ]]
+    [[ $stderr == *"tfs-train: OpenBLAS core $want (set by tfs, see TFS_BLAS_CORE in tfs(7))"* ]]
+    # the same numbers as with the core set by hand: the whole stream arrived
+    cat "$D/train.bin" | OPENBLAS_CORETYPE=$want tfs-train $TINY -q -o "$T/b.st" --log "$T/l" -
+    "$TFS_ROOT/tests/tools/st-compare" "$T/a.st" "$T/b.st"
+    # a name in another case is the same core; -q keeps the note off stderr
+    run_tool env -u OPENBLAS_CORETYPE TFS_BLAS_CORE="${want,,}" tfs-train $TINY -q -o "$T/a.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [ "$stderr" = "tfs-train: OpenBLAS core $want (set by tfs, see TFS_BLAS_CORE in tfs(7))" ]
+}
+
+@test "tfs-train: TFS_BLAS_CORE=auto replaces a generic core with the one for this CPU" {
+    # the test hook TFS_BLAS_TEST_CORENAME: act as if OpenBLAS had picked Prescott
+    want=$(cpu_core)
+    run_tool env -u OPENBLAS_CORETYPE -u TFS_BLAS_CORE TFS_BLAS_TEST_CORENAME=Prescott \
+        tfs-train $TINY -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    if [ -z "$want" ]; then      # no AVX2+FMA: nothing better to switch to
+        [[ $stderr != *"running with"* ]]
+        return
+    fi
+    [[ $stderr == *"tfs-train: OpenBLAS picked core Prescott, which leaves this CPU's "*" unused; running with $want (TFS_BLAS_CORE=keep keeps OpenBLAS's pick)"* ]]
+    [[ $stderr == *"tfs-train: OpenBLAS core $want (set by tfs, see TFS_BLAS_CORE in tfs(7))"* ]]
+    [ "$(grep -c 'OpenBLAS core' <<< "$stderr")" -eq 1 ]     # one re-execution, one report
+}
+
+@test "tfs-train: TFS_BLAS_CORE=keep never switches" {
+    own=$(own_core)
+    run_tool env -u OPENBLAS_CORETYPE TFS_BLAS_CORE=keep TFS_BLAS_TEST_CORENAME=Prescott \
+        tfs-train $TINY -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"tfs-train: OpenBLAS core $own (OpenBLAS's own pick)"* ]]
+    [[ $stderr != *"running with"* ]] && [[ $stderr != *"TFS_BLAS_CORE asks"* ]]
+}
+
+@test "tfs-train: a bad TFS_BLAS_CORE is a usage error, before any input is read" {
+    # stdin is the stream file: what tfs-train read of it is missing for wc
+    size=$(stat -c %s "$D/train.bin")
+    run_tool bash -c "env -u OPENBLAS_CORETYPE TFS_BLAS_CORE=Bogus tfs-train $TINY -o '$T/m.st' - 2>'$T/err'; echo \$? \$(wc -c)" < "$D/train.bin"
+    [ "$output" = "2 $size" ]
+    [ "$(cat "$T/err")" = "tfs-train: TFS_BLAS_CORE: 'Bogus' is not auto, keep or an OpenBLAS core name (Haswell, Zen, SkylakeX, Cooperlake, Prescott, ...)" ]
+    [ ! -e "$T/m.st" ]
+    # a core whose instructions this CPU lacks
+    if ! grep -qm1 -w avx512f /proc/cpuinfo; then
+        run_tool env -u OPENBLAS_CORETYPE TFS_BLAS_CORE=SkylakeX tfs-train $TINY -o "$T/m.st" "$D/train.bin"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "tfs-train: TFS_BLAS_CORE=SkylakeX needs AVX-512, which this CPU lacks" ]
+    fi
+}
+
+@test "tfs-train: a core that fails the sgemm self-check is dropped for OpenBLAS's own pick" {
+    # the test hook TFS_BLAS_SELFTEST_FAIL=1 makes the self-check fail
+    want=$(other_core)
+    own=$(own_core)
+    run_tool env -u OPENBLAS_CORETYPE TFS_BLAS_CORE=$want TFS_BLAS_SELFTEST_FAIL=1 \
+        tfs-train $TINY -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"tfs-train: OpenBLAS core $want failed the sgemm self-check; back to $own, OpenBLAS's own pick"* ]]
+    [[ $stderr == *"tfs-train: OpenBLAS core $own (OpenBLAS's own pick, after a failed self-check)"* ]]
+    [ "$(grep -c 'self-check' <<< "$stderr")" -eq 2 ]
+    [ -s "$T/m.st" ]
+}

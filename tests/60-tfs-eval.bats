@@ -268,3 +268,31 @@ Try 'tfs-eval --help'." ]
     run_tool tfs-eval "$T/missing.st" "$D/val.ids"
     [ "$status" -eq 1 ]
 }
+
+# ---- the OpenBLAS core (lib/core/blas_core.c; the full set is in 50-tfs-train.bats)
+
+@test "tfs-eval: TFS_BLAS_CORE=NAME switches core before reading stdin, and scores as with the core set by hand" {
+    want=$(other_core)
+    own=$(own_core)
+    OPENBLAS_CORETYPE=$want tfs-eval -q "$D/m.st" "$D/val.ids" > "$T/by-hand"
+    run_tool bash -c "cat '$D/val.ids' | env -u OPENBLAS_CORETYPE TFS_BLAS_CORE=$want tfs-eval --verbose '$D/m.st'"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(cat "$T/by-hand")" ]
+    [[ $stderr == *"tfs-eval: OpenBLAS core $want, as TFS_BLAS_CORE asks (OpenBLAS picked $own)"* ]]
+    [[ $stderr == *"tfs-eval: OpenBLAS core $want (set by tfs, see TFS_BLAS_CORE in tfs(7))"* ]]
+    # -q: no note, and without --verbose nothing about the core at all
+    run_tool env -u OPENBLAS_CORETYPE TFS_BLAS_CORE=$want tfs-eval -q "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+}
+
+@test "tfs-eval: OPENBLAS_CORETYPE set by the user is kept; a bad TFS_BLAS_CORE is a usage error" {
+    run_tool env OPENBLAS_CORETYPE=Prescott TFS_BLAS_CORE=auto TFS_BLAS_TEST_CORENAME=Prescott \
+        tfs-eval -q --verbose "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
+    [ "$stderr" = "tfs-eval: OpenBLAS core Prescott (OPENBLAS_CORETYPE set by the user)" ]
+    run_tool env -u OPENBLAS_CORETYPE TFS_BLAS_CORE=Skylake tfs-eval -q "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 2 ]
+    [ -z "$output" ]
+    [[ $stderr == "tfs-eval: TFS_BLAS_CORE: 'Skylake' is not auto, keep or an OpenBLAS core name"* ]]
+}

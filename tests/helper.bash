@@ -11,11 +11,22 @@
 #                           stderr with exit 2, every --help option in the
 #                           man page, and the man page's OPTIONS in --help
 #   fixture NAME            path of tests/fixtures/NAME
+#   cpu_core                the OpenBLAS core tfs(7)'s rule picks for this
+#                           CPU, from /proc/cpuinfo (tests/tools/cpu-core)
+#   own_core                the core OpenBLAS picks by itself here
+#   other_core              a core this CPU runs that OpenBLAS did not pick
+#
+# TFS_BLAS_CORE=keep for every suite: on a CPU that OpenBLAS does not know,
+# tfs-train and tfs-eval would otherwise switch core and say so on stderr,
+# which tests that compare stderr do not expect.  The switch has its own
+# tests (the last ones of 50-tfs-train.bats and 60-tfs-eval.bats), which
+# set TFS_BLAS_CORE themselves.
 
 TFS_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 TFS_BUILD=${TFS_BUILD:-$TFS_ROOT/build}
 export PATH="$TFS_BUILD/bin:$PATH"
 export TFS_ASSETS="$TFS_ROOT/assets"
+export TFS_BLAS_CORE=keep
 bats_require_minimum_version 1.5.0
 
 run_tool() {
@@ -71,4 +82,22 @@ cli_contract() {
         [[ $helptext == *"$o"* ]] || missing="$missing $o"
     done
     [ -z "$missing" ] || { echo "$prog: man page options not in --help:$missing" >&2; return 1; }
+}
+
+# The rule of tfs(7), ENVIRONMENT, applied to /proc/cpuinfo's flags.
+cpu_core() { "$TFS_ROOT/tests/tools/cpu-core"; }
+
+# tfs-eval --verbose names the core before it opens the (missing) checkpoint.
+own_core() {
+    env -u OPENBLAS_CORETYPE TFS_BLAS_CORE=keep tfs-eval --verbose /nonexistent/ckpt 2>&1 |
+        sed -n 's/^tfs-eval: OpenBLAS core \([^ ]*\) .*/\1/p'
+}
+
+# A core to force that this CPU runs and OpenBLAS did not pick by itself:
+# Haswell where the CPU has AVX2 and FMA, else an SSE core.
+other_core() {
+    local own; own=$(own_core)
+    if [ -n "$(cpu_core)" ] && [ "$own" != Haswell ]; then echo Haswell
+    elif [ "$own" != Prescott ]; then echo Prescott
+    else echo Nehalem; fi
 }

@@ -24,6 +24,14 @@
 # loads OpenBLAS's OpenMP build (LD_LIBRARY_PATH), the one we link, so an
 # OPENBLAS_CORETYPE in the environment picks the same core for both; each
 # side reports the core it runs (its "setup").
+# The OpenBLAS core: tfs in the default environment (no OPENBLAS_CORETYPE,
+# no TFS_BLAS_CORE: OpenBLAS's own pick, or the core tfs switches to, see
+# lib/core/blas_core.c) against tfs with OPENBLAS_CORETYPE set by hand to the
+# core that fits this CPU (BENCH_CORE, default: from /proc/cpuinfo's flags by
+# the rule of tfs(7), ENVIRONMENT): sgemm 2048^3 and a short training run of
+# the tiny model, batch 8 x 128, each, both with OMP_WAIT_POLICY=PASSIVE
+# (the steadier setting on a shared machine; only the core differs).
+# Goal: default >= 0.9 x forced.
 # The custom model runs twice per round: with libgomp's default wait policy
 # (threads spin a while at barriers) and with OMP_WAIT_POLICY=PASSIVE, the
 # setting PyTorch gets (its own spinning threads otherwise fight OpenBLAS's);
@@ -51,12 +59,17 @@ configs=(
     "gpt2-124m 50304 1024 12 12 768 4 64 4"
 )
 
-best() {   # best <file> <json>: keep the JSON line with the highest tokens_per_s
+best() {   # best <file> <json>: keep the JSON line with the highest tokens_per_s (sgemm: gflops)
     local f=$1 new=$2
-    if [ ! -s "$f" ] || [ "$(jq -n --argjson a "$(cat "$f")" --argjson b "$new" '$b.tokens_per_s > $a.tokens_per_s')" = true ]; then
+    if [ ! -s "$f" ] || [ "$(jq -n --argjson a "$(cat "$f")" --argjson b "$new" \
+        '($b.tokens_per_s // $b.gflops) > ($a.tokens_per_s // $a.gflops)')" = true ]; then
         printf '%s\n' "$new" > "$f"
     fi
 }
+
+# the core that fits this CPU (empty: none better than SSE, no comparison)
+core=${BENCH_CORE-$(tests/tools/cpu-core)}
+core_train=(1024 128 4 4 128 8 128 3)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -83,6 +96,15 @@ for r in $(seq "$ROUNDS"); do
         fi
     done
     best "$tmp/sgemm" "$(OMP_NUM_THREADS=$THREADS "$drv" sgemm 2048 5)"
+    if [ -n "$core" ]; then
+        echo "20-model.sh: round $r: default environment vs OPENBLAS_CORETYPE=$core" >&2
+        for side in default forced; do
+            set -- env -u OPENBLAS_CORETYPE -u TFS_BLAS_CORE OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS="$THREADS"
+            [ $side = forced ] && set -- "$@" OPENBLAS_CORETYPE="$core"
+            best "$tmp/core-$side.sgemm" "$("$@" "$drv" sgemm 2048 5)"
+            best "$tmp/core-$side.train" "$("$@" "$drv" train "${core_train[@]}")"
+        done
+    fi
 done
 
 # Assemble the JSON and the table.
@@ -106,6 +128,19 @@ for c in "${configs[@]}"; do
     fi
     json=$(jq --arg n "$name" --argjson e "$entry" '.models[$n] = $e' <<< "$json")
 done
+if [ -n "$core" ]; then
+    json=$(jq --arg core "$core" --argjson ds "$(cat "$tmp/core-default.sgemm")" --argjson dt "$(cat "$tmp/core-default.train")" \
+        --argjson fs "$(cat "$tmp/core-forced.sgemm")" --argjson ft "$(cat "$tmp/core-forced.train")" \
+        '.blas_core = {forced_core: $core, train: "tiny, batch 8 x 128",
+            default: {core: $ds.kernel, chosen_by: $ds.setup.core_chosen_by, sgemm_gflops: $ds.gflops,
+                      train_tokens_per_s: $dt.tokens_per_s},
+            forced: {core: $fs.kernel, chosen_by: $fs.setup.core_chosen_by, sgemm_gflops: $fs.gflops,
+                     train_tokens_per_s: $ft.tokens_per_s},
+            ratio_sgemm_default_over_forced: ($ds.gflops / $fs.gflops),
+            ratio_train_default_over_forced: ($dt.tokens_per_s / $ft.tokens_per_s)}' <<< "$json")
+else
+    json=$(jq '.blas_core = {note: "no AVX2+FMA or AVX-512 on this CPU: no core to force"}' <<< "$json")
+fi
 printf '%s\n' "$json" > "$out/model.json"
 
 jq -r '"\(.cpu); sgemm 2048^3: \(.sgemm.gflops) GFLOP/s on \(.threads) threads (OpenBLAS core \(.sgemm.kernel))",
@@ -121,7 +156,13 @@ jq -r '"\(.cpu); sgemm 2048^3: \(.sgemm.gflops) GFLOP/s on \(.threads) threads (
           "wait \($v.custom.setup.wait_policy) / \($v.custom_passive.setup.wait_policy), denormals \($v.custom.setup.denormals); " +
           "PyTorch: core \($v.torch.setup.openblas_core), \($v.torch.setup.threads) threads, " +
           "wait \($v.torch.setup.wait_policy), denormals \($v.torch.setup.denormals)"
-        else " (PyTorch not installed)" end)))' "$out/model.json"
+        else " (PyTorch not installed)" end))),
+    (.blas_core | if .forced_core then
+      "core: default environment \(.default.core) (chosen by \(.default.chosen_by)) vs OPENBLAS_CORETYPE=\(.forced_core): " +
+      "sgemm \(.default.sgemm_gflops) vs \(.forced.sgemm_gflops) GFLOP/s (\(.ratio_sgemm_default_over_forced * 100 | round / 100)), " +
+      "\(.train) \(.default.train_tokens_per_s) vs \(.forced.train_tokens_per_s) tok/s " +
+      "(\(.ratio_train_default_over_forced * 100 | round / 100))"
+    else "core: \(.note)" end)' "$out/model.json"
 echo "20-model.sh: wrote $out/model.json" >&2
 # a first loss that differs means the two sides did not compute the same thing
 jq -e '[.models[] | select(.first_loss_ok == false)] | length == 0' "$out/model.json" >/dev/null ||

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "bench_env.h"
+#include "core/blas_core.h"
 #include "gpt2/gpt2.h"
 #include "llama/llama.h"
 #include "llama/llama_ckpt.h"
@@ -137,6 +138,8 @@ static void write_batch(const char *dir, const uint32_t *in, const uint32_t *tg,
 int main(int argc, char **argv)
 {
     tfs_set_prog("baseline_bench");
+    blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
+    blas_core_report(0, 0);
     bench_denormals();
     if (argc == 2 && strcmp(argv[1], "peak") == 0) {
         double sq = gemm_gflops(2048, 2048, 2048, 5);

@@ -25,6 +25,8 @@
 #ifndef TFS_BENCH_ENV_H
 #define TFS_BENCH_ENV_H
 
+#include "core/blas_core.h"
+
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -78,14 +80,16 @@ static inline void bench_denormals(void)
 }
 
 /* The set-up as a JSON object (no newline): the OpenBLAS build and core
- * (the kernel set OpenBLAS picked for this CPU, or OPENBLAS_CORETYPE's),
+ * (the kernel set in use) and who chose it (blas_core_origin: "openblas",
+ * "user" for OPENBLAS_CORETYPE, "tfs" for TFS_BLAS_CORE, "fallback"),
  * threads, OMP_WAIT_POLICY, denormal mode. */
 static inline void bench_print_setup(FILE *f)
 {
     const char *wait = getenv("OMP_WAIT_POLICY");
-    fprintf(f, "{\"impl\": \"tfs (C)\", \"blas\": \"%s\", \"openblas_core\": \"%s\", \"threads\": %d, "
+    fprintf(f, "{\"impl\": \"tfs (C)\", \"blas\": \"%s\", \"openblas_core\": \"%s\", \"core_chosen_by\": \"%s\", "
+               "\"threads\": %d, "
                "\"wait_policy\": \"%s\", \"denormals\": \"%s\"}",
-            openblas_get_config(), openblas_get_corename(), omp_get_max_threads(),
+            openblas_get_config(), openblas_get_corename(), blas_core_origin(), omp_get_max_threads(),
             wait && *wait ? wait : "default", bench_denormal_mode());
 }
 

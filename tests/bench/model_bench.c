@@ -17,6 +17,7 @@
  * unless TFS_BENCH_DENORMALS=keep (bench_env.h).
  */
 #include "bench_env.h"
+#include "core/blas_core.h"
 #include "gpt2/gpt2.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
@@ -77,6 +78,8 @@ static void write_init(const char *path, const struct gpt2 *m, const uint32_t *i
 int main(int argc, char **argv)
 {
     tfs_set_prog("model_bench");
+    blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
+    blas_core_report(0, 0);
     bench_denormals();
     if (argc == 4 && !strcmp(argv[1], "sgemm")) {
         int n = arg(argv[2]), reps = arg(argv[3]);

@@ -17,6 +17,7 @@
  * --corrupt TENSOR adds 1% of its largest value to one element of the named
  * result tensor, so the test can show that the checker fails.
  */
+#include "core/blas_core.h"
 #include "autograd/ag_gpt2.h"
 #include "gpt2/gpt2.h"
 #include "core/rng.h"
@@ -52,6 +53,8 @@ static int param_shape(const struct gpt2_config *c, int i, int64_t *s)
 int main(int argc, char **argv)
 {
     tfs_set_prog("gpt2_dump");
+    blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
+    blas_core_report(0, 0);
     const char *corrupt = NULL;
     int autograd = 0, bad = argc < 2;
     for (int i = 2; i < argc && !bad; i++) {

@@ -18,6 +18,7 @@
  * --corrupt TENSOR adds 1% of its largest value to one element of the named
  * result tensor, so the test can show that the checker fails.
  */
+#include "core/blas_core.h"
 #include "llama/llama.h"
 #include "llama/llama_ckpt.h"
 #include "core/rng.h"
@@ -34,6 +35,8 @@
 int main(int argc, char **argv)
 {
     tfs_set_prog(argv[0]);
+    blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
+    blas_core_report(0, 0);
     const char *dir = NULL, *corrupt = NULL;
     int tied = 1;
     for (int i = 1; i < argc; i++) {
