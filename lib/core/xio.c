@@ -237,10 +237,12 @@ static void fsync_dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : xstrdup(".");
+    /* a folder we may write but not read (mode -wx) cannot be opened to
+     * sync: the rename is done, so that is not an error; nor is EINVAL, a
+     * file system that cannot sync folders */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    /* EINVAL: a file system that cannot sync directories; nothing to do */
-    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) die_errno("cannot sync directory '%s'", dir);
-    close(fd);
+    if (fd >= 0 && fsync(fd) != 0 && errno != EINVAL) die_errno("cannot sync directory '%s'", dir);
+    if (fd >= 0) close(fd);
     free(dir);
 }
 
