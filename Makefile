@@ -43,8 +43,15 @@ PROGS    := $(TOOLS:%=$(BUILD)/bin/%)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DRIVERS  := $(DRV_SRC:%.c=$(BUILD)/%)
 MAN_SRC  := $(wildcard man/*.[157])
+# Fuzz harnesses (tests/fuzz/README): libFuzzer programs in $(BUILD)/fuzz/
+# (`make fuzz`), and replay programs that `make check` builds with the
+# sanitizer build in $(BUILD)/asan/fuzz/.  --wrap lets the harness release
+# what a parse that died held open (tests/fuzz/fuzz.h).
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ     := $(notdir $(FUZZ_SRC:.c=))
+FUZZ_WRAP = -Wl,--wrap=fopen,--wrap=fclose,--wrap=open,--wrap=close,--wrap=mmap,--wrap=munmap
 
-.PHONY: all check check-unit check-asan bench demo install uninstall clean help deps lint-man
+.PHONY: all check check-unit check-asan bench demo install uninstall clean help deps lint-man fuzz
 .DELETE_ON_ERROR:
 
 ## all: build the library, every program in bin/ and the C unit tests (default)
@@ -69,6 +76,15 @@ $(UNITS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtfs.a
 $(DRIVERS): $(BUILD)/%: $(BUILD)/%.o $(BUILD)/libtfs.a
 	$(LINK) -o $@ $^ $(LIBS)
 
+$(FUZZ:%=$(BUILD)/fuzz/%): $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/fuzz.o $(BUILD)/libtfs.a
+	@mkdir -p $(dir $@)
+	$(LINK) -fsanitize=fuzzer $(FUZZ_WRAP) -o $@ $^ $(LIBS)
+
+$(FUZZ:fuzz_%=$(BUILD)/fuzz/replay_%): $(BUILD)/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/fuzz.o \
+		$(BUILD)/tests/fuzz/replay.o $(BUILD)/libtfs.a
+	@mkdir -p $(dir $@)
+	$(LINK) $(FUZZ_WRAP) -o $@ $^ $(LIBS)
+
 ## deps: install the Debian packages of every job (as root), or print the apt-get line
 deps:
 	@tests/deps bench
@@ -78,7 +94,7 @@ deps:
 ASAN_MAKE = $(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 ASAN_TARGETS = $(BUILD)/asan/libtfs.a $(PROGS:$(BUILD)/%=$(BUILD)/asan/%) $(UNITS:$(BUILD)/%=$(BUILD)/asan/%) \
-	       $(DRIVERS:$(BUILD)/%=$(BUILD)/asan/%)
+	       $(DRIVERS:$(BUILD)/%=$(BUILD)/asan/%) $(FUZZ:fuzz_%=$(BUILD)/asan/fuzz/replay_%)
 
 ## check: every test: C unit tests, the same under ASan+UBSan, man pages, bats suites (also on the ASan programs)
 check:
@@ -95,6 +111,14 @@ check-unit: all
 check-asan: all
 	@$(ASAN_MAKE) $(ASAN_TARGETS)
 	@BUILD=$(BUILD) TFS_SUITES="asan bats-asan" tests/run-all
+
+## fuzz: the libFuzzer harnesses (clang, ASan+UBSan) in $(BUILD)/fuzz/fuzz/; tests/fuzz/README runs them
+# (-Wno-pass-failed: under the sanitizers clang cannot vectorize the `omp simd` loops)
+fuzz:
+	@tests/deps fuzz
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=clang CFLAGS="-O1 -g -Wno-pass-failed" \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    $(FUZZ:%=$(BUILD)/fuzz/fuzz/%)
 
 ## bench: benchmarks, JSON results in $(BUILD)/bench/ (ratios against references run alongside)
 bench:
@@ -134,4 +158,4 @@ clean:
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
--include $(wildcard $(BUILD)/lib/*/*.d $(BUILD)/bin/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/torch/*.d $(BUILD)/tests/bench/*.d)
+-include $(wildcard $(BUILD)/lib/*/*.d $(BUILD)/bin/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/torch/*.d $(BUILD)/tests/bench/*.d $(BUILD)/tests/fuzz/*.d)

@@ -410,4 +410,63 @@ TINY="--layers 1 --dim 16 --heads 2 --context 16 -b 2 --threads 1 --steps 2 --ve
     [[ $stderr == *"tfs-train: OpenBLAS core $own (OpenBLAS's own pick, after a failed self-check)"* ]]
     [ "$(grep -c 'self-check' <<< "$stderr")" -eq 2 ]
     [ -s "$T/m.st" ]
+
+# Too little room for a checkpoint of $1 bytes next to another: a tmpfs of
+# 1.5 times that where mounting works (root), else a file size limit of half
+# of it (RLIMIT_FSIZE via prlimit, with SIGXFSZ ignored), under which write()
+# fails with EFBIG as it fails with ENOSPC on a full disk.  Sets FULL (the
+# folder), RUN (the prefix of the command that must fail) and ERR (the
+# strerror text it meets).
+small_disk() {
+    FULL=$T/full; RUN=(); mkdir -p "$FULL"
+    if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=$(($1 * 3 / 2)) tmpfs "$FULL" 2>/dev/null; then
+        MOUNTED=$FULL; ERR="No space left on device"
+    else
+        requires prlimit
+        RUN=(prlimit --fsize=$(($1 / 2)) --); ERR="File too large"
+    fi
+}
+
+teardown() {
+    if [ -n "${MOUNTED:-}" ]; then umount "$MOUNTED"; fi
+}
+
+@test "tfs-train: a checkpoint that the disk cannot hold leaves the previous one whole and says so" {
+    small_run --stop-at 3
+    small_disk "$(stat -c %s "$T/m.safetensors")"
+    cp "$T/m.safetensors" "$FULL/m.st"
+    before=$(sha256sum < "$FULL/m.st")
+    # the run resumed and saved over it: the temp file cannot grow to full size
+    trap '' XFSZ
+    run_tool "${RUN[@]}" tfs-train --resume "$FULL/m.st" -q -o "$FULL/m.st" "$D/train.bin"
+    trap - XFSZ
+    echo "$stderr" >&2
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"$ERR"* ]]
+    [[ $stderr == *"tfs-train: '$FULL/m.st' was not replaced: it still holds its previous contents"* ]]
+    [ "$(sha256sum < "$FULL/m.st")" = "$before" ]
+    [ -z "$(find "$FULL" -name '*.tmp.*')" ]            # the partial file is gone
+    run_tool tfs-train --resume "$FULL/m.st" -q -o "$T/r.st" "$D/train.bin"
+    [ "$status" -eq 0 ]
+}
+
+@test "tfs-train: killed while saving, the previous checkpoint stays whole and resumes" {
+    # --save-every 1: the run spends most of its time writing (and syncing)
+    # checkpoints; SIGKILL at growing delays until one lands inside a save,
+    # which leaves its temp file behind (nothing can remove it).
+    caught=0
+    for i in $(seq 40); do
+        rm -f "$T"/k.st "$T"/k.st.tmp.*
+        tfs-train $SMALL --steps 1000000 --save-every 1 -o "$T/k.st" --log "$T/kl" "$D/train.bin" &
+        pid=$!
+        for _ in $(seq 100); do [ -f "$T/k.st" ] && break; sleep 0.02; done
+        sleep "0.0$((i % 10))"
+        kill -KILL $pid; wait $pid || true
+        if [ -n "$(find "$T" -maxdepth 1 -name 'k.st.tmp.*')" ] && [ -f "$T/k.st" ]; then caught=1; break; fi
+    done
+    [ "$caught" -eq 1 ]
+    # the renamed file is a complete checkpoint: it resumes
+    step=$(grep -ao '\\"step\\":[0-9]*' "$T/k.st" | grep -o '[0-9]*$')
+    run_tool tfs-train --resume "$T/k.st" --stop-at $((step + 1)) -q -o "$T/r.st" "$D/train.bin"
+    [ "$status" -eq 0 ]
 }

@@ -2,6 +2,7 @@
 #include "core/xio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,14 @@ void tfs_on_die_remove(void (*fn)(void *), void *arg)
         }
 }
 
-static void run_on_die(void)
+void (*tfs_die_hook)(void);
+
+/* The handlers, then the exit (or the fuzz harness's longjmp). */
+static _Noreturn void run_on_die(void)
 {
     while (n_on_die > 0) { n_on_die--; on_die[n_on_die].fn(on_die[n_on_die].arg); }
+    if (tfs_die_hook) tfs_die_hook();
+    exit(EXIT_DATA);
 }
 
 void vwarnx(const char *fmt, va_list ap)
@@ -58,7 +64,6 @@ void die(const char *fmt, ...)
 {
     va_list ap; va_start(ap, fmt); vwarnx(fmt, ap); va_end(ap);
     run_on_die();
-    exit(EXIT_DATA);
 }
 
 void die_errno(const char *fmt, ...)
@@ -71,7 +76,6 @@ void die_errno(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, ": %s\n", strerror(e));
     run_on_die();
-    exit(EXIT_DATA);
 }
 
 /* ---- allocation ---- */
@@ -175,7 +179,13 @@ char *read_file(const char *path, size_t *len)
 static void outfile_cleanup(void *arg)
 {
     struct outfile *o = arg;
-    if (o->tmp) unlink(o->tmp);
+    if (!o->tmp) return;
+    unlink(o->tmp);
+    /* say what the error above means for the file (disk full while saving
+     * a checkpoint: the previous one is still there, whole) */
+    if (access(o->path, F_OK) == 0)
+        warnx("'%s' was not replaced: it still holds its previous contents", o->path);
+    else warnx("'%s' was not written", o->path);
 }
 
 /* Signals that end the program also remove the temp file.  Only the most
@@ -220,6 +230,22 @@ FILE *outfile_open(struct outfile *o, const char *path)
     return o->f;
 }
 
+/* After a rename, the new directory entry is durable only once the
+ * directory itself is synced (rename(2) promises atomicity, not
+ * durability): without it a power cut can bring back the old file or none. */
+static void fsync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : xstrdup(".");
+    /* a folder we may write but not read (mode -wx) cannot be opened to
+     * sync: the rename is done, so that is not an error; nor is EINVAL, a
+     * file system that cannot sync folders */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && fsync(fd) != 0 && errno != EINVAL) die_errno("cannot sync directory '%s'", dir);
+    if (fd >= 0) close(fd);
+    free(dir);
+}
+
 void outfile_commit(struct outfile *o)
 {
     if (!o->path) { xfclose(o->f); return; }
@@ -228,6 +254,7 @@ void outfile_commit(struct outfile *o)
     o->f = NULL;
     if (rename(o->tmp, o->path) != 0) die_errno("cannot rename '%s' to '%s'", o->tmp, o->path);
     tfs_on_die_remove(outfile_cleanup, o);
+    fsync_dir_of(o->path);
     if (sig_outfile == o) sig_outfile = NULL;
     free(o->tmp); free(o->path);
     o->tmp = o->path = NULL;

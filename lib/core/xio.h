@@ -35,6 +35,11 @@ void vwarnx(const char *fmt, va_list ap);
  * file, saving a checkpoint).  Registered handlers run last-in first-out. */
 void tfs_on_die(void (*fn)(void *), void *arg);
 void tfs_on_die_remove(void (*fn)(void *), void *arg);
+/* For the fuzz harnesses only (tests/fuzz/fuzz.c): when set, die() calls
+ * this after the handlers above instead of exit(1).  The hook must not
+ * return (it longjmps back to the harness), so that one process can try
+ * millions of inputs although every parser stops on bad input by dying. */
+extern void (*tfs_die_hook)(void);
 
 #define xmalloc(n)          xmalloc_at((n), __FILE__, __LINE__)
 #define xcalloc(n, sz)      xcalloc_at((n), (sz), __FILE__, __LINE__)

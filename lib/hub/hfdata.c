@@ -320,7 +320,8 @@ static char *config_names(json_t *configs)
 {
     size_t i, cap = 16;
     json_t *c;
-    json_array_foreach(configs, i, c) cap += (jstr(c, "config_name") ? strlen(jstr(c, "config_name")) : 0) + 2;
+    /* each name, or "?" for a config without one, and ", " */
+    json_array_foreach(configs, i, c) cap += (jstr(c, "config_name") ? strlen(jstr(c, "config_name")) : 1) + 2;
     char *o = xmalloc(cap);
     o[0] = 0;
     json_array_foreach(configs, i, c) {

@@ -604,3 +604,19 @@ int hub_get_range(struct hub *h, const char *repo, const char *sha, const char *
     free(r.body); free(url); free(what);
     return !whole;
 }
+
+/* For the fuzz harness (tests/fuzz/fuzz_hub.c): one response header line
+ * as curl hands it over, through the same parser as a real reply. */
+void hub_parse_header(const char *line, size_t n, char *next, size_t cap, long *retry_after)
+{
+    struct resp *r = xcalloc(1, sizeof *r);
+    char *buf = xmalloc(n + 1);
+    memcpy(buf, line, n);
+    buf[n] = 0;
+    reset_resp(r);
+    on_header(buf, 1, n, r);
+    snprintf(next, cap, "%s", r->link_next);
+    *retry_after = r->retry_after;
+    free(buf);
+    free(r);
+}

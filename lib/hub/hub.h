@@ -81,4 +81,9 @@ int64_t hub_download(struct hub *h, const char *repo, const char *sha, const cha
 int hub_get_range(struct hub *h, const char *repo, const char *sha, const char *path,
                   int fd, int64_t off, int64_t len, int64_t total);
 
+/* One HTTP response header line (Link, Retry-After, RateLimit ...) through
+ * the reply parser: the next page's URL into next, the wait asked for (-1:
+ * none) into *retry_after.  For the fuzz harness (tests/fuzz/fuzz_hub.c). */
+void hub_parse_header(const char *line, size_t n, char *next, size_t cap, long *retry_after);
+
 #endif

@@ -77,7 +77,7 @@ static void build_fields(struct pq_file *pq, struct thrift *t, const struct sche
         const struct schema_el *e = &el[i];
         struct pq_field *pf = &pq->field[f];
         pf->name = xmalloc(e->name_len + 1);
-        memcpy(pf->name, e->name, e->name_len);
+        if (e->name_len) memcpy(pf->name, e->name, e->name_len);    /* a nameless element has no bytes */
         pf->name[e->name_len] = 0;
         int leaves = subtree_leaves(t, el, n, &i, 0);
         pf->leaf = -1;
