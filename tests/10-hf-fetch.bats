@@ -666,6 +666,31 @@ except socket.timeout:
     [ "$stderr" = "hf-fetch: HF_ENDPOINT: only http and https URLs are used: 'ftp://127.0.0.1:$HUB_PORT'" ]
 }
 
+@test "hf-fetch: over https, a redirect down to http:// is refused; https redirects are followed" {
+    local d="$BATS_TEST_TMPDIR" f=data/validation-00000-of-00001-c3d4.parquet
+    # a stand-in Hub over TLS, on the same repositories, with a certificate
+    # made here and trusted through CURL_CA_BUNDLE
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null
+    python3 "$TFS_ROOT/tests/fakehub.py" "$HUB_ROOT" --port-file "$d/tls-ports" --page-size 2 \
+        --tls "$d/cert.pem" "$d/key.pem" 3>&- &
+    local tpid=$!
+    for _ in $(seq 100); do [ -s "$d/tls-ports" ] && break; sleep 0.05; done
+    read -r tport tcdn < "$d/tls-ports"
+    # without faults the whole download goes over https, CDN redirect included
+    HF_ENDPOINT="https://127.0.0.1:$tport" CURL_CA_BUNDLE="$d/cert.pem" run_tool hf-fetch -q test/stories --split validation
+    [ "$status" -eq 0 ] || { echo "$stderr" >&2; kill "$tpid"; false; }
+    [ -n "$output" ]
+    # a 302 from https to http is refused before any request goes out
+    faults "[{\"port\": \"hub\", \"path\": \"/resolve/\", \"status\": 302, \"location\": \"http://127.0.0.1:$CDN_PORT/cdn/x\"}]"
+    rm -rf "$HF_HOME"
+    HF_ENDPOINT="https://127.0.0.1:$tport" CURL_CA_BUNDLE="$d/cert.pem" run_tool hf-fetch -q test/stories --split validation
+    kill "$tpid"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: test/stories: file '$f': refusing a redirect from https to http ('http://127.0.0.1:$CDN_PORT/cdn/x'): a downgrade would expose the transfer" ]
+    [ "$(nreq "^cdn GET /cdn/x")" -eq 0 ]
+}
+
 @test "hf-fetch: Retry-After as an HTTP-date is waited out (a past date: at once)" {
     faults '[{"port": "hub", "path": "/revision/", "status": 429, "retry_after_date": -3600, "times": 1}]'
     run_tool hf-fetch test/lines

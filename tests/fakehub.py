@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """fakehub.py - a local stand-in for the Hugging Face Hub, for hf-fetch's tests.
 
-    fakehub.py ROOT --port-file FILE [--page-size N]
+    fakehub.py ROOT --port-file FILE [--page-size N] [--tls CERT KEY]
+
+With --tls both ports speak https (the test makes a certificate and
+hf-fetch trusts it through CURL_CA_BUNDLE).
 
 Serves, on 127.0.0.1 only, two ports: the Hub (API and /resolve) and a
 separate "CDN" origin that /resolve redirects LFS files to, the way the Hub
@@ -47,6 +50,7 @@ import http.server
 import json
 import os
 import socketserver
+import ssl
 import threading
 import time
 import urllib.parse
@@ -61,6 +65,7 @@ class State:
         self.lock = threading.Lock()
         self.used = {}          # (faults mtime, rule index) -> times used
         self.ports = {}
+        self.scheme = 'http'   # https with --tls
 
 
 def read_json(path, default):
@@ -313,7 +318,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if cursor + st.page_size < len(entries):
                 q = dict((k, v[0]) for k, v in query.items())
                 q['cursor'] = str(cursor + st.page_size)
-                nxt = 'http://127.0.0.1:%d%s?%s' % (st.ports['hub'], urllib.parse.urlsplit(self.path).path,
+                nxt = '%s://127.0.0.1:%d%s?%s' % (st.scheme, st.ports['hub'], urllib.parse.urlsplit(self.path).path,
                                                     urllib.parse.urlencode(q))
                 headers['Link'] = '<%s>; rel="next"' % nxt
             return self.send(200, json.dumps(page).encode(), headers)
@@ -336,7 +341,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.error(404, 'EntryNotFound', '%s does not exist on "%s"' % (path, rev))
         data, git, sha256, lfs = file_info(revdir, path)
         if lfs:
-            loc = 'http://127.0.0.1:%d/cdn/%s?X-Amz-Signature=fake&name=%s' % (
+            loc = '%s://127.0.0.1:%d/cdn/%s?X-Amz-Signature=fake&name=%s' % (st.scheme,
                 st.ports['cdn'], sha256, urllib.parse.quote(os.path.basename(path)))
             return self.send(302, b'', {'Location': loc, 'X-Repo-Commit': sha,
                                         'X-Linked-Etag': '"%s"' % sha256, 'X-Linked-Size': str(len(data)),
@@ -365,13 +370,22 @@ def main():
     ap.add_argument('root')
     ap.add_argument('--port-file', required=True)
     ap.add_argument('--page-size', type=int, default=1000)
+    ap.add_argument('--tls', nargs=2, metavar=('CERT', 'KEY'),
+                    help='serve https with this certificate and key (both ports)')
     a = ap.parse_args()
     st = State(os.path.abspath(a.root), a.page_size)
+    st.scheme = 'https' if a.tls else 'http'
+    ctx = None
+    if a.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
     servers = []
     for kind in ('hub', 'cdn'):
         s = Server(('127.0.0.1', 0), Handler)
         s.kind = kind
         s.state = st
+        if ctx:
+            s.socket = ctx.wrap_socket(s.socket, server_side=True)
         st.ports[kind] = s.server_address[1]
         servers.append(s)
     for s in servers[1:]:
