@@ -1,6 +1,6 @@
 # pipelines/compare.gp - several training runs in one picture, six panels.
 #   gnuplot -e 'dir="cmp/data"; out="cmp/compare.png"' pipelines/compare.gp
-# reads dir/runs.gp (n, label[1..n]) and, for each run i, dir/i.train
+# reads dir/runs.gp (n, common, label[1..n]) and, for each run i, dir/i.train
 # (step tokens flops seconds loss lr tokens_per_s) and dir/i.val
 # (step tokens flops seconds val_loss); written by pipelines/compare-runs.
 load dir."/runs.gp"
@@ -35,10 +35,15 @@ plot for [i=1:n] train(i) using 2:5 with lines lw 1.5 dt dash(i) lc rgb faint(i)
 set xlabel "model FLOPs (6N + 12LTC per token)"
 set logscale x
 set format x "10^{%L}"
+# The equal compute of summary.md: the largest every run reached.
+set arrow 1 from common, graph 0 to common, graph 1 nohead dt 3 lc rgb "#555555"
+set label 1 "equal compute" at common, graph 0.97 right offset -0.5, 0 textcolor rgb "#555555"
 plot for [i=1:n] train(i) using 3:5 with lines lw 1.5 dt dash(i) lc rgb faint(i), \
      for [i=1:n] val(i) using 3:5 with linespoints pt 7 ps 0.8 lw 2 dt dash(i) lc rgb col(i)
 unset logscale x
 set format x "% h"
+unset arrow 1
+unset label 1
 
 set xlabel "wall-clock seconds"
 plot for [i=1:n] train(i) using 4:5 with lines lw 1.5 dt dash(i) lc rgb faint(i), \

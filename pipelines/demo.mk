@@ -96,3 +96,15 @@ $(OUT)/loss.png: $(OUT)/model.safetensors pipelines/loss.gp
 	@gnuplot -e 'dir="$(OUT)"; out="$@"' pipelines/loss.gp
 plot: $(OUT)/loss.png
 	@echo "== loss curves: $<"
+
+# Stage 7: the comparison page of the run (pipelines/compare.mk, tfs(7),
+# COMPARING RUNS): loss against step, tokens, FLOPs and seconds, learning
+# rate and throughput in $(OUT)/compare/compare.png, and the table of the
+# run in $(OUT)/compare/summary.md.  Give compare.mk more runs (other
+# OUT folders of this demo, with another STEPS or VOCAB) to set them side
+# by side.
+.PHONY: compare
+demo: compare
+compare: $(OUT)/model.safetensors
+	@$(MAKE) --no-print-directory -f pipelines/compare.mk RUNS=$(OUT) OUT=$(OUT)/compare
+	@sed -n '/^|/p' $(OUT)/compare/summary.md | sed 's/^/   /'
