@@ -3,8 +3,11 @@
 # reads dir/runs.gp (n, common, label[1..n]) and, for each run i, dir/i.train
 # (step tokens flops seconds loss lr tokens_per_s) and dir/i.val
 # (step tokens flops seconds val_loss); written by pipelines/compare-runs.
+# Optional: width and height of the picture in pixels (-e 'width=1000; ...').
 load dir."/runs.gp"
-set terminal pngcairo size 1500,900 font ",10"
+if (!exists("width")) width = 1500
+if (!exists("height")) height = 900
+set terminal pngcairo size width,height font sprintf(",%d", height >= 900 ? 10 : 8)
 set output out
 
 # Eight colours told apart also by most colour-blind readers (Paul Tol's
@@ -34,6 +37,7 @@ plot for [i=1:n] train(i) using 2:5 with lines lw 1.5 dt dash(i) lc rgb faint(i)
 
 set xlabel "model FLOPs (6N + 12LTC per token)"
 set logscale x
+set autoscale xfix
 set format x "10^{%L}"
 # The equal compute of summary.md: the largest every run reached.
 set arrow 1 from common, graph 0 to common, graph 1 nohead dt 3 lc rgb "#555555"
@@ -41,6 +45,7 @@ set label 1 "equal compute" at common, graph 0.97 right offset -0.5, 0 textcolor
 plot for [i=1:n] train(i) using 3:5 with lines lw 1.5 dt dash(i) lc rgb faint(i), \
      for [i=1:n] val(i) using 3:5 with linespoints pt 7 ps 0.8 lw 2 dt dash(i) lc rgb col(i)
 unset logscale x
+set autoscale x
 set format x "% h"
 unset arrow 1
 unset label 1
