@@ -135,8 +135,7 @@ static void emit_text(void *ctx, uint32_t id)
     fflush(t->out);
 }
 
-/* end-of-text + the prompt's ids, in a buffer the caller frees */
-static uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, size_t *np)
+uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, size_t *np)
 {
     struct tok_encoder *e = tok_encoder_new(tok);
     size_t n;
