@@ -108,3 +108,27 @@ demo: compare
 compare: $(OUT)/model.safetensors
 	@$(MAKE) --no-print-directory -f pipelines/compare.mk RUNS=$(OUT) OUT=$(OUT)/compare
 	@sed -n '/^|/p' $(OUT)/compare/summary.md | sed 's/^/   /'
+
+# Stage 8: where the model is still unsure.  tfs-eval --token-loss scores
+# each token of the first validation story (which the model never saw):
+# every token's loss and the model's five best guesses in
+# $(OUT)/token-loss.jsonl; on a terminal, the story with each token's
+# background coloured by its loss, like a heat map; otherwise the five
+# tokens it found hardest.
+.PHONY: token-loss
+demo: token-loss
+$(OUT)/story.txt: $(VAL_JSONL)
+	@mkdir -p $(OUT)
+	@zstd -dc $< | sed -n 1p | jq -j .text > $@
+$(OUT)/token-loss.jsonl: $(OUT)/model.safetensors $(OUT)/story.txt
+	@$(BIN)/tfs-eval --token-loss --threads $(THREADS) --tokenizer $(OUT)/tok.bin \
+	    --prompt "$$(cat $(OUT)/story.txt)" $< > $@
+token-loss: $(OUT)/token-loss.jsonl
+	@echo "== tfs-eval --token-loss: the loss of each token of a validation story ($<)"
+	@if [ -t 1 ]; then \
+	    $(BIN)/tfs-eval --token-loss --threads $(THREADS) --tokenizer $(OUT)/tok.bin \
+	        --prompt "$$(cat $(OUT)/story.txt)" $(OUT)/model.safetensors; \
+	else \
+	    echo "   the five hardest tokens (loss in nats; what the model expected):"; \
+	    jq -rs 'sort_by(-.loss)[:5][] | "   \(.text | @json) at \(.pos): \(.loss * 100 | round / 100), expected \(.top[0].text | @json)"' $<; \
+	fi
