@@ -23,7 +23,7 @@ val(i) = sprintf("%s/%d.val", dir, i)
 
 set multiplot layout 2,3 title "Training runs: lines are the training loss, points the validation loss"
 set grid
-set key top right Left reverse opaque box samplen 2
+set key top right Left reverse opaque box samplen 2 width 2
 set ylabel "loss (nats per token)"
 
 set xlabel "step"
@@ -32,6 +32,7 @@ plot for [i=1:n] train(i) using 1:5 with lines lw 1.5 dt dash(i) lc rgb faint(i)
 unset key
 
 set xlabel "tokens"
+set format x "%.1s%c"
 plot for [i=1:n] train(i) using 2:5 with lines lw 1.5 dt dash(i) lc rgb faint(i), \
      for [i=1:n] val(i) using 2:5 with linespoints pt 7 ps 0.8 lw 2 dt dash(i) lc rgb col(i)
 
@@ -40,8 +41,10 @@ set logscale x
 set autoscale xfix
 set format x "10^{%L}"
 # The equal compute of summary.md: the largest every run reached.
-set arrow 1 from common, graph 0 to common, graph 1 nohead dt 3 lc rgb "#555555"
-set label 1 "equal compute" at common, graph 0.97 right offset -0.5, 0 textcolor rgb "#555555"
+if (n > 1) {
+    set arrow 1 from common, graph 0 to common, graph 1 nohead dt 3 lc rgb "#555555"
+    set label 1 "equal compute" at common, graph 0.97 right offset -0.5, 0 textcolor rgb "#555555"
+}
 plot for [i=1:n] train(i) using 3:5 with lines lw 1.5 dt dash(i) lc rgb faint(i), \
      for [i=1:n] val(i) using 3:5 with linespoints pt 7 ps 0.8 lw 2 dt dash(i) lc rgb col(i)
 unset logscale x
