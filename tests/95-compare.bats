@@ -131,7 +131,7 @@ is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a 
     # every interpolated value carries its mark in the table
     [ "$(grep -c '^| .*\*[[:space:]]*|$' "$T/cmp/summary.md")" -eq 5 ]
     # the picture has one data file pair per run
-    [ "$(ls "$T/cmp/data/"*.train | wc -l)" -eq 6 ]
+    [ "$(find "$T/cmp/data" -name "*.train" | wc -l)" -eq 6 ]
 }
 
 @test "compare: the outputs are remade when the list of runs changes, not otherwise" {
@@ -201,4 +201,33 @@ EOF
     run_tool make -s -C "$TFS_ROOT" -f pipelines/compare.mk OUT="$T/cmp"
     [ "$status" -ne 0 ]
     [[ $stderr == *"name the runs"* ]]
+}
+
+@test "compare: the demo ends with the comparison page of its run and the token losses of a story" {
+    requires script
+    A=$T/assets O=$T/demo
+    mkdir -p "$A/configs"
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 300 | zstd -q > "$A/stories-train.jsonl.zst"
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 40 | zstd -q > "$A/stories-val.jsonl.zst"
+    printf '%s\n' 'layers = 1' 'heads = 2' 'dim = 32' 'context = 32' 'batch = 4' 'warmup = 5' \
+        'eval-every = 10' 'eval-batches = 2' > "$A/configs/tiny"
+    unset MAKEFLAGS MAKELEVEL MFLAGS
+    run_tool make --no-print-directory -C "$TFS_ROOT" -f pipelines/demo.mk BIN="$TFS_BUILD/bin" OUT="$O" \
+        ASSETS="$A" VOCAB=300 THREADS=1 STEPS=25 demo
+    [ "$status" -eq 0 ]
+    is_png "$O/compare/compare.png"
+    check_summary "$O/compare" "$O"
+    [ "$(jq -c '[.runs[0] | .run, .steps, .arch]' "$O/compare/summary.json")" = '["demo",25,"gpt2"]' ]
+    [[ $output == *"== runs compared: $O/compare/compare.png"* ]]
+    [[ $output == *"   | demo | gpt2 | 1L 2H d32 ctx32 V300 |"* ]]
+    # the token losses of the first validation story: its text, token by token
+    story=$(zstd -dc "$A/stories-val.jsonl.zst" | sed -n 1p | jq -j .text)
+    [ "$(jq -j .text "$O/token-loss.jsonl")" = "$story" ]
+    [ "$(grep -c '^   "' <<< "$output")" -eq 5 ]      # the five hardest tokens
+    hardest=$(jq -s 'map(.loss) | max * 100 | round / 100' "$O/token-loss.jsonl")
+    [[ $(grep -m1 '^   "' <<< "$output") == *": $hardest, expected "* ]]
+    # on a terminal, the coloured story instead
+    run_tool script -qec "make --no-print-directory -C '$TFS_ROOT' -f pipelines/demo.mk BIN='$TFS_BUILD/bin' OUT='$O' ASSETS='$A' VOCAB=300 THREADS=1 STEPS=25 token-loss" /dev/null
+    [ "$status" -eq 0 ]
+    [[ $output == *$'\e[30;48;5;'* ]] && [[ $output == *"mean loss "*" nats over "* ]]
 }
