@@ -379,3 +379,69 @@ open(sys.argv[2], "wb").write(bytes(h) + d[1024:1024 + 82])' "$D/val.ids" "$T/sh
     run_tool tfs-eval --token-loss --predictions -1 "$D/m.st" "$D/val.ids"
     [ "$status" -eq 2 ]
 }
+
+@test "tfs-eval --token-loss: each token's loss and top predictions equal PyTorch's (both levels)" {
+    requires python-torch numpy
+    # the baseline level, exported for Hugging Face and read by tests/torch/llama_ref.py
+    tfs-train --model baseline --layers 2 --dim 32 --heads 4 --kv-heads 2 --context 16 -b 4 --steps 10 \
+        --warmup 2 --threads 1 -q -o "$T/b.st" --log "$T/b.jsonl" "$D/train.ids"
+    tfs-eval --export-hf "$T/hf" "$T/b.st"
+    # 40 predicted tokens: windows of 16, 16 and 8 (custom: one of 32 and one of 8)
+    for p in "$D/m.st:$T/m.tl" "$T/b.st:$T/b.tl"; do
+        run_tool tfs-eval --token-loss --max-tokens 40 --predictions 3 "${p%%:*}" "$D/val.ids"
+        [ "$status" -eq 0 ]
+        printf '%s\n' "$output" > "${p#*:}"
+    done
+    run_tool /usr/bin/python3 - "$TFS_ROOT/tests/torch" "$D/m.st" "$T/hf" "$D/val.ids" "$T/m.tl" "$T/b.tl" <<'PY'
+import json, math, sys
+import numpy as np, torch
+import torch.nn.functional as F
+sys.path.insert(0, sys.argv[1])
+from llama_ref import load_hf_dir, read_safetensors
+torch.set_grad_enabled(False)
+ids = np.fromfile(sys.argv[4], dtype="<u2", offset=1024)[:41].astype(np.int64)
+
+def gpt2_logits(w, c, x):
+    # GPT-2 from its definition, float64: tensors with Hugging Face's names,
+    # Conv1D weights as (in, out), tied output embedding, tanh GELU.
+    t = lambda k: torch.from_numpy(w[k].astype(np.float64))
+    T, C, H = len(x), c["dim"], c["heads"]
+    ln = lambda h, p: F.layer_norm(h, (C,), t(p + ".weight"), t(p + ".bias"), 1e-5)
+    h = t("transformer.wte.weight")[x] + t("transformer.wpe.weight")[:T]
+    mask = torch.full((T, T), float("-inf"), dtype=torch.float64).triu(1)
+    for l in range(c["layers"]):
+        p = f"transformer.h.{l}."
+        q, k, v = (ln(h, p + "ln_1") @ t(p + "attn.c_attn.weight") + t(p + "attn.c_attn.bias")).split(C, 1)
+        q, k, v = (z.view(T, H, C // H).transpose(0, 1) for z in (q, k, v))
+        a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(C // H) + mask, -1) @ v
+        h = h + a.transpose(0, 1).reshape(T, C) @ t(p + "attn.c_proj.weight") + t(p + "attn.c_proj.bias")
+        f = F.gelu(ln(h, p + "ln_2") @ t(p + "mlp.c_fc.weight") + t(p + "mlp.c_fc.bias"), approximate="tanh")
+        h = h + f @ t(p + "mlp.c_proj.weight") + t(p + "mlp.c_proj.bias")
+    return ln(h, "transformer.ln_f") @ t("transformer.wte.weight").T
+
+w, meta = read_safetensors(sys.argv[2])
+gc = json.loads(meta["tfs.config"])
+lm, lc = load_hf_dir(sys.argv[3])
+levels = [("custom", lambda x: gpt2_logits(w, gc, x), gc["context"], sys.argv[5]),
+          ("baseline", lambda x: lm(torch.from_numpy(x)[None])[0][0], lc["context"], sys.argv[6])]
+for name, logits_of, T, path in levels:
+    rows = [json.loads(l) for l in open(path)]
+    want = []
+    for s in range(0, 40, T):           # scoring's windows
+        x = ids[s:min(s + T, 40)]
+        lp = torch.log_softmax(logits_of(x), -1)
+        for j in range(len(x)):
+            want.append((-lp[j, ids[s + j + 1]].item(), torch.topk(lp[j], 3)))
+    assert len(rows) == len(want) == 40, (len(rows), len(want))
+    worst = 0
+    for r, (loss, top) in zip(rows, want):
+        worst = max(worst, abs(r["loss"] - loss))
+        assert abs(r["loss"] - loss) < 1e-4, (name, r["pos"], r["loss"], loss)
+        for got, p, i in zip(r["top"], top.values.exp().tolist(), top.indices.tolist()):
+            assert abs(got["prob"] - p) < 1e-4, (name, r["pos"], got, p)
+            assert got["token"] == i or abs(got["prob"] - p) < 1e-6, (name, r["pos"], got, i)
+    print(f"{name}: 40 token losses within {worst:.1e} of PyTorch")
+PY
+    [ "$status" -eq 0 ]
+    [[ $output == *"custom: 40 token losses"* && $output == *"baseline: 40 token losses"* ]]
+}
