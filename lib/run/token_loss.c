@@ -148,6 +148,7 @@ static void emit(struct sink *s, size_t pos, uint32_t id, const float *z, const 
     s->tb.len = 0;
     tok_decode(s->tok, &id, 1, &s->tb);
     view_token(s->out, s->tb.p, s->tb.len, p ? heat_colour(p->loss) : -1);
+    if (tok_is_special(s->tok, id)) fputs("\n\n", s->out);  /* end-of-text ends a document */
 }
 
 void token_loss(struct model *m, const struct tokenizer *tok, const uint32_t *ids, size_t n,
