@@ -1,5 +1,6 @@
-/* tfs-eval - score a token stream with a checkpoint, generate text, chat,
- * or export the model for Hugging Face transformers.
+/* tfs-eval - score a token stream with a checkpoint (as a whole, or token
+ * by token), generate text, chat, or export the model for Hugging Face
+ * transformers.
  *
  *   parse options -> tfs_eval() (lib/run/evaluate.c) -> exit status
  */
@@ -11,13 +12,15 @@
 #include <stdlib.h>
 
 enum { O_TOKENIZER = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_SAMPLES, O_CHAT, O_EXPORT,
-       O_MAX_TOKENS, O_THREADS, O_VERBOSE };
+       O_MAX_TOKENS, O_THREADS, O_VERBOSE, O_TOKEN_LOSS, O_PREDICTIONS };
 
 static const struct optdef OPTS[] = {
     { 'b', "batch", "N", "8", "windows per forward pass when scoring (does not change the result)" },
     { O_MAX_TOKENS, "max-tokens", "N", NULL, "score only the first N predicted tokens" },
     { O_TOKENIZER, "tokenizer", "TOK", NULL, "the tokenizer of the checkpoint: adds bits per byte; needed for text" },
     { O_PROMPT, "prompt", "TEXT", NULL, "generate a continuation of TEXT (may be empty) instead of scoring" },
+    { O_TOKEN_LOSS, "token-loss", NULL, NULL, "the loss of each token of the stream or --prompt TEXT, and the model's top predictions, as JSON Lines (coloured text on a terminal)" },
+    { O_PREDICTIONS, "predictions", "N", "5", "with --token-loss: the N most likely next tokens listed for each token" },
     { 'n', "new-tokens", "N", "200", "generate up to N tokens (fewer when end-of-text comes)" },
     { O_TEMP, "temperature", "T", "1", "sampling temperature; 0 always takes the most likely token" },
     { O_TOPK, "top-k", "K", "0", "sample among the K most likely tokens (0: all)" },
@@ -35,7 +38,8 @@ static const struct optdef OPTS[] = {
 static const struct progspec SPEC = {
     "tfs-eval", "[OPTION]... CKPT [FILE | -]",
     "Score a token stream with the checkpoint CKPT (JSON: loss, perplexity, tokens, bits per\n"
-    "byte), or generate text from it (--prompt, --chat), or export it (--export-hf).",
+    "byte) or each of its tokens (--token-loss), generate text from it (--prompt, --chat), or\n"
+    "export it (--export-hf).",
     NULL, OPTS
 };
 
@@ -48,7 +52,7 @@ int main(int argc, char **argv)
     struct opts p;
     opts_init(&p, argc, argv, &SPEC);
     struct eval_opts o = { .batch = 8, .new_tokens = 200, .samples = 1, .temperature = 1,
-                           .top_p = 1, .seed = 1, .input = "-" };
+                           .top_p = 1, .seed = 1, .input = "-", .predictions = 5 };
     const char *arg;
     int c, verbose = 0;
     while ((c = opts_next(&p, &arg)) != -1) {
@@ -65,6 +69,8 @@ int main(int argc, char **argv)
         case O_SAMPLES: o.samples = (int)parse_long("--samples", arg, 1, 1000000); break;
         case O_CHAT: o.chat = 1; break;
         case O_EXPORT: o.export_dir = arg; break;
+        case O_TOKEN_LOSS: o.token_loss = 1; break;
+        case O_PREDICTIONS: o.predictions = (int)parse_long("--predictions", arg, 0, 1000); break;
         case O_THREADS: o.threads = (int)parse_long("--threads", arg, 1, 4096); break;
         case 'q': o.quiet = 1; break;
         case O_VERBOSE: verbose = 1; break;
@@ -73,14 +79,19 @@ int main(int argc, char **argv)
     int nops = argc - p.optind;
     if (nops < 1) usage_error("missing the checkpoint operand");
     o.ckpt = argv[p.optind];
+    /* --token-loss scores the text of --prompt instead of continuing it */
     int modes = !!o.prompt + o.chat + !!o.export_dir;
     if (modes > 1) usage_error("--prompt, --chat and --export-hf exclude each other");
+    if (o.token_loss && (o.chat || o.export_dir))
+        usage_error("--token-loss excludes %s", o.chat ? "--chat" : "--export-hf");
     if (nops > 2 || (modes && nops > 1))
         usage_error("unexpected operand '%s'", argv[p.optind + (modes ? 1 : 2)]);
     if (nops == 2) o.input = argv[p.optind + 1];
     if ((o.prompt || o.chat) && !o.tokenizer)
         usage_error("%s needs --tokenizer, to turn text into tokens and back", o.chat ? "--chat" : "--prompt");
     blas_core_report(o.quiet, verbose);
+    if (o.max_tokens && o.token_loss && o.prompt)
+        usage_error("--max-tokens applies to a stream, not to --prompt");
     int status = tfs_eval(&o);
     opts_free(&p);
     return status;

@@ -96,3 +96,39 @@ $(OUT)/loss.png: $(OUT)/model.safetensors pipelines/loss.gp
 	@gnuplot -e 'dir="$(OUT)"; out="$@"' pipelines/loss.gp
 plot: $(OUT)/loss.png
 	@echo "== loss curves: $<"
+
+# Stage 7: the comparison page of the run (pipelines/compare.mk, tfs(7),
+# COMPARING RUNS): loss against step, tokens, FLOPs and seconds, learning
+# rate and throughput in $(OUT)/compare/compare.png, and the table of the
+# run in $(OUT)/compare/summary.md.  Give compare.mk more runs (other
+# OUT folders of this demo, with another STEPS or VOCAB) to set them side
+# by side.
+.PHONY: compare
+demo: compare
+compare: $(OUT)/model.safetensors
+	@$(MAKE) --no-print-directory -f pipelines/compare.mk RUNS=$(OUT) OUT=$(OUT)/compare
+	@sed -n '/^|/p' $(OUT)/compare/summary.md | sed 's/^/   /'
+
+# Stage 8: where the model is still unsure.  tfs-eval --token-loss scores
+# each token of the first validation story (which the model never saw):
+# every token's loss and the model's five best guesses in
+# $(OUT)/token-loss.jsonl; on a terminal, the story with each token's
+# background coloured by its loss, like a heat map; otherwise the five
+# tokens it found hardest.
+.PHONY: token-loss
+demo: token-loss
+$(OUT)/story.txt: $(VAL_JSONL)
+	@mkdir -p $(OUT)
+	@zstd -dc $< | sed -n 1p | jq -j .text > $@
+$(OUT)/token-loss.jsonl: $(OUT)/model.safetensors $(OUT)/story.txt
+	@$(BIN)/tfs-eval --token-loss --threads $(THREADS) --tokenizer $(OUT)/tok.bin \
+	    --prompt "$$(cat $(OUT)/story.txt)" $< > $@
+token-loss: $(OUT)/token-loss.jsonl
+	@echo "== tfs-eval --token-loss: the loss of each token of a validation story ($<)"
+	@if [ -t 1 ]; then \
+	    $(BIN)/tfs-eval --token-loss --threads $(THREADS) --tokenizer $(OUT)/tok.bin \
+	        --prompt "$$(cat $(OUT)/story.txt)" $(OUT)/model.safetensors; \
+	else \
+	    echo "   the five hardest tokens (loss in nats; what the model expected):"; \
+	    jq -rs 'sort_by(-.loss)[:5][] | "   \(.text | @json) at \(.pos): \(.loss * 100 | round / 100), expected \(.top[0].text | @json)"' $<; \
+	fi

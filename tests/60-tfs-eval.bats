@@ -295,4 +295,180 @@ Try 'tfs-eval --help'." ]
     [ "$status" -eq 2 ]
     [ -z "$output" ]
     [[ $stderr == "tfs-eval: TFS_BLAS_CORE: 'Skylake' is not auto, keep or an OpenBLAS core name"* ]]
+
+# tl_check JSONL STREAM N LOSS - the --token-loss lines of JSONL against
+# the first N + 1 tokens of STREAM (read here from the file) and against
+# LOSS, the loss that scoring printed for the same tokens.
+tl_check() {
+    /usr/bin/python3 - "$@" <<'PY'
+import json, math, struct, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+d = open(sys.argv[2], "rb").read()[1024:]
+n, loss = int(sys.argv[3]), float(sys.argv[4])
+ids = struct.unpack("<%dH" % (len(d) // 2), d)[:n + 1]
+assert len(rows) == n, (len(rows), n)
+assert [r["pos"] for r in rows] == list(range(1, n + 1))
+assert [r["token"] for r in rows] == list(ids[1:n + 1])
+mean = sum(r["loss"] for r in rows) / n
+assert abs(mean - loss) < 2e-5, (mean, loss)
+for r in rows:
+    assert r["loss"] >= 0 and abs(r["prob"] - math.exp(-r["loss"])) <= 1e-5 * r["prob"] + 1e-12, r
+    p = [t["prob"] for t in r["top"]]
+    assert len(p) == 5 and p == sorted(p, reverse=True) and sum(p) <= 1 + 1e-5, r
+    assert p[0] >= r["prob"] * (1 - 1e-5), r          # nothing beats the most likely
+    for t in r["top"]:
+        if t["token"] == r["token"]:
+            assert abs(t["prob"] - r["prob"]) <= 1e-5 * r["prob"], r
+PY
+}
+
+@test "tfs-eval --token-loss: per-token losses average to the loss of scoring, over several windows" {
+    # 100 predicted tokens: three windows of 32 and one of 4
+    run_tool tfs-eval -q --max-tokens 100 "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
+    loss=$(field loss <<< "$output")
+    run_tool tfs-eval --token-loss --max-tokens 100 "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    printf '%s\n' "$output" > "$T/tl.jsonl"
+    tl_check "$T/tl.jsonl" "$D/val.ids" 100 "$loss"
+    # without a tokenizer no text; with one, each token's text
+    ! grep -q '"text"' "$T/tl.jsonl"
+    run_tool tfs-eval --token-loss --max-tokens 3 --predictions 0 --tokenizer "$D/tok.bin" "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
+    [ "$(printf '%s\n' "$output" | jq -c '.top')" = "$(printf '[]\n[]\n[]')" ]
+    want=$(bpe-encode -d "$D/tok.bin" "$D/val.ids" | head -c 300)
+    got=$(printf '%s\n' "$output" | jq -j '.text')
+    [ -n "$got" ] && [[ $want == *"$got"* ]]
+}
+
+@test "tfs-eval --token-loss: the baseline level too, and a whole short stream" {
+    tfs-train --model baseline --layers 2 --dim 32 --heads 2 --context 16 -b 4 --steps 10 --warmup 2 \
+        --threads 1 -q -o "$T/b.st" --log "$T/b.jsonl" "$D/train.ids"
+    # a stream of 41 tokens: windows of 16, 16 and 8
+    /usr/bin/python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read(); h = bytearray(d[:1024])
+h[8:12] = (41).to_bytes(4, "little")
+open(sys.argv[2], "wb").write(bytes(h) + d[1024:1024 + 82])' "$D/val.ids" "$T/short.ids"
+    run_tool tfs-eval -q "$T/b.st" "$T/short.ids"
+    [ "$status" -eq 0 ]
+    loss=$(field loss <<< "$output")
+    run_tool tfs-eval --token-loss "$T/b.st" "$T/short.ids"
+    [ "$status" -eq 0 ]
+    printf '%s\n' "$output" > "$T/tl.jsonl"
+    tl_check "$T/tl.jsonl" "$T/short.ids" 40 "$loss"
+}
+
+@test "tfs-eval --token-loss --prompt: the text after end-of-text, as bpe-encode frames a document" {
+    text="Once upon a time, there was a little girl."
+    jq -cn --arg t "$text" '{text: $t}' > "$T/p.jsonl"
+    bpe-encode -q -o "$T/p.ids" "$D/tok.bin" "$T/p.jsonl"
+    run_tool tfs-eval --token-loss --tokenizer "$D/tok.bin" "$D/m.st" "$T/p.ids"
+    [ "$status" -eq 0 ]
+    stream=$output
+    run_tool tfs-eval --token-loss --tokenizer "$D/tok.bin" --prompt "$text" "$D/m.st"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$stream" ]
+    [ "$(printf '%s\n' "$output" | jq -j '.text')" = "$text" ]
+}
+
+@test "tfs-eval --token-loss in a terminal: the text coloured by loss, a legend, the mean loss" {
+    requires script
+    text="Once upon a time, there was a little girl."
+    run_tool tfs-eval --token-loss --tokenizer "$D/tok.bin" --prompt "$text" "$D/m.st"
+    mean=$(printf '%s\n' "$output" | jq -s 'map(.loss) | add / length * 10000 | round / 10000')
+    n=$(printf '%s\n' "$output" | wc -l)
+    cmd="tfs-eval --token-loss --tokenizer '$D/tok.bin' --prompt '$text' '$D/m.st'"
+    run_tool script -qec "$cmd" /dev/null
+    [ "$status" -eq 0 ]
+    # background colours of the 256-colour palette, reset after each
+    [[ $output == *$'\e[30;48;5;'*'m'* ]] && [[ $output == *$'\e[0m'* ]]
+    # the text itself, with the escapes taken out
+    plain=$(printf '%s' "$output" | sed -E $'s/\e\\[[0-9;]*m//g' | tr -d '\r')
+    [[ $plain == "$text"* ]]
+    [[ $plain == *"loss per token (nats):"* ]]
+    printf -v want 'mean loss %.4f nats over %d predicted tokens' "$mean" "$n"
+    [[ $plain == *"$want"* ]]
+}
+
+@test "tfs-eval --token-loss: usage errors" {
+    run_tool tfs-eval --token-loss --chat --tokenizer "$D/tok.bin" "$D/m.st"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-eval: --token-loss excludes --chat"* ]]
+    run_tool tfs-eval --token-loss --export-hf "$T/x" "$D/m.st"
+    [ "$status" -eq 2 ]
+    run_tool tfs-eval --token-loss --prompt hi "$D/m.st"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-eval: --prompt needs --tokenizer"* ]]
+    run_tool tfs-eval --token-loss --max-tokens 5 --tokenizer "$D/tok.bin" --prompt hi "$D/m.st"
+    [ "$status" -eq 2 ]
+    run_tool tfs-eval --token-loss --predictions -1 "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 2 ]
+}
+
+@test "tfs-eval --token-loss: each token's loss and top predictions equal PyTorch's (both levels)" {
+    requires python-torch numpy
+    # the baseline level, exported for Hugging Face and read by tests/torch/llama_ref.py
+    tfs-train --model baseline --layers 2 --dim 32 --heads 4 --kv-heads 2 --context 16 -b 4 --steps 10 \
+        --warmup 2 --threads 1 -q -o "$T/b.st" --log "$T/b.jsonl" "$D/train.ids"
+    tfs-eval --export-hf "$T/hf" "$T/b.st"
+    # 40 predicted tokens: windows of 16, 16 and 8 (custom: one of 32 and one of 8)
+    for p in "$D/m.st:$T/m.tl" "$T/b.st:$T/b.tl"; do
+        run_tool tfs-eval --token-loss --max-tokens 40 --predictions 3 "${p%%:*}" "$D/val.ids"
+        [ "$status" -eq 0 ]
+        printf '%s\n' "$output" > "${p#*:}"
+    done
+    run_tool /usr/bin/python3 - "$TFS_ROOT/tests/torch" "$D/m.st" "$T/hf" "$D/val.ids" "$T/m.tl" "$T/b.tl" <<'PY'
+import json, math, sys
+import numpy as np, torch
+import torch.nn.functional as F
+sys.path.insert(0, sys.argv[1])
+from llama_ref import load_hf_dir, read_safetensors
+torch.set_grad_enabled(False)
+ids = np.fromfile(sys.argv[4], dtype="<u2", offset=1024)[:41].astype(np.int64)
+
+def gpt2_logits(w, c, x):
+    # GPT-2 from its definition, float64: tensors with Hugging Face's names,
+    # Conv1D weights as (in, out), tied output embedding, tanh GELU.
+    t = lambda k: torch.from_numpy(w[k].astype(np.float64))
+    T, C, H = len(x), c["dim"], c["heads"]
+    ln = lambda h, p: F.layer_norm(h, (C,), t(p + ".weight"), t(p + ".bias"), 1e-5)
+    h = t("transformer.wte.weight")[x] + t("transformer.wpe.weight")[:T]
+    mask = torch.full((T, T), float("-inf"), dtype=torch.float64).triu(1)
+    for l in range(c["layers"]):
+        p = f"transformer.h.{l}."
+        q, k, v = (ln(h, p + "ln_1") @ t(p + "attn.c_attn.weight") + t(p + "attn.c_attn.bias")).split(C, 1)
+        q, k, v = (z.view(T, H, C // H).transpose(0, 1) for z in (q, k, v))
+        a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(C // H) + mask, -1) @ v
+        h = h + a.transpose(0, 1).reshape(T, C) @ t(p + "attn.c_proj.weight") + t(p + "attn.c_proj.bias")
+        f = F.gelu(ln(h, p + "ln_2") @ t(p + "mlp.c_fc.weight") + t(p + "mlp.c_fc.bias"), approximate="tanh")
+        h = h + f @ t(p + "mlp.c_proj.weight") + t(p + "mlp.c_proj.bias")
+    return ln(h, "transformer.ln_f") @ t("transformer.wte.weight").T
+
+w, meta = read_safetensors(sys.argv[2])
+gc = json.loads(meta["tfs.config"])
+lm, lc = load_hf_dir(sys.argv[3])
+levels = [("custom", lambda x: gpt2_logits(w, gc, x), gc["context"], sys.argv[5]),
+          ("baseline", lambda x: lm(torch.from_numpy(x)[None])[0][0], lc["context"], sys.argv[6])]
+for name, logits_of, T, path in levels:
+    rows = [json.loads(l) for l in open(path)]
+    want = []
+    for s in range(0, 40, T):           # scoring's windows
+        x = ids[s:min(s + T, 40)]
+        lp = torch.log_softmax(logits_of(x), -1)
+        for j in range(len(x)):
+            want.append((-lp[j, ids[s + j + 1]].item(), torch.topk(lp[j], 3)))
+    assert len(rows) == len(want) == 40, (len(rows), len(want))
+    worst = 0
+    for r, (loss, top) in zip(rows, want):
+        worst = max(worst, abs(r["loss"] - loss))
+        assert abs(r["loss"] - loss) < 1e-4, (name, r["pos"], r["loss"], loss)
+        for got, p, i in zip(r["top"], top.values.exp().tolist(), top.indices.tolist()):
+            assert abs(got["prob"] - p) < 1e-4, (name, r["pos"], got, p)
+            assert got["token"] == i or abs(got["prob"] - p) < 1e-6, (name, r["pos"], got, i)
+    print(f"{name}: 40 token losses within {worst:.1e} of PyTorch")
+PY
+    [ "$status" -eq 0 ]
+    [[ $output == *"custom: 40 token losses"* && $output == *"baseline: 40 token losses"* ]]
 }

@@ -3,6 +3,7 @@
 #include "model/checkpoint.h"
 #include "core/progress.h"
 #include "run/sample.h"
+#include "run/token_loss.h"
 #include "tok/tokenizer.h"
 #include "run/threads.h"
 #include "core/xio.h"
@@ -93,6 +94,71 @@ static void count_bytes(void *ctx, const uint32_t *ids, size_t n)
     }
 }
 
+/* Open the stream to score and check that it fits the checkpoint (and the
+ * tokenizer, when one is given). */
+static struct tokr *open_stream(const struct eval_opts *o, const struct ckpt_info *info,
+                                const struct tokenizer *tok)
+{
+    struct tokr *r = tokr_open(o->input);
+    ckpt_check_stream(o->ckpt, info, r->name, r->h.vocab, r->h.fingerprint);
+    if (tok && r->h.fingerprint && r->h.fingerprint != tok_fingerprint(tok))
+        die("%s: encoded by tokenizer %016" PRIx64 ", not by %s (%016" PRIx64 ")", r->name,
+            r->h.fingerprint, o->tokenizer, tok_fingerprint(tok));
+    return r;
+}
+
+/* Scoring: the JSON line of loss, perplexity, tokens (and bits per byte). */
+static void score(const struct eval_opts *o, struct model *m, const struct ckpt_info *info,
+                  const struct tokenizer *tok)
+{
+    struct tokr *r = open_stream(o, info, tok);
+    struct eval_sum e = { 0, 0 };
+    struct byte_count bc = { tok, 0 };
+    eval_stream(m, r, o->batch, model_config_of(m).context, o->max_tokens, o->quiet,
+                tok ? count_bytes : NULL, &bc, &e);
+    if (!e.tokens) die("%s: fewer than 2 tokens: nothing to predict", r->name);
+    double loss = e.nll / (double)e.tokens;
+    printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %" PRIu64, loss, exp(loss), e.tokens);
+    /* bits per byte = total nats / ln 2 / bytes */
+    if (tok && bc.bytes)
+        printf(", \"bytes\": %" PRIu64 ", \"bits_per_byte\": %.6f", bc.bytes,
+               e.nll / log(2.0) / (double)bc.bytes);
+    printf("}\n");
+    tokr_close(r);
+}
+
+/* --token-loss: the tokens of --prompt (after end-of-text, as a document
+ * starts), or the first --max-tokens + 1 tokens of the stream (all without
+ * it); the coloured view when standard output is a terminal and a
+ * tokenizer gives the text. */
+static void score_tokens(const struct eval_opts *o, struct model *m, const struct ckpt_info *info,
+                         const struct tokenizer *tok)
+{
+    uint32_t *ids;
+    size_t n = 0;
+    const char *name = "--prompt";
+    if (o->prompt) {
+        ids = prompt_ids(tok, o->prompt, &n);
+    } else {
+        struct tokr *r = open_stream(o, info, tok);
+        name = r->name;
+        size_t cap = 4096, k;
+        ids = xmalloc(cap * sizeof *ids);
+        while (!o->max_tokens || n < o->max_tokens + 1) {
+            if (n == cap) ids = xrealloc(ids, (cap *= 2) * sizeof *ids);
+            size_t want = cap - n;
+            if (o->max_tokens && want > o->max_tokens + 1 - n) want = (size_t)(o->max_tokens + 1 - n);
+            if (!(k = tokr_read(r, ids + n, want))) break;
+            n += k;
+        }
+        tokr_close(r);
+    }
+    if (n < 2) die("%s: fewer than 2 tokens: nothing to predict", name);
+    struct eval_sum e = { 0, 0 };
+    token_loss(m, tok, ids, n, o->predictions, tok && is_tty(stdout), stdout, &e);
+    free(ids);
+}
+
 int tfs_eval(const struct eval_opts *o)
 {
     if (o->threads > 0) run_set_threads(o->threads);
@@ -111,7 +177,6 @@ int tfs_eval(const struct eval_opts *o)
                 " (use the tokenizer it was trained with)",
                 o->tokenizer, tok_fingerprint(tok), o->ckpt, info.fingerprint);
     }
-    int status = EXIT_OK;
     if (o->export_dir) {
         long eot = tok && tok_eot(tok) != TOK_NO_ID ? (long)tok_eot(tok) : -1;
         ckpt_export_hf_model(o->export_dir, &m, info.fingerprint, eot);
@@ -122,6 +187,8 @@ int tfs_eval(const struct eval_opts *o)
             tok_save_hf(tok, path);
             free(path);
         }
+    } else if (o->token_loss) {
+        score_tokens(o, &m, &info, tok);
     } else if (o->chat || o->prompt) {
         struct sampler s;
         sampler_init(&s, mc.vocab, o->temperature, o->top_k, o->top_p, o->seed);
@@ -136,27 +203,10 @@ int tfs_eval(const struct eval_opts *o)
         }
         sampler_free(&s);
     } else {
-        struct tokr *r = tokr_open(o->input);
-        ckpt_check_stream(o->ckpt, &info, r->name, r->h.vocab, r->h.fingerprint);
-        if (tok && r->h.fingerprint && r->h.fingerprint != tok_fingerprint(tok))
-            die("%s: encoded by tokenizer %016" PRIx64 ", not by %s (%016" PRIx64 ")", r->name,
-                r->h.fingerprint, o->tokenizer, tok_fingerprint(tok));
-        struct eval_sum e = { 0, 0 };
-        struct byte_count bc = { tok, 0 };
-        eval_stream(&m, r, o->batch, mc.context, o->max_tokens, o->quiet,
-                    tok ? count_bytes : NULL, &bc, &e);
-        if (!e.tokens) die("%s: fewer than 2 tokens: nothing to predict", r->name);
-        double loss = e.nll / (double)e.tokens;
-        printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %" PRIu64, loss, exp(loss), e.tokens);
-        /* bits per byte = total nats / ln 2 / bytes */
-        if (tok && bc.bytes)
-            printf(", \"bytes\": %" PRIu64 ", \"bits_per_byte\": %.6f", bc.bytes,
-                   e.nll / log(2.0) / (double)bc.bytes);
-        printf("}\n");
-        tokr_close(r);
+        score(o, &m, &info, tok);
     }
     if (tok) tok_free(tok);
     ckpt_info_free(&info);
     model_free(&m);
-    return status;
+    return EXIT_OK;
 }

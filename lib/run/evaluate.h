@@ -45,6 +45,8 @@ struct eval_opts {
     const char *prompt;         /* generate after this text (NULL: score) */
     const char *export_dir;     /* --export-hf DIR, or NULL */
     int chat;                   /* interactive loop */
+    int token_loss;             /* per-token losses of --prompt or the stream (token_loss.h) */
+    int predictions;            /* --token-loss: the most likely next tokens listed */
     int batch;
     uint64_t max_tokens;        /* score at most this many tokens (0: all) */
     size_t new_tokens;          /* generate up to this many tokens */
@@ -55,8 +57,9 @@ struct eval_opts {
     int threads, quiet;
 };
 
-/* Load the checkpoint (and tokenizer), then export, chat, generate or
- * score the stream and print the JSON result; returns the exit status. */
+/* Load the checkpoint (and tokenizer), then export, chat, generate, list
+ * per-token losses or score the stream and print the JSON result; returns
+ * the exit status. */
 int tfs_eval(const struct eval_opts *o);
 
 #endif

@@ -139,7 +139,7 @@ static void emit_text(void *ctx, uint32_t id)
  * end-of-text, as GPT-2 was trained: each document follows one), then the
  * prompt's ids, in a buffer the caller frees.  A tokenizer with neither
  * starts from the prompt alone, which then must not be empty. */
-static uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, size_t *np)
+uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, size_t *np)
 {
     struct tok_encoder *e = tok_encoder_new(tok);
     size_t n;

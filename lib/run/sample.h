@@ -50,6 +50,11 @@ size_t generate(struct model *m, struct sampler *s, const uint32_t *prompt, size
  * A document in a token stream starts after an end-of-text token, so the
  * model is fed end-of-text + the encoded prompt, and continues from there. */
 
+/* The tokenizer's beginning-of-text (else its end-of-text; else nothing,
+ * and then the prompt must not be empty) + the ids of prompt, in a buffer
+ * the caller frees; *np gets their number. */
+uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, size_t *np);
+
 /* Write prompt and up to n generated tokens of text to out, decoding each
  * token as it comes (flushed, so a terminal shows the text growing).
  * Returns the number of tokens generated. */
