@@ -1,4 +1,4 @@
-/* test_ops.c - every layer of lib/ops_*.c: the forward pass against a
+/* test_ops.c - every layer of lib/kernels/ (ops_*.c, attention.c): the forward pass against a
  * direct double-precision evaluation of its formula, and the backward pass
  * against central finite differences.
  *
