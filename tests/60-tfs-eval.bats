@@ -295,6 +295,7 @@ Try 'tfs-eval --help'." ]
     [ "$status" -eq 2 ]
     [ -z "$output" ]
     [[ $stderr == "tfs-eval: TFS_BLAS_CORE: 'Skylake' is not auto, keep or an OpenBLAS core name"* ]]
+}
 
 # tl_check JSONL STREAM N LOSS - the --token-loss lines of JSONL against
 # the first N + 1 tokens of STREAM (read here from the file) and against
