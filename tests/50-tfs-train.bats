@@ -410,6 +410,7 @@ TINY="--layers 1 --dim 16 --heads 2 --context 16 -b 2 --threads 1 --steps 2 --ve
     [[ $stderr == *"tfs-train: OpenBLAS core $own (OpenBLAS's own pick, after a failed self-check)"* ]]
     [ "$(grep -c 'self-check' <<< "$stderr")" -eq 2 ]
     [ -s "$T/m.st" ]
+}
 
 # Too little room for a checkpoint of $1 bytes next to another: a tmpfs of
 # 1.5 times that where mounting works (root), else a file size limit of half
