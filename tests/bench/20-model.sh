@@ -47,9 +47,10 @@ THREADS=${THREADS:-$(nproc)}
 ROUNDS=${ROUNDS:-2}
 drv=$BUILD/tests/bench/model_bench
 out=$BUILD/bench
+BENCH_OUT=${BENCH_OUT:-$PWD/$out}   # lib.bash wants it when run alone
+source tests/bench/lib.bash
 [ -x "$drv" ] || { echo "20-model.sh: $drv is missing: run 'make BUILD=$BUILD' first" >&2; exit 1; }
 mkdir -p "$out"
-blas_omp=/usr/lib/$(cc -print-multiarch)/openblas-openmp
 have_torch=1
 /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || have_torch=0
 
@@ -73,9 +74,7 @@ core_train=(1024 128 4 4 128 8 128 3)
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# the CPU: its model name, and family/model numbers (AMD family 25 = Zen 3)
-cpu=$(awk -F'\t*: ' '$1 == "model name" && !n { n = $2 } $1 == "cpu family" && !f { f = $2 }
-    $1 == "model" && !m { m = $2 } END { printf "%s (family %s, model %s)", n, f, m }' /proc/cpuinfo)
+cpu=$(bench_cpu)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "20-model.sh: $THREADS threads, $ROUNDS rounds, $cpu; load average $load_before" >&2
 for r in $(seq "$ROUNDS"); do
@@ -91,7 +90,7 @@ for r in $(seq "$ROUNDS"); do
         best "$tmp/$name.c" "$(OMP_NUM_THREADS=$THREADS "$drv" train "${args[@]}" "${init[@]}")"
         best "$tmp/$name.c-passive" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS "$drv" train "${args[@]}")"
         if [ $have_torch = 1 ]; then
-            best "$tmp/$name.torch" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS LD_LIBRARY_PATH=$blas_omp \
+            best "$tmp/$name.torch" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS LD_LIBRARY_PATH=$BLAS_OMP \
                 /usr/bin/python3 tests/bench/torch_train.py "${args[@]}" "$THREADS" "$tmp/$name.init")"
         fi
     done

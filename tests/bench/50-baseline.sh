@@ -28,20 +28,19 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 out=$BUILD/bench
+BENCH_OUT=${BENCH_OUT:-$PWD/$out}   # lib.bash wants it when run alone
+source tests/bench/lib.bash
 mkdir -p "$out"
 threads=${TFS_BENCH_THREADS:-$(nproc)}
 steps=${TFS_BENCH_STEPS:-5}
 bench=$BUILD/tests/bench/baseline_bench      # built by make (tests/bench/baseline_bench.c)
 [ -x "$bench" ] || { echo "50-baseline: $bench missing; run make first" >&2; exit 1; }
 export OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE
-blas_omp=/usr/lib/$(cc -print-multiarch)/openblas-openmp
-torch_bench() { LD_LIBRARY_PATH=$blas_omp /usr/bin/python3 tests/bench/llama_torch_bench.py "$@"; }
+torch_bench() { LD_LIBRARY_PATH=$BLAS_OMP /usr/bin/python3 tests/bench/llama_torch_bench.py "$@"; }
 cfg="4096 512 7 8 8 1376"       # V C L NH NKV F
 init=$(mktemp -d)
 trap 'rm -rf "$init"' EXIT
-# the CPU: its model name, and family/model numbers (AMD family 25 = Zen 3)
-cpu=$(awk -F'\t*: ' '$1 == "model name" && !n { n = $2 } $1 == "cpu family" && !f { f = $2 }
-    $1 == "model" && !m { m = $2 } END { printf "%s (family %s, model %s)", n, f, m }' /proc/cpuinfo)
+cpu=$(bench_cpu)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo "50-baseline: $threads threads, $steps steps, $cpu; load average $load_before" >&2

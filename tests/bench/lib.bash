@@ -6,9 +6,15 @@
 #                         use another)
 #   measure OUT CMD...    run CMD, write {"seconds": wall, "max_rss_mb": peak} to OUT
 #   jget FILE KEY         a number from a flat JSON object
+#   bench_cpu             the CPU: its model name, and family/model numbers
+#                         (AMD family 25 = Zen 3), as the JSON records it
+#   BLAS_OMP              the folder of Debian's OpenMP OpenBLAS, the build tfs
+#                         links: the PyTorch references load it through
+#                         LD_LIBRARY_PATH, so both sides run the same library
 : "${BENCH_OUT:?run through tests/bench/run}"
 TFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CORPUS="$BENCH_OUT/corpus"
+BLAS_OMP=/usr/lib/$(cc -print-multiarch)/openblas-openmp
 
 bench_corpus() {
     [ -s "$CORPUS/corpus.jsonl" ] && [ -s "$CORPUS/corpus10m.jsonl" ] && return 0
@@ -26,3 +32,8 @@ measure() {
 }
 
 jget() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+bench_cpu() {
+    awk -F'\t*: ' '$1 == "model name" && !n { n = $2 } $1 == "cpu family" && !f { f = $2 }
+        $1 == "model" && !m { m = $2 } END { printf "%s (family %s, model %s)", n, f, m }' /proc/cpuinfo
+}
