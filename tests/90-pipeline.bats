@@ -101,15 +101,9 @@ print(-sum(c / n * math.log(c / n) for c in collections.Counter(ids).values()))'
 }
 
 @test "pipeline: the demo reports its data with tok-stats, and an interrupted demo resumes training" {
-    command -v jq >/dev/null || skip "jq is not installed"
-    requires gnuplot
+    requires jq gnuplot
     A=$BATS_TEST_TMPDIR/assets D=$BATS_TEST_TMPDIR/demo
-    mkdir -p "$A/configs"
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 300 | zstd -q > "$A/stories-train.jsonl.zst"
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 40 | zstd -q > "$A/stories-val.jsonl.zst"
-    # a "tiny" model far smaller than the real one, so that a step takes milliseconds
-    printf '%s\n' 'layers = 1' 'heads = 2' 'dim = 32' 'context = 32' 'batch = 4' 'warmup = 5' \
-        'eval-every = 100' 'eval-batches = 2' > "$A/configs/tiny"
+    small_demo_assets "$A" 100
     unset MAKEFLAGS MAKELEVEL MFLAGS
     mk=(make --no-print-directory -C "$TFS_ROOT" -f pipelines/demo.mk BIN="$TFS_BUILD/bin" OUT="$D"
         ASSETS="$A" VOCAB=300 THREADS=1 SAVE_EVERY=2)

@@ -206,11 +206,7 @@ EOF
 @test "compare: the demo ends with the comparison page of its run and the token losses of a story" {
     requires script
     A=$T/assets O=$T/demo
-    mkdir -p "$A/configs"
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 300 | zstd -q > "$A/stories-train.jsonl.zst"
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 40 | zstd -q > "$A/stories-val.jsonl.zst"
-    printf '%s\n' 'layers = 1' 'heads = 2' 'dim = 32' 'context = 32' 'batch = 4' 'warmup = 5' \
-        'eval-every = 10' 'eval-batches = 2' > "$A/configs/tiny"
+    small_demo_assets "$A" 10
     unset MAKEFLAGS MAKELEVEL MFLAGS
     run_tool make --no-print-directory -C "$TFS_ROOT" -f pipelines/demo.mk BIN="$TFS_BUILD/bin" OUT="$O" \
         ASSETS="$A" VOCAB=300 THREADS=1 STEPS=25 demo

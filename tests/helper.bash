@@ -49,9 +49,22 @@ requires() {
         gnuplot) command -v gnuplot >/dev/null || skip "gnuplot is not installed" ;;
         valgrind) command -v valgrind >/dev/null || skip "valgrind is not installed" ;;
         script) command -v script >/dev/null || skip "script(1) is not installed" ;;
+        jq) command -v jq >/dev/null || skip "jq is not installed" ;;
         *) echo "requires: unknown requirement '$t'" >&2; return 1 ;;
         esac
     done
+}
+
+# small_demo_assets DIR EVAL_EVERY - a folder to give pipelines/demo.mk as
+# ASSETS: the first 300 training and 40 validation stories, and a "tiny"
+# configuration far smaller than the real one, so that a step takes
+# milliseconds (validation every EVAL_EVERY steps).
+small_demo_assets() {
+    mkdir -p "$1/configs"
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 300 | zstd -q > "$1/stories-train.jsonl.zst"
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 40 | zstd -q > "$1/stories-val.jsonl.zst"
+    printf '%s\n' 'layers = 1' 'heads = 2' 'dim = 32' 'context = 32' 'batch = 4' 'warmup = 5' \
+        "eval-every = $2" 'eval-batches = 2' > "$1/configs/tiny"
 }
 
 # The long options listed by --help, one per line.
