@@ -3,6 +3,7 @@
 #include "run/token_loss.h"
 #include "core/jbuf.h"
 #include "core/xio.h"
+#include "kernels/ops.h"
 #include "tok/tokenizer.h"
 
 #include <math.h>
@@ -12,21 +13,10 @@
 /* What one position says about the token that follows it. */
 struct prediction {
     double loss;            /* -ln p(next token) */
-    double lse;             /* logsumexp of the logits */
+    double lse;             /* log sum exp of the logits */
     int ntop;
     uint32_t *top;          /* (ntop) the most likely ids, most likely first */
 };
-
-/* logsumexp(z) = max + ln sum_i exp(z_i - max): subtracting the largest
- * logit first keeps every exponent <= 0, so nothing overflows. */
-static double logsumexp(const float *z, int V)
-{
-    float mx = z[0];
-    for (int i = 1; i < V; i++) if (z[i] > mx) mx = z[i];
-    double s = 0;
-    for (int i = 0; i < V; i++) s += exp((double)z[i] - mx);
-    return mx + log(s);
-}
 
 /* The k largest logits by insertion into a short sorted list: O(V k),
  * cheap for the handful of predictions shown.  Ties go to the lower id. */
@@ -43,8 +33,11 @@ static void top_k(const float *z, int V, uint32_t *top, int k)
 
 static void predict(const float *z, int V, uint32_t next, struct prediction *p)
 {
-    p->lse = logsumexp(z, V);
-    p->loss = p->lse - z[next];
+    /* loss = lse(z) - z[next], by the kernel every level's loss uses */
+    float loss, lse;
+    crossentropy_forward(&loss, &lse, z, &next, 1, V);
+    p->lse = lse;
+    p->loss = loss;
     if (p->ntop) top_k(z, V, p->top, p->ntop);
 }
 
