@@ -21,11 +21,11 @@
  * tests/unit/test_llama_ops.c:
  *  - plain: the (T, T) probabilities att (B, NH, T, T) are kept for the
  *    backward pass (zero above the diagonal), which needs a scratch buffer
- *    of the same size.  The readable reference; the custom level's path.
+ *    of the same size.  The readable reference (both levels' `plain` flag).
  *  - tiled: flash-attention's algorithm (Dao et al., 2022): keys are
  *    visited in 64 x 64 tiles with an online softmax, so only
  *    lse (B, NH, T) = log sum_j exp(s_ij) is kept, memory linear in T.
- *    The baseline level's path.
+ *    The path both levels, custom and baseline, train with.
  *
  * The source is written over the type `real` (float here).  The unit tests
  * compile attention.c a second time with real = double and every name
@@ -49,6 +49,12 @@ void attention_tiled_backward(float *dqkv, const float *dout, const float *out, 
  * (len, NKV hs) row by row, out (C), scratch (NH len). */
 void attention_step(float *out, float *scratch, const float *q, const float *kcache, const float *vcache,
                     int len, int NH, int NKV, int hs);
+
+/* ---- looking inside (tfs-eval --attention) ----
+ * The probabilities P (NH, T, T) of one sequence from its qkv (T, D), as
+ * attention_forward computes them: row i holds head h's weights over the
+ * keys j <= i (summing to 1), zeros above the diagonal. */
+void attention_probs(float *P, const float *qkv, int T, int NH, int NKV, int hs);
 
 /* ---- the softmax of one row, and its backward ----
  * softmax_prefix: in place, over the first `valid` of n entries (the keys

@@ -6,6 +6,7 @@
 #include "run/evaluate.h"
 #include "run/threads.h"
 #include "core/progress.h"
+#include "core/tokset.h"
 #include "core/tokstream.h"
 #include "core/xio.h"
 #include "kernels/optim.h"
@@ -247,7 +248,7 @@ static uint32_t *load_val(const struct train_opts *o, const struct tokr *r, int 
 {
     uint32_t *val;
     *nval = 0;
-    struct tokr *vr = tokr_open(o->val);
+    struct tokr *vr = tokr_open_set(&o->val, 1);    /* a file, or shards: a directory or glob */
     if (vr->h.vocab != r->h.vocab)
         die("%s: vocabulary size %u, but the training data %s has %u", vr->name, vr->h.vocab,
             r->name, r->h.vocab);
@@ -479,7 +480,7 @@ static struct tokr *open_train(struct run *R, int to_stdout)
         all_fail("%s", "under mpirun standard output is always a pseudo-terminal: write the checkpoint "
                  "with -o FILE, or give -f when mpirun's own output is redirected");
     else if (to_stdout && comm_size() == 1) refuse_binary_tty(stdout, o->force);
-    struct tokr *r = tokr_open(o->train);
+    struct tokr *r = o->ntrain ? tokr_open_set(o->trains, o->ntrain) : tokr_open(o->train);
     R->fingerprint = r->h.fingerprint;
     if (comm_size() > 1 && !r->mapped)
         all_fail("%s: under mpirun the training data must be a regular, uncompressed file: each rank "
