@@ -21,6 +21,16 @@ reference() { /usr/bin/python3 "$TFS_ROOT/tests/torch/gpt2_reference.py" "$@"; }
     [[ $output == *"match PyTorch (rel <= 0.0001)" ]]
 }
 
+@test "torch reference: the plain path (whole attention matrices and logits) matches PyTorch too" {
+    requires python-torch numpy
+    run_tool dump "$BATS_TEST_TMPDIR" --plain
+    [ "$status" -eq 0 ]
+    run_tool reference "$BATS_TEST_TMPDIR"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c '^ok   ' <<< "$output")" -eq 34 ]
+    [[ $output == *"match PyTorch (rel <= 0.0001)" ]]
+}
+
 @test "torch reference: a gradient off by 1% of its scale fails the check and is named" {
     requires python-torch numpy
     run_tool dump "$BATS_TEST_TMPDIR" --corrupt grad.attprojw

@@ -13,8 +13,17 @@
  *                 each tensor with its gradient and moments at one offset;
  *   acts     NUM_ACTS activation tensors for the current (B, T), the
  *            inputs the backward pass needs;
- *   dacts    the gradients of the activations, the same layout as acts
- *            (allocated by the first backward pass, zeroed by each).
+ *   dacts    NUM_DACTS gradients of activations: ONE block's worth, reused
+ *            by every layer on the way down (only the residual stream's
+ *            gradient passes from one layer to the next), allocated by the
+ *            first backward pass.
+ *
+ * Two paths (gpt2.h, m->plain): the fast one keeps attention's log-sum-exp
+ * (L, B, NH, T) instead of its probabilities (L, B, NH, T, T) and computes
+ * the logits CE_CHUNK rows at a time inside the loss (kernels/ops.h); the
+ * plain one keeps both whole.  At GPT-2 124M with B x T = 4 x 1024 that is
+ * 2.4 GB of probabilities and 0.8 GB of logits, each twice with their
+ * gradients, which the fast path never holds.
  *
  * Threads: the GEMMs run in OpenBLAS (its OpenMP build), every other loop
  * is an `omp parallel for` in ops_*.c or here, all in one libgomp team.
@@ -76,7 +85,8 @@ enum act {
     A_LN1_RSTD,     /* (L, N) */
     A_QKV,          /* (L, N, 3C) */
     A_ATTY,         /* (L, N, C)     attention output, heads side by side */
-    A_ATT,          /* (L, B, NH, T, T) attention probabilities; in dacts: backward scratch */
+    A_ATT,          /* plain: (L, B, NH, T, T) attention probabilities;
+                     * fast: (L, B, NH, T) log-sum-exp of each query's scores */
     A_ATTPROJ,      /* (L, N, C) */
     A_RESIDUAL2,    /* (L, N, C)     stream after the attention half of the block */
     A_LN2,          /* (L, N, C) */
@@ -89,30 +99,55 @@ enum act {
     A_LNF,          /* (N, C) */
     A_LNF_MEAN,     /* (N) */
     A_LNF_RSTD,     /* (N) */
-    A_LOGITS,       /* (N, V) */
-    A_LSE,          /* (N)           log-sum-exp of each row of logits */
+    A_LOGITS,       /* plain: (N, V);  fast: (min(N, CE_CHUNK), V) one chunk of logits, scratch */
+    A_LSE,          /* plain: (N)    log-sum-exp of each row of logits;  fast: unused */
     A_LOSSES,       /* (N) */
     NUM_ACTS
 };
 
+/* The gradients the backward pass needs, one block's worth (layer l's
+ * d x.ln1 and so on are computed, used and dropped before layer l - 1). */
+enum dact {
+    D_STREAM_OUT,   /* (N, C)  d loss / d (the block's output), arriving from above */
+    D_STREAM_IN,    /* (N, C)  d loss / d (the block's input), passed down (then the two swap) */
+    D_LN1,          /* (N, C) */
+    D_QKV,          /* (N, 3C) */
+    D_ATTY,         /* (N, C) */
+    D_ATT,          /* plain: (B, NH, T, T) attention_backward's scratch;  fast: unused */
+    D_ATTPROJ,      /* (N, C) */
+    D_RESIDUAL2,    /* (N, C) */
+    D_LN2,          /* (N, C) */
+    D_FCH,          /* (N, F) */
+    D_FCH_GELU,     /* (N, F) */
+    D_FCPROJ,       /* (N, C) */
+    D_LNF,          /* (N, C) */
+    D_LOGITS,       /* plain: (N, V);  fast: unused (the chunk scratch A_LOGITS holds them) */
+    D_LOSSES,       /* (N) */
+    NUM_DACTS
+};
+
 struct acts {
+    int plain;                      /* the path these sizes are for */
     size_t size[NUM_ACTS], total;
     float *base, *a[NUM_ACTS];      /* activations */
-    float *dbase, *d[NUM_ACTS];     /* their gradients (NULL until a backward pass) */
+    size_t dsize[NUM_DACTS], dtotal;
+    float *dbase, *d[NUM_DACTS];    /* gradients (NULL until a backward pass) */
+    float *whole_logits;            /* fast path: (N, V) for a forward without targets, on first use */
     uint32_t *inputs, *targets;     /* (N) copies of the last forward's batch */
     int has_targets;
 };
 
-static void fill_act_sizes(size_t *s, const struct gpt2_config *cfg, int B, int T)
+static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg, int B, int T, int plain)
 {
     size_t N = (size_t)B * T, C = (size_t)cfg->dim, L = (size_t)cfg->layers, NH = (size_t)cfg->heads;
+    size_t V = (size_t)cfg->vocab, NATT = (size_t)B * NH * T * (plain ? (size_t)T : 1);
     s[A_ENCODED] = N * C;
     s[A_LN1] = L * N * C;
     s[A_LN1_MEAN] = L * N;
     s[A_LN1_RSTD] = L * N;
     s[A_QKV] = L * N * 3 * C;
     s[A_ATTY] = L * N * C;
-    s[A_ATT] = L * B * NH * T * T;
+    s[A_ATT] = L * NATT;
     s[A_ATTPROJ] = L * N * C;
     s[A_RESIDUAL2] = L * N * C;
     s[A_LN2] = L * N * C;
@@ -125,9 +160,25 @@ static void fill_act_sizes(size_t *s, const struct gpt2_config *cfg, int B, int 
     s[A_LNF] = N * C;
     s[A_LNF_MEAN] = N;
     s[A_LNF_RSTD] = N;
-    s[A_LOGITS] = N * (size_t)cfg->vocab;
-    s[A_LSE] = N;
+    s[A_LOGITS] = (plain ? N : N < CE_CHUNK ? N : CE_CHUNK) * V;
+    s[A_LSE] = plain ? N : 0;
     s[A_LOSSES] = N;
+
+    ds[D_STREAM_OUT] = N * C;
+    ds[D_STREAM_IN] = N * C;
+    ds[D_LN1] = N * C;
+    ds[D_QKV] = N * 3 * C;
+    ds[D_ATTY] = N * C;
+    ds[D_ATT] = plain ? NATT : 0;
+    ds[D_ATTPROJ] = N * C;
+    ds[D_RESIDUAL2] = N * C;
+    ds[D_LN2] = N * C;
+    ds[D_FCH] = N * 4 * C;
+    ds[D_FCH_GELU] = N * 4 * C;
+    ds[D_FCPROJ] = N * C;
+    ds[D_LNF] = N * C;
+    ds[D_LOGITS] = plain ? N * V : 0;
+    ds[D_LOSSES] = N;
 }
 
 static void free_acts(struct gpt2 *m)
@@ -136,6 +187,7 @@ static void free_acts(struct gpt2 *m)
     if (!A) return;
     free(A->base);
     free(A->dbase);
+    free(A->whole_logits);
     free(A->inputs);
     free(A->targets);
     free(A);
@@ -144,17 +196,19 @@ static void free_acts(struct gpt2 *m)
 
 static struct acts *ensure_acts(struct gpt2 *m, int B, int T)
 {
-    if (m->acts && m->B == B && m->T == T) return m->acts;
+    struct acts *A = m->acts;
+    if (A && m->B == B && m->T == T && A->plain == !!m->plain) return A;
     free_acts(m);
-    struct acts *A = xcalloc(1, sizeof *A);
-    fill_act_sizes(A->size, &m->cfg, B, T);
+    A = xcalloc(1, sizeof *A);
+    A->plain = !!m->plain;
+    fill_act_sizes(A->size, A->dsize, &m->cfg, B, T, A->plain);
     A->base = pblock_new(A->a, A->size, NUM_ACTS, &A->total);
     A->inputs = xmalloc((size_t)B * T * sizeof *A->inputs);
     A->targets = xmalloc((size_t)B * T * sizeof *A->targets);
     m->acts = A;
     m->B = B;
     m->T = T;
-    m->logits = A->a[A_LOGITS];
+    m->logits = A->plain ? A->a[A_LOGITS] : NULL;
     m->losses = A->a[A_LOSSES];
     return A;
 }
@@ -249,7 +303,7 @@ struct block_acts {
 static struct block_acts block_acts(float *const *a, int l, const struct gpt2 *m)
 {
     size_t N = (size_t)m->B * m->T, C = (size_t)m->cfg.dim, NC = N * C;
-    size_t natt = (size_t)m->B * m->cfg.heads * m->T * m->T;
+    size_t natt = (size_t)m->B * m->cfg.heads * m->T * (((struct acts *)m->acts)->plain ? (size_t)m->T : 1);
     return (struct block_acts){
         l ? a[A_RESIDUAL3] + (l - 1) * NC : a[A_ENCODED],
         a[A_LN1] + l * NC, a[A_LN1_MEAN] + l * N, a[A_LN1_RSTD] + l * N,
@@ -287,7 +341,8 @@ float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targe
         /* x2 = x + attn(ln1(x)) */
         layernorm_forward(x.ln1, x.ln1_mean, x.ln1_rstd, x.res, w.ln1w, w.ln1b, N, C);
         linear_forward(x.qkv, x.ln1, w.qkvw, w.qkvb, N, C, 3 * C);
-        attention_forward(x.atty, x.att, x.qkv, B, T, NH, NH, C / NH);
+        if (A->plain) attention_forward(x.atty, x.att, x.qkv, B, T, NH, NH, C / NH);
+        else attention_tiled_forward(x.atty, x.att, x.qkv, B, T, NH, NH, C / NH);
         linear_forward(x.attproj, x.atty, w.projw, w.projb, N, C, C);
         residual_forward(x.res2, x.res, x.attproj, NC);
         /* x3 = x2 + mlp(ln2(x2)),  mlp(h) = fcproj(gelu(fc(h))) */
@@ -299,10 +354,20 @@ float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targe
     }
     const float *last = a[A_RESIDUAL3] + (L - 1) * NC;
     layernorm_forward(a[A_LNF], a[A_LNF_MEAN], a[A_LNF_RSTD], last, m->p[P_LNFW], m->p[P_LNFB], N, C);
-    /* logits = lnf @ wte^T: the output projection is the token embedding */
-    linear_forward(a[A_LOGITS], a[A_LNF], m->p[P_WTE], NULL, N, C, V);
+    /* logits = lnf @ wte^T: the output projection is the token embedding.
+     * Whole when plain or when they are the result (no targets); otherwise
+     * the loss makes them CE_CHUNK rows at a time in the scratch a[A_LOGITS]. */
+    if (!A->plain && !targets) {
+        if (!A->whole_logits) A->whole_logits = xmalloc((size_t)N * V * sizeof(float));
+        m->logits = A->whole_logits;
+    }
+    if (A->plain || !targets) linear_forward(m->logits, a[A_LNF], m->p[P_WTE], NULL, N, C, V);
     if (!targets) return m->mean_loss = -1;
-    crossentropy_forward(a[A_LOSSES], a[A_LSE], a[A_LOGITS], targets, N, V);
+    if (A->plain) crossentropy_forward(a[A_LOSSES], a[A_LSE], a[A_LOGITS], targets, N, V);
+    else {
+        m->logits = NULL;   /* not computed whole: no stale ones from an earlier call */
+        crossentropy_chunked_forward(a[A_LOSSES], a[A_LOGITS], a[A_LNF], m->p[P_WTE], targets, N, C, V);
+    }
     double sum = 0;
     for (int n = 0; n < N; n++) sum += a[A_LOSSES][n];
     return m->mean_loss = (float)(sum / N);
@@ -316,9 +381,14 @@ void gpt2_zero_grad(struct gpt2 *m)
     else memset(m->grads, 0, m->nparams * sizeof(float));
 }
 
+/* d of the activation buffers that backward ops accumulate into: zeroed
+ * before each use (the ops add, style.md 1). */
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof *p); }
+
 /* The forward pass run backwards, each op's backward accumulating into the
  * gradients of its inputs (ops.h).  Parameter gradients go to the grads
- * block; activation gradients to dacts, which is zeroed first. */
+ * block; activation gradients to dacts, one block's worth reused by every
+ * layer: block l's input gradient becomes block l - 1's output gradient. */
 void gpt2_backward(struct gpt2 *m, float scale)
 {
     struct acts *A = m->acts;
@@ -327,39 +397,57 @@ void gpt2_backward(struct gpt2 *m, float scale)
     const int B = m->B, T = m->T, V = m->cfg.vocab, C = m->cfg.dim, L = m->cfg.layers, NH = m->cfg.heads;
     const int N = B * T;
     long NC = (long)N * C;
-    if (!A->dbase) {
-        size_t total;
-        A->dbase = pblock_new(A->d, A->size, NUM_ACTS, &total);
-    }
-    memset(A->dbase, 0, A->total * sizeof(float));
+    if (!A->dbase) A->dbase = pblock_new(A->d, A->dsize, NUM_DACTS, &A->dtotal);
     float **a = A->a, **d = A->d, *g[GPT2_NPARAMS];
     for (int i = 0; i < GPT2_NPARAMS; i++) g[i] = m->grads + (m->p[i] - m->params);
+    float *dout = d[D_STREAM_OUT], *din = d[D_STREAM_IN];    /* the stream's gradient, swapped per block */
 
-    /* loss = scale * (1/N) sum_n losses[n]   =>   dlosses[n] = scale / N */
-    for (int n = 0; n < N; n++) d[A_LOSSES][n] = scale / N;
-    crossentropy_backward(d[A_LOGITS], d[A_LOSSES], a[A_LOGITS], a[A_LSE], A->targets, N, V);
-    /* logits = lnf @ wte^T: wte's second gradient (the embedding adds the first) */
-    linear_backward(d[A_LNF], g[P_WTE], NULL, d[A_LOGITS], a[A_LNF], m->p[P_WTE], N, C, V);
-    layernorm_backward(d[A_RESIDUAL3] + (L - 1) * NC, g[P_LNFW], g[P_LNFB], d[A_LNF],
+    /* loss = scale * (1/N) sum_n losses[n]   =>   dlosses[n] = scale / N
+     * logits = lnf @ wte^T: wte's second gradient (the embedding adds the first) */
+    zero(d[D_LNF], (size_t)NC);
+    if (A->plain) {
+        for (int n = 0; n < N; n++) d[D_LOSSES][n] = scale / N;
+        zero(d[D_LOGITS], A->dsize[D_LOGITS]);
+        crossentropy_backward(d[D_LOGITS], d[D_LOSSES], a[A_LOGITS], a[A_LSE], A->targets, N, V);
+        linear_backward(d[D_LNF], g[P_WTE], NULL, d[D_LOGITS], a[A_LNF], m->p[P_WTE], N, C, V);
+    } else {
+        /* the same, CE_CHUNK rows at a time, each chunk's logits made again */
+        crossentropy_chunked_backward(d[D_LNF], g[P_WTE], a[A_LOGITS], a[A_LNF], m->p[P_WTE], A->targets,
+                                      scale / N, N, C, V);
+    }
+    zero(dout, (size_t)NC);
+    layernorm_backward(dout, g[P_LNFW], g[P_LNFB], d[D_LNF],
                        a[A_RESIDUAL3] + (L - 1) * NC, m->p[P_LNFW], a[A_LNF_MEAN], a[A_LNF_RSTD], N, C);
 
     for (int l = L - 1; l >= 0; l--) {
         struct block_params w = block_params(m->p, l, (size_t)C), dw = block_params(g, l, (size_t)C);
-        struct block_acts x = block_acts(a, l, m), dx = block_acts(d, l, m);
+        struct block_acts x = block_acts(a, l, m);
+        /* this block's activation gradients: dx.res3 = dout arrives, dx.res = din leaves */
+        struct block_acts dx = {
+            din, d[D_LN1], NULL, NULL, d[D_QKV], d[D_ATTY], d[D_ATT], d[D_ATTPROJ], d[D_RESIDUAL2],
+            d[D_LN2], NULL, NULL, d[D_FCH], d[D_FCH_GELU], d[D_FCPROJ], dout,
+        };
+        float *accumulated[] = {dx.res, dx.ln1, dx.qkv, dx.atty, dx.attproj, dx.res2, dx.ln2, dx.fch,
+                                dx.fch_gelu, dx.fcproj};
+        size_t width[] = {1, 1, 3, 1, 1, 1, 1, 4, 4, 1};    /* in units of N C */
+        for (int k = 0; k < 10; k++) zero(accumulated[k], width[k] * NC);
         /* x3 = x2 + fcproj(gelu(fc(ln2(x2)))) */
         residual_backward(dx.res2, dx.fcproj, dx.res3, NC);
         linear_backward(dx.fch_gelu, dw.fcprojw, dw.fcprojb, dx.fcproj, x.fch_gelu, w.fcprojw, N, 4 * C, C);
         gelu_backward(dx.fch, dx.fch_gelu, x.fch, 4 * NC);
         linear_backward(dx.ln2, dw.fcw, dw.fcb, dx.fch, x.ln2, w.fcw, N, C, 4 * C);
         layernorm_backward(dx.res2, dw.ln2w, dw.ln2b, dx.ln2, x.res2, w.ln2w, x.ln2_mean, x.ln2_rstd, N, C);
-        /* x2 = x + proj(attention(qkv(ln1(x)))); dx.att is attention's scratch */
+        /* x2 = x + proj(attention(qkv(ln1(x)))); plain: dx.att is attention's scratch */
         residual_backward(dx.res, dx.attproj, dx.res2, NC);
         linear_backward(dx.atty, dw.projw, dw.projb, dx.attproj, x.atty, w.projw, N, C, C);
-        attention_backward(dx.qkv, dx.att, dx.atty, x.qkv, x.att, B, T, NH, NH, C / NH);
+        if (A->plain) attention_backward(dx.qkv, dx.att, dx.atty, x.qkv, x.att, B, T, NH, NH, C / NH);
+        else attention_tiled_backward(dx.qkv, dx.atty, x.atty, x.att, x.qkv, B, T, NH, NH, C / NH);
         linear_backward(dx.ln1, dw.qkvw, dw.qkvb, dx.qkv, x.ln1, w.qkvw, N, C, 3 * C);
         layernorm_backward(dx.res, dw.ln1w, dw.ln1b, dx.ln1, x.res, w.ln1w, x.ln1_mean, x.ln1_rstd, N, C);
+        /* block l's input is block l - 1's output */
+        float *t = dout; dout = din; din = t;
     }
-    embedding_backward(g[P_WTE], g[P_WPE], d[A_ENCODED], A->inputs, B, T, C);
+    embedding_backward(g[P_WTE], g[P_WPE], dout, A->inputs, B, T, C);
 }
 
 /* ==== optimizer ============================================================ */

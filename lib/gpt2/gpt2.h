@@ -76,10 +76,19 @@ struct gpt2 {
     float *p[GPT2_NPARAMS];         /* pointers into params */
     float *grads;                   /* same layout, allocated by the first backward */
     float *m, *v;                   /* AdamW moments, same layout, allocated by the first step */
+    /* How the forward and backward passes run (read at each forward):
+     * 0, the default: tiled attention with an online softmax (only each
+     *    row's log-sum-exp is kept, memory linear in T) and the output
+     *    projection + cross-entropy in row chunks, so the (B T, V) logits
+     *    never exist whole when there are targets;
+     * 1: the readable reference: every (T, T) attention matrix and the
+     *    whole logits are kept, as the walk-through in tfs-autograd(7)
+     *    describes.  tests/unit/test_gpt2.c holds the two to each other. */
+    int plain;
     /* Activations for the current (B, T): owned by gpt2.c, see there. */
     int B, T;
     void *acts;
-    float *logits;                  /* (B, T, V) after forward */
+    float *logits;                  /* (B, T, V) after a forward without targets, or any forward when plain */
     float *losses;                  /* (B, T) per-position loss after forward with targets */
     float mean_loss;                /* mean of losses, -1 when forward had no targets */
 };
@@ -98,8 +107,8 @@ size_t gpt2_nparams_nonpos(const struct gpt2 *m);
 double gpt2_flops_per_token(const struct gpt2 *m, int T);
 
 /* Forward pass over inputs (B, T).  With targets (B, T), fills losses and
- * returns the mean loss; with targets NULL, returns -1 and only logits are
- * valid.  (Re)allocates activations when B or T change.  inputs and
+ * returns the mean loss (logits are valid too only when m->plain); with
+ * targets NULL, returns -1 and only logits are valid.  (Re)allocates activations when B or T change.  inputs and
  * targets are copied (the backward pass uses the copies).  A token id >=
  * vocab or T > context dies with a message. */
 float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targets, int B, int T);

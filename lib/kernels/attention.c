@@ -169,13 +169,20 @@ void OPS(attention_tiled_forward)(real *out, real *lse, const real *qkv, int B, 
                     for (int r = 0; r < nq; r++) {
                         real *sr = S + r * TILE, mt = m[r], sum = 0;
                         int jn = i0 + r - j0 + 1 < nk ? i0 + r - j0 + 1 : nk;  /* keys j <= i */
-                        for (int j = 0; j < jn; j++) if (sr[j] > mt) mt = sr[j];
-                        real corr = exp(m[r] - mt);     /* exp(-inf) = 0 on the first tile */
-                        for (int j = 0; j < jn; j++) { sr[j] = exp(sr[j] - mt); sum += sr[j]; }
+                        #pragma omp simd reduction(max : mt)
+                        for (int j = 0; j < jn; j++) mt = sr[j] > mt ? sr[j] : mt;
+                        /* corr = exp(m_old - m_new), 0 on the first tile (m_old = -inf) */
+                        real corr = m[r] == -INFINITY ? 0 : OPS_EXP_NEG(mt - m[r]);
+                        /* exp(s - m) with s <= m: e^-a for a >= 0, as softmax_prefix */
+                        #pragma omp simd reduction(+ : sum)
+                        for (int j = 0; j < jn; j++) { sr[j] = OPS_EXP_NEG(mt - sr[j]); sum += sr[j]; }
                         for (int j = jn; j < nk; j++) sr[j] = 0;   /* masked: p = 0 */
                         l[r] = l[r] * corr + sum;
                         m[r] = mt;
-                        if (corr != 1) for (int d = 0; d < hs; d++) O[r * C + d] *= corr;
+                        if (corr != 1) {
+                            #pragma omp simd
+                            for (int d = 0; d < hs; d++) O[r * C + d] *= corr;
+                        }
                     }
                     /* O += P V  (nq, hs) */
                     OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hs, nk, 1, S, TILE,
@@ -227,7 +234,10 @@ void OPS(attention_tiled_backward)(real *dqkv, const real *dout, const real *out
                                      base + (size_t)j0 * D + koff, (int)D, 0, P, TILE);
                             for (int r = 0; r < nq; r++) {
                                 int jn = i0 + r - j0 + 1 < nk ? i0 + r - j0 + 1 : nk;
-                                for (int j = 0; j < jn; j++) P[r * TILE + j] = exp(P[r * TILE + j] - L[i0 + r]);
+                                real *pr = P + r * TILE, lr = L[i0 + r];
+                                /* s <= lse, so exp(s - lse) = e^-(lse - s), a >= 0 */
+                                #pragma omp simd
+                                for (int j = 0; j < jn; j++) pr[j] = OPS_EXP_NEG(lr - pr[j]);
                                 for (int j = jn; j < nk; j++) P[r * TILE + j] = 0;
                             }
                             /* dV += P^T dO */
@@ -236,9 +246,12 @@ void OPS(attention_tiled_backward)(real *dqkv, const real *dout, const real *out
                             /* dP = dO V^T, then dS = P (dP - D) */
                             OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hs, 1, dO + (size_t)i0 * C,
                                      (int)C, base + (size_t)j0 * D + voff, (int)D, 0, dS, TILE);
-                            for (int r = 0; r < nq; r++)
-                                for (int j = 0; j < nk; j++)
-                                    dS[r * TILE + j] = P[r * TILE + j] * (dS[r * TILE + j] - Di[i0 + r]);
+                            for (int r = 0; r < nq; r++) {
+                                real *dr = dS + r * TILE, dd = Di[i0 + r];
+                                const real *pr = P + r * TILE;
+                                #pragma omp simd
+                                for (int j = 0; j < nk; j++) dr[j] = pr[j] * (dr[j] - dd);
+                            }
                             /* dQ += scale dS K,  dK += scale dS^T Q */
                             OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hs, nk, scale, dS, TILE,
                                      base + (size_t)j0 * D + koff, (int)D, 1, dbase + (size_t)i0 * D + (size_t)h * hs, (int)D);

@@ -21,11 +21,11 @@
  * tests/unit/test_llama_ops.c:
  *  - plain: the (T, T) probabilities att (B, NH, T, T) are kept for the
  *    backward pass (zero above the diagonal), which needs a scratch buffer
- *    of the same size.  The readable reference; the custom level's path.
+ *    of the same size.  The readable reference (both levels' `plain` flag).
  *  - tiled: flash-attention's algorithm (Dao et al., 2022): keys are
  *    visited in 64 x 64 tiles with an online softmax, so only
  *    lse (B, NH, T) = log sum_j exp(s_ij) is kept, memory linear in T.
- *    The baseline level's path.
+ *    The path both levels, custom and baseline, train with.
  *
  * The source is written over the type `real` (float here).  The unit tests
  * compile attention.c a second time with real = double and every name

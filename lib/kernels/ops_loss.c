@@ -1,7 +1,8 @@
 /* ops_loss.c - softmax + cross-entropy, fused, for every model level (see
- * ops.h for the conventions): the custom level (gpt2/gpt2.c) on whole
- * logits, the baseline level (llama/llama.c) in row chunks together with
- * the output projection, the autograd level's cross_entropy op
+ * ops.h for the conventions): the custom and baseline levels (gpt2/gpt2.c,
+ * llama/llama.c) in row chunks together with the output projection, or on
+ * whole logits in their plain reference paths, the autograd level's
+ * cross_entropy op
  * (autograd/ag.c) forward and backward.  Fusing softmax and loss avoids
  * ever storing the probabilities: the forward pass keeps only lse, the log
  * of each row's normaliser, and the backward pass recomputes

@@ -1,7 +1,7 @@
 /* gpt2_dump.c - the C half of the PyTorch reference check (run by
  * tests/55-torch-reference.bats; the other half is gpt2_reference.py).
  *
- *   gpt2_dump DIR [--autograd] [--corrupt TENSOR]
+ *   gpt2_dump DIR [--autograd] [--plain] [--corrupt TENSOR]
  *
  * Builds a small GPT-2 (lib/gpt2/gpt2.c) from a fixed seed, runs one forward and
  * backward pass on a fixed batch and one AdamW step, and writes
@@ -14,6 +14,9 @@
  *                            weights after the step) for every parameter
  * --autograd runs the same model, weights and batch through the autograd
  * level (lib/autograd/ag_gpt2.c) instead of the custom level's hand-written backward.
+ * --plain runs the custom level's readable reference path (whole attention
+ * matrices and logits, gpt2.h) instead of its fast one (tiled attention,
+ * chunked loss).
  * --corrupt TENSOR adds 1% of its largest value to one element of the named
  * result tensor, so the test can show that the checker fails.
  */
@@ -56,14 +59,15 @@ int main(int argc, char **argv)
     blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
     blas_core_report(0, 0);
     const char *corrupt = NULL;
-    int autograd = 0, bad = argc < 2;
+    int autograd = 0, plain = 0, bad = argc < 2;
     for (int i = 2; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--autograd")) autograd = 1;
+        else if (!strcmp(argv[i], "--plain")) plain = 1;
         else if (!strcmp(argv[i], "--corrupt") && i + 1 < argc) corrupt = argv[++i];
         else bad = 1;
     }
     if (bad) {
-        fprintf(stderr, "usage: gpt2_dump DIR [--autograd] [--corrupt TENSOR]\n");
+        fprintf(stderr, "usage: gpt2_dump DIR [--autograd] [--plain] [--corrupt TENSOR]\n");
         return 2;
     }
     const char *dir = argv[1];
@@ -93,9 +97,14 @@ int main(int argc, char **argv)
     memcpy(before, m.params, m.nparams * sizeof *before);
 
     struct ag_gpt2 *g = autograd ? ag_gpt2_new(&m) : NULL;
-    float loss = g ? ag_gpt2_forward(g, in, tg, B, T) : gpt2_forward(&m, in, tg, B, T);
+    m.plain = plain;
+    /* the custom level's fast path makes whole logits only without targets
+     * (gpt2.h): take them from such a pass first */
+    if (!g) gpt2_forward(&m, in, NULL, B, T);
     float *logits = xmalloc((size_t)B * T * cfg.vocab * sizeof *logits);
-    memcpy(logits, g ? g->logits->data : m.logits, (size_t)B * T * cfg.vocab * sizeof *logits);
+    if (!g) memcpy(logits, m.logits, (size_t)B * T * cfg.vocab * sizeof *logits);
+    float loss = g ? ag_gpt2_forward(g, in, tg, B, T) : gpt2_forward(&m, in, tg, B, T);
+    if (g) memcpy(logits, g->logits->data, (size_t)B * T * cfg.vocab * sizeof *logits);
     if (g) { ag_gpt2_zero_grad(g); ag_gpt2_backward(g, 1.0f); }
     else { gpt2_zero_grad(&m); gpt2_backward(&m, 1.0f); }
     float *grads = xmalloc(m.nparams * sizeof *grads);

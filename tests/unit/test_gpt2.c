@@ -36,12 +36,14 @@ static const char *PNAMES[GPT2_NPARAMS] = {"wte", "wpe", "ln1w", "ln1b", "qkvw",
     "attprojb", "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"};
 
 /* Central differences of the mean loss against every parameter:
- * g_num = (L(p + h) - L(p - h)) / (2h), the losses summed in double. */
-TEST(gradcheck_whole_model)
+ * g_num = (L(p + h) - L(p - h)) / (2h), the losses summed in double.
+ * Run on both paths (gpt2.h, plain). */
+static void gradcheck_whole_model(int plain)
 {
     enum { B = 2, T = 5 };
     struct gpt2 m;
     gpt2_init(&m, &TINY);
+    m.plain = plain;
     big_weights(&m, 7);
     uint32_t in[B * T], tg[B * T];
     random_tokens(in, B * T, TINY.vocab, 1);
@@ -71,12 +73,63 @@ TEST(gradcheck_whole_model)
             if (err > 1e-4 + 5e-3 * fabs(num) && bad++ < 3)
                 fprintf(stderr, "  d%s[%zu]: numeric %.6g, backward %.6g\n", PNAMES[i], k, num, ana);
         }
-        printf("# d%-9s max |num - ana| = %.3g (max |grad| %.3g)\n", PNAMES[i], maxerr, maxg);
+        printf("# %s d%-9s max |num - ana| = %.3g (max |grad| %.3g)\n", plain ? "plain" : "fast ", PNAMES[i],
+               maxerr, maxg);
         CHECK(maxg > 1e-3);         /* the check saw real gradients */
         total_bad += bad;
     }
     CHECK(total_bad == 0);
     gpt2_free(&m);
+}
+
+TEST(gradcheck_whole_model_fast) { gradcheck_whole_model(0); }
+TEST(gradcheck_whole_model_plain) { gradcheck_whole_model(1); }
+
+/* The fast path (tiled attention, chunked loss) against the plain one, the
+ * readable reference, at a shape where both matter: T = 150 is three
+ * 64-key tiles, N = 300 rows two loss chunks of CE_CHUNK = 256.  The same
+ * math in another order: equal to float rounding. */
+TEST(fast_matches_plain)
+{
+    struct gpt2_config cfg = {.vocab = 53, .context = 160, .layers = 2, .heads = 4, .dim = 32};
+    enum { B = 2, T = 150 };
+    struct gpt2 m[2];
+    uint32_t *in = xmalloc(B * T * sizeof *in), *tg = xmalloc(B * T * sizeof *tg);
+    random_tokens(in, B * T, cfg.vocab, 21);
+    random_tokens(tg, B * T, cfg.vocab, 22);
+    float loss[2], *logits[2];
+    for (int k = 0; k < 2; k++) {
+        gpt2_init(&m[k], &cfg);
+        big_weights(&m[k], 5);
+        m[k].plain = k;
+        gpt2_forward(&m[k], in, NULL, B, T);        /* whole logits on both paths */
+        logits[k] = xmalloc((size_t)B * T * cfg.vocab * sizeof(float));
+        memcpy(logits[k], m[k].logits, (size_t)B * T * cfg.vocab * sizeof(float));
+        loss[k] = gpt2_forward(&m[k], in, tg, B, T);
+        gpt2_zero_grad(&m[k]);
+        gpt2_backward(&m[k], 1.0f);
+        gpt2_forward(&m[k], in + T, tg + T, 1, T);  /* a second micro-batch, another shape */
+        gpt2_backward(&m[k], 0.5f);
+    }
+    CHECK(m[0].logits == NULL && m[1].logits != NULL);  /* fast: no whole logits with targets */
+    double el = 0, maxl = 0, eg = 0, maxg = 0;
+    for (size_t i = 0; i < (size_t)B * T * cfg.vocab; i++) {
+        el = fmax(el, fabs(logits[0][i] - logits[1][i]));
+        maxl = fmax(maxl, fabs(logits[1][i]));
+    }
+    for (size_t i = 0; i < m[0].nparams; i++) {
+        eg = fmax(eg, fabs(m[0].grads[i] - m[1].grads[i]));
+        maxg = fmax(maxg, fabs(m[1].grads[i]));
+    }
+    printf("# fast vs plain: loss %.8g vs %.8g, max |logit diff| %.3g (of %.3g), max |grad diff| %.3g (of %.3g)\n",
+           loss[0], loss[1], el, maxl, eg, maxg);
+    CHECK(maxl > 1 && maxg > 1e-2);
+    CHECK_NEAR(loss[0], loss[1], 1e-5 * loss[1]);
+    CHECK(el <= 1e-5 * maxl);
+    CHECK(eg <= 1e-4 * maxg);
+    for (int k = 0; k < 2; k++) { free(logits[k]); gpt2_free(&m[k]); }
+    free(in);
+    free(tg);
 }
 
 /* backward(scale 1/2) on each half of a batch == backward(1) on the batch. */
@@ -249,7 +302,9 @@ TEST(bad_input)
 int main(void)
 {
     tfs_set_prog("test_gpt2");
-    RUN(gradcheck_whole_model);
+    RUN(gradcheck_whole_model_fast);
+    RUN(gradcheck_whole_model_plain);
+    RUN(fast_matches_plain);
     RUN(micro_batches_accumulate);
     RUN(kv_cache_matches_forward);
     RUN(adamw_step);
