@@ -36,7 +36,7 @@ static const struct optdef OPTS[] = {
 };
 
 static const struct progspec SPEC = {
-    "tfs-eval", "[OPTION]... CKPT [FILE | -]",
+    "tfs-eval", "[OPTION]... CKPT [FILE... | -]",
     "Score a token stream with the checkpoint CKPT (JSON: loss, perplexity, tokens, bits per\n"
     "byte) or each of its tokens (--token-loss), generate text from it (--prompt, --chat), or\n"
     "export it (--export-hf).",
@@ -84,9 +84,14 @@ int main(int argc, char **argv)
     if (modes > 1) usage_error("--prompt, --chat and --export-hf exclude each other");
     if (o.token_loss && (o.chat || o.export_dir))
         usage_error("--token-loss excludes %s", o.chat ? "--chat" : "--export-hf");
-    if (nops > 2 || (modes && nops > 1))
-        usage_error("unexpected operand '%s'", argv[p.optind + (modes ? 1 : 2)]);
-    if (nops == 2) o.input = argv[p.optind + 1];
+    if (modes && nops > 1)
+        usage_error("unexpected operand '%s'", argv[p.optind + 1]);
+    /* the stream to score: one file, or shards read as one (tokset.h) */
+    if (nops >= 2) {
+        o.input = argv[p.optind + 1];
+        o.inputs = (const char *const *)argv + p.optind + 1;
+        o.ninputs = (size_t)nops - 1;
+    }
     if ((o.prompt || o.chat) && !o.tokenizer)
         usage_error("%s needs --tokenizer, to turn text into tokens and back", o.chat ? "--chat" : "--prompt");
     blas_core_report(o.quiet, verbose);

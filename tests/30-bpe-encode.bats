@@ -388,3 +388,48 @@ PY
         [[ $stderr == "bpe-encode: $t/${c%%:*}: "*"${c#*:}"* ]] || { echo "$stderr"; false; }
     done
 }
+
+@test "bpe-encode --shard-size: numbered shards, each a whole stream, together the unsharded stream" {
+    T=$BATS_TEST_TMPDIR
+    bpe-encode -q -o "$T/one.bin" "$TOK" "$VAL"
+    mkdir "$T/sh" "$T/z"
+    run_tool bpe-encode -q --shard-size 20K -o "$T/sh/val" "$TOK" "$VAL"
+    [ "$status" -eq 0 ]
+    total=$(( ($(stat -c %s "$T/one.bin") - 1024) / 2 ))
+    n=$(ls "$T/sh" | wc -l)
+    [ "$n" -eq $(( (total + 19999) / 20000 )) ]
+    [ "$n" -ge 3 ]
+    [ -f "$T/sh/val_000000.bin" ] && [ -f "$T/sh/val_00000$((n - 1)).bin" ]
+    # each: this tokenizer's header, the count of its own tokens (20000 but the last)
+    for f in "$T"/sh/val_*.bin; do
+        read -r magic ver cnt vocab < <(od -A n -t d4 -N 16 "$f")
+        [ "$magic $ver $vocab" = "20240520 1 1200" ]
+        [ "$cnt" -eq $(( ($(stat -c %s "$f") - 1024) / 2 )) ]
+        [ "$f" = "$T/sh/val_00000$((n - 1)).bin" ] || [ "$cnt" -eq 20000 ]
+        cmp <(head -c 1024 "$f" | tail -c +13) <(head -c 1024 "$T/one.bin" | tail -c +13)
+    done
+    # the ids of the shards in order are the ids of the one stream
+    cmp <(for f in "$T"/sh/val_*.bin; do tail -c +1025 "$f"; done) <(tail -c +1025 "$T/one.bin")
+    # compressed shards hold the same ids (their header has no count)
+    run_tool bpe-encode -q -z -t 2 --shard-size 20K -o "$T/z/val" "$TOK" "$VAL"
+    [ "$status" -eq 0 ]
+    for f in "$T"/sh/val_*.bin; do
+        cmp <(zstd -dc "$T/z/$(basename "$f")" | tail -c +1025) <(tail -c +1025 "$f")
+    done
+    # a second run with larger shards leaves none of the first run's behind
+    run_tool bpe-encode -q --shard-size 50000 -o "$T/sh/val" "$TOK" "$VAL"
+    [ "$status" -eq 0 ]
+    [ "$(ls "$T/sh" | wc -l)" -eq $(( (total + 49999) / 50000 )) ]
+    cmp <(for f in "$T"/sh/val_*.bin; do tail -c +1025 "$f"; done) <(tail -c +1025 "$T/one.bin")
+}
+
+@test "bpe-encode --shard-size: needs -o, encoding and a positive size" {
+    run_tool bpe-encode --shard-size 100 "$TOK" "$VAL"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "bpe-encode: --shard-size needs encoding and -o PREFIX (shards are files)"* ]]
+    run_tool bpe-encode -d --shard-size 100 -o x "$TOK" "$VAL"
+    [ "$status" -eq 2 ]
+    run_tool bpe-encode --shard-size 0 -o x "$TOK" "$VAL"
+    [ "$status" -eq 2 ]
+    [ ! -e x_000000.bin ]
+}

@@ -2,6 +2,7 @@
 #include "run/evaluate.h"
 #include "model/checkpoint.h"
 #include "core/progress.h"
+#include "core/tokset.h"
 #include "run/sample.h"
 #include "run/token_loss.h"
 #include "tok/tokenizer.h"
@@ -99,7 +100,7 @@ static void count_bytes(void *ctx, const uint32_t *ids, size_t n)
 static struct tokr *open_stream(const struct eval_opts *o, const struct ckpt_info *info,
                                 const struct tokenizer *tok)
 {
-    struct tokr *r = tokr_open(o->input);
+    struct tokr *r = o->ninputs ? tokr_open_set(o->inputs, o->ninputs) : tokr_open(o->input);
     ckpt_check_stream(o->ckpt, info, r->name, r->h.vocab, r->h.fingerprint);
     if (tok && r->h.fingerprint && r->h.fingerprint != tok_fingerprint(tok))
         die("%s: encoded by tokenizer %016" PRIx64 ", not by %s (%016" PRIx64 ")", r->name,

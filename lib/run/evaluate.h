@@ -41,6 +41,8 @@ void eval_stream(struct model *m, struct tokr *r, int B, int T, uint64_t max_tok
 struct eval_opts {
     const char *ckpt;           /* checkpoint */
     const char *input;          /* token stream to score ("-" = stdin) */
+    const char *const *inputs;  /* or several: files, directories, globs (tokset.h) */
+    size_t ninputs;             /* 0: input alone */
     const char *tokenizer;      /* tokenizer file or NULL */
     const char *prompt;         /* generate after this text (NULL: score) */
     const char *export_dir;     /* --export-hf DIR, or NULL */
