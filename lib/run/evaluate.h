@@ -49,6 +49,9 @@ struct eval_opts {
     int chat;                   /* interactive loop */
     int token_loss;             /* per-token losses of --prompt or the stream (token_loss.h) */
     int predictions;            /* --token-loss: the most likely next tokens listed */
+    const char *attention;      /* --attention LAYER[:HEAD] (attention_map.h), or NULL */
+    int att_layer, att_head;    /* parsed from it; head -1: the mean over the heads */
+    const char *heatmap;        /* --heatmap PNG, or NULL */
     int batch;
     uint64_t max_tokens;        /* score at most this many tokens (0: all) */
     size_t new_tokens;          /* generate up to this many tokens */
