@@ -12,7 +12,7 @@
 #include <string.h>
 
 enum { O_FIELD = 256, O_RAW, O_ALLOW, O_NOSPECIAL, O_SKIPBAD, O_EXPORT, O_INFO, O_BOS, O_EOS, O_NOSEP, O_PATTERN,
-       O_SPECIAL, O_SPECIALFILE, O_SHARD_SIZE };
+       O_SPECIAL, O_SPECIALFILE, O_SHARD_SIZE, O_REFERENCE };
 
 static const struct optdef OPTS[] = {
     { 'o', "output", "FILE", "-", "write to FILE instead of stdout (atomically)" },
@@ -30,6 +30,7 @@ static const struct optdef OPTS[] = {
     { O_PATTERN, "pattern", "P", NULL, "a rank file's pre-tokenization: gpt2, cl100k, o200k or a PCRE2 regex" },
     { O_SPECIAL, "special", "TEXT=ID", NULL, "a rank file's special token (repeatable)" },
     { O_SPECIALFILE, "special-file", "FILE", NULL, "a rank file's special tokens, a JSON object {\"TEXT\": ID}" },
+    { O_REFERENCE, "reference", NULL, NULL, "encode with the simple reference algorithms (PCRE2, rank-ordered merge)" },
     { 'f', "force", NULL, NULL, "write a binary token stream even to a terminal" },
     { 'q', "quiet", NULL, NULL, "no progress display" },
     { O_SKIPBAD, "skip-bad", NULL, NULL, "skip malformed JSONL lines (counted) instead of stopping" },
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
         case O_PATTERN: o.load.pattern = arg; break;
         case O_SPECIAL: special[o.load.nspecial++] = arg; break;
         case O_SPECIALFILE: o.load.special_file = arg; break;
+        case O_REFERENCE: tok_use_reference(1); break;
         case 'f': o.force = 1; break;
         case 'q': o.quiet = 1; break;
         case O_SKIPBAD: o.skip_bad = 1; break;

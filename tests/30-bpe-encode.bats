@@ -177,6 +177,42 @@ Try 'bpe-encode --help'." ]
     [ "$status" -eq 1 ]
 }
 
+@test "bpe-encode: the fast encoder gives --reference's ids (parity corpus, mixed scripts, invalid UTF-8)" {
+    node_refs
+    local d="$BATS_FILE_TMPDIR" t="$BATS_TEST_TMPDIR"
+    # the parity corpus, then random bytes cut into JSON strings, and
+    # random bytes whole (--raw)
+    head -c 200000 /dev/urandom > "$t/r.bin"
+    python3 -c 'import json, sys, random
+random.seed(5)
+atoms = ["a", "Z", "\u00e9", "\u0416", "\u4e2d", " ", "  ", "\n", "\r\n", "\t", "\u3000", "\u0085",
+         "\u0301", "\u01c5", "\u02b0", "'"'"'s", "'"'"'LL", "\u017f", "123456", "\u0663", "/", "!?", "\U0001F600"]
+for i in range(1000):
+    s = "".join(random.choice(atoms) for _ in range(random.randint(1, 60)))
+    print(json.dumps({"text": s}))' > "$t/mixed.jsonl"
+    for v in gpt2 cl100k o200k; do
+        for f in "$d/parity.jsonl" "$t/mixed.jsonl"; do
+            bpe-encode -o "$t/fast.bin" "$d/$v.tiktoken" "$f"
+            bpe-encode --reference -o "$t/ref.bin" "$d/$v.tiktoken" "$f"
+            cmp "$t/fast.bin" "$t/ref.bin"
+        done
+        bpe-encode --raw -o "$t/fast.bin" "$d/$v.tiktoken" "$t/r.bin"
+        bpe-encode --raw --reference -o "$t/ref.bin" "$d/$v.tiktoken" "$t/r.bin"
+        cmp "$t/fast.bin" "$t/ref.bin"
+    done
+    # and the mixed documents are tiktoken's ids too
+    bpe-encode -o "$t/c.bin" "$d/cl100k.tiktoken" "$t/mixed.jsonl"
+    node "$REF" parity tiktoken cl100k_base "$t/mixed.jsonl" "$t/c.bin"
+    bpe-encode -o "$t/o.bin" "$d/o200k.tiktoken" "$t/mixed.jsonl"
+    node "$REF" parity tiktoken o200k_base "$t/mixed.jsonl" "$t/o.bin"
+}
+
+@test "bpe-encode: the Unicode class table is what gen_uclass.py makes from unicode-data" {
+    [ -r /usr/share/unicode/UnicodeData.txt ] || skip "Debian package unicode-data not installed (tests/deps check)"
+    python3 "$TFS_ROOT/lib/tok/gen_uclass.py" > "$BATS_TEST_TMPDIR/u.c"
+    cmp "$BATS_TEST_TMPDIR/u.c" "$TFS_ROOT/lib/tok/uclass_data.c"
+}
+
 @test "bpe-encode: tokenizer.json exports load in HF tokenizers and encode identically" {
     node_refs
     local d="$BATS_FILE_TMPDIR"
