@@ -32,8 +32,9 @@ same_loss() {
     local s=${2:-$D/s.bin}
     run_tool tfs-eval -q --max-tokens 64 "$1" "$s"
     [ "$status" -eq 0 ] || return 1
-    local ours=$output
-    run_tool hfm loss "$1" "$s" 64
+    local ours=$output ref=$1
+    [ -f "$1" ] && ref=$(dirname "$1")
+    run_tool hfm loss "$ref" "$s" 64
     [ "$status" -eq 0 ] || return 1
     /usr/bin/python3 -c 'import json, sys
 a, b = json.loads(sys.argv[1])["loss"], json.loads(sys.argv[2])["loss"]
