@@ -9,6 +9,15 @@
  *   hfcache.h), write its rows (datafile.h), flush; stop at --limit.
  * With --limit, a large Parquet file that is not cached is read by HTTP
  * Range requests instead (its footer, then one row group at a time).
+ *
+ * -j N: without --limit, N files download at once, ahead of the one being
+ * converted (fetchpool.h); the rows still come in the files' order.
+ *
+ * --shard I/N: share I of N of the split.  With at least N files, share I
+ * is the contiguous block of files [I F / N, (I + 1) F / N) (F files);
+ * with fewer, every share reads the whole split and keeps the rows
+ * [I R / N, (I + 1) R / N) of its R rows.  Either way the shares 0 .. N-1,
+ * one after the other, are the split, each row once, in order.
  */
 #ifndef TFS_HFFETCH_H
 #define TFS_HFFETCH_H
@@ -26,6 +35,8 @@ struct hf_opts {
     int offline, quiet;
     int allow_partial;      /* accept the Hub's conversion of only part of a split */
     int64_t max_memory;     /* Parquet decode budget in bytes; 0: the default */
+    int jobs;               /* downloads at once (fetchpool.h); <= 1: one at a time */
+    int shard_i, shard_n;   /* --shard I/N: this share of the split; shard_n 0: all */
 };
 
 /* Returns the exit status (0); errors die with exit 1. */
