@@ -18,7 +18,7 @@
  * for its commit when there is one, else from the Hub (and saved).
  * *sha is set to the commit.  Online, resolving a branch name costs one
  * request; everything else comes from the cache when it can. */
-static json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, const char *rev, char **sha)
+json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, const char *rev, char **sha)
 {
     json_t *info = NULL;
     char *what = xasprintf("dataset '%s', revision '%s'", repo, rev);
@@ -151,6 +151,27 @@ static void need_bytes(void *arg, int64_t off, int64_t len)
 }
 
 static void remove_file(void *path) { unlink(path); }
+
+int64_t parquet_rows_by_ranges(struct hub *h, const char *repo, const char *sha, const struct hf_file *f)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *tmp = xasprintf("%s/hf-fetch-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemp(tmp);
+    if (fd < 0) die_errno("cannot create a temporary file in %s", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    tfs_on_die(remove_file, tmp);
+    if (ftruncate(fd, f->size) != 0) die_errno("%s", tmp);
+    struct ranges r = { h, repo, sha, f->path, fd, f->size, 0, 0, 0, NULL };
+    /* the footer only: its length and the footer itself, by ranges */
+    struct pq_file *pq = pq_open_lazy(tmp, f->size, need_bytes, &r, 0);
+    int64_t rows = pq_num_rows(pq);
+    pq_close(pq);
+    tfs_on_die_remove(remove_file, tmp);
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    free(r.have);
+    return rows;
+}
 
 static int64_t parquet_by_ranges(struct hub *h, const char *repo, const char *sha, const struct hf_file *f,
                                  const char *name, const struct row_sel *sel, struct jbuf *out, int64_t limit)
