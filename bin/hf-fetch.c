@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { O_OFFLINE = 256, O_LIST, O_FILE, O_PARTIAL, O_MAXMEM, O_SHARD };
+enum { O_OFFLINE = 256, O_LIST, O_FILE, O_PARTIAL, O_MAXMEM, O_SHARD, O_JSON };
 
 static const struct optdef OPTS[] = {
     { 'c', "config",   "NAME", NULL,   "dataset configuration (default: the dataset's default)" },
@@ -23,7 +23,8 @@ static const struct optdef OPTS[] = {
     { O_FILE, "file",  "FILE", NULL,   "convert a local .parquet/.jsonl/.json/.txt file instead of a dataset" },
     { O_PARTIAL, "allow-partial", NULL, NULL, "accept the Hub's Parquet conversion of only part of a split" },
     { O_MAXMEM, "max-memory", "SIZE", NULL, "let decoding a Parquet file allocate up to SIZE bytes (M, G, Mi, Gi; default: see hf-fetch(1))" },
-    { O_LIST, "list",  NULL,   NULL,   "print the dataset aliases of the registry and exit" },
+    { O_LIST, "list",  NULL,   NULL,   "print the registry's aliases; with REPO|ALIAS, its configs, splits and files (sizes, rows)" },
+    { O_JSON, "json",  NULL,   NULL,   "with --list REPO: one JSON object per split instead of a table" },
     { 'q', "quiet",    NULL,   NULL,   "no progress display and no warnings" },
     { 0, NULL, NULL, NULL, NULL }
 };
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     struct hf_opts o = { .limit = -1, .jobs = 4 };
-    int list = 0;
+    int list = 0, json = 0;
     struct opts p;
     const char *arg;
     int c;
@@ -73,13 +74,19 @@ int main(int argc, char **argv)
         }
         case O_MAXMEM: o.max_memory = (int64_t)parse_size("--max-memory", arg, 1, INT64_MAX); break;
         case O_LIST: list = 1; break;
+        case O_JSON: json = 1; break;
         case 'q': o.quiet = 1; break;
         }
     }
     int nargs = argc - p.optind, first = p.optind;
     opts_free(&p);
+    if (json && !(list && nargs)) usage_error("--json goes with --list REPO|ALIAS");
+    if (list && nargs == 1) {
+        o.target = argv[first];
+        return hf_list(&o, json);
+    }
     if (list) {
-        if (nargs) usage_error("--list takes no operand");
+        if (nargs) usage_error("--list takes one operand at most");
         hf_alias_list(stdout);
         if (fflush(stdout) != 0) die_errno("write error");
         return 0;

@@ -352,6 +352,17 @@ Try 'hf-fetch --help'." ]
     [ "$(nreq '^cdn GET .* range=-')" -eq 0 ]
     [ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ]                   # no temporary file left
     [ ! -e "$(cache groups)/blobs" ] || [ -z "$(ls -A "$(cache groups)/blobs")" ]   # nothing partial cached
+    # the ranges read are kept (rangecache.h): the same rows again need no request
+    : > "$HUB_ROOT/requests.log"
+    HF_FETCH_RANGE_MIN=100000 run_tool hf-fetch test/groups -n 2 --columns text
+    [ "$status" -eq 0 ]
+    [ "${lines[1]}" = '{"text": "row 00001 bcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija"}' ]
+    [ "$(nreq '^cdn GET')" -eq 0 ]
+    [ "$(wc -l < "$HF_HOME/tfs-hf-fetch/datasets--test--groups/ranges/$(sha256sum "$TFS_ROOT/tests/fixtures/hub/groups.parquet" | cut -c1-64).ranges")" -eq 3 ]
+    # more rows: only the ranges not yet held
+    HF_FETCH_RANGE_MIN=100000 run_tool hf-fetch test/groups -n 2 --columns text,n
+    [ "$status" -eq 0 ]
+    [ "$(nreq '^cdn GET')" -eq 1 ]
     # rows from the last row group; a server that ignores Range still works
     faults '[{"port": "cdn", "path": "/cdn/", "ignore_range": true}]'
     HF_FETCH_RANGE_MIN=100000 run_tool hf-fetch test/groups -n 4500 --columns n
@@ -1036,4 +1047,49 @@ EOF2
     requires script
     script -qfc "hf-fetch -j 2 test/many > /dev/null" "$BATS_TEST_TMPDIR/tty" > /dev/null
     grep -qE 'files \[#*\] 100% .*32/32 files, 125 rows, 0\.0 MB, [0-9.]+ MB/s' "$BATS_TEST_TMPDIR/tty"
+}
+
+@test "hf-fetch --list REPO: configs, splits, files with sizes and rows (footers by Range), as a table or JSON" {
+    requires jq
+    run_tool hf-fetch --list test/stories
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "CONFIG           SPLIT        FORMAT    FILES          BYTES         ROWS    CARD_ROWS" ]
+    fx="$TFS_ROOT/tests/fixtures/hub"
+    s0=$(stat -c %s "$fx/stories-train-0.parquet") s1=$(stat -c %s "$fx/stories-train-1.parquet")
+    sv=$(stat -c %s "$fx/stories-validation.parquet")
+    [[ ${lines[1]} =~ ^default\ +train\ +parquet\ +2\ +$((s0 + s1))\ +10\ +\?$ ]]
+    [[ ${lines[2]} =~ ^\ +$s0\ +5\ \ data/train-00000-of-00002-a1b2.parquet$ ]]
+    [[ ${lines[4]} =~ ^default\ +validation\ +parquet\ +1\ +$sv\ +3\ +\?$ ]]
+    # the rows come from the footers, read by Range requests: nothing downloaded whole
+    [ "$(nreq 'cdn GET /cdn/.*range=-')" -eq 0 ]
+    [ "$(nreq 'cdn GET /cdn/.*range=bytes=')" -ge 3 ]
+    run_tool hf-fetch --list --json test/stories
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 2 ]
+    [ "$(jq -c '[.config, .split, .format, .nfiles, .bytes, .rows, [.files[].rows]]' <<<"${lines[0]}")" = "[\"default\",\"train\",\"parquet\",2,$((s0 + s1)),10,[5,5]]" ]
+    [ "$(jq -r '.files[1].path' <<<"${lines[0]}")" = "data/train-00001-of-00002-a1b2.parquet" ]
+    # configs from the card; JSON Lines files: rows unknown without reading them
+    run_tool hf-fetch --list --json test/configs
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '[.config, .split, .format, .nfiles, (.rows | tostring)] | join(" ")' <<<"$output")" = "en train jsonl 1 null
+en test jsonl 1 null
+fr train jsonl 2 null" ]
+    # --config narrows it
+    run_tool hf-fetch --list --json --config fr test/configs
+    [ "${#lines[@]}" -eq 1 ]
+    # the footers were kept (rangecache.h): listing again asks the CDN nothing
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch --list test/stories
+    [[ ${lines[1]} =~ \ 10\ +\?$ ]]
+    [ "$(nreq 'cdn GET')" -eq 0 ]
+    # fetched files are counted from the cache, offline too
+    hf-fetch -q test/stories > /dev/null
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch --list --offline test/stories
+    [ "$status" -eq 0 ]
+    [[ ${lines[1]} =~ \ 10\ +\?$ ]]
+    [ -z "$(requests)" ]
+    run_tool hf-fetch --json test/stories
+    [ "$status" -eq 2 ]
+    [[ $stderr == "hf-fetch: --json goes with --list REPO|ALIAS"* ]]
 }

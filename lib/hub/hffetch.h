@@ -23,6 +23,7 @@
 #define TFS_HFFETCH_H
 
 #include <stdint.h>
+#include <jansson.h>
 
 struct hf_opts {
     const char *target;     /* repo id (org/name) or registry alias */
@@ -41,5 +42,18 @@ struct hf_opts {
 
 /* Returns the exit status (0); errors die with exit 1. */
 int hf_fetch(const struct hf_opts *o);
+
+/* hf-fetch --list REPO|ALIAS (hflist.c): the configs, splits and files of
+ * the dataset with their sizes and row counts (Parquet footers, read from
+ * the cache or by Range requests; the card's dataset_info), as a table or,
+ * with json, one JSON object per split. */
+int hf_list(const struct hf_opts *o, int json);
+
+/* Shared by hffetch.c and hflist.c. */
+struct hub;
+struct hfcache;
+struct hf_file;
+json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, const char *rev, char **sha);
+int64_t parquet_rows_by_ranges(struct hub *h, const struct hfcache *c, const char *sha, const struct hf_file *f);
 
 #endif
