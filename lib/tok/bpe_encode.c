@@ -134,6 +134,7 @@ static inline void emit(struct tok_encoder *e, uint32_t id)
 static uint32_t token_id(const struct tokenizer *t, const unsigned char *s, size_t n, size_t room)
 {
     uint32_t id;
+    if (n == 2) return t->pair2[s[0] | s[1] << 8];
     if (n <= STOK_MAX) {
         uint64_t w0, w1;
         stok_key(s, n, room, &w0, &w1);
@@ -279,7 +280,7 @@ static void merge_short(struct tok_encoder *e, const unsigned char *s, size_t n)
     size_t m = n;
     for (size_t i = 0; i <= n; i++) b[i] = (uint8_t)i;
     for (size_t i = 0; i < n; i++) id[i] = t->byte_id[s[i]];
-    for (size_t i = 0; i + 1 < n; i++) r[i] = token_id(t, s + i, 2, room - i);
+    for (size_t i = 0; i + 1 < n; i++) r[i] = t->pair2[s[i] | s[i + 1] << 8];   /* two-byte tokens: a direct table */
     while (m > 1) {
         size_t best = 0;
         for (size_t i = 1; i + 1 < m; i++) if (r[i] < r[best]) best = i;    /* '<': the leftmost on ties */

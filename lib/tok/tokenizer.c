@@ -125,11 +125,16 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
         *v = id;
         if (t->len[id] == 1) t->byte_id[(unsigned char)t->blob[t->off[id]]] = id;
     }
+    t->pair2 = xmalloc(65536 * sizeof *t->pair2);
+    for (size_t i = 0; i < 65536; i++) t->pair2[i] = TOK_NONE;
     stok_init(&t->stok, t->ids.n);
     for (uint32_t id = 0; id < t->vocab; id++) {
         if (t->len[id] == TOK_NONE || t->len[id] > STOK_MAX) continue;
         const uint64_t *v = bytemap_get(&t->ids, t->blob + t->off[id], t->len[id]);
-        if (v && *v == id) stok_put(&t->stok, (const unsigned char *)t->blob + t->off[id], t->len[id], id);
+        if (!v || *v != id) continue;
+        const unsigned char *b = (const unsigned char *)t->blob + t->off[id];
+        stok_put(&t->stok, b, t->len[id], id);
+        if (t->len[id] == 2 && t->is_special[id] == TOK_REGULAR) t->pair2[b[0] | b[1] << 8] = id;
     }
     /* tok.bin and rank files cover every byte; a tokenizer.json trained by
      * HF covers the bytes its corpus held, and drops (or maps to its unk
@@ -197,6 +202,7 @@ void tok_free(struct tokenizer *t)
     free(t->rw); free(t->space_sym);
     if (t->ids.slot) bytemap_free(&t->ids);
     stok_free(&t->stok);
+    free(t->pair2);
     if (t->pairs.key) u64map_free(&t->pairs);
     free(t);
 }

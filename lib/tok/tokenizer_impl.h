@@ -73,6 +73,7 @@ struct tokenizer {
     uint32_t byte_id[256];      /* id of each one-byte token */
     struct bytemap ids;         /* regular token bytes -> id */
     struct stok_table stok;     /* the same for the tokens of at most STOK_MAX bytes */
+    uint32_t *pair2;            /* (65536) the regular token of the two bytes a | b << 8, or TOK_NONE */
     struct u64map pairs;        /* left << 32 | right -> rank << 32 | merged id */
     uint64_t fingerprint;
 };
