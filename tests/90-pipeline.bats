@@ -195,3 +195,16 @@ print(-sum(c / n * math.log(c / n) for c in collections.Counter(ids).values()))'
     run "$TFS_ROOT/tests/tools/st-compare" "$W/fw1/model.safetensors" "$W/fw2a/model.safetensors"
     [ "$status" -eq 0 ]
 }
+
+@test "pipeline: tinystories.mk encodes the training stories in shares and trains on the shards" {
+    small_demo_assets "$W/ts-assets" 100
+    run_tool make -s -f "$TFS_ROOT/pipelines/tinystories.mk" -j 2 BIN="$TFS_BUILD/bin" ASSETS="$W/ts-assets" \
+        OUT="$W/ts" SHARES=3 SHARD_SIZE=30K VOCAB=300 CONFIG=tiny THREADS=1 evaluate
+    [ "$status" -eq 0 ]
+    [ -f "$W/ts/model.safetensors" ]
+    [ "$(ls "$W"/ts/tokens/*/train_*.bin | wc -l)" -ge 3 ]
+    # one stream after the other, the shares are the training stories
+    bpe-encode -q "$W/ts/tok.bin" "$W/ts/train.jsonl.zst" > "$W/ts-all.bin"
+    cmp <(for f in "$W"/ts/tokens/*/train_*.bin; do tail -c +1025 "$f"; done) <(tail -c +1025 "$W/ts-all.bin")
+    [[ ${lines[-1]} =~ ^\{\"loss\":\ [0-9.]+, ]]
+}
