@@ -9,9 +9,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { O_FIELD = 256, O_RAW, O_ALLOW, O_NOSPECIAL, O_SKIPBAD, O_EXPORT, O_INFO, O_BOS, O_EOS, O_NOSEP, O_PATTERN,
-       O_SPECIAL, O_SPECIALFILE };
+       O_SPECIAL, O_SPECIALFILE, O_SHARD_SIZE, O_REFERENCE };
 
 static const struct optdef OPTS[] = {
     { 'o', "output", "FILE", "-", "write to FILE instead of stdout (atomically)" },
@@ -19,6 +20,7 @@ static const struct optdef OPTS[] = {
     { O_RAW, "raw", NULL, NULL, "plain bytes: encode each input whole as one document; decode to bytes, not JSONL" },
     { O_FIELD, "field", "NAME", "text", "the JSON field holding each document's text" },
     { 'z', "zstd", NULL, NULL, "compress the token stream with zstd" },
+    { O_SHARD_SIZE, "shard-size", "TOKENS", NULL, "write shards of TOKENS tokens, -o PREFIX -> PREFIX_000000.bin, ..." },
     { 't', "threads", "N", "1", "encode documents in parallel (output order is kept)" },
     { O_ALLOW, "allow-special", NULL, NULL, "special tokens' text in the input becomes their id" },
     { O_NOSPECIAL, "no-special", NULL, NULL, "special tokens' text is ordinary text, also for a tokenizer.json" },
@@ -28,6 +30,7 @@ static const struct optdef OPTS[] = {
     { O_PATTERN, "pattern", "P", NULL, "a rank file's pre-tokenization: gpt2, cl100k, o200k or a PCRE2 regex" },
     { O_SPECIAL, "special", "TEXT=ID", NULL, "a rank file's special token (repeatable)" },
     { O_SPECIALFILE, "special-file", "FILE", NULL, "a rank file's special tokens, a JSON object {\"TEXT\": ID}" },
+    { O_REFERENCE, "reference", NULL, NULL, "encode with the simple reference algorithms (PCRE2, rank-ordered merge)" },
     { 'f', "force", NULL, NULL, "write a binary token stream even to a terminal" },
     { 'q', "quiet", NULL, NULL, "no progress display" },
     { O_SKIPBAD, "skip-bad", NULL, NULL, "skip malformed JSONL lines (counted) instead of stopping" },
@@ -87,6 +90,7 @@ int main(int argc, char **argv)
         case O_RAW: o.raw = 1; break;
         case O_FIELD: o.field = arg; break;
         case 'z': o.zstd = 1; break;
+        case O_SHARD_SIZE: o.shard_size = parse_size("--shard-size", arg, 1, UINT64_MAX); break;
         case 't': o.threads = (int)parse_long("--threads", arg, 1, 256); break;
         case O_ALLOW: o.allow_special = 1; break;
         case O_NOSPECIAL: o.no_special = 1; break;
@@ -96,6 +100,7 @@ int main(int argc, char **argv)
         case O_PATTERN: o.load.pattern = arg; break;
         case O_SPECIAL: special[o.load.nspecial++] = arg; break;
         case O_SPECIALFILE: o.load.special_file = arg; break;
+        case O_REFERENCE: tok_use_reference(1); break;
         case 'f': o.force = 1; break;
         case 'q': o.quiet = 1; break;
         case O_SKIPBAD: o.skip_bad = 1; break;
@@ -108,6 +113,8 @@ int main(int argc, char **argv)
     o.inputs = p.argv + p.optind + 1;
     o.ninputs = p.argc - p.optind - 1;
     o.load.special = special;
+    if (o.shard_size && (decode || strcmp(o.output, "-") == 0))
+        usage_error("--shard-size needs encoding and -o PREFIX (shards are files)");
     if (decode && o.zstd) usage_error("--zstd applies to encoding; decoded text is not compressed");
     if (o.no_sep && (o.bos || o.eos)) usage_error("--no-sep and --bos/--eos exclude each other");
     if (o.no_special && o.allow_special) usage_error("--no-special and --allow-special exclude each other");

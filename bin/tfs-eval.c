@@ -6,14 +6,17 @@
  */
 #include "core/blas_core.h"
 #include "kernels/isa.h"
+#include "run/attention_map.h"
 #include "run/evaluate.h"
 #include "core/opts.h"
 #include "core/xio.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 enum { O_TOKENIZER = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_SAMPLES, O_CHAT, O_EXPORT,
-       O_MAX_TOKENS, O_THREADS, O_VERBOSE, O_TOKEN_LOSS, O_PREDICTIONS };
+       O_MAX_TOKENS, O_THREADS, O_VERBOSE, O_TOKEN_LOSS, O_PREDICTIONS,
+       O_ATTENTION, O_HEATMAP };
 
 static const struct optdef OPTS[] = {
     { 'b', "batch", "N", "8", "windows per forward pass when scoring (does not change the result)" },
@@ -22,6 +25,8 @@ static const struct optdef OPTS[] = {
     { O_PROMPT, "prompt", "TEXT", NULL, "generate a continuation of TEXT (may be empty) instead of scoring" },
     { O_TOKEN_LOSS, "token-loss", NULL, NULL, "the loss of each token of the stream or --prompt TEXT, and the model's top predictions, as JSON Lines (coloured text on a terminal)" },
     { O_PREDICTIONS, "predictions", "N", "5", "with --token-loss: the N most likely next tokens listed for each token" },
+    { O_ATTENTION, "attention", "LAYER[:HEAD]", NULL, "the attention weights of layer LAYER (from 0), one HEAD or the mean of all, over the tokens of --prompt TEXT or the first of the stream, as a matrix file" },
+    { O_HEATMAP, "heatmap", "PNG", NULL, "with --attention: also draw the matrix as a PNG heat map, the tokens on both axes (needs gnuplot)" },
     { 'n', "new-tokens", "N", "200", "generate up to N tokens (fewer when end-of-text comes)" },
     { O_TEMP, "temperature", "T", "1", "sampling temperature; 0 always takes the most likely token" },
     { O_TOPK, "top-k", "K", "0", "sample among the K most likely tokens (0: all)" },
@@ -37,9 +42,9 @@ static const struct optdef OPTS[] = {
 };
 
 static const struct progspec SPEC = {
-    "tfs-eval", "[OPTION]... CKPT [FILE | -]",
+    "tfs-eval", "[OPTION]... CKPT [FILE... | -]",
     "Score a token stream with the checkpoint CKPT (JSON: loss, perplexity, tokens, bits per\n"
-    "byte) or each of its tokens (--token-loss), generate text from it (--prompt, --chat), or\n"
+    "byte) or each of its tokens (--token-loss), show where a layer attends (--attention), generate text from it (--prompt, --chat), or\n"
     "export it (--export-hf).",
     NULL, OPTS
 };
@@ -72,6 +77,12 @@ int main(int argc, char **argv)
         case O_CHAT: o.chat = 1; break;
         case O_EXPORT: o.export_dir = arg; break;
         case O_TOKEN_LOSS: o.token_loss = 1; break;
+        case O_ATTENTION:
+            if (attention_parse(arg, &o.att_layer, &o.att_head))
+                usage_error("--attention takes LAYER or LAYER:HEAD, numbers from 0 (got '%s')", arg);
+            o.attention = arg;
+            break;
+        case O_HEATMAP: o.heatmap = arg; break;
         case O_PREDICTIONS: o.predictions = (int)parse_long("--predictions", arg, 0, 1000); break;
         case O_THREADS: o.threads = (int)parse_long("--threads", arg, 1, 4096); break;
         case 'q': o.quiet = 1; break;
@@ -86,13 +97,25 @@ int main(int argc, char **argv)
     if (modes > 1) usage_error("--prompt, --chat and --export-hf exclude each other");
     if (o.token_loss && (o.chat || o.export_dir))
         usage_error("--token-loss excludes %s", o.chat ? "--chat" : "--export-hf");
-    if (nops > 2 || (modes && nops > 1))
-        usage_error("unexpected operand '%s'", argv[p.optind + (modes ? 1 : 2)]);
-    if (nops == 2) o.input = argv[p.optind + 1];
+    if (o.attention && (o.chat || o.export_dir || o.token_loss))
+        usage_error("--attention excludes %s", o.chat ? "--chat" : o.export_dir ? "--export-hf" : "--token-loss");
+    if (o.heatmap && !o.attention) usage_error("--heatmap draws the matrix of --attention: give both");
+    if (o.heatmap && (!*o.heatmap || !strcmp(o.heatmap, "-")))
+        usage_error("--heatmap needs the name of a PNG file to write");
+    if (modes && nops > 1)
+        usage_error("unexpected operand '%s'", argv[p.optind + 1]);
+    /* the stream to score: one file, or shards read as one (tokset.h) */
+    if (nops >= 2) {
+        o.input = argv[p.optind + 1];
+        o.inputs = (const char *const *)argv + p.optind + 1;
+        o.ninputs = (size_t)nops - 1;
+    }
     if ((o.prompt || o.chat) && !o.tokenizer)
         usage_error("%s needs --tokenizer, to turn text into tokens and back", o.chat ? "--chat" : "--prompt");
     blas_core_report(o.quiet, verbose);
     isa_report(o.quiet, verbose);
+    if (o.max_tokens && o.attention && o.prompt)
+        usage_error("--max-tokens applies to a stream, not to --prompt");
     if (o.max_tokens && o.token_loss && o.prompt)
         usage_error("--max-tokens applies to a stream, not to --prompt");
     int status = tfs_eval(&o);

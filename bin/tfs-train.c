@@ -46,7 +46,7 @@ static const struct optdef OPTS[] = {
     { O_EPS, "eps", "E", "1e-8", "AdamW: added to the root of the second moment" },
     { O_WD, "weight-decay", "W", "0.1", "AdamW: decoupled weight decay of the matrices" },
     { O_CLIP, "clip", "NORM", "1", "clip the gradient to this global L2 norm (0: off)" },
-    { O_VAL, "val", "FILE", NULL, "validation token stream" },
+    { O_VAL, "val", "FILE", NULL, "validation token stream (a directory or a quoted glob: shards read as one)" },
     { O_EVAL_EVERY, "eval-every", "N", "100", "validate every N steps (0: only at the end)" },
     { O_EVAL_BATCHES, "eval-batches", "N", "8", "size of the fixed validation set, in batches" },
     { 'o', "output", "CKPT", "-", "checkpoint to write (- = standard output, only at the end)" },
@@ -65,9 +65,10 @@ static const struct optdef OPTS[] = {
 };
 
 static const struct progspec SPEC = {
-    "tfs-train", "[OPTION]... [TRAIN.bin | -]",
+    "tfs-train", "[OPTION]... [TRAIN... | -]",
     "Train a GPT-2 (custom) or Llama-style (baseline) model on a token stream (from bpe-encode)\n"
-    "and write a safetensors checkpoint.",
+    "and write a safetensors checkpoint.  Several files, a directory or a quoted glob are\n"
+    "shards, read as one stream (a directory's files and a glob's matches in name order).",
     "Settings apply in this order, later ones winning: the defaults, the options saved in a\n"
     "checkpoint given to --resume, the --config file, the command line.  Metrics go to --log,\n"
     "or to standard output when the checkpoint goes to a file.",
@@ -196,8 +197,10 @@ int main(int argc, char **argv)
         if (key == O_RESUME) resume = arg;
     }
     int nops = argc - p.optind;
-    if (nops > 1) usage_error("one training stream at most (got %d operands)", nops);
     c.o.train = nops ? argv[p.optind] : "-";
+    /* several files, directories or globs: shards read as one stream (tokset.h) */
+    c.o.trains = (const char *const *)argv + p.optind;
+    c.o.ntrain = (size_t)nops;
 
     for (const struct optdef *d = OPTS; d->name; d++)
         if (d->def) set(&c, d, d->def, NULL);

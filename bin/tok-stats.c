@@ -2,6 +2,7 @@
  * token stream, and a measured vocabulary-size recommendation.
  * JSONL | token stream -> [count, classify, (train + encode)] -> report
  * The work is in lib/stats*.c; see tok-stats(1). */
+#include "core/tokset.h"
 #include "core/opts.h"
 #include "stats/stats_report.h"
 #include "tok/tokenizer.h"
@@ -100,9 +101,16 @@ int main(int argc, char **argv)
     if (o.tokenizer && o.pattern) usage_error("--pattern: the tokenizer's own pattern is used");
     if (rec_opt && !o.recommend) usage_error("--sizes, --subset and --dim go with --recommend");
     o.sizes = parse_sizes(sizes, &o.nsizes);
-    o.files = p.argv + p.optind;
-    o.nfiles = p.argc - p.optind;
+    /* directories and quoted patterns stand for their files (shards, tokset.h) */
+    char **files = NULL;
+    if (p.argc > p.optind) {
+        size_t n;
+        files = tokset_expand((const char *const *)p.argv + p.optind, (size_t)(p.argc - p.optind), &n);
+        o.files = files;
+        o.nfiles = (int)n;
+    }
     int rc = stats_run(&o);
+    tokset_free_names(files);
     free(o.sizes);
     opts_free(&p);
     return rc;

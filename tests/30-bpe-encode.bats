@@ -177,6 +177,42 @@ Try 'bpe-encode --help'." ]
     [ "$status" -eq 1 ]
 }
 
+@test "bpe-encode: the fast encoder gives --reference's ids (parity corpus, mixed scripts, invalid UTF-8)" {
+    node_refs
+    local d="$BATS_FILE_TMPDIR" t="$BATS_TEST_TMPDIR"
+    # the parity corpus, then random bytes cut into JSON strings, and
+    # random bytes whole (--raw)
+    head -c 200000 /dev/urandom > "$t/r.bin"
+    python3 -c 'import json, sys, random
+random.seed(5)
+atoms = ["a", "Z", "\u00e9", "\u0416", "\u4e2d", " ", "  ", "\n", "\r\n", "\t", "\u3000", "\u0085",
+         "\u0301", "\u01c5", "\u02b0", "'"'"'s", "'"'"'LL", "\u017f", "123456", "\u0663", "/", "!?", "\U0001F600"]
+for i in range(1000):
+    s = "".join(random.choice(atoms) for _ in range(random.randint(1, 60)))
+    print(json.dumps({"text": s}))' > "$t/mixed.jsonl"
+    for v in gpt2 cl100k o200k; do
+        for f in "$d/parity.jsonl" "$t/mixed.jsonl"; do
+            bpe-encode -o "$t/fast.bin" "$d/$v.tiktoken" "$f"
+            bpe-encode --reference -o "$t/ref.bin" "$d/$v.tiktoken" "$f"
+            cmp "$t/fast.bin" "$t/ref.bin"
+        done
+        bpe-encode --raw -o "$t/fast.bin" "$d/$v.tiktoken" "$t/r.bin"
+        bpe-encode --raw --reference -o "$t/ref.bin" "$d/$v.tiktoken" "$t/r.bin"
+        cmp "$t/fast.bin" "$t/ref.bin"
+    done
+    # and the mixed documents are tiktoken's ids too
+    bpe-encode -o "$t/c.bin" "$d/cl100k.tiktoken" "$t/mixed.jsonl"
+    node "$REF" parity tiktoken cl100k_base "$t/mixed.jsonl" "$t/c.bin"
+    bpe-encode -o "$t/o.bin" "$d/o200k.tiktoken" "$t/mixed.jsonl"
+    node "$REF" parity tiktoken o200k_base "$t/mixed.jsonl" "$t/o.bin"
+}
+
+@test "bpe-encode: the Unicode class table is what gen_uclass.py makes from unicode-data" {
+    [ -r /usr/share/unicode/UnicodeData.txt ] || skip "Debian package unicode-data not installed (tests/deps check)"
+    python3 "$TFS_ROOT/lib/tok/gen_uclass.py" > "$BATS_TEST_TMPDIR/u.c"
+    cmp "$BATS_TEST_TMPDIR/u.c" "$TFS_ROOT/lib/tok/uclass_data.c"
+}
+
 @test "bpe-encode: tokenizer.json exports load in HF tokenizers and encode identically" {
     node_refs
     local d="$BATS_FILE_TMPDIR"
@@ -351,4 +387,49 @@ PY
         [ "$status" -eq 1 ]
         [[ $stderr == "bpe-encode: $t/${c%%:*}: "*"${c#*:}"* ]] || { echo "$stderr"; false; }
     done
+}
+
+@test "bpe-encode --shard-size: numbered shards, each a whole stream, together the unsharded stream" {
+    T=$BATS_TEST_TMPDIR
+    bpe-encode -q -o "$T/one.bin" "$TOK" "$VAL"
+    mkdir "$T/sh" "$T/z"
+    run_tool bpe-encode -q --shard-size 20K -o "$T/sh/val" "$TOK" "$VAL"
+    [ "$status" -eq 0 ]
+    total=$(( ($(stat -c %s "$T/one.bin") - 1024) / 2 ))
+    n=$(ls "$T/sh" | wc -l)
+    [ "$n" -eq $(( (total + 19999) / 20000 )) ]
+    [ "$n" -ge 3 ]
+    [ -f "$T/sh/val_000000.bin" ] && [ -f "$T/sh/val_00000$((n - 1)).bin" ]
+    # each: this tokenizer's header, the count of its own tokens (20000 but the last)
+    for f in "$T"/sh/val_*.bin; do
+        read -r magic ver cnt vocab < <(od -A n -t d4 -N 16 "$f")
+        [ "$magic $ver $vocab" = "20240520 1 1200" ]
+        [ "$cnt" -eq $(( ($(stat -c %s "$f") - 1024) / 2 )) ]
+        [ "$f" = "$T/sh/val_00000$((n - 1)).bin" ] || [ "$cnt" -eq 20000 ]
+        cmp <(head -c 1024 "$f" | tail -c +13) <(head -c 1024 "$T/one.bin" | tail -c +13)
+    done
+    # the ids of the shards in order are the ids of the one stream
+    cmp <(for f in "$T"/sh/val_*.bin; do tail -c +1025 "$f"; done) <(tail -c +1025 "$T/one.bin")
+    # compressed shards hold the same ids (their header has no count)
+    run_tool bpe-encode -q -z -t 2 --shard-size 20K -o "$T/z/val" "$TOK" "$VAL"
+    [ "$status" -eq 0 ]
+    for f in "$T"/sh/val_*.bin; do
+        cmp <(zstd -dc "$T/z/$(basename "$f")" | tail -c +1025) <(tail -c +1025 "$f")
+    done
+    # a second run with larger shards leaves none of the first run's behind
+    run_tool bpe-encode -q --shard-size 50000 -o "$T/sh/val" "$TOK" "$VAL"
+    [ "$status" -eq 0 ]
+    [ "$(ls "$T/sh" | wc -l)" -eq $(( (total + 49999) / 50000 )) ]
+    cmp <(for f in "$T"/sh/val_*.bin; do tail -c +1025 "$f"; done) <(tail -c +1025 "$T/one.bin")
+}
+
+@test "bpe-encode --shard-size: needs -o, encoding and a positive size" {
+    run_tool bpe-encode --shard-size 100 "$TOK" "$VAL"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "bpe-encode: --shard-size needs encoding and -o PREFIX (shards are files)"* ]]
+    run_tool bpe-encode -d --shard-size 100 -o x "$TOK" "$VAL"
+    [ "$status" -eq 2 ]
+    run_tool bpe-encode --shard-size 0 -o x "$TOK" "$VAL"
+    [ "$status" -eq 2 ]
+    [ ! -e x_000000.bin ]
 }

@@ -551,3 +551,20 @@ print(len(d), sum(len(t.encode()) for t in d), sum(len(t.split()) for t in d))')
     [[ $stderr == "tok-stats: --summary and --csv exclude each other"* ]]
     [ -z "$output" ]
 }
+
+@test "tok-stats: shards (several files, a directory) count as their concatenation" {
+    mkdir "$BATS_TEST_TMPDIR/sh"
+    mkstream "$BATS_TEST_TMPDIR/sh/a" 10 0 16 5 1 5
+    mkstream "$BATS_TEST_TMPDIR/sh/b" 10 0 16 9
+    mkstream "$BATS_TEST_TMPDIR/sh/c" 10 0 16 5 5
+    for how in files dir; do
+        case $how in
+        files) run_tool tok-stats --csv -n 0 "$BATS_TEST_TMPDIR"/sh/* ;;
+        dir) run_tool tok-stats --csv -n 0 "$BATS_TEST_TMPDIR/sh" ;;
+        esac
+        [ "$status" -eq 0 ]
+        [ "${lines[1]}" = "1,5,4,0.666666667,0.666666667" ]
+        [ "${lines[2]}" = "2,1,1,0.166666667,0.833333333" ]
+        [ "${lines[3]}" = "3,9,1,0.166666667,1" ]
+    done
+}

@@ -29,6 +29,20 @@ d = bytearray(open(sys.argv[1], "rb").read()); d[8:12] = struct.pack("<i", int(s
 open(sys.argv[1], "wb").write(d)' "$1" "$2"
 }
 
+# split_stream FILE OUT N... - cut token stream FILE into shards OUT-0.bin,
+# OUT-1.bin, ... holding N tokens each (the rest goes into the last one);
+# each is a whole stream with its own header.
+split_stream() {
+    /usr/bin/python3 -c '
+import struct, sys
+d = open(sys.argv[1], "rb").read(); hdr, ids = bytearray(d[:1024]), d[1024:]
+cuts = [0] + [int(x) for x in sys.argv[3:]]
+for k in range(len(cuts)):
+    a = sum(cuts[:k + 1]) * 2; b = a + cuts[k + 1] * 2 if k + 1 < len(cuts) else len(ids)
+    hdr[8:12] = struct.pack("<i", (b - a) // 2)
+    open("%s-%d.bin" % (sys.argv[2], k), "wb").write(bytes(hdr) + ids[a:b])' "$@"
+}
+
 # A small finished run in $T/m.safetensors with its log in $T/m.jsonl.
 small_run() {
     run_tool tfs-train $SMALL --steps 6 --warmup 2 --val "$D/val.bin" --eval-every 3 \
@@ -237,9 +251,9 @@ Try 'tfs-train --help'." ]
     [ "$status" -eq 2 ]
     run_tool tfs-train --steps 12x "$D/train.bin"
     [ "$status" -eq 2 ]
-    run_tool tfs-train a.bin b.bin
+    run_tool tfs-train - "$D/train.bin"
     [ "$status" -eq 2 ]
-    [[ $stderr == "tfs-train: one training stream at most (got 2 operands)"* ]]
+    [[ $stderr == "tfs-train: '-' (standard input) cannot be one of several inputs"* ]]
 }
 
 @test "tfs-train: bad streams: not a token stream, too short, validation vocabulary" {
@@ -470,4 +484,103 @@ teardown() {
     step=$(grep -ao '\\"step\\":[0-9]*' "$T/k.st" | grep -o '[0-9]*$')
     run_tool tfs-train --resume "$T/k.st" --stop-at $((step + 1)) -q -o "$T/r.st" "$D/train.bin"
     [ "$status" -eq 0 ]
+}
+
+@test "tfs-train: 3 shards train bit for bit as their concatenation (files, a directory, a glob)" {
+    # 1200 tokens cut at 400 and 801: of the 32 random windows of 33
+    # tokens, about 2 straddle a boundary.  Validation from shards too.
+    mkdir "$T/sh" "$T/val"
+    head -c $((1024 + 2 * 1200)) "$D/train.bin" > "$T/train.bin"
+    set_count "$T/train.bin" 1200
+    split_stream "$T/train.bin" "$T/sh/train" 400 401
+    split_stream "$D/val.bin" "$T/val/val" 5000
+    A="$SMALL --steps 8 --warmup 2 --eval-every 4"
+    run_tool tfs-train $A --val "$D/val.bin" -o "$T/one.st" --log "$T/one.log" "$T/train.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train $A --val "$T/val" -o "$T/three.st" --log "$T/three.log" \
+        "$T/sh/train-0.bin" "$T/sh/train-1.bin" "$T/sh/train-2.bin"
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/one.st" "$T/three.st"
+    [ "$status" -eq 0 ]
+    diff <(cut -d, -f1-5 "$T/one.log") <(cut -d, -f1-5 "$T/three.log")
+    grep -q val_loss "$T/three.log"
+    run_tool tfs-train $A --val "$T/val/val-*.bin" -o "$T/dir.st" --log /dev/null "$T/sh"
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/one.st" "$T/dir.st"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train $A --val "$D/val.bin" -o "$T/glob.st" --log /dev/null "$T/sh/train-*.bin"
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/one.st" "$T/glob.st"
+    [ "$status" -eq 0 ]
+    # another order is other data: the test can tell
+    run_tool tfs-train $A --val "$D/val.bin" -o "$T/swap.st" --log /dev/null \
+        "$T/sh/train-1.bin" "$T/sh/train-0.bin" "$T/sh/train-2.bin"
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/one.st" "$T/swap.st"
+    [ "$status" -ne 0 ]
+}
+
+@test "tfs-train: resuming across a shard boundary is bit-identical (mapped and compressed shards)" {
+    mkdir "$T/sh" "$T/z"
+    # 4 steps of 4 x 32 tokens: the sequential reader is at token 513 of
+    # shard 0 (500 tokens) and 1 (300 tokens), i.e. in shard 2, at the stop
+    split_stream "$D/train.bin" "$T/sh/t" 500 300
+    for f in "$T"/sh/t-*.bin; do zstd -q "$f" -o "$T/z/$(basename "$f")"; done
+    A="$SMALL --threads 2 --steps 10 --warmup 3"
+    # mapped: random windows, the RNG state resumes
+    run_tool tfs-train $A -o "$T/full.st" --log /dev/null "$D/train.bin"
+    run_tool tfs-train $A --stop-at 4 -o "$T/part.st" --log /dev/null "$T/sh"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train --resume "$T/part.st" -q --threads 2 -o "$T/res.st" --log /dev/null "$T/sh"
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/full.st" "$T/res.st"
+    [ "$status" -eq 0 ]
+    # compressed: read once, in order; resuming skips what was consumed
+    run_tool bash -c "cat '$D/train.bin' | tfs-train $A -o '$T/pfull.st' --log /dev/null -"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train $A --stop-at 4 -o "$T/zpart.st" --log /dev/null "$T/z"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train --resume "$T/zpart.st" -q --threads 2 -o "$T/zres.st" --log /dev/null "$T/z"
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$T/pfull.st" "$T/zres.st"
+    [ "$status" -eq 0 ]
+}
+
+@test "tfs-train: a shard of another vocabulary or tokenizer is named; empty directory, unmatched glob" {
+    mkdir "$T/sh" "$T/empty"
+    split_stream "$D/train.bin" "$T/sh/t" 3000
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 5 --vocab 300 > "$T/sh/t-2.bin"
+    run_tool tfs-train $SMALL -o "$T/m.st" "$T/sh"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/sh/t-2.bin: vocabulary size 300, but $T/sh/t-0.bin (the first file of the set) has 257" ]
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 5 --fingerprint 1234 > "$T/sh/t-2.bin"
+    run_tool tfs-train $SMALL -o "$T/m.st" "$T/sh"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "tfs-train: $T/sh/t-2.bin: encoded by another tokenizer than $T/sh/t-0.bin, the first file of the set"* ]]
+    run_tool tfs-train $SMALL -o "$T/m.st" "$T/empty"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/empty: a directory without files (expected token-stream shards)" ]
+    run_tool tfs-train $SMALL -o "$T/m.st" "$T/sh/x-*.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-train: $T/sh/x-*.bin: the pattern matches no file" ]
+    [ ! -e "$T/m.st" ]
+}
+
+@test "tfs-train: 200 shards take a bounded number of open files and memory" {
+    # 200 shards of 1 KiB of tokens each, plain (mapped) and compressed
+    # (sequential): the run must fit in 16 file descriptors, and its peak
+    # memory must stay within a few MiB of the run on one file.
+    mkdir "$T/sh" "$T/z"
+    head -c $((1024 + 2 * 200 * 512)) "$D/train.bin" > "$T/one.bin"
+    set_count "$T/one.bin" $((200 * 512))
+    split_stream "$T/one.bin" "$T/sh/t" $(yes 512 | head -n 199)
+    [ "$(ls "$T/sh" | wc -l)" -eq 200 ]
+    for f in "$T"/sh/t-1*.bin; do zstd -q "$f" -o "$T/z/$(basename "$f")"; done
+    A="--layers 1 --dim 16 --heads 2 --context 16 -b 2 --threads 1 -q --steps 2000 --warmup 2"
+    rss() { /usr/bin/time -f %M -o "$T/rss" bash -c "ulimit -n 16; exec tfs-train $A -o '$T/m.st' --log /dev/null $1" && cat "$T/rss"; }
+    one=$(rss "$T/one.bin")
+    mapped=$(rss "$T/sh")
+    seq=$(rss "$T/z")
+    echo "max RSS KiB: one file $one, 200 mapped shards $mapped, 111 compressed shards $seq" >&3
+    [ "$mapped" -lt $((one + 4096)) ]
+    [ "$seq" -lt $((one + 8192)) ]
 }

@@ -473,3 +473,20 @@ PY
     [ "$status" -eq 0 ]
     [[ $output == *"custom: 40 token losses"* && $output == *"baseline: 40 token losses"* ]]
 }
+
+@test "tfs-eval: shards (files, a directory) score as their concatenation" {
+    mkdir "$T/sh"
+    bpe-encode -q --shard-size 3000 -o "$T/sh/val" "$D/tok.bin" "$D/val.jsonl"
+    [ "$(ls "$T/sh" | wc -l)" -ge 3 ]
+    run_tool tfs-eval -q "$D/m.st" "$D/val.ids"
+    [ "$status" -eq 0 ]
+    want=$output
+    run_tool tfs-eval -q "$D/m.st" "$T/sh"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$want" ]
+    run_tool tfs-eval -q "$D/m.st" "$T"/sh/val_*.bin
+    [ "$status" -eq 0 ]
+    [ "$output" = "$want" ]
+    run_tool tfs-eval -q --prompt hi --tokenizer "$D/tok.bin" "$D/m.st" "$T/sh"
+    [ "$status" -eq 2 ]
+}

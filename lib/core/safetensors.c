@@ -13,7 +13,8 @@
  *   - the header may be padded with spaces (0x20) so the buffer starts on an
  *     8-byte boundary; we always pad when writing.
  * The reader maps the file read-only and hands out pointers into the map, so
- * opening a 500 MB checkpoint costs no copy.  If a foreign writer left the
+ * opening a 500 MB F32 checkpoint costs no copy; F16 and BF16 tensors are
+ * converted to f32 copies once the whole header has been checked.  If a foreign writer left the
  * buffer misaligned for floats, we copy the file once into an anonymous
  * mapping shifted so that the buffer is aligned.
  */
@@ -35,11 +36,98 @@
 
 /* ---- writer ------------------------------------------------------------- */
 
+/* ---- dtypes ------------------------------------------------------------- */
+/* The element types of the specification and their sizes in bytes. */
+static const struct { const char *name; int size; } DTYPES[] = {
+    { "F32", 4 }, { "F16", 2 }, { "BF16", 2 },     /* ours: enum st_dtype order */
+    { "F64", 8 }, { "I64", 8 }, { "U64", 8 }, { "I32", 4 }, { "U32", 4 }, { "I16", 2 },
+    { "U16", 2 }, { "I8", 1 }, { "U8", 1 }, { "BOOL", 1 }, { "F8_E4M3", 1 }, { "F8_E5M2", 1 },
+};
+
+const char *st_dtype_name(enum st_dtype d) { return d <= ST_BF16 ? DTYPES[d].name : "other"; }
+
+int st_dtype_parse(const char *s)
+{
+    for (int i = 0; i <= ST_BF16; i++)
+        if (!strcmp(s, DTYPES[i].name)) return i;
+    return -1;
+}
+
+/* bfloat16 is the top half of an IEEE binary32: 1 sign, 8 exponent, 7
+ * fraction bits.  binary16 (F16) has 1 sign, 5 exponent (bias 15) and 10
+ * fraction bits. */
+float st_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float st_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
+    if (e == 0x1f) u = sign | 0x7f800000u | (m << 13);             /* inf, NaN */
+    else if (e) u = sign | ((e - 15 + 127) << 23) | (m << 13);      /* normal */
+    else if (!m) u = sign;                                          /* +-0 */
+    else {
+        /* subnormal: m * 2^-24; shift m up until its leading 1 is bit 10 */
+        int k = -1;
+        do { m <<= 1; k++; } while (!(m & 0x400));
+        u = sign | ((uint32_t)(127 - 15 - k) << 23) | ((m & 0x3ff) << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t st_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);     /* quiet NaN */
+    /* add half an ulp of bf16, minus one unless the kept lsb is 1: ties go to even */
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+uint16_t st_f32_to_f16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return sign | 0x7e00;                     /* NaN */
+    if (a >= 0x477ff000u) return sign | 0x7c00;                    /* >= 65520 rounds to inf */
+    if (a < 0x38800000u) {
+        /* below 2^-14: a subnormal of f16, m * 2^-24; round a / 2^-24 to even */
+        if (a < 0x33000000u) return sign;                          /* below half of 2^-24 */
+        uint32_t mant = (a & 0x7fffff) | 0x800000, e = a >> 23;    /* value = mant * 2^(e-150) */
+        int shift = 126 - (int)e;                                  /* to units of 2^-24: 14..24 */
+        uint32_t r = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return sign | (uint16_t)r;
+    }
+    /* normal: rebias the exponent, round the 23-bit fraction to 10 bits */
+    uint32_t v = a - ((127u - 15u) << 23);
+    v += 0xfffu + ((v >> 13) & 1);
+    return sign | (uint16_t)(v >> 13);
+}
+
+/* ---- writer ------------------------------------------------------------- */
+
 struct st_writer {
     int n, cap;
     struct st_tensor *t;        /* name owned, data borrowed */
     json_t *meta;               /* object of string -> string */
+    enum st_dtype dtype;        /* what st_write writes */
 };
+
+void st_writer_dtype(struct st_writer *w, enum st_dtype d)
+{
+    if (d > ST_BF16) die("safetensors: internal error: no writer for dtype %d", (int)d);
+    w->dtype = d;
+}
 
 struct st_writer *st_writer_new(void)
 {
@@ -83,13 +171,13 @@ void st_write(struct st_writer *w, const char *path)
      * back to back in the same order. */
     json_t *h = json_object();
     if (json_object_size(w->meta) > 0) json_object_set(h, "__metadata__", w->meta);
-    uint64_t off = 0;
+    uint64_t off = 0, esize = (uint64_t)DTYPES[w->dtype].size;
     for (int i = 0; i < w->n; i++) {
         const struct st_tensor *t = &w->t[i];
         json_t *shape = json_array();
         for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->shape[d]));
-        uint64_t end = off + (uint64_t)t->nelem * sizeof(float);
-        json_t *e = json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
+        uint64_t end = off + (uint64_t)t->nelem * esize;
+        json_t *e = json_pack("{s:s, s:o, s:[I, I]}", "dtype", DTYPES[w->dtype].name, "shape", shape,
                               "data_offsets", (json_int_t)off, (json_int_t)end);
         if (!e || json_object_set_new(h, t->name, e) != 0) die("safetensors: tensor name %s: not valid UTF-8", t->name);
         off = end;
@@ -106,8 +194,18 @@ void st_write(struct st_writer *w, const char *path)
     xfwrite(len8, 1, 8, f);
     xfwrite(js, 1, jlen, f);
     for (size_t i = jlen; i < n; i++) fputc(' ', f);
-    for (int i = 0; i < w->n; i++)
-        if (w->t[i].nelem) xfwrite(w->t[i].data, sizeof(float), w->t[i].nelem, f);
+    uint16_t buf[4096];
+    for (int i = 0; i < w->n; i++) {
+        const struct st_tensor *t = &w->t[i];
+        if (!t->nelem) continue;
+        if (w->dtype == ST_F32) { xfwrite(t->data, sizeof(float), t->nelem, f); continue; }
+        for (size_t at = 0; at < t->nelem; at += 4096) {       /* 16-bit: converted in chunks */
+            size_t k = t->nelem - at < 4096 ? t->nelem - at : 4096;
+            for (size_t j = 0; j < k; j++)
+                buf[j] = w->dtype == ST_BF16 ? st_f32_to_bf16(t->data[at + j]) : st_f32_to_f16(t->data[at + j]);
+            xfwrite(buf, sizeof *buf, k, f);
+        }
+    }
     outfile_commit(&o);
     free(js);
 }
@@ -149,16 +247,22 @@ static void read_metadata(struct st_file *f, const char *path, json_t *val)
 /* One tensor's entry of the header: dtype, shape and data_offsets,
  * checked against the data buffer; its byte range goes to ranges. */
 static void read_tensor(struct st_file *f, const char *path, const char *key, json_t *val,
-                        const unsigned char *buf, size_t buflen, size_t *ranges)
+                        const unsigned char *buf, size_t buflen, size_t *ranges, const unsigned char **raw)
 {
     if (!json_is_object(val)) die("%s: tensor %s: not a JSON object", path, key);
     json_t *dt = json_object_get(val, "dtype"), *sh = json_object_get(val, "shape"),
            *of = json_object_get(val, "data_offsets");
     if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(of))
         die("%s: tensor %s: needs dtype, shape and data_offsets", path, key);
-    if (strcmp(json_string_value(dt), "F32"))
-        die("%s: tensor %s: dtype %s is not supported (only F32)", path, key, json_string_value(dt));
+    const char *dn = json_string_value(dt);
+    int di = -1;
+    for (int i = 0; i < (int)(sizeof DTYPES / sizeof DTYPES[0]); i++)
+        if (!strcmp(dn, DTYPES[i].name)) di = i;
+    if (di < 0) die("%s: tensor %s: unknown dtype '%.20s'", path, key, dn);
+    size_t esize = (size_t)DTYPES[di].size;
     struct st_tensor *t = &f->tensors[f->ntensors];
+    t->dtype = di <= ST_BF16 ? (enum st_dtype)di : ST_OTHER;
+    snprintf(t->dtype_name, sizeof t->dtype_name, "%s", DTYPES[di].name);
     t->name = xstrdup(key);
     t->ndim = (int)json_array_size(sh);
     if (t->ndim > ST_MAX_DIMS) die("%s: tensor %s: %d dimensions (at most %d)", path, key, t->ndim, ST_MAX_DIMS);
@@ -182,15 +286,34 @@ static void read_tensor(struct st_file *f, const char *path, const char *key, js
     if ((uint64_t)e > buflen)
         die("%s: truncated: tensor %s ends at byte %lld of the data, which has %zu bytes",
             path, key, (long long)e, buflen);
-    if ((uint64_t)(e - b) != ne * sizeof(float))
-        die("%s: tensor %s: shape has %llu floats but data_offsets span %lld bytes",
-            path, key, (unsigned long long)ne, (long long)(e - b));
-    if (b % (json_int_t)sizeof(float)) die("%s: tensor %s: data not aligned to 4 bytes", path, key);
+    if ((uint64_t)(e - b) != ne * esize)
+        die("%s: tensor %s: shape has %llu elements of %zu bytes but data_offsets span %lld bytes",
+            path, key, (unsigned long long)ne, esize, (long long)(e - b));
     t->nelem = (size_t)ne;
-    t->data = (const float *)(const void *)(buf + b);
+    /* F32 at a 4-byte boundary: used in place; anything else waits for
+     * convert() (data NULL), which st_open calls once all is checked */
+    t->data = t->dtype == ST_F32 && b % 4 == 0 ? (const float *)(const void *)(buf + b) : NULL;
+    raw[f->ntensors] = buf + b;
     ranges[2 * f->ntensors] = (size_t)b;
     ranges[2 * f->ntensors + 1] = (size_t)e;
     f->ntensors++;
+}
+
+/* The f32 copy of each 16-bit (or misaligned F32) tensor, from its bytes
+ * raw[i] in the file.  Tensors of other dtypes keep data NULL. */
+static void convert(struct st_file *f, const unsigned char *const *raw)
+{
+    for (int i = 0; i < f->ntensors; i++) {
+        struct st_tensor *t = &f->tensors[i];
+        if (t->data || t->dtype == ST_OTHER) continue;
+        t->owned = xmalloc((t->nelem ? t->nelem : 1) * sizeof(float));
+        for (size_t j = 0; j < t->nelem; j++) {
+            if (t->dtype == ST_F32) { memcpy(&t->owned[j], raw[i] + 4 * j, 4); continue; }
+            uint16_t h = (uint16_t)(raw[i][2 * j] | raw[i][2 * j + 1] << 8);     /* little-endian */
+            t->owned[j] = t->dtype == ST_BF16 ? st_bf16_to_f32(h) : st_f16_to_f32(h);
+        }
+        t->data = t->owned;
+    }
 }
 
 struct st_file *st_open(const char *path)
@@ -240,12 +363,13 @@ struct st_file *st_open(const char *path)
     size_t cap = json_object_size(h);
     f->tensors = xcalloc(cap ? cap : 1, sizeof *f->tensors);
     size_t *ranges = xcalloc(cap ? 2 * cap : 1, sizeof *ranges);
+    const unsigned char **raw = xcalloc(cap ? cap : 1, sizeof *raw);
 
     const char *key;
     json_t *val;
     json_object_foreach(h, key, val) {
         if (!strcmp(key, "__metadata__")) read_metadata(f, path, val);
-        else read_tensor(f, path, key, val, buf, buflen, ranges);
+        else read_tensor(f, path, key, val, buf, buflen, ranges, raw);
     }
     json_decref(h);
 
@@ -260,18 +384,109 @@ struct st_file *st_open(const char *path)
     }
     if (at != buflen) die("%s: %zu bytes after the last tensor", path, buflen - at);
     free(ranges);
+    convert(f, raw);
+    free(raw);
     return f;
+}
+
+/* ---- sharded models --------------------------------------------------- */
+
+struct st_file *st_open_index(const char *path)
+{
+    json_error_t err;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!j) die("%s:%d: %s", path, err.line, err.text);
+    json_t *wm = json_object_get(j, "weight_map"), *md = json_object_get(j, "metadata");
+    if (!json_is_object(wm)) die("%s: no \"weight_map\" object (not a safetensors index)", path);
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) + 1 : 0;
+
+    /* The shards, in the order the map first names them. */
+    struct st_file *f = xcalloc(1, sizeof *f);
+    f->path = xstrdup(path);
+    size_t nw = json_object_size(wm);
+    const char **names = xcalloc(nw ? nw : 1, sizeof *names);
+    const char *key;
+    json_t *val;
+    json_object_foreach(wm, key, val) {
+        const char *s = json_string_value(val);
+        if (!s || !*s || strchr(s, '/') || !strcmp(s, "..") || !strcmp(s, "."))
+            die("%s: weight_map: tensor %s: the shard must be a file name in the same directory", path, key);
+        int seen = 0;
+        for (int i = 0; i < f->nparts && !seen; i++) seen = !strcmp(names[i], s);
+        if (!seen) names[f->nparts++] = s;
+    }
+    if (!f->nparts) die("%s: the weight_map is empty", path);
+    f->parts = xcalloc((size_t)f->nparts, sizeof *f->parts);
+    int total = 0;
+    for (int i = 0; i < f->nparts; i++) {
+        size_t n = (size_t)dirlen + strlen(names[i]) + 1;
+        char *sp = xmalloc(n);
+        snprintf(sp, n, "%.*s%s", dirlen, path, names[i]);
+        f->parts[i] = st_open(sp);
+        free(sp);
+        total += f->parts[i]->ntensors;
+    }
+
+    /* Every tensor where the map says, and every mapped tensor present. */
+    f->tensors = xcalloc(total ? (size_t)total : 1, sizeof *f->tensors);
+    for (int i = 0; i < f->nparts; i++)
+        for (int k = 0; k < f->parts[i]->ntensors; k++) {
+            const struct st_tensor *t = &f->parts[i]->tensors[k];
+            const char *want = json_string_value(json_object_get(wm, t->name));
+            if (!want) die("%s: shard %s holds tensor %s, which the weight_map does not list", path, names[i], t->name);
+            if (strcmp(want, names[i]))
+                die("%s: tensor %s is in shard %s, but the weight_map says %s", path, t->name, names[i], want);
+            struct st_tensor *c = &f->tensors[f->ntensors++];
+            *c = *t;
+            c->name = xstrdup(t->name);
+            c->owned = NULL;        /* the shard owns the data */
+        }
+    json_object_foreach(wm, key, val)
+        if (!st_find(f, key)) die("%s: the weight_map puts tensor %s in %s, which does not hold it",
+                                  path, key, json_string_value(val));
+
+    /* Metadata: the index's own ("total_size": a number), then the first shard's. */
+    size_t nm = (json_is_object(md) ? json_object_size(md) : 0) + (size_t)f->parts[0]->nmeta;
+    f->meta_keys = xcalloc(nm ? nm : 1, sizeof *f->meta_keys);
+    f->meta_values = xcalloc(nm ? nm : 1, sizeof *f->meta_values);
+    if (json_is_object(md))
+        json_object_foreach(md, key, val) {
+            char num[32];
+            const char *v = json_string_value(val);
+            if (!v && json_is_integer(val)) { snprintf(num, sizeof num, "%lld", (long long)json_integer_value(val)); v = num; }
+            if (!v) continue;
+            f->meta_keys[f->nmeta] = xstrdup(key);
+            f->meta_values[f->nmeta++] = xstrdup(v);
+        }
+    for (int i = 0; i < f->parts[0]->nmeta; i++) {
+        if (st_meta_get(f, f->parts[0]->meta_keys[i])) continue;
+        f->meta_keys[f->nmeta] = xstrdup(f->parts[0]->meta_keys[i]);
+        f->meta_values[f->nmeta++] = xstrdup(f->parts[0]->meta_values[i]);
+    }
+    free(names);
+    json_decref(j);
+    return f;
+}
+
+struct st_file *st_open_any(const char *path)
+{
+    size_t n = strlen(path);
+    if (n >= 11 && !strcmp(path + n - 11, ".index.json")) return st_open_index(path);
+    return st_open(path);
 }
 
 void st_close(struct st_file *f)
 {
     if (!f) return;
-    for (int i = 0; i < f->ntensors; i++) free(f->tensors[i].name);
+    for (int i = 0; i < f->ntensors; i++) { free(f->tensors[i].name); free(f->tensors[i].owned); }
     for (int i = 0; i < f->nmeta; i++) { free(f->meta_keys[i]); free(f->meta_values[i]); }
+    for (int i = 0; i < f->nparts; i++) st_close(f->parts[i]);
+    free(f->parts);
     free(f->tensors);
     free(f->meta_keys);
     free(f->meta_values);
-    munmap(f->map, f->map_len);
+    if (f->map) munmap(f->map, f->map_len);
     free(f->path);
     free(f);
 }
@@ -302,6 +517,8 @@ const float *st_expect(const struct st_file *f, const char *name, int ndim, cons
 {
     const struct st_tensor *t = st_find(f, name);
     if (!t) die("%s: no tensor %s", f->path, name);
+    if (!t->data && t->nelem)
+        die("%s: tensor %s has dtype %s; only F32, F16 and BF16 are read", f->path, name, t->dtype_name);
     int ok = t->ndim == ndim;
     for (int d = 0; ok && d < ndim; d++) ok = t->shape[d] == shape[d];
     if (!ok) {

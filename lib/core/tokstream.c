@@ -1,5 +1,6 @@
 /* tokstream.c - the token stream format: writer and reader. */
 #include "core/tokstream.h"
+#include "core/tokset.h"
 #include "core/input.h"
 #include "core/xio.h"
 
@@ -235,6 +236,7 @@ struct tokr *tokr_open(const char *path)
 void tokr_close(struct tokr *r)
 {
     if (!r) return;
+    if (r->set) { tokset_close(r->set); free(r->name); free(r); return; }
     if (r->mapped) munmap((void *)(r->data - TOK_HEADER_BYTES), r->map_len);
     if (r->in) in_close(r->in);
     free(r->buf); free(r->name);
@@ -244,6 +246,7 @@ void tokr_close(struct tokr *r)
 void tokr_get(const struct tokr *r, uint64_t off, size_t n, uint32_t *out)
 {
     if (!r->mapped || off + n > r->n) die("internal error: tokr_get out of range");
+    if (r->set) { tokset_get(r, off, n, out); return; }
     if (r->h.wide) for (size_t i = 0; i < n; i++) out[i] = get32(r->data + 4 * (off + i));
     else for (size_t i = 0; i < n; i++) {
         const unsigned char *p = r->data + 2 * (off + i);
@@ -253,6 +256,7 @@ void tokr_get(const struct tokr *r, uint64_t off, size_t n, uint32_t *out)
 
 size_t tokr_read(struct tokr *r, uint32_t *out, size_t max)
 {
+    if (r->set) return tokset_read(r, out, max);
     if (r->mapped) {
         uint64_t left = r->n - r->pos;
         size_t k = max < left ? max : (size_t)left;

@@ -68,6 +68,7 @@ struct tokr {
     uint64_t pos;               /* sequential position */
     struct tfs_in *in;          /* sequential input */
     unsigned char *buf;         /* sequential read buffer */
+    struct tokset *set;         /* several files read as one (tokset.h), else NULL */
 };
 struct tokr *tokr_open(const char *path);
 void tokr_close(struct tokr *r);

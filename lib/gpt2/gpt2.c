@@ -373,6 +373,15 @@ float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targe
     return m->mean_loss = (float)(sum / N);
 }
 
+/* Layer l's q, k, v (B*T, 3C) from the last forward pass: what
+ * attention_forward read (tfs-eval --attention). */
+const float *gpt2_layer_qkv(const struct gpt2 *m, int l)
+{
+    const struct acts *A = m->acts;
+    if (!A || l < 0 || l >= m->cfg.layers) die("gpt2_layer_qkv: no forward pass, or no layer %d", l);
+    return A->a[A_QKV] + (size_t)l * m->B * m->T * 3 * m->cfg.dim;
+}
+
 /* ==== model: backward ====================================================== */
 
 void gpt2_zero_grad(struct gpt2 *m)

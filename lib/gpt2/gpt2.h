@@ -112,6 +112,9 @@ double gpt2_flops_per_token(const struct gpt2 *m, int T);
  * targets are copied (the backward pass uses the copies).  A token id >=
  * vocab or T > context dies with a message. */
 float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targets, int B, int T);
+/* Layer l's q, k, v (B, T, 3C), each row [q | k | v], from the last
+ * forward pass: the input of that layer's attention (attention.h). */
+const float *gpt2_layer_qkv(const struct gpt2 *m, int l);
 /* Set all gradients to zero (allocating them on first use). */
 void gpt2_zero_grad(struct gpt2 *m);
 /* Backward pass of the last forward (which must have had targets):

@@ -274,6 +274,28 @@ void OPS(attention_tiled_backward)(real *dqkv, const real *dout, const real *out
 }
 
 /* ======================================================================
+ * looking inside: the probabilities of one sequence
+ * ==================================================================== */
+
+/* The P of attention_forward for one sequence (B = 1), every head, for
+ * tfs-eval --attention: P[h][i][j] = softmax_j(s q_i.k_j), j <= i, with
+ * q_i the query of head h and k_j the key of its kv head h / (NH/NKV);
+ * zero above the diagonal, so each row sums to 1.  The tiled path never
+ * holds P, so this recomputes it from the layer's qkv (T, D). */
+void OPS(attention_probs)(real *P, const real *qkv, int T, int NH, int NKV, int hs)
+{
+    int D = (NH + 2 * NKV) * hs, C = NH * hs, group = NH / NKV;
+    real scale = 1 / sqrt((real)hs);
+    for (int h = 0; h < NH; h++) {
+        real *Ph = P + (size_t)h * T * T;
+        /* S = s Q K^T  (T, T), then the causal softmax of each row */
+        OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, qkv + h * hs, D,
+                 qkv + C + (h / group) * hs, D, 0, Ph, T);
+        for (int t = 0; t < T; t++) OPS(softmax_prefix)(Ph + (size_t)t * T, t + 1, T);
+    }
+}
+
+/* ======================================================================
  * the KV-cache step
  * ==================================================================== */
 

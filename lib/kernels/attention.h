@@ -50,6 +50,12 @@ void attention_tiled_backward(float *dqkv, const float *dout, const float *out, 
 void attention_step(float *out, float *scratch, const float *q, const float *kcache, const float *vcache,
                     int len, int NH, int NKV, int hs);
 
+/* ---- looking inside (tfs-eval --attention) ----
+ * The probabilities P (NH, T, T) of one sequence from its qkv (T, D), as
+ * attention_forward computes them: row i holds head h's weights over the
+ * keys j <= i (summing to 1), zeros above the diagonal. */
+void attention_probs(float *P, const float *qkv, int T, int NH, int NKV, int hs);
+
 /* ---- the softmax of one row, and its backward ----
  * softmax_prefix: in place, over the first `valid` of n entries (the keys
  * j <= i of a causal row; valid = n for a whole row), the rest set to 0.

@@ -338,6 +338,17 @@ float llama_forward(struct llama *m, const uint32_t *inputs, const uint32_t *tar
     return m->mean_loss;
 }
 
+/* Layer l's rotated q, k and v from the last forward pass: its slot of
+ * qkv.  With recomputation only one slot is kept (the last layer's). */
+const float *llama_layer_qkv(const struct llama *m, int l)
+{
+    const struct acts *a = m->acts;
+    if (!a || l < 0 || l >= m->cfg.layers) die("llama_layer_qkv: no forward pass, or no layer %d", l);
+    if (a->slots == 1 && l != m->cfg.layers - 1)
+        die("llama_layer_qkv: the forward pass recomputed its layers; run it without recompute");
+    return block_of(m, a, l).qkv;
+}
+
 /* ======================================================================
  * model: backward
  * ==================================================================== */

@@ -107,6 +107,10 @@ const char *llama_param_name(enum llama_param i);
  * fills logits and returns -1.  (Re)allocates activations when B, T or the
  * recompute/plain options change. */
 float llama_forward(struct llama *m, const uint32_t *inputs, const uint32_t *targets, int B, int T);
+/* Layer l's q, k, v (B, T, QKV) after rotation, each row [q heads | k
+ * heads | v heads]: the input of its attention, from the last forward pass
+ * (which must not have used recompute). */
+const float *llama_layer_qkv(const struct llama *m, int l);
 void llama_zero_grad(struct llama *m);
 /* Backward pass of the last forward (which must have had targets):
  * ACCUMULATES d(mean loss)/d(param) * scale into grads. */

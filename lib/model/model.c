@@ -1,6 +1,7 @@
 /* model.c - the model levels behind one interface (see model.h). */
 #include "model/model.h"
 #include "core/xio.h"
+#include "kernels/attention.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -183,4 +184,26 @@ int model_kv_len(const struct model_kv *kv)
 const float *model_kv_step(struct model *m, struct model_kv *kv, uint32_t token)
 {
     return kv->llama ? llama_kv_step(&m->llama, kv->llama, token) : gpt2_kv_step(&m->gpt2, kv->gpt2, token);
+}
+
+/* ---- looking inside ---- */
+void model_attention(struct model *m, const uint32_t *ids, int T, int layer, float *P)
+{
+    struct model_config c = model_config_of(m);
+    int hs = c.dim / c.heads, NKV = c.kv_heads ? c.kv_heads : c.heads;
+    const float *qkv;
+    if (m->arch == MODEL_BASELINE) {
+        /* every layer's qkv must be kept: no recomputation for this pass */
+        int rec = m->llama.recompute;
+        m->llama.recompute = 0;
+        llama_forward(&m->llama, ids, NULL, 1, T);
+        qkv = llama_layer_qkv(&m->llama, layer);
+        m->llama.recompute = rec;
+    } else {
+        /* the autograd level shares the custom level's weights */
+        gpt2_forward(&m->gpt2, ids, NULL, 1, T);
+        qkv = gpt2_layer_qkv(&m->gpt2, layer);
+        NKV = c.heads;
+    }
+    attention_probs(P, qkv, T, c.heads, NKV, hs);
 }

@@ -80,4 +80,11 @@ int model_kv_len(const struct model_kv *kv);
  * of the next token, valid until the next call. */
 const float *model_kv_step(struct model *m, struct model_kv *kv, uint32_t token);
 
+/* ---- looking inside ----
+ * The attention probabilities of layer `layer` (0 = first) for the tokens
+ * ids[0 .. T) (T <= context), every head: P (heads, T, T), row i the
+ * weights of query i over the keys j <= i (they sum to 1), 0 above the
+ * diagonal (attention.h, attention_probs).  Runs one forward pass. */
+void model_attention(struct model *m, const uint32_t *ids, int T, int layer, float *P);
+
 #endif

@@ -2,6 +2,8 @@
 #include "run/evaluate.h"
 #include "model/checkpoint.h"
 #include "core/progress.h"
+#include "core/tokset.h"
+#include "run/attention_map.h"
 #include "run/sample.h"
 #include "run/token_loss.h"
 #include "tok/tokenizer.h"
@@ -99,7 +101,7 @@ static void count_bytes(void *ctx, const uint32_t *ids, size_t n)
 static struct tokr *open_stream(const struct eval_opts *o, const struct ckpt_info *info,
                                 const struct tokenizer *tok)
 {
-    struct tokr *r = tokr_open(o->input);
+    struct tokr *r = o->ninputs ? tokr_open_set(o->inputs, o->ninputs) : tokr_open(o->input);
     ckpt_check_stream(o->ckpt, info, r->name, r->h.vocab, r->h.fingerprint);
     if (tok && r->h.fingerprint && r->h.fingerprint != tok_fingerprint(tok))
         die("%s: encoded by tokenizer %016" PRIx64 ", not by %s (%016" PRIx64 ")", r->name,
@@ -159,6 +161,30 @@ static void score_tokens(const struct eval_opts *o, struct model *m, const struc
     free(ids);
 }
 
+/* --attention: the tokens of --prompt (after end-of-text, as --token-loss
+ * takes them), or the first tokens of the stream: the model's context, or
+ * --max-tokens of them. */
+static void look_attention(const struct eval_opts *o, struct model *m, const struct ckpt_info *info,
+                           const struct tokenizer *tok)
+{
+    uint32_t *ids;
+    size_t n = 0;
+    if (o->prompt) {
+        ids = prompt_ids(tok, o->prompt, &n);
+    } else {
+        struct tokr *r = open_stream(o, info, tok);
+        size_t want = (size_t)model_config_of(m).context, k;
+        if (o->max_tokens && o->max_tokens < want) want = (size_t)o->max_tokens;
+        ids = xmalloc(want * sizeof *ids);
+        while (n < want && (k = tokr_read(r, ids + n, want - n)) > 0) n += k;
+        tokr_close(r);
+    }
+    char *what = xasprintf("%s, %s", o->prompt ? "--prompt" : path_name(o->input), path_name(o->ckpt));
+    attention_map(m, tok, ids, n, o->att_layer, o->att_head, what, stdout, o->heatmap);
+    free(what);
+    free(ids);
+}
+
 int tfs_eval(const struct eval_opts *o)
 {
     if (o->threads > 0) run_set_threads(o->threads);
@@ -187,6 +213,8 @@ int tfs_eval(const struct eval_opts *o)
             tok_save_hf(tok, path);
             free(path);
         }
+    } else if (o->attention) {
+        look_attention(o, &m, &info, tok);
     } else if (o->token_loss) {
         score_tokens(o, &m, &info, tok);
     } else if (o->chat || o->prompt) {

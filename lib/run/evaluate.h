@@ -41,12 +41,17 @@ void eval_stream(struct model *m, struct tokr *r, int B, int T, uint64_t max_tok
 struct eval_opts {
     const char *ckpt;           /* checkpoint */
     const char *input;          /* token stream to score ("-" = stdin) */
+    const char *const *inputs;  /* or several: files, directories, globs (tokset.h) */
+    size_t ninputs;             /* 0: input alone */
     const char *tokenizer;      /* tokenizer file or NULL */
     const char *prompt;         /* generate after this text (NULL: score) */
     const char *export_dir;     /* --export-hf DIR, or NULL */
     int chat;                   /* interactive loop */
     int token_loss;             /* per-token losses of --prompt or the stream (token_loss.h) */
     int predictions;            /* --token-loss: the most likely next tokens listed */
+    const char *attention;      /* --attention LAYER[:HEAD] (attention_map.h), or NULL */
+    int att_layer, att_head;    /* parsed from it; head -1: the mean over the heads */
+    const char *heatmap;        /* --heatmap PNG, or NULL */
     int batch;
     uint64_t max_tokens;        /* score at most this many tokens (0: all) */
     size_t new_tokens;          /* generate up to this many tokens */

@@ -4,6 +4,7 @@
 #include "run/evaluate.h"
 #include "run/threads.h"
 #include "core/progress.h"
+#include "core/tokset.h"
 #include "core/tokstream.h"
 #include "core/xio.h"
 #include "kernels/optim.h"
@@ -225,7 +226,7 @@ static uint32_t *load_val(const struct train_opts *o, const struct tokr *r, int 
 {
     uint32_t *val;
     *nval = 0;
-    struct tokr *vr = tokr_open(o->val);
+    struct tokr *vr = tokr_open_set(&o->val, 1);    /* a file, or shards: a directory or glob */
     if (vr->h.vocab != r->h.vocab)
         die("%s: vocabulary size %u, but the training data %s has %u", vr->name, vr->h.vocab,
             r->name, r->h.vocab);
@@ -343,7 +344,7 @@ int tfs_train(const struct train_opts *o)
     if (to_stdout) refuse_binary_tty(stdout, o->force);
 
     /* the data */
-    struct tokr *r = tokr_open(o->train);
+    struct tokr *r = o->ntrain ? tokr_open_set(o->trains, o->ntrain) : tokr_open(o->train);
     R.fingerprint = r->h.fingerprint;
 
     /* the model: a checkpoint to continue, or a fresh one */

@@ -54,6 +54,8 @@ struct train_opts {
     int max_bad;                /* stop after this many non-finite steps in a row */
     uint64_t log_every;         /* a metrics line every N steps */
     const char *train;          /* token stream, "-" = stdin */
+    const char *const *trains;  /* or several: shards read as one (tokset.h) */
+    size_t ntrain;              /* 0: train alone */
     const char *val;            /* validation stream or NULL */
     const char *out;            /* checkpoint path, "-" = stdout */
     const char *log;            /* metrics JSONL path or NULL */

@@ -50,6 +50,14 @@ struct tok_encoder {
     struct heap heap;           /* merge_long's pairs */
 };
 
+int tok_reference;
+
+void tok_use_reference(int on)
+{
+    tok_reference = on;
+    pretok_reference = on;
+}
+
 struct tok_encoder *tok_encoder_new(const struct tokenizer *t)
 {
     struct tok_encoder *e = xcalloc(1, sizeof *e);

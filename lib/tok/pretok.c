@@ -1,6 +1,7 @@
 /* pretok.c - pre-tokenization with PCRE2 (see pretok.h). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tok/pretok.h"
+#include "tok/uclass.h"
 #include "core/xio.h"
 
 #include <pcre2.h>
@@ -30,7 +31,10 @@ struct pretok {
     char *pattern;
     pcre2_code *code;
     int jit;                    /* JIT compilation succeeded */
+    int fast;                   /* pretok_fast_kind of a named pattern, else 0 */
 };
+
+int pretok_reference;
 
 struct pretok_ctx {
     const struct pretok *p;
@@ -75,6 +79,8 @@ struct pretok *pretok_new(const char *name_or_regex, char *err, size_t errlen)
     p->pattern = xstrdup(pat);
     p->code = code;
     p->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    p->fast = pretok_fast_kind(pretok_name_of(pat));
+    if (p->fast) uclass_init();
     return p;
 }
 
@@ -123,6 +129,12 @@ static size_t char_len(const unsigned char *s, size_t n)
 }
 
 void pretok_split(struct pretok_ctx *c, const char *s, size_t n, pretok_fn fn, void *arg)
+{
+    if (c->p->fast && !pretok_reference) pretok_fast_split(c->p->fast, s, n, fn, arg);
+    else pretok_split_reference(c, s, n, fn, arg);
+}
+
+void pretok_split_reference(struct pretok_ctx *c, const char *s, size_t n, pretok_fn fn, void *arg)
 {
     const struct pretok *p = c->p;
     size_t pos = 0, gap = 0;    /* gap: start of bytes no match has covered yet */

@@ -101,6 +101,12 @@ void tok_encoder_free(struct tok_encoder *e);
  * ids in a buffer owned by the encoder, valid until its next call. */
 const uint32_t *tok_encode(struct tok_encoder *e, const char *text, size_t len, int allow_special, size_t *n);
 
+/* Encode with the simple reference algorithms from now on (on = 1), or
+ * with the fast ones (0, the default): the PCRE2 pre-tokenizer instead of
+ * the hand-written ones (pretok.h), the rank-ordered merge of every piece
+ * instead of the longest-match encoder.  The ids are the same. */
+void tok_use_reference(int on);
+
 /* ---- decoding ---- */
 struct tok_bytes { char *p; size_t len, cap; };
 /* Append the bytes of ids[0..n) to out.  Returns n, or the index of the

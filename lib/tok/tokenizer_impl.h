@@ -86,6 +86,8 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen);
 /* bpe_encode.c: pieces longer than this use the O(n log n) heap merge
  * instead of the quadratic scan (a variable so tests can compare the two). */
 extern size_t tok_long_piece;
+/* bpe_encode.c: set by tok_use_reference: every piece through merge_piece */
+extern int tok_reference;
 
 /* Write the message into err and return err: how the building and
  * loading functions report what is wrong. */

@@ -3,6 +3,7 @@
 #include "core/input.h"
 #include "core/jsonl.h"
 #include "core/jsonl_par.h"
+#include "core/tokset.h"
 #include "core/tokstream.h"
 #include "core/xio.h"
 #include "tok/tokenizer.h"
@@ -50,7 +51,7 @@ struct encode_job {
     struct tok_encoder **enc;   /* (nthreads) */
     int nthreads, allow_special;
     uint32_t before, after;     /* the ids put before and after each document, or TOK_NO_ID */
-    struct tokw *w;
+    struct tokws *w;            /* one stream, or shards (tokset.h) */
     struct enc_batch slot[2];
 };
 
@@ -87,9 +88,9 @@ static void enc_end(void *arg, const struct jsonl_batch *b)
     struct encode_job *j = arg;
     const struct enc_batch *e = &j->slot[b->slot];
     for (size_t i = 0; i < b->n; i++) {
-        if (j->before != TOK_NO_ID) tokw_put(j->w, &j->before, 1);
-        tokw_put(j->w, e->out[e->owner[i]].p + e->ids_off[i], e->ids_n[i]);
-        if (j->after != TOK_NO_ID) tokw_put(j->w, &j->after, 1);
+        if (j->before != TOK_NO_ID) tokws_put(j->w, &j->before, 1);
+        tokws_put(j->w, e->out[e->owner[i]].p + e->ids_off[i], e->ids_n[i]);
+        if (j->after != TOK_NO_ID) tokws_put(j->w, &j->after, 1);
     }
 }
 
@@ -158,7 +159,7 @@ int bpe_encode_run(const struct encode_opts *o)
     struct encode_job j = { .enc = xcalloc((size_t)nthreads, sizeof *j.enc), .nthreads = nthreads,
                             .allow_special = allow_special(o, t) };
     separators(o, t, &j.before, &j.after);
-    j.w = tokw_open(o->output, tok_vocab_size(t), tok_fingerprint(t), o->zstd ? 3 : 0, o->force);
+    j.w = tokws_open(o->output, o->shard_size, tok_vocab_size(t), tok_fingerprint(t), o->zstd ? 3 : 0, o->force);
     for (int k = 0; k < nthreads; k++) j.enc[k] = tok_encoder_new(t);
     for (int i = 0; i < 2; i++) j.slot[i].out = xcalloc((size_t)nthreads, sizeof *j.slot[i].out);
     int ninputs;
@@ -174,7 +175,7 @@ int bpe_encode_run(const struct encode_opts *o)
         if (m.bad) warnx("skipped %ld malformed lines", m.bad);
         jsonl_multi_close(&m);
     }
-    tokw_close(j.w);
+    tokws_close(j.w);
     for (int k = 0; k < nthreads; k++) tok_encoder_free(j.enc[k]);
     for (int i = 0; i < 2; i++) {
         for (int k = 0; k < nthreads; k++) free(j.slot[i].out[k].p);

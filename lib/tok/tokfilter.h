@@ -16,6 +16,7 @@ struct encode_opts {
     int raw;                    /* encode: each input is one document of raw bytes;
                                  * decode: write bytes, not JSONL */
     int zstd;                   /* compress the token stream */
+    uint64_t shard_size;        /* cut it into shards of this many tokens (0: one stream) */
     int threads;
     int allow_special;          /* special tokens' text in the input becomes their id */
     int no_special;             /* ... not even for a tokenizer.json (where it is the default) */

@@ -252,6 +252,39 @@ TEST(attention_flash_matches_plain)
     free(qkv); free(r); free(o1); free(o2); free(lse); free(att); free(d1); free(d2); free(scratch);
 }
 
+/* tfs-eval --attention's probabilities (attention_probs) are the P that
+ * the plain forward keeps, bit for bit apart from summation order: causal
+ * rows summing to 1, grouped-query heads reading their kv head. */
+TEST(attention_probs_match_forward)
+{
+    int T = 37, NH = 4, NKV = 2, hs = 8;
+    size_t n = (size_t)T * (NH + 2 * NKV) * hs, nt = (size_t)NH * T * T;
+    float *qkv = xmalloc(n * sizeof *qkv);
+    for (size_t i = 0; i < n; i++) qkv[i] = (float)rng_normal(&R);
+    float *out = xcalloc((size_t)T * NH * hs, 4), *att = xcalloc(nt, 4), *P = xcalloc(nt, 4);
+    attention_forward(out, att, qkv, 1, T, NH, NKV, hs);
+    attention_probs(P, qkv, T, NH, NKV, hs);
+    double e = 0, erow = 0;
+    int upper = 0;
+    for (size_t i = 0; i < nt; i++) e = fmax(e, fabs(P[i] - att[i]));
+    for (int h = 0; h < NH; h++)
+        for (int i = 0; i < T; i++) {
+            double s = 0;
+            for (int j = 0; j < T; j++) {
+                float p = P[((size_t)h * T + i) * T + j];
+                s += p;
+                if (j > i && p != 0) upper++;
+            }
+            erow = fmax(erow, fabs(s - 1));
+        }
+    CHECK(e < 1e-6);
+    CHECK(erow < 1e-5);
+    CHECK(upper == 0);
+    /* and the heads of one kv head differ (their queries do) */
+    CHECK(fabs(P[(size_t)T * T + T + 1] - P[T + 1]) > 0);
+    free(qkv); free(out); free(att); free(P);
+}
+
 /* ---- cross-entropy ---- */
 
 struct ce_ctx { double *x, *W, *losses, *z; uint32_t *y; int N, C, V; };
@@ -341,6 +374,7 @@ int main(void)
     RUN(attention_flash_gradcheck);
     RUN(attention_plain_gradcheck);
     RUN(attention_flash_matches_plain);
+    RUN(attention_probs_match_forward);
     RUN(crossentropy_gradcheck);
     RUN(crossentropy_chunked_matches_plain);
     RUN(adamw_matches_formula);
