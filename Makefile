@@ -27,6 +27,14 @@ TFS_CPPFLAGS := -Ilib -D_GNU_SOURCE -DTFS_DATADIR='"$(DATADIR)"'
 TFS_CFLAGS    = -std=c11 -Wall -Wextra -Werror -fopenmp -MMD -MP $(SAN)
 TFS_LDFLAGS   = -fopenmp $(SAN)
 TFS_LDLIBS   := -lcurl -ljansson -lpcre2-8 -lzstd -lsnappy -llz4 -lz $(BLAS_LIB) -lm -lpthread
+# MPI (lib/core/comm.c, for tfs-train under mpirun): OpenMPI's flags from
+# pkg-config.  --as-needed: only the programs that use comm.c (tfs-train,
+# tfs-eval) load libmpi; it costs them about 1 ms at start and nothing else
+# unless mpirun started them (comm.h).
+MPI_CFLAGS ?= $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   ?= $(shell pkg-config --libs ompi-c 2>/dev/null)
+TFS_CPPFLAGS += $(MPI_CFLAGS)
+TFS_LDLIBS   += -Wl,--as-needed $(MPI_LIBS) -Wl,--no-as-needed
 # `make NATIVE=1`: everything for this machine's CPU (-march=native), for
 # local builds only: the programs may not run on an older CPU.
 ifeq ($(NATIVE),1)

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { O_OFFLINE = 256, O_LIST, O_FILE, O_PARTIAL, O_MAXMEM };
+enum { O_OFFLINE = 256, O_LIST, O_FILE, O_PARTIAL, O_MAXMEM, O_SHARD, O_JSON };
 
 static const struct optdef OPTS[] = {
     { 'c', "config",   "NAME", NULL,   "dataset configuration (default: the dataset's default)" },
@@ -17,11 +17,14 @@ static const struct optdef OPTS[] = {
     { 'r', "revision", "REV",  "main", "branch, tag or commit sha" },
     { 'C', "columns",  "A,B",  NULL,   "write only these columns (default: all; an alias: its text as \"text\")" },
     { 'n', "limit",    "N",    NULL,   "stop after N rows (no further downloads)" },
+    { 'j', "jobs",     "N",    "4",    "download up to N files at once (rows still in the files' order; not with --limit)" },
+    { O_SHARD, "shard", "I/N", NULL,   "write share I of N (0 <= I < N) of the split: a block of its files, or of its rows" },
     { O_OFFLINE, "offline", NULL, NULL, "use the cache only, no network (also HF_HUB_OFFLINE=1)" },
     { O_FILE, "file",  "FILE", NULL,   "convert a local .parquet/.jsonl/.json/.txt file instead of a dataset" },
     { O_PARTIAL, "allow-partial", NULL, NULL, "accept the Hub's Parquet conversion of only part of a split" },
     { O_MAXMEM, "max-memory", "SIZE", NULL, "let decoding a Parquet file allocate up to SIZE bytes (M, G, Mi, Gi; default: see hf-fetch(1))" },
-    { O_LIST, "list",  NULL,   NULL,   "print the dataset aliases of the registry and exit" },
+    { O_LIST, "list",  NULL,   NULL,   "print the registry's aliases; with REPO|ALIAS, its configs, splits and files (sizes, rows)" },
+    { O_JSON, "json",  NULL,   NULL,   "with --list REPO: one JSON object per split instead of a table" },
     { 'q', "quiet",    NULL,   NULL,   "no progress display and no warnings" },
     { 0, NULL, NULL, NULL, NULL }
 };
@@ -45,8 +48,8 @@ int main(int argc, char **argv)
      * so it is made here, in the program, not in the library. */
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    struct hf_opts o = { .limit = -1 };
-    int list = 0;
+    struct hf_opts o = { .limit = -1, .jobs = 4 };
+    int list = 0, json = 0;
     struct opts p;
     const char *arg;
     int c;
@@ -61,15 +64,29 @@ int main(int argc, char **argv)
         case O_OFFLINE: o.offline = 1; break;
         case O_FILE: o.file = arg; break;
         case O_PARTIAL: o.allow_partial = 1; break;
+        case 'j': o.jobs = (int)parse_long("--jobs", arg, 1, 64); break;
+        case O_SHARD: {
+            int n = 0;
+            if (sscanf(arg, "%d/%d%n", &o.shard_i, &o.shard_n, &n) != 2 || arg[n] || o.shard_n < 1 ||
+                o.shard_i < 0 || o.shard_i >= o.shard_n)
+                usage_error("--shard: '%s' is not I/N with 0 <= I < N", arg);
+            break;
+        }
         case O_MAXMEM: o.max_memory = (int64_t)parse_size("--max-memory", arg, 1, INT64_MAX); break;
         case O_LIST: list = 1; break;
+        case O_JSON: json = 1; break;
         case 'q': o.quiet = 1; break;
         }
     }
     int nargs = argc - p.optind, first = p.optind;
     opts_free(&p);
+    if (json && !(list && nargs)) usage_error("--json goes with --list REPO|ALIAS");
+    if (list && nargs == 1) {
+        o.target = argv[first];
+        return hf_list(&o, json);
+    }
     if (list) {
-        if (nargs) usage_error("--list takes no operand");
+        if (nargs) usage_error("--list takes one operand at most");
         hf_alias_list(stdout);
         if (fflush(stdout) != 0) die_errno("write error");
         return 0;

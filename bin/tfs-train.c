@@ -19,6 +19,7 @@ enum {
     O_WARMUP, O_DECAY, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_VAL, O_EVAL_EVERY, O_EVAL_BATCHES,
     O_SAVE_EVERY, O_SAVE_MINUTES, O_RESUME, O_LOG, O_LOG_EVERY, O_SEED, O_THREADS, O_MAX_BAD,
     O_MODEL, O_KV_HEADS, O_HIDDEN, O_UNTIED, O_RECOMPUTE, O_VERBOSE,
+    O_SHARD_OPT,
 };
 
 static const struct optdef OPTS[] = {
@@ -57,6 +58,7 @@ static const struct optdef OPTS[] = {
     { O_LOG_EVERY, "log-every", "N", "1", "one metrics line every N steps" },
     { O_SEED, "seed", "S", "1", "seed of the initialisation and of the data order" },
     { O_THREADS, "threads", "N", NULL, "threads for OpenMP and OpenBLAS (default: all cores)" },
+    { O_SHARD_OPT, "shard-optimizer", NULL, NULL, "under mpirun: each rank keeps the AdamW moments of its slice of the parameters only (ZeRO-1)" },
     { O_MAX_BAD, "max-bad", "N", "10", "stop after N steps in a row with a non-finite loss or gradient" },
     { 'q', "quiet", NULL, NULL, "no progress display and no summary on standard error" },
     { O_VERBOSE, "verbose", NULL, NULL, "also say which OpenBLAS core (kernel set) runs, and who chose it, and the vector width of our own loops (TFS_ISA)" },
@@ -81,7 +83,7 @@ static int saved_option(int key)
 {
     switch (key) {
     case 'c': case O_STOP_AT: case O_VAL: case O_RECOMPUTE: case 'o': case O_RESUME: case O_LOG: case O_THREADS:
-    case 'q': case 'f': case O_VERBOSE: return 0;
+    case 'q': case 'f': case O_VERBOSE: case O_SHARD_OPT: return 0;
     default: return 1;
     }
 }
@@ -170,6 +172,7 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     case 'q': o->quiet = !a || strcmp(a, "0") != 0; break;
     case O_VERBOSE: c->verbose = !a || strcmp(a, "0") != 0; break;
     case 'f': o->force = !a || strcmp(a, "0") != 0; break;
+    case O_SHARD_OPT: o->shard_optimizer = !a || strcmp(a, "0") != 0; break;
     }
 }
 

@@ -48,6 +48,13 @@ EOF
     mkdir -p "$r/test/csvonly/main" "$r/test/csvonly/refs%2Fconvert%2Fparquet/default/train"
     printf 'a,b\n1,2\n' > "$r/test/csvonly/main/data.csv"
     cp "$fx/converted-train.parquet" "$r/test/csvonly/refs%2Fconvert%2Fparquet/default/train/0000.parquet"
+    # 32 JSON Lines shards of 2 to 6 rows (-j, --shard)
+    mkdir -p "$r/test/many/main/data"
+    local k j
+    for k in $(seq 0 31); do
+        for j in $(seq 0 $((k % 5 + 1))); do printf '{"text": "file %d row %d"}\n' "$k" "$j"; done \
+            > "$r/test/many/main/data/train-$(printf %05d "$k")-of-00032.jsonl"
+    done
     # gated and private
     mkdir -p "$r/test/gated/main/data" "$r/test/private/main/data"
     cp "$fx/stories-validation.parquet" "$r/test/gated/main/data/train-00000-of-00001.parquet"
@@ -934,4 +941,139 @@ EOF2
     run_tool hf-fetch --file "$f" -n 6
     [ "$status" -eq 0 ]
     [ "${#lines[@]}" -eq 6 ]
+}
+
+# ---- parallel downloads and shares (-j, --shard) ------------------------
+@test "hf-fetch -j: 8 downloads at once write the same bytes as one at a time" {
+    HF_HOME="$BATS_TEST_TMPDIR/h1" run_tool hf-fetch -q -j 1 test/many
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 125 ]
+    [ "${lines[0]}" = '{"text": "file 0 row 0"}' ]
+    [ "${lines[124]}" = '{"text": "file 31 row 2"}' ]
+    printf '%s\n' "${lines[@]}" > "$BATS_TEST_TMPDIR/one"
+    HF_HOME="$BATS_TEST_TMPDIR/h8" hf-fetch -q -j 8 test/many > "$BATS_TEST_TMPDIR/eight"
+    cmp "$BATS_TEST_TMPDIR/one" "$BATS_TEST_TMPDIR/eight"
+    [ "$(nreq 'cdn GET /cdn/')" -eq 64 ]       # each file once per cache
+    # the cache is the one -j 1 makes: a second run downloads nothing
+    : > "$HUB_ROOT/requests.log"
+    HF_HOME="$BATS_TEST_TMPDIR/h8" hf-fetch -q -j 8 test/many | cmp - "$BATS_TEST_TMPDIR/one"
+    [ "$(nreq 'cdn GET')" -eq 0 ]
+}
+
+@test "hf-fetch -j: files ahead of the one being written download at once, never more than N" {
+    # file 0 answers after 3 s: meanwhile -j 4 has asked for files 1 to 3, not 4
+    faults '[{"port": "cdn", "path": "name=train-00000-", "delay": 3}]'
+    hf-fetch -q -j 4 test/many > "$BATS_TEST_TMPDIR/out" &
+    pid=$!
+    for _ in $(seq 60); do [ "$(nreq 'cdn GET')" -ge 4 ] && break; sleep 0.05; done
+    sleep 0.3
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 0 ]         # file 0 first: nothing yet
+    [ "$(nreq 'cdn GET')" -eq 4 ]
+    [ "$(nreq 'hub GET /datasets/test/many/resolve/.*train-00004')" -eq 0 ]
+    wait "$pid"
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 125 ]
+    [ "$(head -1 "$BATS_TEST_TMPDIR/out")" = '{"text": "file 0 row 0"}' ]
+}
+
+@test "hf-fetch -j: 16 downloads fit in 16 open files and the memory of one" {
+    rss() {
+        rm -rf "$HF_HOME"
+        /usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/rss" bash -c "ulimit -n 16; exec hf-fetch -q -j $1 test/many" \
+            > "$BATS_TEST_TMPDIR/out.$1" && cat "$BATS_TEST_TMPDIR/rss"
+    }
+    one=$(rss 1)
+    sixteen=$(rss 16)
+    echo "max RSS KiB: -j 1 $one, -j 16 $sixteen" >&3
+    cmp "$BATS_TEST_TMPDIR/out.1" "$BATS_TEST_TMPDIR/out.16"
+    [ "$sixteen" -lt $((one + 4096)) ]
+}
+
+@test "hf-fetch -j: a failed download stops the run with its reason, the rows before it written" {
+    faults '[{"path": "train-00005", "status": 404, "error_code": "EntryNotFound"}]'
+    run_tool hf-fetch -q -j 4 test/many
+    [ "$status" -eq 1 ]
+    [[ $stderr == "hf-fetch: "*"train-00005-of-00032.jsonl"* ]]
+    [ "$(grep -c 'hf-fetch' <<<"$stderr")" -eq 1 ]        # said once, by the child that failed
+    [ "${#lines[@]}" -eq 20 ]                               # files 0..4: 2+3+4+5+6 rows
+    [ "${lines[19]}" = '{"text": "file 4 row 5"}' ]
+}
+
+@test "hf-fetch --shard: the shares one after the other are the split, each row once (N = 1, 3, 7)" {
+    hf-fetch -q test/many > "$BATS_TEST_TMPDIR/all"
+    hf-fetch -q test/stories > "$BATS_TEST_TMPDIR/stories"
+    for n in 1 3 7; do
+        # 32 files: blocks of files; 2 files: blocks of rows
+        for i in $(seq 0 $((n - 1))); do hf-fetch -q --shard "$i/$n" test/many; done > "$BATS_TEST_TMPDIR/cat"
+        cmp "$BATS_TEST_TMPDIR/all" "$BATS_TEST_TMPDIR/cat"
+        for i in $(seq 0 $((n - 1))); do hf-fetch -q --shard "$i/$n" test/stories; done > "$BATS_TEST_TMPDIR/cat"
+        cmp "$BATS_TEST_TMPDIR/stories" "$BATS_TEST_TMPDIR/cat"
+    done
+    # share 1 of 3 of 32 files: files 10..20 (21 rows... its first and last rows)
+    run_tool hf-fetch -q --shard 1/3 test/many
+    [ "${lines[0]}" = '{"text": "file 10 row 0"}' ]
+    [ "${lines[-1]}" = '{"text": "file 20 row 1"}' ]
+    # share 2 of 7 of 10 rows: rows 2 and 3 (10 * 2 / 7 = 2, 10 * 3 / 7 = 4)
+    run_tool hf-fetch -q --shard 2/7 test/stories
+    [ "${#lines[@]}" -eq 2 ]
+    [ "${lines[0]}" = "$(sed -n 3p "$BATS_TEST_TMPDIR/stories")" ]
+    # only the share's files are downloaded
+    rm -rf "$HF_HOME"; : > "$HUB_ROOT/requests.log"
+    hf-fetch -q --shard 0/8 test/many > /dev/null
+    [ "$(nreq 'cdn GET')" -eq 4 ]
+}
+
+@test "hf-fetch --shard and -j: usage errors" {
+    for bad in 3/3 -1/2 1/0 1 a/b 1/2x; do
+        run_tool hf-fetch --shard "$bad" test/many
+        [ "$status" -eq 2 ]
+        [[ $stderr == "hf-fetch: --shard: '$bad' is not I/N with 0 <= I < N"* ]]
+    done
+    run_tool hf-fetch -j 0 test/many
+    [ "$status" -eq 2 ]
+}
+
+@test "hf-fetch -j: the progress line counts files, rows, bytes and the rate" {
+    requires script
+    script -qfc "hf-fetch -j 2 test/many > /dev/null" "$BATS_TEST_TMPDIR/tty" > /dev/null
+    grep -qE 'files \[#*\] 100% .*32/32 files, 125 rows, 0\.0 MB, [0-9.]+ MB/s' "$BATS_TEST_TMPDIR/tty"
+}
+
+@test "hf-fetch --list REPO: configs, splits, files with sizes and rows (footers by Range), as a table or JSON" {
+    requires jq
+    run_tool hf-fetch --list test/stories
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "CONFIG           SPLIT        FORMAT    FILES          BYTES         ROWS    CARD_ROWS" ]
+    fx="$TFS_ROOT/tests/fixtures/hub"
+    s0=$(stat -c %s "$fx/stories-train-0.parquet") s1=$(stat -c %s "$fx/stories-train-1.parquet")
+    sv=$(stat -c %s "$fx/stories-validation.parquet")
+    [[ ${lines[1]} =~ ^default\ +train\ +parquet\ +2\ +$((s0 + s1))\ +10\ +\?$ ]]
+    [[ ${lines[2]} =~ ^\ +$s0\ +5\ \ data/train-00000-of-00002-a1b2.parquet$ ]]
+    [[ ${lines[4]} =~ ^default\ +validation\ +parquet\ +1\ +$sv\ +3\ +\?$ ]]
+    # the rows come from the footers, read by Range requests: nothing downloaded whole
+    [ "$(nreq 'cdn GET /cdn/.*range=-')" -eq 0 ]
+    [ "$(nreq 'cdn GET /cdn/.*range=bytes=')" -ge 3 ]
+    run_tool hf-fetch --list --json test/stories
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 2 ]
+    [ "$(jq -c '[.config, .split, .format, .nfiles, .bytes, .rows, [.files[].rows]]' <<<"${lines[0]}")" = "[\"default\",\"train\",\"parquet\",2,$((s0 + s1)),10,[5,5]]" ]
+    [ "$(jq -r '.files[1].path' <<<"${lines[0]}")" = "data/train-00001-of-00002-a1b2.parquet" ]
+    # configs from the card; JSON Lines files: rows unknown without reading them
+    run_tool hf-fetch --list --json test/configs
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '[.config, .split, .format, .nfiles, (.rows | tostring)] | join(" ")' <<<"$output")" = "en train jsonl 1 null
+en test jsonl 1 null
+fr train jsonl 2 null" ]
+    # --config narrows it
+    run_tool hf-fetch --list --json --config fr test/configs
+    [ "${#lines[@]}" -eq 1 ]
+    # fetched files are counted from the cache, offline too
+    hf-fetch -q test/stories > /dev/null
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch --list --offline test/stories
+    [ "$status" -eq 0 ]
+    [[ ${lines[1]} =~ \ 10\ +\?$ ]]
+    [ -z "$(requests)" ]
+    run_tool hf-fetch --json test/stories
+    [ "$status" -eq 2 ]
+    [[ $stderr == "hf-fetch: --json goes with --list REPO|ALIAS"* ]]
 }

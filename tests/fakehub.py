@@ -2,6 +2,13 @@
 """fakehub.py - a local stand-in for the Hugging Face Hub, for hf-fetch's tests.
 
     fakehub.py ROOT --port-file FILE [--page-size N] [--tls CERT KEY]
+               [--latency SECONDS] [--rate BYTES_PER_S]
+
+--latency waits that long before answering each request (a network's
+round trip); --rate caps each connection's file bodies at that many bytes
+a second (a per-connection bandwidth limit, as a CDN or a slow link has).
+Both shape every request; requests are served in parallel, so a client
+with several connections gets several times the bandwidth.
 
 With --tls both ports speak https (the test makes a certificate and
 hf-fetch trusts it through CURL_CA_BUNDLE).
@@ -66,6 +73,8 @@ class State:
         self.used = {}          # (faults mtime, rule index) -> times used
         self.ports = {}
         self.scheme = 'http'   # https with --tls
+        self.latency = 0.0      # --latency
+        self.rate = 0           # --rate, 0: unlimited
 
 
 def read_json(path, default):
@@ -213,7 +222,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        self.wfile.write(body)
+        rate = self.server.state.rate
+        if rate:
+            # at most `rate` bytes a second on this connection
+            chunk = max(1, rate // 20)
+            t0 = time.monotonic()
+            for k in range(0, len(body), chunk):
+                self.wfile.write(body[k:k + chunk])
+                ahead = (k + chunk) / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+        else:
+            self.wfile.write(body)
         self.close_connection = True
 
     def access(self, rdir):
@@ -237,6 +257,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # ---- routes ----
     def do_GET(self):
         self.log_request_line()
+        if self.server.state.latency:
+            time.sleep(self.server.state.latency)
         fault = self.fault()
         if fault and 'delay' in fault:
             time.sleep(fault['delay'])
@@ -372,8 +394,11 @@ def main():
     ap.add_argument('--page-size', type=int, default=1000)
     ap.add_argument('--tls', nargs=2, metavar=('CERT', 'KEY'),
                     help='serve https with this certificate and key (both ports)')
+    ap.add_argument('--latency', type=float, default=0.0, help='seconds before each answer')
+    ap.add_argument('--rate', type=int, default=0, help='bytes a second per connection for file bodies')
     a = ap.parse_args()
     st = State(os.path.abspath(a.root), a.page_size)
+    st.latency, st.rate = a.latency, a.rate
     st.scheme = 'https' if a.tls else 'http'
     ctx = None
     if a.tls:

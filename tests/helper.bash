@@ -50,6 +50,7 @@ requires() {
         valgrind) command -v valgrind >/dev/null || skip "valgrind is not installed" ;;
         script) command -v script >/dev/null || skip "script(1) is not installed" ;;
         jq) command -v jq >/dev/null || skip "jq is not installed" ;;
+        mpirun) command -v mpirun >/dev/null || skip "mpirun (openmpi-bin) is not installed" ;;
         *) echo "requires: unknown requirement '$t'" >&2; return 1 ;;
         esac
     done

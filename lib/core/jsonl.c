@@ -54,38 +54,53 @@ static int blank(const char *s, size_t n)
     return 1;
 }
 
-/* Parse lines until one is a JSON object (and has the field, if asked). */
-static json_t *next_object(struct jsonl_reader *r, int need_field)
+/* Parse one line with jansson: the object (with the field, if asked), or
+ * NULL when the line is malformed (reported, or counted when skipping). */
+static json_t *parse_line(struct jsonl_reader *r, const char *line, size_t len, int need_field)
+{
+    json_error_t err;
+    json_t *v = json_loadb(line, len, JSON_ALLOW_NUL, &err);
+    if (!v) {
+        bad_line(r, "malformed JSON: %s%s", err.text, "");
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        bad_line(r, "expected a JSON object, got %s%s", "another value", "");
+        return NULL;
+    }
+    if (need_field) {
+        json_t *f = json_object_get(v, r->field);
+        if (!f) {
+            json_decref(v);
+            bad_line(r, "no field \"%s\" (choose one with --field)%s", r->field, "");
+            return NULL;
+        }
+        if (!json_is_string(f)) {
+            json_decref(v);
+            bad_line(r, "field \"%s\" is not a string%s", r->field, "");
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* Parse lines until one is a JSON object (and has the field, if asked).
+ * With want_text, the plain case goes through jsonl_fast_field instead:
+ * then *text, *len are set and the return value is (json_t *)1. */
+static json_t *next_object(struct jsonl_reader *r, int need_field, const char **text, size_t *tlen)
 {
     char *line;
     size_t len;
     if (r->cur) { json_decref(r->cur); r->cur = NULL; }
     while (in_getline(r->in, &line, &len)) {
         if (blank(line, len)) continue;
-        json_error_t err;
-        json_t *v = json_loadb(line, len, JSON_ALLOW_NUL, &err);
-        if (!v) {
-            bad_line(r, "malformed JSON: %s%s", err.text, "");
-            continue;
+        if (text && jsonl_fast_field(line, len, r->field, text, tlen)) {
+            r->docs++;
+            return (json_t *)1;
         }
-        if (!json_is_object(v)) {
-            json_decref(v);
-            bad_line(r, "expected a JSON object, got %s%s", "another value", "");
-            continue;
-        }
-        if (need_field) {
-            json_t *f = json_object_get(v, r->field);
-            if (!f) {
-                json_decref(v);
-                bad_line(r, "no field \"%s\" (choose one with --field)%s", r->field, "");
-                continue;
-            }
-            if (!json_is_string(f)) {
-                json_decref(v);
-                bad_line(r, "field \"%s\" is not a string%s", r->field, "");
-                continue;
-            }
-        }
+        json_t *v = parse_line(r, line, len, need_field);
+        if (!v) continue;
         r->cur = v;
         r->docs++;
         return v;
@@ -95,8 +110,9 @@ static json_t *next_object(struct jsonl_reader *r, int need_field)
 
 int jsonl_next(struct jsonl_reader *r, const char **text, size_t *len)
 {
-    json_t *v = next_object(r, 1);
+    json_t *v = next_object(r, 1, text, len);
     if (!v) return 0;
+    if (v == (json_t *)1) return 1;
     json_t *f = json_object_get(v, r->field);
     *text = json_string_value(f);
     *len = json_string_length(f);
@@ -105,7 +121,7 @@ int jsonl_next(struct jsonl_reader *r, const char **text, size_t *len)
 
 json_t *jsonl_next_object(struct jsonl_reader *r)
 {
-    return next_object(r, 0);
+    return next_object(r, 0, NULL, NULL);
 }
 
 /* ---- several inputs ---- */

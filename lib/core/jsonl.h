@@ -35,6 +35,12 @@ int jsonl_next(struct jsonl_reader *r, const char **text, size_t *len);
 /* Next whole object (borrowed, valid until the next call), NULL at the end.
  * The field is not required. */
 json_t *jsonl_next_object(struct jsonl_reader *r);
+/* jsonl_fast.c: the plain case of a line without jansson.  When line[0..n)
+ * is valid JSON, an object whose key `field` occurs once with a string
+ * value, and nothing unusual (see the file): returns 1 with that string,
+ * decoded in place inside line, in *text, *len.  Otherwise 0 (line
+ * untouched): parse it with jansson, which accepts it or says why not. */
+int jsonl_fast_field(char *line, size_t n, const char *field, const char **text, size_t *len);
 
 long jsonl_line(const struct jsonl_reader *r);     /* line of the last document */
 long jsonl_bad(const struct jsonl_reader *r);      /* lines skipped (skip_bad) */

@@ -66,6 +66,11 @@ void die(const char *fmt, ...)
     run_on_die();
 }
 
+void die_reported(void)
+{
+    run_on_die();
+}
+
 void die_errno(const char *fmt, ...)
 {
     int e = errno;

@@ -27,6 +27,9 @@ void tfs_set_prog(const char *argv0);
 /* Print "prog: message" to stderr and exit(1).  die_errno appends ": strerror(errno)". */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void die_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit 1 after the handlers below, printing nothing: the cause was already
+ * reported (by a child process, say). */
+_Noreturn void die_reported(void);
 /* Print "prog: message" to stderr and continue. */
 void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vwarnx(const char *fmt, va_list ap);

@@ -477,6 +477,12 @@ static void optim_list(const struct gpt2 *m, struct optim_tensor *ts)
     }
 }
 
+int gpt2_optim_tensors(const struct gpt2 *m, struct optim_tensor *ts)
+{
+    optim_list(m, ts);
+    return GPT2_NPARAMS;
+}
+
 float gpt2_grad_norm(const struct gpt2 *m)
 {
     if (!m->grads) return 0;

@@ -123,6 +123,11 @@ void gpt2_zero_grad(struct gpt2 *m);
 void gpt2_backward(struct gpt2 *m, float scale);
 /* Global L2 norm of the gradients. */
 float gpt2_grad_norm(const struct gpt2 *m);
+/* The parameter tensors as the optimizer sees them (optim.h), pointing into
+ * params, grads, m and v; returns GPT2_NPARAMS.  For the data-parallel
+ * layer (run/dist.h), which updates a slice of them. */
+struct optim_tensor;
+int gpt2_optim_tensors(const struct gpt2 *m, struct optim_tensor *ts);
 /* AdamW (Loshchilov and Hutter, decoupled weight decay) with bias
  * correction; step t starts at 1.  Weight decay applies to the matrices
  * (embeddings and linear weights), not to biases or LayerNorm parameters.

@@ -349,11 +349,9 @@ static void fill_choice(struct hf_choice *out, const char *config, const char *s
     qsort(out->files, (size_t)out->nfiles, sizeof *out->files, cmp_path);
 }
 
-int hf_choose(const char *repo, json_t *card, json_t *tree, const char *config, const char *split,
-              struct hf_choice *out)
+/* The data files: files in a format we know, outside hidden folders. */
+static json_t *data_files(json_t *tree)
 {
-    memset(out, 0, sizeof *out);
-    /* the data files: files in a format we know, outside hidden folders */
     json_t *data = json_array();
     size_t i;
     json_t *e;
@@ -362,6 +360,73 @@ int hf_choose(const char *repo, json_t *card, json_t *tree, const char *config, 
         if (!p || (t && strcmp(t, "file")) || p[0] == '.' || strstr(p, "/.")) continue;
         if (hf_format_of(p) != HF_NONE) json_array_append(data, e);
     }
+    return data;
+}
+
+/* The format of a config: the most common among its files' (ties: parquet first). */
+static int config_format(const struct splits *sp)
+{
+    int count[HF_NFORMATS] = { 0 };
+    size_t i;
+    json_t *e;
+    for (int s = 0; s < sp->n; s++)
+        json_array_foreach(sp->files[s], i, e) count[hf_format_of(jstr(e, "path"))]++;
+    int fmt = HF_PARQUET;
+    for (int f = 1; f < HF_NFORMATS; f++) if (count[f] > count[fmt]) fmt = f;
+    return count[fmt] > 0 ? fmt : HF_NONE;
+}
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(jstr(*(json_t *const *)a, "path"), jstr(*(json_t *const *)b, "path"));
+}
+
+/* The splits of one config into layout. */
+static void layout_config(json_t *layout, const char *cname, struct splits *sp)
+{
+    int fmt = config_format(sp);
+    for (int s = 0; s < sp->n; s++) {
+        size_t i, n = 0;
+        json_t *e, **v = xcalloc(json_array_size(sp->files[s]) + 1, sizeof *v);
+        json_array_foreach(sp->files[s], i, e)
+            if (hf_format_of(jstr(e, "path")) == fmt) v[n++] = e;
+        qsort(v, n, sizeof *v, by_path);
+        json_t *files = json_array();
+        for (i = 0; i < n; i++) json_array_append(files, v[i]);
+        free(v);
+        json_array_append_new(layout, json_pack("{s:s, s:s, s:s, s:o}", "config", cname, "split", sp->name[s],
+                                                "format", fmt == HF_NONE ? "none" : hf_format_name(fmt),
+                                                "files", files));
+    }
+    splits_free(sp);
+}
+
+json_t *hf_layout(json_t *card, json_t *tree)
+{
+    json_t *data = data_files(tree), *layout = json_array(), *c;
+    json_t *configs = json_is_object(card) ? json_object_get(card, "configs") : NULL;
+    struct splits sp = { 0 };
+    size_t i;
+    if (json_is_array(configs) && json_array_size(configs) > 0) {
+        json_array_foreach(configs, i, c) {
+            card_splits(data, c, &sp);
+            layout_config(layout, jstr(c, "config_name") ? jstr(c, "config_name") : "default", &sp);
+        }
+    } else {
+        infer_splits(data, &sp);
+        layout_config(layout, "default", &sp);
+    }
+    json_decref(data);
+    return layout;
+}
+
+int hf_choose(const char *repo, json_t *card, json_t *tree, const char *config, const char *split,
+              struct hf_choice *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *data = data_files(tree);
+    size_t i;
+    json_t *e;
     json_t *configs = json_is_object(card) ? json_object_get(card, "configs") : NULL;
     struct splits sp = { 0 };
     const char *cname;

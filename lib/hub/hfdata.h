@@ -61,6 +61,12 @@ int hf_choose(const char *repo, json_t *card, json_t *tree, const char *config, 
 void hf_choose_converted(const char *repo, json_t *tree, const char *config, const char *split,
                          struct hf_choice *out);
 void hf_choice_free(struct hf_choice *c);
+/* Every (config, split) of the dataset, for hf-fetch --list: a JSON array
+ * of {"config", "split", "format", "files": [listing entries, by path]},
+ * configs in the card's order (else the one inferred), splits in the order
+ * found.  Files in a format other than the config's are left out, as
+ * hf_choose leaves them out. */
+json_t *hf_layout(json_t *card, json_t *tree);
 /* The split's row count from the card's dataset_info, or -1 if it has none. */
 int64_t hf_card_split_rows(json_t *card, const char *config, const char *split);
 

@@ -2,10 +2,12 @@
 #include "hub/hffetch.h"
 #include "hub/cardyaml.h"
 #include "hub/datafile.h"
+#include "hub/fetchpool.h"
 #include "hub/hfcache.h"
 #include "hub/hfdata.h"
 #include "hub/hub.h"
 #include "core/jbuf.h"
+#include "core/progress.h"
 #include "core/xio.h"
 
 #include <stdlib.h>
@@ -16,7 +18,7 @@
  * for its commit when there is one, else from the Hub (and saved).
  * *sha is set to the commit.  Online, resolving a branch name costs one
  * request; everything else comes from the cache when it can. */
-static json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, const char *rev, char **sha)
+json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, const char *rev, char **sha)
 {
     json_t *info = NULL;
     char *what = xasprintf("dataset '%s', revision '%s'", repo, rev);
@@ -150,6 +152,27 @@ static void need_bytes(void *arg, int64_t off, int64_t len)
 
 static void remove_file(void *path) { unlink(path); }
 
+int64_t parquet_rows_by_ranges(struct hub *h, const char *repo, const char *sha, const struct hf_file *f)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *tmp = xasprintf("%s/hf-fetch-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemp(tmp);
+    if (fd < 0) die_errno("cannot create a temporary file in %s", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    tfs_on_die(remove_file, tmp);
+    if (ftruncate(fd, f->size) != 0) die_errno("%s", tmp);
+    struct ranges r = { h, repo, sha, f->path, fd, f->size, 0, 0, 0, NULL };
+    /* the footer only: its length and the footer itself, by ranges */
+    struct pq_file *pq = pq_open_lazy(tmp, f->size, need_bytes, &r, 0);
+    int64_t rows = pq_num_rows(pq);
+    pq_close(pq);
+    tfs_on_die_remove(remove_file, tmp);
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    free(r.have);
+    return rows;
+}
+
 static int64_t parquet_by_ranges(struct hub *h, const char *repo, const char *sha, const struct hf_file *f,
                                  const char *name, const struct row_sel *sel, struct jbuf *out, int64_t limit)
 {
@@ -214,6 +237,77 @@ static void partial_notice(const char *repo, const struct hf_choice *ch, int64_t
     if (!o->quiet)
         warnx("%s: reading only part of split '%s', the part the Hub converted (partial-%s)%s",
               repo, ch->split, ch->split, count);
+}
+
+/* ---- Shares (--shard I/N) ---- */
+/* Keep the files of share i of n: the block [i F / n, (i + 1) F / n). */
+static void keep_file_share(struct hf_choice *ch, int i, int n)
+{
+    int F = ch->nfiles, a = (int)((int64_t)i * F / n), b = (int)((int64_t)(i + 1) * F / n);
+    for (int k = 0; k < F; k++)
+        if (k < a || k >= b) { free(ch->files[k].path); free(ch->files[k].etag); free(ch->files[k].sha256); }
+    memmove(ch->files, ch->files + a, (size_t)(b - a) * sizeof *ch->files);
+    ch->nfiles = b - a;
+}
+
+/* Copy rows [i R / n, (i + 1) R / n) of the R rows (lines) in tmp to out,
+ * at most limit of them (limit < 0: all).  Returns the number copied. */
+static int64_t copy_row_share(FILE *tmp, int i, int n, int64_t limit, FILE *out)
+{
+    int64_t R = 0, row = 0, copied = 0;
+    int ch;
+    rewind(tmp);
+    while ((ch = getc(tmp)) != EOF) R += ch == '\n';
+    int64_t a = R * i / n, b = R * (i + 1) / n;
+    if (limit >= 0 && b - a > limit) b = a + limit;
+    rewind(tmp);
+    while (row < b && (ch = getc(tmp)) != EOF) {
+        if (row >= a && putc(ch, out) == EOF) die_errno("write error");
+        if (ch == '\n') { if (row >= a) copied++; row++; }
+    }
+    if (ferror(tmp)) die_errno("cannot read back the temporary file of --shard");
+    if (fflush(out) != 0) die_errno("write error");
+    return copied;
+}
+
+/* ---- Downloads and conversion, file by file ----
+ * The files of ch in order: each fetched (by the pool, or here), or read
+ * by ranges, then converted; rows up to limit (< 0: all).  The progress
+ * line counts files, rows, bytes and the rate.  Returns the rows written. */
+static int64_t convert_files(const struct hf_opts *o, struct hub *h, struct hfcache *c, const char *repo,
+                             const char *file_sha, const struct hf_choice *ch, const struct row_sel *sel,
+                             struct jbuf *out, int64_t limit)
+{
+    int64_t range_min = range_threshold(), written = 0;
+    double bytes = 0, t0 = now_seconds();
+    /* without --limit every file is needed: fetch ahead; with it, one at a time (no file too many) */
+    struct fetchpool *pool = limit < 0 && !h->offline && o->jobs > 1
+        ? fetchpool_new(o->jobs, c, h, file_sha, ch->files, ch->nfiles) : NULL;
+    struct progress p;
+    if (pool) progress_start(&p, "files", (uint64_t)ch->nfiles, o->quiet);
+    for (int i = 0; i < ch->nfiles && (limit < 0 || written < limit); i++) {
+        const struct hf_file *f = &ch->files[i];
+        char *name = xasprintf("%s/%s", repo, f->path);
+        int64_t left = limit < 0 ? -1 : limit - written;
+        if (limit >= 0 && ch->format == HF_PARQUET && !h->offline && f->size >= range_min &&
+            !hfc_cached(c, file_sha, f))
+            written += parquet_by_ranges(h, repo, file_sha, f, name, sel, out, left);
+        else {
+            char *path = pool ? fetchpool_get(pool, i) : hfc_fetch(c, h, file_sha, f);
+            written += datafile_write(path, name, ch->format, sel, out, left, NULL);
+            free(path);
+        }
+        jb_flush(out);      /* this file's rows are out before the next download */
+        free(name);
+        if (f->size > 0) bytes += (double)f->size;
+        if (pool) {
+            double dt = now_seconds() - t0;
+            progress_update(&p, (uint64_t)i + 1, "%d/%d files, %lld rows, %.1f MB, %.1f MB/s", i + 1, ch->nfiles,
+                            (long long)written, bytes / 1e6, dt > 0 ? bytes / 1e6 / dt : 0.0);
+        }
+    }
+    if (pool) { progress_end(&p); fetchpool_free(pool); }
+    return written;
 }
 
 int hf_fetch(const struct hf_opts *o)
@@ -291,24 +385,23 @@ int hf_fetch(const struct hf_opts *o)
             partial_notice(repo, &ch, split_rows, o);
         }
     }
+    /* a share: a block of files, or, with fewer files than shares, of rows */
+    int row_share = o->shard_n > 1 && ch.nfiles < o->shard_n;
+    if (o->shard_n > 1 && !row_share) keep_file_share(&ch, o->shard_i, o->shard_n);
     /* with --limit a prefix of the files may do; without, all are needed */
-    if (h.offline && o->limit < 0)
+    if (h.offline && (o->limit < 0 || row_share))
         offline_whole_split(&c, file_sha, &ch, json_is_true(json_object_get(conv ? conv : meta, "snapshot")));
-    int64_t range_min = range_threshold();
-    for (int i = 0; i < ch.nfiles && (o->limit < 0 || written < o->limit); i++) {
-        const struct hf_file *f = &ch.files[i];
-        char *name = xasprintf("%s/%s", repo, f->path);
-        int64_t left = o->limit < 0 ? -1 : o->limit - written;
-        if (o->limit >= 0 && ch.format == HF_PARQUET && !h.offline && f->size >= range_min &&
-            !hfc_cached(&c, file_sha, f))
-            written += parquet_by_ranges(&h, repo, file_sha, f, name, &sel, &out, left);
-        else {
-            char *path = hfc_fetch(&c, &h, file_sha, f);
-            written += datafile_write(path, name, ch.format, &sel, &out, left, NULL);
-            free(path);
-        }
-        jb_flush(&out);     /* this file's rows are out before the next download */
-        free(name);
+    if (row_share) {
+        /* the whole split into a temporary file, then this share of its rows */
+        FILE *tmp = tmpfile();
+        if (!tmp) die_errno("cannot create a temporary file for --shard");
+        out.f = tmp;
+        convert_files(o, &h, &c, repo, file_sha, &ch, &sel, &out, -1);
+        out.f = stdout;
+        written = copy_row_share(tmp, o->shard_i, o->shard_n, o->limit, stdout);
+        fclose(tmp);
+    } else {
+        written = convert_files(o, &h, &c, repo, file_sha, &ch, &sel, &out, o->limit);
     }
     if (out.replaced && !o->quiet)
         warnx("%s: %llu invalid UTF-8 bytes were written as U+FFFD", repo, (unsigned long long)out.replaced);

@@ -456,6 +456,11 @@ static int optim_list(const struct llama *m, struct optim_tensor *ts)
     return k;
 }
 
+int llama_optim_tensors(const struct llama *m, struct optim_tensor *ts)
+{
+    return optim_list(m, ts);
+}
+
 float llama_grad_norm(const struct llama *m)
 {
     if (!m->grads) return 0;

@@ -116,6 +116,10 @@ void llama_zero_grad(struct llama *m);
  * ACCUMULATES d(mean loss)/d(param) * scale into grads. */
 void llama_backward(struct llama *m, float scale);
 float llama_grad_norm(const struct llama *m);
+/* The parameter tensors as the optimizer sees them (optim.h); returns their
+ * count (at most LLAMA_NPARAMS: an absent output projection is left out). */
+struct optim_tensor;
+int llama_optim_tensors(const struct llama *m, struct optim_tensor *ts);
 /* AdamW with bias correction, t >= 1; weight decay on the matrices only;
  * grad_scale multiplies each gradient first (for clipping). */
 void llama_adamw_step(struct llama *m, float lr, float beta1, float beta2, float eps,

@@ -146,6 +146,27 @@ void model_adamw_step(struct model *m, float lr, float beta1, float beta2, float
         gpt2_adamw_step(&m->gpt2, lr, beta1, beta2, eps, weight_decay, grad_scale, t);
 }
 
+/* ---- the parameter block ---- */
+struct model_block model_block_of(struct model *m)
+{
+    struct model_block b;
+    if (m->arch == MODEL_BASELINE) {
+        struct llama *l = &m->llama;
+        if (!l->grads) llama_zero_grad(l);
+        b = (struct model_block){ l->params, l->grads, &l->m, &l->v, l->nparams };
+    } else {
+        struct gpt2 *g = &m->gpt2;
+        if (!g->grads) gpt2_zero_grad(g);
+        b = (struct model_block){ g->params, g->grads, &g->m, &g->v, g->nparams };
+    }
+    return b;
+}
+
+int model_optim_tensors(const struct model *m, struct optim_tensor *ts)
+{
+    return m->arch == MODEL_BASELINE ? llama_optim_tensors(&m->llama, ts) : gpt2_optim_tensors(&m->gpt2, ts);
+}
+
 /* ---- KV cache ---- */
 struct model_kv {
     enum model_arch arch;

@@ -70,6 +70,21 @@ float model_grad_norm(const struct model *m);
 void model_adamw_step(struct model *m, float lr, float beta1, float beta2, float eps,
                       float weight_decay, float grad_scale, int t);
 
+/* ---- the parameter block, for data-parallel training (run/dist.h) ----
+ * The level's block of n parameters, its gradient and its AdamW moments
+ * (same layout; *m and *v may be NULL until the first update). */
+struct model_block {
+    float *params, *grads;
+    float **m, **v;
+    size_t n;
+};
+struct model_block model_block_of(struct model *m);
+/* The tensors of the block as the optimizer sees them (optim.h); returns
+ * their count, at most MODEL_MAX_TENSORS. */
+#define MODEL_MAX_TENSORS ((int)GPT2_NPARAMS > (int)LLAMA_NPARAMS ? (int)GPT2_NPARAMS : (int)LLAMA_NPARAMS)
+struct optim_tensor;
+int model_optim_tensors(const struct model *m, struct optim_tensor *ts);
+
 /* ---- inference with a KV cache (gpt2.h / llama.h) ---- */
 struct model_kv;
 struct model_kv *model_kv_new(const struct model *m);

@@ -1,5 +1,7 @@
 /* train.c - the training loop (see train.h). */
 #include "run/train.h"
+#include "core/comm.h"
+#include "run/dist.h"
 #include "model/checkpoint.h"
 #include "run/evaluate.h"
 #include "run/threads.h"
@@ -9,8 +11,10 @@
 #include "core/xio.h"
 #include "kernels/optim.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +101,14 @@ static int next_batch(struct loader *ld, struct train_state *st, uint32_t *input
     return 1;
 }
 
+/* A micro-batch of another rank (many processes, random windows): draw
+ * its B offsets as next_batch would, so that every rank's generator stays
+ * where one process's would be, and read nothing. */
+static void skip_batch(struct loader *ld, struct train_state *st)
+{
+    for (int b = 0; b < ld->B; b++) rng_below(&st->rng, ld->r->n - (uint64_t)ld->T);
+}
+
 /* Resuming a sequential stream: skip what the previous run consumed and
  * read the carried-over token. */
 static void seek_sequential(struct loader *ld, uint64_t pos)
@@ -147,11 +159,16 @@ struct run {
     FILE *log;
     uint64_t per_step;          /* tokens per optimizer step */
     double fpt;                 /* training FLOPs per token */
+    struct dist d;              /* the ranks (one without mpirun): dist.h */
+    double comm_log;            /* comm_seconds() at the last metrics line */
 };
 
+/* Every rank calls it (the sharded moments are gathered); rank 0 writes. */
 static void save(struct run *R, const char *path)
 {
-    ckpt_save_model(path, &R->m, R->fingerprint, &R->st, R->o->options_json);
+    dist_before_save(&R->d, &R->m, R->st.step);
+    if (R->d.rank == 0) ckpt_save_model(path, &R->m, R->fingerprint, &R->st, R->o->options_json);
+    dist_after_save(&R->d, &R->m);
 }
 
 static void log_line(struct run *R, double loss, double lr, double norm, double tok_s, double flop_s,
@@ -169,6 +186,11 @@ static void log_line(struct run *R, double loss, double lr, double norm, double 
     fprintf(f, "\"tokens_per_s\": %.1f, \"flops_per_s\": %.4g, \"flops\": %.6g, \"elapsed_s\": %.3f",
             tok_s, flop_s, R->st.flops, R->st.elapsed);
     if (!isnan(val)) fprintf(f, ", \"val_loss\": %.6f, \"val_ppl\": %.4f", val, exp(val));
+    if (comm_active()) {
+        /* many processes: how many, and rank 0's seconds inside MPI since the last line */
+        fprintf(f, ", \"ranks\": %d, \"comm_s\": %.4f", R->d.size, comm_seconds() - R->comm_log);
+        R->comm_log = comm_seconds();
+    }
     fprintf(f, "}\n");
     fflush(f);
 }
@@ -245,6 +267,7 @@ static uint32_t *load_val(const struct train_opts *o, const struct tokr *r, int 
 static void open_log(struct run *R, int to_stdout)
 {
     const struct train_opts *o = R->o;
+    if (R->d.rank != 0) return;     /* one writer */
     if (o->log) {
         R->log = fopen(o->log, o->resume ? "a" : "w");
         if (!R->log) die_errno("cannot open '%s'", o->log);
@@ -263,17 +286,25 @@ static int train_step(struct run *R, struct loader *ld, uint32_t *inputs, uint32
     const struct train_opts *o = R->o;
     int B = ld->B, T = ld->T;
     /* gradient accumulation: grads = sum over micro-batches of
-     * d(mean loss)/d(params) / accum, the gradient of the mean over all */
+     * d(mean loss)/d(params) / accum, the gradient of the mean over all.
+     * With N ranks a step is N * accum micro-batches, drawn in one order;
+     * rank r computes those numbered r*accum .. r*accum + accum - 1 and
+     * skips the others' (dist.h): the same step as one process with
+     * --accum N*accum. */
+    int N = R->d.size, A = o->accum;
     model_zero_grad(&R->m);
     double loss = 0;
-    for (int a = 0; a < o->accum; a++) {
+    for (int j = 0; j < N * A; j++) {
+        if (j / A != R->d.rank) { skip_batch(ld, &R->st); continue; }
         if (!next_batch(ld, &R->st, inputs, targets)) return -1;
         loss += model_forward(&R->m, inputs, targets, B, T);
-        model_backward(&R->m, 1.0f / (float)o->accum);
+        model_backward(&R->m, 1.0f / (float)(N * A));
     }
-    loss /= o->accum;
+    dist_sum_grads(&R->d, &R->m);
+    comm_sum_doubles(&loss, 1);
+    loss /= N * A;
     if (s >= fault[0] && s <= fault[1] && fault[0]) loss = NAN;
-    double norm = model_grad_norm(&R->m);
+    double norm = dist_grad_norm(&R->d, &R->m);
     R->st.step = s;
     R->st.tokens += R->per_step;
     R->st.flops += R->fpt * (double)R->per_step;
@@ -285,7 +316,7 @@ static int train_step(struct run *R, struct loader *ld, uint32_t *inputs, uint32
         /* clipping: scale the gradient to norm <= clip */
         float scale = clip_scale(norm, o->clip);
         R->st.updates++;
-        model_adamw_step(&R->m, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
+        dist_adamw_step(&R->d, &R->m, (float)lr, (float)o->beta1, (float)o->beta2, (float)o->eps,
                         (float)o->weight_decay, scale, (int)R->st.updates);
     }
     *loss_out = loss;
@@ -297,13 +328,22 @@ static int train_step(struct run *R, struct loader *ld, uint32_t *inputs, uint32
  * checkpoint. */
 static double validate(struct run *R, const uint32_t *val, size_t nval, int B, int T, uint64_t s)
 {
+    /* With N ranks, rank r takes its share of the batches (whole (B, T)
+     * blocks, contiguous; the last rank also the short rest): the sums of
+     * -ln p and of the tokens are those of one process. */
+    size_t full = (nval - 1) / (size_t)T, groups = (full + (size_t)B - 1) / (size_t)B;
+    size_t g0 = comm_slice_lo(groups, R->d.rank), g1 = comm_slice_lo(groups, R->d.rank + 1);
+    size_t s0 = g0 * (size_t)B * (size_t)T;
+    size_t s1 = R->d.rank == R->d.size - 1 ? nval : g1 * (size_t)B * (size_t)T + 1;
     struct eval_sum e = { 0, 0 };
-    eval_ids(&R->m, val, nval, B, T, &e);
-    double v = e.nll / (double)e.tokens;
+    if (s1 > s0) eval_ids(&R->m, val + s0, s1 - s0, B, T, &e);
+    double sums[2] = { e.nll, (double)e.tokens };
+    comm_sum_doubles(sums, 2);
+    double v = sums[0] / sums[1];
     if (v < R->st.best_val) {
         R->st.best_val = v;
         R->st.best_step = s;
-        if (R->best) save(R, R->best);
+        if (R->best) save(R, R->best);     /* every rank: save() gathers */
     }
     return v;
 }
@@ -315,6 +355,7 @@ static int report_end(const struct run *R, const struct tokr *r, int data_ended,
     const struct train_opts *o = R->o;
     int status = 0;
     if (stop_signal) {
+        if (o->quiet && R->d.rank) return 128 + (int)stop_signal;   /* rank 0 says it */
         warnx("stopped by signal %d at step %llu; checkpoint saved to %s (continue with --resume)",
               (int)stop_signal, (unsigned long long)R->st.step, to_stdout ? "<stdout>" : o->out);
         status = 128 + (int)stop_signal;
@@ -333,26 +374,141 @@ static int report_end(const struct run *R, const struct tokr *r, int data_ended,
     return status;
 }
 
-int tfs_train(const struct train_opts *o)
+/* What the run is about to do, on standard error. */
+static void announce(const struct run *R, uint64_t end, uint64_t total)
 {
-    struct run R;
-    memset(&R, 0, sizeof R);
-    R.o = o;
+    const struct train_opts *o = R->o;
+    struct model_config mc = model_config_of(&R->m);
+    warnx("%s model, %.2fM parameters (%d layers, %d heads, dim %d, context %d, vocab %d); "
+          "steps %llu to %llu of %llu, %llu tokens each (%d x %d x %d)", model_arch_name(mc.arch),
+          (double)model_nparams(&R->m) / 1e6, mc.layers, mc.heads, mc.dim, mc.context, mc.vocab,
+          (unsigned long long)R->st.step + 1, (unsigned long long)end, (unsigned long long)total,
+          (unsigned long long)R->per_step, o->accum, o->batch, mc.context);
+    if (R->d.size > 1)
+        warnx("%d ranks: each step is %d x %d micro-batches%s", R->d.size, R->d.size, o->accum,
+              o->shard_optimizer ? ", AdamW moments sharded" : "");
+}
+
+/* Too many non-finite steps in a row: save the last good weights and stop. */
+static _Noreturn void give_up(struct run *R, uint64_t bad_run, uint64_t s, int to_stdout)
+{
+    save(R, R->o->out);
+    comm_barrier();
+    if (R->d.rank) exit(1);     /* rank 0 says why */
+    die("%llu steps in a row had a non-finite loss or gradient (the last at step %llu); "
+        "stopping. The last good weights (update %llu) are saved in %s; "
+        "try a lower --lr or --clip",
+        (unsigned long long)bad_run, (unsigned long long)s, (unsigned long long)R->st.updates,
+        to_stdout ? "<stdout>" : R->o->out);
+}
+
+/* ---- many processes ---------------------------------------------------------
+ * Under mpirun every rank runs tfs_train with its own command line; they
+ * must describe one run.  What each rank sees, compared with rank 0's. */
+struct rank_view {
+    uint64_t tokens, fingerprint, options, step, rng, nparams;
+    int32_t vocab, shard;
+};
+
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* A problem every rank sees alike: rank 0 says it, then all exit 1. */
+static _Noreturn void all_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static _Noreturn void all_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (comm_rank() == 0) vwarnx(fmt, ap);
+    va_end(ap);
+    comm_barrier();
+    comm_finalize();
+    exit(1);
+}
+
+/* Refuse, at the start, ranks whose data, tokenizer, options or resumed
+ * state differ from rank 0's; the message names the first such rank. */
+static void check_ranks(const struct run *R, const struct tokr *r)
+{
+    if (R->d.size == 1) return;
+    const struct train_opts *o = R->o;
+    struct rank_view me, *all = xcalloc((size_t)R->d.size, sizeof *all);
+    memset(&me, 0, sizeof me);
+    me.tokens = r->n;
+    me.fingerprint = r->h.fingerprint;
+    me.vocab = (int32_t)r->h.vocab;
+    me.options = fnv(o->options_json, strlen(o->options_json), 0xcbf29ce484222325ULL);
+    me.step = R->st.step;
+    me.rng = fnv(&R->st.rng, sizeof R->st.rng, 0xcbf29ce484222325ULL);
+    me.nparams = model_nparams(&R->m);
+    me.shard = o->shard_optimizer;
+    comm_gather_all(&me, all, sizeof me);
+    const char *what = NULL;
+    int bad = 0;
+    for (int k = 1; k < R->d.size && !what; k++) {
+        const struct rank_view *a = &all[0], *b = &all[k];
+        bad = k;
+        if (b->tokens != a->tokens) what = "training data of another size";
+        else if (b->vocab != a->vocab || b->fingerprint != a->fingerprint)
+            what = "training data from another tokenizer (vocabulary or fingerprint)";
+        else if (b->options != a->options) what = "other options (model, batch, schedule or optimizer)";
+        else if (b->nparams != a->nparams) what = "a model of another size";
+        else if (b->step != a->step || b->rng != a->rng) what = "another resumed state (--resume checkpoint)";
+        else if (b->shard != a->shard) what = "another --shard-optimizer setting";
+    }
+    free(all);
+    if (!what) return;
+    if (R->d.rank == 0)
+        warnx("rank %d of %d has %s than rank 0 (%s); every rank must be given the same data and options",
+              bad, R->d.size, what, r->name);
+    comm_barrier();
+    comm_finalize();
+    exit(1);
+}
+
+/* The training stream, once standard output is known fit for a checkpoint. */
+static struct tokr *open_train(struct run *R, int to_stdout)
+{
+    const struct train_opts *o = R->o;
+    if (to_stdout && comm_size() > 1 && !o->force)
+        /* mpirun hands every rank a pseudo-terminal as standard output,
+         * whatever its own is: the check below cannot see the user's */
+        all_fail("%s", "under mpirun standard output is always a pseudo-terminal: write the checkpoint "
+                 "with -o FILE, or give -f when mpirun's own output is redirected");
+    else if (to_stdout && comm_size() == 1) refuse_binary_tty(stdout, o->force);
+    struct tokr *r = o->ntrain ? tokr_open_set(o->trains, o->ntrain) : tokr_open(o->train);
+    R->fingerprint = r->h.fingerprint;
+    if (comm_size() > 1 && !r->mapped)
+        all_fail("%s: under mpirun the training data must be a regular, uncompressed file: each rank "
+                 "reads its windows at its own offsets, which a pipe or a compressed stream cannot give",
+                 r->name);
+    return r;
+}
+
+int tfs_train(const struct train_opts *opts)
+{
+    /* the ranks under mpirun (comm.h); without it, nothing happens here */
+    comm_init();
+    struct train_opts local = *opts;
+    const struct train_opts *o = &local;
+    if (comm_rank() > 0) local.quiet = 1;       /* one voice: rank 0's */
+    struct run R = { .o = o };
     if (o->threads > 0) run_set_threads(o->threads);
     int B = o->batch, T;
     int to_stdout = strcmp(o->out, "-") == 0;
-    if (to_stdout) refuse_binary_tty(stdout, o->force);
-
-    /* the data */
-    struct tokr *r = o->ntrain ? tokr_open_set(o->trains, o->ntrain) : tokr_open(o->train);
-    R.fingerprint = r->h.fingerprint;
+    struct tokr *r = open_train(&R, to_stdout);
 
     /* the model: a checkpoint to continue, or a fresh one */
     if (o->resume) resume_model(&R, r);
     else new_model(&R, r);
-    struct model_config mc = model_config_of(&R.m);
-    T = mc.context;
+    T = model_config_of(&R.m).context;
     if (R.m.arch == MODEL_BASELINE) R.m.llama.recompute = o->recompute;   /* memory for compute, same results */
+    dist_init(&R.d, &R.m, o->shard_optimizer);
+    check_ranks(&R, r);
     struct loader ld = { r, B, T, xmalloc(((size_t)T + 1) * sizeof(uint32_t)),
                          xmalloc(((size_t)B * T + 1) * sizeof(uint32_t)) };
     if (r->mapped && r->n < (uint64_t)T + 1)
@@ -365,7 +521,7 @@ int tfs_train(const struct train_opts *o)
     if (o->val) val = load_val(o, r, B, T, &nval);
 
     /* the budget */
-    uint64_t per_step = R.per_step = (uint64_t)o->accum * (uint64_t)B * (uint64_t)T;
+    uint64_t per_step = R.per_step = (uint64_t)R.d.size * (uint64_t)o->accum * (uint64_t)B * (uint64_t)T;
     uint64_t total = o->steps ? o->steps : (o->tokens + per_step - 1) / per_step;
     uint64_t end = o->stop_at && o->stop_at < total ? o->stop_at : total;
     double fpt = R.fpt = model_flops_per_token(&R.m, T);
@@ -375,12 +531,7 @@ int tfs_train(const struct train_opts *o)
     open_log(&R, to_stdout);
     catch_signals();
 
-    if (!o->quiet)
-        warnx("%s model, %.2fM parameters (%d layers, %d heads, dim %d, context %d, vocab %d); "
-              "steps %llu to %llu of %llu, %llu tokens each (%d x %d x %d)", model_arch_name(mc.arch),
-              (double)model_nparams(&R.m) / 1e6, mc.layers, mc.heads, mc.dim, T, mc.vocab,
-              (unsigned long long)R.st.step + 1, (unsigned long long)end, (unsigned long long)total,
-              (unsigned long long)per_step, o->accum, B, T);
+    if (!o->quiet) announce(&R, end, total);
 
     size_t N = (size_t)B * T;
     uint32_t *inputs = xmalloc(N * sizeof *inputs), *targets = xmalloc(N * sizeof *targets);
@@ -393,13 +544,17 @@ int tfs_train(const struct train_opts *o)
     uint64_t tok_log = 0;
     int data_ended = 0;
 
-    while (R.st.step < end && !stop_signal) {
+    /* a signal on any rank stops every rank after the same step */
+    int stop = comm_max_int((int)stop_signal);
+    while (R.st.step < end && !stop) {
         double t0 = now_seconds();
         uint64_t s = R.st.step + 1;             /* the step being taken, 1-based */
         double lr = train_lr(o, s, total);
         double loss, norm;
         int skipped = train_step(&R, &ld, inputs, targets, s, lr, fault, &loss, &norm);
         if (skipped < 0) { data_ended = 1; break; }
+        stop = comm_max_int((int)stop_signal);
+        if (stop) stop_signal = stop;
         bad_run = skipped ? bad_run + 1 : 0;
         R.st.elapsed += now_seconds() - t0;
         tok_log += per_step;
@@ -423,15 +578,11 @@ int tfs_train(const struct train_opts *o)
         }
         if (bad_run >= (uint64_t)o->max_bad) {
             progress_end(&p);
-            save(&R, o->out);
-            die("%llu steps in a row had a non-finite loss or gradient (the last at step %llu); "
-                "stopping. The last good weights (update %llu) are saved in %s; "
-                "try a lower --lr or --clip",
-                (unsigned long long)bad_run, (unsigned long long)s, (unsigned long long)R.st.updates,
-                to_stdout ? "<stdout>" : o->out);
+            give_up(&R, bad_run, s, to_stdout);
         }
-        if (!to_stdout && ((o->save_every && s % o->save_every == 0) ||
-                           (o->save_minutes > 0 && now_seconds() - t_save >= 60 * o->save_minutes))) {
+        int due = o->save_minutes > 0 && now_seconds() - t_save >= 60 * o->save_minutes;
+        if (o->save_minutes > 0) due = comm_max_int(due);   /* the ranks' clocks differ: agree */
+        if (!to_stdout && ((o->save_every && s % o->save_every == 0) || due)) {
             save(&R, o->out);
             t_save = now_seconds();
         }
@@ -446,6 +597,8 @@ int tfs_train(const struct train_opts *o)
     else if (R.log) fflush(stdout);
     free(inputs); free(targets); free(val); free(ld.win); free(ld.seq); free(R.best);
     tokr_close(r);
+    dist_free(&R.d, &R.m);
     model_free(&R.m);
+    comm_finalize();
     return status;
 }

@@ -62,9 +62,11 @@ struct train_opts {
     const char *resume;         /* checkpoint to continue, or NULL */
     const char *options_json;   /* the options of this run, kept in checkpoints */
     int quiet, force;
+    int shard_optimizer;        /* many processes: ZeRO-1, AdamW moments split across ranks (dist.h) */
 };
 
-/* Run the training; returns the exit status (0, or 128 + signal number
+/* Run the training; under mpirun, one rank of a data-parallel run
+ * (run/dist.h, tfs-train(1) MANY PROCESSES).  Returns the exit status (0, or 128 + signal number
  * when SIGINT or SIGTERM stopped it after saving a checkpoint).  Data
  * errors stop the program (exit 1). */
 int tfs_train(const struct train_opts *o);

@@ -184,6 +184,83 @@ TEST(option_table)
     EXPECT_EXIT(parse(2, v5, &q, &lo), 2, "option '--quiet' takes no argument");
 }
 
+/* jsonl_fast_field against jansson: on lines that are plain, mutated (a
+ * byte changed, dropped or repeated) and random, the fast path may decline
+ * any line, but a line it accepts jansson must accept with the same text. */
+static int check_fast(const char *src, size_t n)
+{
+    char line[512], copy[512];
+    if (n >= sizeof line) return 1;
+    memcpy(line, src, n);
+    memcpy(copy, src, n);
+    const char *text;
+    size_t len;
+    if (!jsonl_fast_field(line, n, "text", &text, &len)) return 0;
+    json_t *v = json_loadb(copy, n, JSON_ALLOW_NUL, NULL);
+    json_t *f = v && json_is_object(v) ? json_object_get(v, "text") : NULL;
+    int same = f && json_is_string(f) && json_string_length(f) == len && memcmp(json_string_value(f), text, len) == 0 &&
+               text[len] == 0;
+    if (!same) {
+        fprintf(stderr, "  fast path accepts what jansson does not (or reads another text): ");
+        fwrite(src, 1, n, stderr);
+        fputc('\n', stderr);
+    }
+    json_decref(v);
+    return same ? 1 : -1;
+}
+
+TEST(fast_path_agrees_with_jansson)
+{
+    static const char *L[] = {
+        "{\"text\": \"Hello, world\"}", "{\"id\": 12, \"text\": \"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\ud83d\\ude00\\u0000x\"}",
+        " {\"meta\": {\"a\": [1, -2.5e+3, true, false, null, \"x\"]}, \"text\" : \"caf\xc3\xa9\", \"n\": 0} \r",
+        "{\"text\": \"\"}", "{\"text\": \"x\", \"y\": [[], {}, [{}]]}", "{\"a\":1,\"text\":\"\xe4\xb8\xad\"}",
+        "{\"text\": \"\\u20AC\\uD834\\uDD1E\"}", "{\"text\": \"a\", \"big\": 123456789012345}", "{\"text\":\"t\",\"z\":-0.0}",
+    };
+    uint64_t seed = 3;
+    int accepted = 0, bad = 0;
+    for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+        int r = check_fast(L[i], strlen(L[i]));
+        accepted += r == 1;
+        bad += r < 0;
+    }
+    CHECK(accepted == (int)(sizeof L / sizeof L[0]));
+    static const char alphabet[] = "{}[]\":,\\u0aA9.-+eE tnfrl\x80\xc3\xa9\xff\x01\nD8d";
+    int rounds = getenv("TFS_VALGRIND") || getenv("TFS_ASAN") ? 20000 : 200000;
+    for (int round = 0; round < rounds; round++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        const char *src = L[(seed >> 40) % (sizeof L / sizeof L[0])];
+        char m[512];
+        size_t n = strlen(src);
+        memcpy(m, src, n);
+        for (int k = 0; k < 1 + (int)(seed >> 61); k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (seed >> 20) % n;
+            int what = (int)(seed >> 62);
+            char c = alphabet[(seed >> 30) % (sizeof alphabet - 1)];
+            if (what == 0) m[at] = c;
+            else if (what == 1 && n > 1) { memmove(m + at, m + at + 1, n - at - 1); n--; }
+            else if (n < 500) { memmove(m + at + 1, m + at, n - at); m[at] = c; n++; }
+        }
+        int r = check_fast(m, n);
+        accepted += r == 1;
+        bad += r < 0;
+    }
+    CHECK(bad == 0);
+    CHECK(accepted > rounds / 100);     /* the mutations leave many lines valid */
+    /* what it must decline: jansson then reports or accepts */
+    const char *no[] = { "{\"text\": 1}", "{\"other\": \"x\"}", "[\"text\"]", "{\"text\": \"a\", \"text\": \"b\"}",
+                         "{\"te\\u0078t\": \"a\"}", "{\"text\": \"\\ud800\"}", "{\"text\": \"a\"} x",
+                         "{\"text\": \"a\", \"n\": 1234567890123456789012}", "{\"text\": \"\xff\"}" };
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        char line[128];
+        const char *text;
+        size_t len;
+        strcpy(line, no[i]);
+        CHECK(!jsonl_fast_field(line, strlen(line), "text", &text, &len));
+    }
+}
+
 int main(void)
 {
     tfs_set_prog("test_jsonl");
@@ -192,5 +269,6 @@ int main(void)
     RUN(invalid_utf8_and_lone_surrogate_are_malformed); RUN(skip_bad_counts);
     RUN(zstd_input_detected_by_magic); RUN(utf8_check); RUN(writer_escapes_and_round_trips);
     RUN(strict_numbers); RUN(option_table);
+    RUN(fast_path_agrees_with_jansson);
     return unit_summary();
 }

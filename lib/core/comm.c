@@ -1,0 +1,165 @@
+/* comm.c - the processes of a run, over MPI (see comm.h). */
+#include "core/comm.h"
+#include "core/xio.h"
+
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int active, rank, size = 1;
+static double waited;           /* seconds inside MPI calls */
+
+/* A launcher started us: OpenMPI's mpirun, or a PMI/PMIx one (Slurm). */
+static int launched(void)
+{
+    const char *vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK" };
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+/* An MPI call that failed: name it and the rank, and stop. */
+static void check(int err, const char *call)
+{
+    if (err == MPI_SUCCESS) return;
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(err, msg, &len);
+    die("rank %d of %d: %s failed: %.*s (did another process of the run stop?)", rank, size, call, len, msg);
+}
+
+void comm_init(void)
+{
+    if (active || !launched()) return;
+    int provided;
+    /* only the main thread calls MPI; OpenMP's threads never do */
+    check(MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    /* errors come back to check() instead of aborting without a word */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    active = 1;
+}
+
+void comm_finalize(void)
+{
+    if (!active) return;
+    MPI_Finalize();
+    active = 0;
+}
+
+int comm_active(void) { return active; }
+int comm_rank(void) { return rank; }
+int comm_size(void) { return size; }
+double comm_seconds(void) { return waited; }
+
+/* Buckets of 1 Mi floats (4 MiB): big enough that each message costs
+ * mostly bandwidth, small enough that several are in flight at once. */
+#define BUCKET ((size_t)1 << 20)
+
+void comm_sum_floats(float *buf, size_t n)
+{
+    if (size == 1 || !n) return;
+    double t0 = MPI_Wtime();
+    size_t nb = (n + BUCKET - 1) / BUCKET;
+    MPI_Request *req = xmalloc(nb * sizeof *req);
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * BUCKET, k = n - lo < BUCKET ? n - lo : BUCKET;
+        check(MPI_Iallreduce(MPI_IN_PLACE, buf + lo, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[b]),
+              "MPI_Iallreduce");
+    }
+    check(MPI_Waitall((int)nb, req, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient sum)");
+    free(req);
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_sum_doubles(double *buf, int n)
+{
+    if (size == 1) return;
+    double t0 = MPI_Wtime();
+    check(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+    waited += MPI_Wtime() - t0;
+}
+
+int comm_max_int(int x)
+{
+    if (size == 1) return x;
+    double t0 = MPI_Wtime();
+    check(MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
+    waited += MPI_Wtime() - t0;
+    return x;
+}
+
+void comm_gather_all(const void *mine, void *all, size_t bytes)
+{
+    if (size == 1) { memmove(all, mine, bytes); return; }
+    double t0 = MPI_Wtime();
+    check(MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD), "MPI_Allgather");
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_barrier(void)
+{
+    if (size == 1) return;
+    double t0 = MPI_Wtime();
+    check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+    waited += MPI_Wtime() - t0;
+}
+
+/* ---- slices (ZeRO-1) --------------------------------------------------------
+ * n floats in size nearly equal slices: r's starts at floor(n r / size). */
+size_t comm_slice_lo(size_t n, int r)
+{
+    return (size_t)((uint64_t)n * (uint64_t)r / (uint64_t)size);
+}
+
+/* counts[r] and displs[r] of the slices, as MPI's ints */
+static void slice_table(size_t n, int *counts, int *displs)
+{
+    for (int r = 0; r < size; r++) {
+        size_t lo = comm_slice_lo(n, r), hi = comm_slice_lo(n, r + 1);
+        if (hi - lo > (size_t)0x7fffffff) die("a slice of %zu floats is too large for one MPI message", hi - lo);
+        counts[r] = (int)(hi - lo);
+        displs[r] = (int)lo;
+    }
+}
+
+void comm_reduce_scatter(float *buf, size_t n)
+{
+    if (size == 1) return;
+    if (n > (size_t)0x7fffffff) die("a block of %zu floats is too large for MPI's int offsets", n);
+    double t0 = MPI_Wtime();
+    int *counts = xmalloc(2 * (size_t)size * sizeof *counts), *displs = counts + size;
+    slice_table(n, counts, displs);
+    /* in place, MPI leaves this rank's summed slice at the start of buf */
+    check(MPI_Reduce_scatter(MPI_IN_PLACE, buf, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+          "MPI_Reduce_scatter");
+    if (displs[rank]) memmove(buf + displs[rank], buf, (size_t)counts[rank] * sizeof *buf);
+    free(counts);
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_all_gather(float *buf, size_t n)
+{
+    if (size == 1) return;
+    double t0 = MPI_Wtime();
+    int *counts = xmalloc(2 * (size_t)size * sizeof *counts), *displs = counts + size;
+    slice_table(n, counts, displs);
+    check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD),
+          "MPI_Allgatherv");
+    free(counts);
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_gather_to0(const float *mine, float *all, size_t n)
+{
+    if (size == 1) { if (mine) memmove(all, mine, n * sizeof *all); return; }
+    double t0 = MPI_Wtime();
+    int *counts = xmalloc(2 * (size_t)size * sizeof *counts), *displs = counts + size;
+    slice_table(n, counts, displs);
+    const void *send = rank == 0 && !mine ? MPI_IN_PLACE : mine;
+    check(MPI_Gatherv(send, counts[rank], MPI_FLOAT, all, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD),
+          "MPI_Gatherv");
+    free(counts);
+    waited += MPI_Wtime() - t0;
+}
