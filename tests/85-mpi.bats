@@ -211,3 +211,25 @@ long_run() {
     [ "$status" -eq 0 ]
     [ "$(head -n 1 "$T/l2" | grep -o '"step": [0-9]*')" = "\"step\": $((step + 1))" ]
 }
+
+@test "mpi: 2 ranks on 3 shards equal 1 process on their concatenation (windows across boundaries)" {
+    # 1200 tokens cut at 400 and 801 (tokset.h): many of the windows of 33
+    # straddle a boundary; each rank reads the set on its own
+    head -c $((1024 + 2 * 1200)) "$D/train.bin" > "$T/train.bin"
+    mkdir "$T/sh"
+    /usr/bin/python3 - "$T/train.bin" "$T/sh/t" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read()); hdr, ids = d[:1024], d[1024:]
+hdr[8:12] = struct.pack("<i", 1200); open(sys.argv[1], "wb").write(bytes(hdr) + bytes(ids))
+for k, (a, b) in enumerate([(0, 400), (400, 801), (801, 1200)]):
+    hdr[8:12] = struct.pack("<i", b - a)
+    open("%s-%d.bin" % (sys.argv[2], k), "wb").write(bytes(hdr) + bytes(ids[2 * a:2 * b]))
+PY
+    local run="$SMALL --steps 10 --warmup 2"
+    run_tool tfs-train $run --accum 2 -o "$T/one.st" --log "$T/one.jsonl" "$T/train.bin"
+    [ "$status" -eq 0 ]
+    run_tool mpi2 tfs-train $run --accum 1 -o "$T/two.st" --log "$T/two.jsonl" "$T/sh"
+    [ "$status" -eq 0 ]
+    same_losses "$T/one.jsonl" "$T/two.jsonl"
+    close "$T/two.st" "$T/one.st"
+}

@@ -20,6 +20,15 @@ for line in sys.stdin:
     print(json.loads(line)["text"]); print("<|endoftext|>")' > "$repo/TinyStories-$name.txt"
     done
     printf '# TinyStories (stand-in)\n' > "$repo/README.md"
+    # FineWeb-Edu's sample-10BT (stand-in, pipelines/fineweb.mk): 6 JSON
+    # Lines files of 100 stories each under sample/10BT/, as the card says
+    local fw="$HUB_ROOT/repos/HuggingFaceFW/fineweb-edu"
+    mkdir -p "$fw/main/sample/10BT"
+    echo '{"configs": [{"config_name": "sample-10BT", "data_files": [{"split": "train", "path": "sample/10BT/*"}]}]}' > "$fw/card.json"
+    for k in 0 1 2 3 4 5; do
+        zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | sed -n "$((k * 100 + 1)),$((k * 100 + 100))p" \
+            > "$fw/main/sample/10BT/00${k}_00000.jsonl"
+    done
     python3 "$TFS_ROOT/tests/fakehub.py" "$HUB_ROOT" --port-file "$HUB_ROOT/ports" 3>&- &
     echo $! > "$BATS_FILE_TMPDIR/hub.pid"
     for _ in $(seq 100); do [ -s "$HUB_ROOT/ports" ] && break; sleep 0.05; done
@@ -152,4 +161,50 @@ print(-sum(c / n * math.log(c / n) for c in collections.Counter(ids).values()))'
     [ "$status" -eq 0 ]
     [[ $output$stderr != *tfs-train* ]]
     [ "$(stat -c %Y.%y "$D/model.safetensors")" = "$t" ]
+}
+
+@test "pipeline: fineweb.mk fetches and encodes shares side by side, on one machine or two, and trains on the shards" {
+    small_demo_assets "$W/fw-assets" 10
+    F="make -s -f $TFS_ROOT/pipelines/fineweb.mk BIN=$TFS_BUILD/bin ASSETS=$W/fw-assets SHARES=3 SHARD_SIZE=20K"
+    F="$F VOCAB=300 TOK_DOCS=200 CONFIG=tiny TOKENS=2560 THREADS=1 JOBS=2"
+    # one machine, two make jobs
+    run_tool $F -j 2 OUT="$W/fw1"
+    [ "$status" -eq 0 ]
+    [ -f "$W/fw1/model.safetensors" ]
+    [[ ${lines[-1]} =~ ^\{\"loss\":\ [0-9.]+,\ \"perplexity\":\ [0-9.]+,\ \"tokens\":\ [0-9]+,\ \"bytes\":\ [0-9]+,\ \"bits_per_byte\":\ [0-9.]+\}$ ]]
+    grep -q '"val_loss"' "$W/fw1/train.jsonl"
+    [ "$(ls "$W"/fw1/tokens/*/train_*.bin | wc -l)" -ge 4 ]
+    # the shards in name order are the whole split encoded at once
+    hf-fetch -q fineweb-edu-10b | bpe-encode -q "$W/fw1/tok.bin" > "$W/fw-all.bin"
+    cmp <(for f in "$W"/fw1/tokens/*/train_*.bin; do tail -c +1025 "$f"; done) <(tail -c +1025 "$W/fw-all.bin")
+    # two machines: the tokenizer once, each machine its shares, then gathered
+    mkdir -p "$W/fw2a" "$W/fw2b"
+    cp "$W/fw1/tok.bin" "$W/fw2a/"; cp "$W/fw1/tok.bin" "$W/fw2b/"
+    run_tool $F -j 2 OUT="$W/fw2a" SHARD=0/2 tokens
+    [ "$status" -eq 0 ]
+    run_tool $F -j 2 OUT="$W/fw2b" SHARD=1/2 tokens
+    [ "$status" -eq 0 ]
+    [ "$(ls "$W/fw2a/tokens")" = "000
+002" ]
+    [ "$(ls "$W/fw2b/tokens")" = "001" ]
+    cp -a "$W/fw2b/tokens/001" "$W/fw2a/tokens/"
+    diff -r "$W/fw1/tokens" "$W/fw2a/tokens"
+    # trained there, the run is the one-machine run
+    run_tool $F OUT="$W/fw2a" train
+    [ "$status" -eq 0 ]
+    run "$TFS_ROOT/tests/tools/st-compare" "$W/fw1/model.safetensors" "$W/fw2a/model.safetensors"
+    [ "$status" -eq 0 ]
+}
+
+@test "pipeline: tinystories.mk encodes the training stories in shares and trains on the shards" {
+    small_demo_assets "$W/ts-assets" 100
+    run_tool make -s -f "$TFS_ROOT/pipelines/tinystories.mk" -j 2 BIN="$TFS_BUILD/bin" ASSETS="$W/ts-assets" \
+        OUT="$W/ts" SHARES=3 SHARD_SIZE=30K VOCAB=300 CONFIG=tiny THREADS=1 evaluate
+    [ "$status" -eq 0 ]
+    [ -f "$W/ts/model.safetensors" ]
+    [ "$(ls "$W"/ts/tokens/*/train_*.bin | wc -l)" -ge 3 ]
+    # one stream after the other, the shares are the training stories
+    bpe-encode -q "$W/ts/tok.bin" "$W/ts/train.jsonl.zst" > "$W/ts-all.bin"
+    cmp <(for f in "$W"/ts/tokens/*/train_*.bin; do tail -c +1025 "$f"; done) <(tail -c +1025 "$W/ts-all.bin")
+    [[ ${lines[-1]} =~ ^\{\"loss\":\ [0-9.]+, ]]
 }
