@@ -5,18 +5,21 @@
  *   parse options -> tfs_eval() (lib/run/evaluate.c) -> exit status
  */
 #include "core/blas_core.h"
+#include "core/safetensors.h"
 #include "kernels/isa.h"
 #include "run/attention_map.h"
 #include "run/evaluate.h"
 #include "core/opts.h"
 #include "core/xio.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { O_TOKENIZER = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_SAMPLES, O_CHAT, O_EXPORT,
        O_MAX_TOKENS, O_THREADS, O_VERBOSE, O_TOKEN_LOSS, O_PREDICTIONS,
-       O_ATTENTION, O_HEATMAP };
+       O_ATTENTION, O_HEATMAP, O_DTYPE };
 
 static const struct optdef OPTS[] = {
     { 'b', "batch", "N", "8", "windows per forward pass when scoring (does not change the result)" },
@@ -35,6 +38,7 @@ static const struct optdef OPTS[] = {
     { O_SAMPLES, "samples", "N", "1", "generate N texts, separated by a line '---'" },
     { O_CHAT, "chat", NULL, NULL, "interactive: continue each line typed (commands: /help)" },
     { O_EXPORT, "export-hf", "DIR", NULL, "write DIR/config.json, model.safetensors (and tokenizer.json) for transformers" },
+    { O_DTYPE, "dtype", "TYPE", "f32", "with --export-hf: the weights as f32, bf16 or f16 (half the size, rounded)" },
     { O_THREADS, "threads", "N", NULL, "threads for OpenMP and OpenBLAS (default: all cores)" },
     { 'q', "quiet", NULL, NULL, "no progress display" },
     { O_VERBOSE, "verbose", NULL, NULL, "also say which OpenBLAS core (kernel set) runs, and who chose it, and the vector width of our own loops (TFS_ISA)" },
@@ -43,7 +47,8 @@ static const struct optdef OPTS[] = {
 
 static const struct progspec SPEC = {
     "tfs-eval", "[OPTION]... CKPT [FILE... | -]",
-    "Score a token stream with the checkpoint CKPT (JSON: loss, perplexity, tokens, bits per\n"
+    "Score a token stream with the checkpoint CKPT (a tfs checkpoint or a Hugging Face model\n"
+    "directory: GPT-2 or Llama, safetensors F32/F16/BF16) (JSON: loss, perplexity, tokens, bits per\n"
     "byte) or each of its tokens (--token-loss), show where a layer attends (--attention), generate text from it (--prompt, --chat), or\n"
     "export it (--export-hf).",
     NULL, OPTS
@@ -61,7 +66,7 @@ int main(int argc, char **argv)
     struct eval_opts o = { .batch = 8, .new_tokens = 200, .samples = 1, .temperature = 1,
                            .top_p = 1, .seed = 1, .input = "-", .predictions = 5 };
     const char *arg;
-    int c, verbose = 0;
+    int c, verbose = 0, dtype_set = 0;
     while ((c = opts_next(&p, &arg)) != -1) {
         switch (c) {
         case 'b': o.batch = (int)parse_long("--batch", arg, 1, 1 << 20); break;
@@ -76,6 +81,13 @@ int main(int argc, char **argv)
         case O_SAMPLES: o.samples = (int)parse_long("--samples", arg, 1, 1000000); break;
         case O_CHAT: o.chat = 1; break;
         case O_EXPORT: o.export_dir = arg; break;
+        case O_DTYPE:
+            if (!strcmp(arg, "f32")) o.dtype = ST_F32;
+            else if (!strcmp(arg, "bf16")) o.dtype = ST_BF16;
+            else if (!strcmp(arg, "f16")) o.dtype = ST_F16;
+            else usage_error("--dtype: '%s' is not f32, bf16 or f16", arg);
+            dtype_set = 1;
+            break;
         case O_TOKEN_LOSS: o.token_loss = 1; break;
         case O_ATTENTION:
             if (attention_parse(arg, &o.att_layer, &o.att_head))
@@ -110,6 +122,16 @@ int main(int argc, char **argv)
         o.inputs = (const char *const *)argv + p.optind + 1;
         o.ninputs = (size_t)nops - 1;
     }
+    if (dtype_set && !o.export_dir) usage_error("--dtype applies to --export-hf");
+    /* a Hugging Face model directory brings its tokenizer */
+    char *dir_tok = NULL;
+    struct stat sb;
+    if (!o.tokenizer && stat(o.ckpt, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        size_t n = strlen(o.ckpt) + 16;
+        dir_tok = xmalloc(n);
+        snprintf(dir_tok, n, "%s/tokenizer.json", o.ckpt);
+        if (stat(dir_tok, &sb) == 0) o.tokenizer = dir_tok;
+    }
     if ((o.prompt || o.chat) && !o.tokenizer)
         usage_error("%s needs --tokenizer, to turn text into tokens and back", o.chat ? "--chat" : "--prompt");
     blas_core_report(o.quiet, verbose);
@@ -119,6 +141,7 @@ int main(int argc, char **argv)
     if (o.max_tokens && o.token_loss && o.prompt)
         usage_error("--max-tokens applies to a stream, not to --prompt");
     int status = tfs_eval(&o);
+    free(dir_tok);
     opts_free(&p);
     return status;
 }

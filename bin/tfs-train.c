@@ -18,7 +18,7 @@ enum {
     O_LAYERS = 256, O_HEADS, O_DIM, O_CONTEXT, O_ACCUM, O_TOKENS, O_STOP_AT, O_LR, O_MIN_LR,
     O_WARMUP, O_DECAY, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_VAL, O_EVAL_EVERY, O_EVAL_BATCHES,
     O_SAVE_EVERY, O_SAVE_MINUTES, O_RESUME, O_LOG, O_LOG_EVERY, O_SEED, O_THREADS, O_MAX_BAD,
-    O_MODEL, O_KV_HEADS, O_HIDDEN, O_UNTIED, O_RECOMPUTE, O_VERBOSE,
+    O_MODEL, O_KV_HEADS, O_HIDDEN, O_UNTIED, O_RECOMPUTE, O_VERBOSE, O_INIT_FROM,
     O_SHARD_OPT,
 };
 
@@ -54,6 +54,7 @@ static const struct optdef OPTS[] = {
     { O_SAVE_EVERY, "save-every", "N", "0", "also save the checkpoint every N steps (0: off)" },
     { O_SAVE_MINUTES, "save-minutes", "M", "0", "also save it every M minutes (0: off)" },
     { O_RESUME, "resume", "CKPT", NULL, "continue the training run saved in CKPT" },
+    { O_INIT_FROM, "init-from", "CKPT|DIR", NULL, "start from the weights of a checkpoint or a Hugging Face model directory (fine-tuning: its shape, a new schedule, fresh AdamW moments, step 0)" },
     { O_LOG, "log", "FILE", NULL, "metrics as JSON Lines (default: standard output when -o is a file)" },
     { O_LOG_EVERY, "log-every", "N", "1", "one metrics line every N steps" },
     { O_SEED, "seed", "S", "1", "seed of the initialisation and of the data order" },
@@ -82,7 +83,7 @@ static const struct progspec SPEC = {
 static int saved_option(int key)
 {
     switch (key) {
-    case 'c': case O_STOP_AT: case O_VAL: case O_RECOMPUTE: case 'o': case O_RESUME: case O_LOG: case O_THREADS:
+    case 'c': case O_STOP_AT: case O_VAL: case O_RECOMPUTE: case 'o': case O_RESUME: case O_INIT_FROM: case O_LOG: case O_THREADS:
     case 'q': case 'f': case O_VERBOSE: case O_SHARD_OPT: return 0;
     default: return 1;
     }
@@ -93,6 +94,8 @@ static int saved_option(int key)
 struct ctx {
     struct train_opts o;
     const char *values[NOPTS];      /* effective value of each saved option */
+    char given[NOPTS];              /* set by a file or the command line, not a default */
+    int defaults;                   /* set() is applying the defaults */
     int verbose;
 };
 
@@ -117,6 +120,7 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     char name[600];
     if (where) snprintf(name, sizeof name, "%s: %s", where, d->name);
     else snprintf(name, sizeof name, "--%s", d->name);
+    if (!c->defaults) c->given[d - OPTS] = 1;
     if (saved_option(d->key)) {
         /* a copy: values from a checkpoint live in a JSON object freed later */
         free((char *)c->values[d - OPTS]);
@@ -164,6 +168,7 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     case O_SAVE_EVERY: o->save_every = parse_size(name, a, 0, UINT64_MAX); break;
     case O_SAVE_MINUTES: o->save_minutes = parse_double(name, a, 0, 1e9); break;
     case O_RESUME: o->resume = a; break;
+    case O_INIT_FROM: o->init_from = a; break;
     case O_LOG: o->log = a; break;
     case O_LOG_EVERY: o->log_every = parse_size(name, a, 1, UINT64_MAX); break;
     case O_SEED: o->seed = parse_size(name, a, 0, UINT64_MAX); break;
@@ -174,6 +179,41 @@ static void set(void *vctx, const struct optdef *d, const char *a, const char *w
     case 'f': o->force = !a || strcmp(a, "0") != 0; break;
     case O_SHARD_OPT: o->shard_optimizer = !a || strcmp(a, "0") != 0; break;
     }
+}
+
+/* --init-from: the model's shape is the checkpoint's.  A shape option set
+ * to something else is an error; --context may be shorter for a Hugging
+ * Face model (its first positions are kept). */
+static void init_from_shape(struct ctx *c)
+{
+    struct train_opts *o = &c->o;
+    struct model_config mc;
+    ckpt_peek_model(o->init_from, &mc);
+    char v[32];
+    const struct { int key, want, have; } shape[] = {
+        { O_LAYERS, mc.layers, o->model.layers }, { O_HEADS, mc.heads, o->model.heads },
+        { O_DIM, mc.dim, o->model.dim }, { O_KV_HEADS, mc.kv_heads, o->kv_heads },
+        { O_HIDDEN, mc.hidden, o->hidden }, { O_UNTIED, mc.untied, o->untied },
+    };
+    for (size_t i = 0; i < sizeof shape / sizeof shape[0]; i++) {
+        int k = index_of(shape[i].key);
+        if (mc.arch != MODEL_BASELINE && i >= 3) continue;
+        if (c->given[k] && shape[i].want != shape[i].have)
+            usage_error("--%s %d: the model of %s has %d (--init-from takes its shape)", OPTS[k].name,
+                        shape[i].have, o->init_from, shape[i].want);
+        snprintf(v, sizeof v, "%d", shape[i].want);
+        set(c, &OPTS[k], v, NULL);
+    }
+    int same_level = mc.arch == MODEL_BASELINE ? o->arch == MODEL_BASELINE : o->arch != MODEL_BASELINE;
+    if (c->given[index_of(O_MODEL)] && !same_level)
+        usage_error("--model %s: %s holds a %s model", model_arch_name(o->arch), o->init_from,
+                    mc.arch == MODEL_BASELINE ? "baseline (Llama)" : "custom (GPT-2)");
+    if (!same_level) set(c, &OPTS[index_of(O_MODEL)], model_arch_name(mc.arch), NULL);
+    if (c->given[index_of(O_CONTEXT)] && o->model.context > mc.context)
+        usage_error("--context %d: longer than the context %d of %s", o->model.context, mc.context, o->init_from);
+    if (!c->given[index_of(O_CONTEXT)]) { snprintf(v, sizeof v, "%d", mc.context); set(c, &OPTS[index_of(O_CONTEXT)], v, NULL); }
+    /* set() marked these given; they are the checkpoint's now */
+    for (size_t i = 0; i < NOPTS; i++) c->given[i] = 0;
 }
 
 int main(int argc, char **argv)
@@ -191,22 +231,26 @@ int main(int argc, char **argv)
     const char **cl_arg = xcalloc((size_t)argc, sizeof *cl_arg);
     int ncl = 0;
     const char *config = NULL, *resume = NULL, *arg;
-    int key;
+    int key, init_from = 0;
     while ((key = opts_next(&p, &arg)) != -1) {
         const struct optdef *d = OPTS;
         while (d->key != key) d++;
         if (key == 'c') config = arg;
         else { cl[ncl] = d; cl_arg[ncl++] = arg; }
         if (key == O_RESUME) resume = arg;
+        if (key == O_INIT_FROM) init_from = 1;
     }
+    if (resume && init_from) usage_error("--init-from starts a new run and --resume continues one: not both");
     int nops = argc - p.optind;
     c.o.train = nops ? argv[p.optind] : "-";
     /* several files, directories or globs: shards read as one stream (tokset.h) */
     c.o.trains = (const char *const *)argv + p.optind;
     c.o.ntrain = (size_t)nops;
 
+    c.defaults = 1;
     for (const struct optdef *d = OPTS; d->name; d++)
         if (d->def) set(&c, d, d->def, NULL);
+    c.defaults = 0;
     char *saved = resume ? ckpt_options(resume) : NULL;
     if (saved) config_load_json(saved, resume, OPTS, set, &c);
     if (config) {
@@ -216,6 +260,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < ncl; i++) set(&c, cl[i], cl_arg[i], NULL);
 
     struct train_opts *o = &c.o;
+    if (o->init_from) init_from_shape(&c);
     if (o->model.dim % o->model.heads)
         usage_error("--dim %d is not a multiple of --heads %d", o->model.dim, o->model.heads);
     if (o->arch == MODEL_BASELINE) {

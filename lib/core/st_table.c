@@ -126,7 +126,7 @@ char *st_hf_config_dump(json_t *j, long eot, int digits)
 }
 
 void st_table_export(const char *dir, const char *config_json, struct st_table *t,
-                     const float *block, const char *const *meta)
+                     const float *block, const char *const *meta, enum st_dtype dtype)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) die_errno("cannot create directory '%s'", dir);
     size_t n = strlen(dir) + 32;
@@ -134,9 +134,15 @@ void st_table_export(const char *dir, const char *config_json, struct st_table *
     snprintf(path, n, "%s/config.json", dir);
     struct outfile o;
     FILE *f = outfile_open(&o, path);
-    fprintf(f, "%s\n", config_json);
+    /* st_hf_config_dump wrote torch_dtype "float32": the one key we change */
+    const char *key = "\"torch_dtype\": \"float32\"", *at = strstr(config_json, key);
+    const char *tname = dtype == ST_BF16 ? "bfloat16" : dtype == ST_F16 ? "float16" : "float32";
+    if (at) fprintf(f, "%.*s\"torch_dtype\": \"%s\"%s\n", (int)(at - config_json), config_json, tname,
+                    at + strlen(key));
+    else fprintf(f, "%s\n", config_json);
     outfile_commit(&o);
     struct st_writer *w = st_writer_new();
+    st_writer_dtype(w, dtype);
     st_table_save(w, t, block, "");
     for (; *meta; meta += 2) st_meta(w, meta[0], meta[1]);
     snprintf(path, n, "%s/model.safetensors", dir);

@@ -77,9 +77,10 @@ json_t *st_hf_config(const char *architecture, const char *model_type);
 char *st_hf_config_dump(json_t *j, long eot, int digits);
 
 /* A Hugging Face model directory: DIR (created if need be)/config.json,
- * config_json and a newline, and DIR/model.safetensors, the tensors of
- * `block` with the metadata meta: key, value, ..., NULL. */
+ * config_json and a newline (its "torch_dtype" set to dtype's name), and
+ * DIR/model.safetensors, the tensors of `block` in dtype with the metadata
+ * meta: key, value, ..., NULL. */
 void st_table_export(const char *dir, const char *config_json, struct st_table *t,
-                     const float *block, const char *const *meta);
+                     const float *block, const char *const *meta, enum st_dtype dtype);
 
 #endif

@@ -81,13 +81,13 @@ char *llama_hf_config_json(const struct llama *m, long eot)
     return st_hf_config_dump(j, eot, 9);
 }
 
-void llama_export_hf(const char *dir, const struct llama *m, long eot)
+void llama_export_hf(const char *dir, const struct llama *m, long eot, enum st_dtype dtype)
 {
     char *js = llama_hf_config_json(m, eot);
     struct st_table t;
     llama_st_table(m, &t);
     /* "format": transformers refuses files without it */
-    st_table_export(dir, js, &t, m->params, (const char *const[]){ "format", "pt", "tfs.arch", "llama", NULL });
+    st_table_export(dir, js, &t, m->params, (const char *const[]){ "format", "pt", "tfs.arch", "llama", NULL }, dtype);
     st_table_free(&t);
     free(js);
 }

@@ -46,9 +46,9 @@ float *llama_hf_tensor(const struct llama *m, float *block, const char *name, si
  * fields); eot < 0 leaves out bos/eos.  Free the result. */
 char *llama_hf_config_json(const struct llama *m, long eot);
 
-/* DIR/config.json + DIR/model.safetensors (weights only), loadable as
- * LlamaForCausalLM.from_pretrained(DIR). */
-void llama_export_hf(const char *dir, const struct llama *m, long eot);
+/* DIR/config.json + DIR/model.safetensors (weights only, in dtype), loadable
+ * as LlamaForCausalLM.from_pretrained(DIR). */
+void llama_export_hf(const char *dir, const struct llama *m, long eot, enum st_dtype dtype);
 
 /* Read a directory written by llama_export_hf (its config.json and
  * model.safetensors) into m, which is initialised here. */

@@ -3,6 +3,7 @@
  * part.  Each level's tensor table is its own (gpt2/gpt2_ckpt.c,
  * llama/llama_ckpt.c); core/st_table.c walks them. */
 #include "model/checkpoint.h"
+#include "model/hf_import.h"
 #include "gpt2/gpt2_ckpt.h"
 #include "llama/llama_ckpt.h"
 #include "core/xio.h"
@@ -13,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define ARCH "gpt2"
 
@@ -335,6 +337,52 @@ void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, 
     if (info == &local) ckpt_info_free(&local);
 }
 
+/* A directory that is not a Hugging Face model: say so, not "not a file". */
+static void refuse_plain_dir(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && !hf_is_model(path))
+        die("%s: a directory without config.json (neither a checkpoint nor a Hugging Face model)", path);
+}
+
+void ckpt_load_any(const char *path, struct model *m, struct ckpt_info *info, int want_state, int context)
+{
+    refuse_plain_dir(path);
+    if (!hf_is_model(path)) {
+        ckpt_load_model(path, m, info, want_state);
+        if (context > 0 && context != info->model.context)
+            die("%s: a tfs checkpoint of context %d; its context cannot change (only a Hugging Face "
+                "model's can)", path_name(path), info->model.context);
+        return;
+    }
+    memset(info, 0, sizeof *info);
+    hf_load_model(path, m, info, context);
+}
+
+void ckpt_peek_model(const char *path, struct model_config *mc)
+{
+    refuse_plain_dir(path);
+    if (hf_is_model(path)) { hf_peek_config(path, mc); return; }
+    struct st_file *f = st_open(path);
+    const char *arch = st_meta_get(f, "tfs.arch"), *name = path_name(path);
+    if (!arch) die("%s: not a tfs checkpoint (its metadata has no tfs.arch) and no config.json beside it", name);
+    memset(mc, 0, sizeof *mc);
+    if (!strcmp(arch, model_arch_tag(MODEL_BASELINE))) {
+        struct llama_config c;
+        read_llama_config(name, f, &c);
+        *mc = (struct model_config){ .arch = MODEL_BASELINE, .vocab = c.vocab, .context = c.context,
+                                     .layers = c.layers, .heads = c.heads, .dim = c.dim,
+                                     .kv_heads = c.kv_heads, .hidden = c.hidden, .untied = !c.tied };
+    } else {
+        refuse_arch(name, arch);
+        struct gpt2_config c;
+        read_gpt2_config(name, f, &c);
+        *mc = (struct model_config){ .arch = MODEL_CUSTOM, .vocab = c.vocab, .context = c.context,
+                                     .layers = c.layers, .heads = c.heads, .dim = c.dim };
+    }
+    st_close(f);
+}
+
 char *ckpt_options(const char *path)
 {
     struct st_file *f = st_open(path);
@@ -356,7 +404,8 @@ void ckpt_info_free(struct ckpt_info *info)
 void ckpt_check_stream(const char *ckpt_name, const struct ckpt_info *info,
                        const char *stream_name, uint32_t vocab, uint64_t fingerprint)
 {
-    if ((int64_t)vocab != info->cfg.vocab)
+    int padded = (int64_t)vocab < info->cfg.vocab && fingerprint && fingerprint == info->fingerprint;
+    if ((int64_t)vocab != info->cfg.vocab && !padded)
         die("%s: vocabulary size %u, but %s was trained on %d (use the tokenizer of the checkpoint)",
             stream_name, vocab, ckpt_name, info->cfg.vocab);
     if (fingerprint && info->fingerprint && fingerprint != info->fingerprint)
@@ -366,7 +415,7 @@ void ckpt_check_stream(const char *ckpt_name, const struct ckpt_info *info,
 }
 
 /* ---- Hugging Face export ------------------------------------------------- */
-void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint, long eot)
+void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint, long eot, enum st_dtype dtype)
 {
     /* model.safetensors is a weights-only checkpoint: the tfs metadata too */
     struct st_table t;
@@ -374,13 +423,14 @@ void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint,
     char *js = gpt2_hf_config_json(&m->cfg, eot), *cfg = gpt2_config_json(&m->cfg), *fp = hex64(fingerprint);
     const char *kv[13];
     ckpt_meta(kv, ARCH, cfg, fp, NULL, NULL);
-    st_table_export(dir, js, &t, m->params, kv);
+    st_table_export(dir, js, &t, m->params, kv, dtype);
     free(js); free(cfg); free(fp);
     st_table_free(&t);
 }
 
-void ckpt_export_hf_model(const char *dir, const struct model *m, uint64_t fingerprint, long eot)
+void ckpt_export_hf_model(const char *dir, const struct model *m, uint64_t fingerprint, long eot,
+                          enum st_dtype dtype)
 {
-    if (m->arch == MODEL_BASELINE) llama_export_hf(dir, &m->llama, eot);   /* LlamaForCausalLM */
-    else ckpt_export_hf(dir, &m->gpt2, fingerprint, eot);                 /* GPT2LMHeadModel */
+    if (m->arch == MODEL_BASELINE) llama_export_hf(dir, &m->llama, eot, dtype);   /* LlamaForCausalLM */
+    else ckpt_export_hf(dir, &m->gpt2, fingerprint, eot, dtype);                 /* GPT2LMHeadModel */
 }

@@ -25,6 +25,7 @@
 #include "gpt2/gpt2.h"
 #include "model/model.h"
 #include "core/rng.h"
+#include "core/safetensors.h"
 
 #include <stdint.h>
 
@@ -51,6 +52,7 @@ struct ckpt_info {
     int has_state;          /* a training checkpoint (state + moments) */
     struct train_state st;
     char *options;          /* JSON of the run's options, or NULL */
+    int imported;           /* read from a Hugging Face model (hf_import.h), not a tfs checkpoint */
 };
 
 /* Write m to path atomically.  With st != NULL, also the AdamW moments
@@ -73,7 +75,9 @@ void ckpt_info_free(struct ckpt_info *info);
 char *ckpt_options(const char *path);
 
 /* Check that a token stream fits the model: same vocabulary size, and the
- * same tokenizer fingerprint when both are known.  Dies naming both files. */
+ * same tokenizer fingerprint when both are known.  A smaller vocabulary
+ * than the model's (a padded one, as llm.c pads 50,257 to 50,304) fits
+ * when both fingerprints are known and equal.  Dies naming both files. */
 void ckpt_check_stream(const char *ckpt_name, const struct ckpt_info *info,
                        const char *stream_name, uint32_t vocab, uint64_t fingerprint);
 
@@ -86,14 +90,22 @@ void ckpt_check_stream(const char *ckpt_name, const struct ckpt_info *info,
 void ckpt_save_model(const char *path, const struct model *m, uint64_t fingerprint,
                      const struct train_state *st, const char *options);
 void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, int want_state);
+/* ckpt_load_model for a tfs checkpoint or a Hugging Face model (a
+ * directory with config.json, or its safetensors file: hf_import.h);
+ * context > 0 shortens a Hugging Face model's context. */
+void ckpt_load_any(const char *path, struct model *m, struct ckpt_info *info, int want_state, int context);
+/* The model path holds (either kind), without reading the weights. */
+void ckpt_peek_model(const char *path, struct model_config *mc);
 
 /* Write DIR/config.json and DIR/model.safetensors (weights only) for
  * transformers' GPT2LMHeadModel.from_pretrained(DIR), the latter with the
- * metadata of a weights-only checkpoint.  eot is the end-of-text id (bos
+ * metadata of a weights-only checkpoint, its tensors in dtype (F32, or F16
+ * or BF16 for a smaller file; config.json's torch_dtype says which).  eot is the end-of-text id (bos
  * and eos of the config), or -1 when unknown. */
-void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint, long eot);
+void ckpt_export_hf(const char *dir, const struct gpt2 *m, uint64_t fingerprint, long eot, enum st_dtype dtype);
 /* Either level: ckpt_export_hf, or for the baseline llama_export_hf
  * (LlamaForCausalLM; its model.safetensors has no tfs.config). */
-void ckpt_export_hf_model(const char *dir, const struct model *m, uint64_t fingerprint, long eot);
+void ckpt_export_hf_model(const char *dir, const struct model *m, uint64_t fingerprint, long eot,
+                          enum st_dtype dtype);
 
 #endif

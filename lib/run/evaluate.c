@@ -190,12 +190,15 @@ int tfs_eval(const struct eval_opts *o)
     if (o->threads > 0) run_set_threads(o->threads);
     struct model m;
     struct ckpt_info info;
-    ckpt_load_model(o->ckpt, &m, &info, 0);
+    ckpt_load_any(o->ckpt, &m, &info, 0, 0);       /* a tfs checkpoint or a Hugging Face model */
     struct model_config mc = model_config_of(&m);
     struct tokenizer *tok = NULL;
+    int vocab = mc.vocab;       /* the ids we sample from: the tokenizer's, when the model's is padded */
     if (o->tokenizer) {
         tok = tok_load(o->tokenizer);
-        if ((int64_t)tok_vocab_size(tok) != mc.vocab)
+        int padded = (int64_t)tok_vocab_size(tok) < mc.vocab && info.fingerprint == tok_fingerprint(tok);
+        if (padded) vocab = (int)tok_vocab_size(tok);
+        if ((int64_t)tok_vocab_size(tok) != mc.vocab && !padded)
             die("%s: a vocabulary of %u tokens, but %s has %d (use the tokenizer it was trained with)",
                 o->tokenizer, tok_vocab_size(tok), o->ckpt, mc.vocab);
         if (info.fingerprint && tok_fingerprint(tok) != info.fingerprint)
@@ -205,7 +208,7 @@ int tfs_eval(const struct eval_opts *o)
     }
     if (o->export_dir) {
         long eot = tok && tok_eot(tok) != TOK_NO_ID ? (long)tok_eot(tok) : -1;
-        ckpt_export_hf_model(o->export_dir, &m, info.fingerprint, eot);
+        ckpt_export_hf_model(o->export_dir, &m, info.fingerprint, eot, o->dtype);
         if (tok) {
             size_t n = strlen(o->export_dir) + 32;
             char *path = xmalloc(n);
@@ -219,7 +222,7 @@ int tfs_eval(const struct eval_opts *o)
         score_tokens(o, &m, &info, tok);
     } else if (o->chat || o->prompt) {
         struct sampler s;
-        sampler_init(&s, mc.vocab, o->temperature, o->top_k, o->top_p, o->seed);
+        sampler_init(&s, vocab, o->temperature, o->top_k, o->top_p, o->seed);
         if (o->chat) {
             chat_loop(&m, tok, &s, o->new_tokens, stdin, stdout);
         } else {

@@ -46,6 +46,7 @@ struct eval_opts {
     const char *tokenizer;      /* tokenizer file or NULL */
     const char *prompt;         /* generate after this text (NULL: score) */
     const char *export_dir;     /* --export-hf DIR, or NULL */
+    int dtype;                  /* --dtype: enum st_dtype of the exported weights */
     int chat;                   /* interactive loop */
     int token_loss;             /* per-token losses of --prompt or the stream (token_loss.h) */
     int predictions;            /* --token-loss: the most likely next tokens listed */

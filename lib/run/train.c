@@ -230,6 +230,26 @@ static void resume_model(struct run *R, struct tokr *r)
     ckpt_info_free(&info);
 }
 
+/* Fine-tuning: the weights of o->init_from (a tfs checkpoint or a Hugging
+ * Face model, whose shape tfs-train has made the options'), a new run
+ * around them: step 0, fresh moments, the options' schedule. */
+static void init_from_model(struct run *R, struct tokr *r)
+{
+    const struct train_opts *o = R->o;
+    struct ckpt_info info;
+    memset(&info, 0, sizeof info);
+    ckpt_load_any(o->init_from, &R->m, &info, 0, o->model.context);
+    ckpt_check_stream(o->init_from, &info, r->name, r->h.vocab, r->h.fingerprint);
+    if (strcmp(model_arch_tag(o->arch), model_arch_tag(R->m.arch)) != 0)
+        die("%s: a %s model; the options ask for a %s one", o->init_from, model_arch_name(R->m.arch),
+            model_arch_name(o->arch));
+    model_set_arch(&R->m, o->arch);
+    R->st.best_val = INFINITY;
+    rng_seed(&R->st.rng, o->seed + 1);
+    if (!R->fingerprint) R->fingerprint = info.fingerprint;
+    ckpt_info_free(&info);
+}
+
 /* A fresh model of the options' shape, for the vocabulary of stream r. */
 static void new_model(struct run *R, const struct tokr *r)
 {
@@ -504,6 +524,7 @@ int tfs_train(const struct train_opts *opts)
 
     /* the model: a checkpoint to continue, or a fresh one */
     if (o->resume) resume_model(&R, r);
+    else if (o->init_from) init_from_model(&R, r);
     else new_model(&R, r);
     T = model_config_of(&R.m).context;
     if (R.m.arch == MODEL_BASELINE) R.m.llama.recompute = o->recompute;   /* memory for compute, same results */

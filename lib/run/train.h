@@ -60,6 +60,7 @@ struct train_opts {
     const char *out;            /* checkpoint path, "-" = stdout */
     const char *log;            /* metrics JSONL path or NULL */
     const char *resume;         /* checkpoint to continue, or NULL */
+    const char *init_from;      /* checkpoint or Hugging Face model to fine-tune, or NULL */
     const char *options_json;   /* the options of this run, kept in checkpoints */
     int quiet, force;
     int shard_optimizer;        /* many processes: ZeRO-1, AdamW moments split across ranks (dist.h) */

@@ -174,7 +174,7 @@ int main(int argc, char **argv)
     llama_init_weights(&m, 1);
     m.recompute = (int)arg(argv, 11);
     const char *init = argc == 13 ? argv[12] : NULL;
-    if (init) llama_export_hf(init, &m, -1);
+    if (init) llama_export_hf(init, &m, -1, ST_F32);
     size_t N = (size_t)B * T;
     uint32_t *in = xmalloc(N * 4), *tg = xmalloc(N * 4);
     struct rng r;

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) die_errno("cannot create directory '%s'", dir);
     char path[4096];
     snprintf(path, sizeof path, "%s/hf", dir);
-    llama_export_hf(path, &m, -1);
+    llama_export_hf(path, &m, -1, ST_F32);
 
     llama_forward(&m, in, NULL, B, T);
     float *logits = xmalloc((size_t)N * c.vocab * sizeof *logits);

@@ -253,7 +253,7 @@ TEST(export_hf_round_trip)
         llama_init(&m, &c);
         llama_init_weights(&m, 31);
         const char *dir = unit_tmp(tied ? "hf-tied" : "hf-untied");
-        llama_export_hf(dir, &m, 5);
+        llama_export_hf(dir, &m, 5, ST_F32);
         llama_load_hf(dir, &r);
         CHECK(r.nparams == m.nparams);
         CHECK(memcmp(&r.cfg, &m.cfg, sizeof r.cfg) == 0);

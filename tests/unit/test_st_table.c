@@ -80,7 +80,7 @@ TEST(export_writes_config_and_tensors)
     char *js = st_hf_config_dump(st_hf_config("FooForCausalLM", "foo"), 7, 9);
     CHECK(strstr(js, "\"architectures\": [\n    \"FooForCausalLM\"\n  ],\n  \"model_type\": \"foo\","));
     CHECK(strstr(js, "\"torch_dtype\": \"float32\",\n  \"bos_token_id\": 7,\n  \"eos_token_id\": 7\n}"));
-    st_table_export(dir, js, &t, a, (const char *const[]){ "format", "pt", "k", "v", NULL });
+    st_table_export(dir, js, &t, a, (const char *const[]){ "format", "pt", "k", "v", NULL }, ST_F32);
     st_table_free(&t);
     char path[512];
     snprintf(path, sizeof path, "%s/config.json", dir);
