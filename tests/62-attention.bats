@@ -182,3 +182,14 @@ check_matrix() {
     [ "$status" -eq 1 ]
     [[ $stderr == *"more than the model's context of 32: attention is over one window"* ]]
 }
+
+@test "tfs-eval --attention: imported Hugging Face models too (an export read back: the same matrix)" {
+    for level in m b; do
+        tfs-eval --export-hf "$T/hf-$level" "$D/$level.st"
+        tfs-eval --attention 1:1 --max-tokens 16 "$D/$level.st" "$D/val.ids" | tail -n +2 > "$T/own.txt"
+        run_tool tfs-eval --attention 1:1 --max-tokens 16 "$T/hf-$level" "$D/val.ids"
+        [ "$status" -eq 0 ]
+        [[ ${lines[0]} == "# tfs attention matrix: layer 1, head 1 of "*", 16 tokens, "*"hf-$level" ]]
+        diff "$T/own.txt" <(printf '%s\n' "$output" | tail -n +2)
+    done
+}

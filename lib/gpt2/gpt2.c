@@ -373,8 +373,9 @@ float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targe
     return m->mean_loss = (float)(sum / N);
 }
 
-/* Layer l's q, k, v (B*T, 3C) from the last forward pass: what
- * attention_forward read (tfs-eval --attention). */
+/* Layer l's q, k, v (B*T, 3C) from the last forward pass: the input of
+ * its attention, on either path (tfs-eval --attention recomputes the
+ * probabilities from it, which the fast path never holds). */
 const float *gpt2_layer_qkv(const struct gpt2 *m, int l)
 {
     const struct acts *A = m->acts;

@@ -33,6 +33,11 @@
 # (from its first step: the interpreter's start is not counted); the
 # steps done and the validation loss reached.
 #
+# The shape can be changed for a longer study on a quiet machine:
+# TFS_PARITY_LAYERS, _HEADS, _DIM, _CONTEXT, _BATCH, _ACCUM (defaults 2, 4,
+# 64, 64, 4, 2), and the data, TFS_PARITY_DOCS and _VOCAB (4000, 1024: with
+# other values, remove $BUILD/bench/parity/*.ids to rebuild them).
+#
 # Threads: TFS_PARITY_THREADS for both sides (default 1; the model is small
 # and the machine may be shared), OMP_WAIT_POLICY=PASSIVE, and the same
 # OpenMP OpenBLAS (PyTorch loads it through LD_LIBRARY_PATH).
@@ -59,16 +64,17 @@ torch_run() { LD_LIBRARY_PATH=$BLAS_OMP /usr/bin/python3 tests/bench/parity_torc
 # ---- data: real English, a small BPE ----
 bench_corpus
 if [ ! -s "$out/val.ids" ] || [ ! -s "$out/train.ids" ]; then
-    head -n 4000 "$CORPUS/corpus10m.jsonl" > "$out/train.jsonl"
+    head -n "${TFS_PARITY_DOCS:-4000}" "$CORPUS/corpus10m.jsonl" > "$out/train.jsonl"
     tail -n 300 "$CORPUS/corpus10m.jsonl" > "$out/val.jsonl"
-    "$bin/bpe-train" -q --vocab-size 1024 -o "$out/tok.bin" "$out/train.jsonl"
+    "$bin/bpe-train" -q --vocab-size "${TFS_PARITY_VOCAB:-1024}" -o "$out/tok.bin" "$out/train.jsonl"
     "$bin/bpe-encode" -q -o "$out/train.ids" "$out/tok.bin" "$out/train.jsonl"
     "$bin/bpe-encode" -q -o "$out/val.ids" "$out/tok.bin" "$out/val.jsonl"
 fi
-vocab=1024
+vocab=$("$bin/tok-stats" -q --summary "$out/val.ids" | sed -E 's/.*vocabulary ([0-9]+).*/\1/')
 
 # ---- the recipe, once for both sides ----
-L=2 NH=4 C=64 T=64 B=4 ACCUM=2 WARMUP=50 LR=3e-3 MIN_LR=3e-4 CLIP=1 WD=0.1 B1=0.9 B2=0.95 EPS=1e-8 SEED=1
+L=${TFS_PARITY_LAYERS:-2} NH=${TFS_PARITY_HEADS:-4} C=${TFS_PARITY_DIM:-64} T=${TFS_PARITY_CONTEXT:-64}
+B=${TFS_PARITY_BATCH:-4} ACCUM=${TFS_PARITY_ACCUM:-2} WARMUP=50 LR=3e-3 MIN_LR=3e-4 CLIP=1 WD=0.1 B1=0.9 B2=0.95 EPS=1e-8 SEED=1
 EVERY=50 EVAL_BATCHES=8
 tfs_recipe=(--layers $L --heads $NH --dim $C --context $T --batch $B --accum $ACCUM --warmup $WARMUP
             --lr $LR --min-lr $MIN_LR --decay cosine --clip $CLIP --weight-decay $WD --beta1 $B1
@@ -108,12 +114,14 @@ rm -rf "$out/compare"
 make --no-print-directory -f pipelines/compare.mk OUT="$out/compare" \
     RUNS="$out/tfs-custom.jsonl $out/torch-custom.jsonl $out/tfs-baseline.jsonl $out/torch-baseline.jsonl" >&2
 
-CPU=$(bench_cpu) THREADS=$threads STEPS=$steps RACE=$race /usr/bin/python3 - "$out" "$BENCH_OUT/70-parity.json" <<'PY'
+SHAPE="$L $NH $C $T $B $ACCUM $vocab" CPU=$(bench_cpu) THREADS=$threads STEPS=$steps RACE=$race /usr/bin/python3 - "$out" "$BENCH_OUT/70-parity.json" <<'PY'
 import json, os, statistics, sys
 out, dest = sys.argv[1:3]
 rows = lambda p: [json.loads(l) for l in open(os.path.join(out, p))]
 res = {"cpu": os.environ["CPU"], "threads": int(os.environ["THREADS"]), "steps": int(os.environ["STEPS"]),
-       "race_seconds": float(os.environ["RACE"]), "bounds": {"train_rel": 0.01, "final_val_rel": 0.005}}
+       "race_seconds": float(os.environ["RACE"]), "bounds": {"train_rel": 0.01, "final_val_rel": 0.005},
+       "shape": dict(zip(("layers", "heads", "dim", "context", "batch", "accum", "vocab"),
+                         map(int, os.environ["SHAPE"].split())))}
 ok = True
 for level in ("custom", "baseline"):
     a, b = rows(f"tfs-{level}.jsonl"), rows(f"torch-{level}.jsonl")
