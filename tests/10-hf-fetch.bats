@@ -352,6 +352,17 @@ Try 'hf-fetch --help'." ]
     [ "$(nreq '^cdn GET .* range=-')" -eq 0 ]
     [ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ]                   # no temporary file left
     [ ! -e "$(cache groups)/blobs" ] || [ -z "$(ls -A "$(cache groups)/blobs")" ]   # nothing partial cached
+    # the ranges read are kept (rangecache.h): the same rows again need no request
+    : > "$HUB_ROOT/requests.log"
+    HF_FETCH_RANGE_MIN=100000 run_tool hf-fetch test/groups -n 2 --columns text
+    [ "$status" -eq 0 ]
+    [ "${lines[1]}" = '{"text": "row 00001 bcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghija"}' ]
+    [ "$(nreq '^cdn GET')" -eq 0 ]
+    [ "$(wc -l < "$HF_HOME/tfs-hf-fetch/datasets--test--groups/ranges/$(sha256sum "$TFS_ROOT/tests/fixtures/hub/groups.parquet" | cut -c1-64).ranges")" -eq 3 ]
+    # more rows: only the ranges not yet held
+    HF_FETCH_RANGE_MIN=100000 run_tool hf-fetch test/groups -n 2 --columns text,n
+    [ "$status" -eq 0 ]
+    [ "$(nreq '^cdn GET')" -eq 1 ]
     # rows from the last row group; a server that ignores Range still works
     faults '[{"port": "cdn", "path": "/cdn/", "ignore_range": true}]'
     HF_FETCH_RANGE_MIN=100000 run_tool hf-fetch test/groups -n 4500 --columns n
@@ -1066,6 +1077,11 @@ fr train jsonl 2 null" ]
     # --config narrows it
     run_tool hf-fetch --list --json --config fr test/configs
     [ "${#lines[@]}" -eq 1 ]
+    # the footers were kept (rangecache.h): listing again asks the CDN nothing
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch --list test/stories
+    [[ ${lines[1]} =~ \ 10\ +\?$ ]]
+    [ "$(nreq 'cdn GET')" -eq 0 ]
     # fetched files are counted from the cache, offline too
     hf-fetch -q test/stories > /dev/null
     : > "$HUB_ROOT/requests.log"

@@ -6,6 +6,7 @@
 #include "hub/hfcache.h"
 #include "hub/hfdata.h"
 #include "hub/hub.h"
+#include "hub/rangecache.h"
 #include "core/jbuf.h"
 #include "core/progress.h"
 #include "core/xio.h"
@@ -112,84 +113,30 @@ static void offline_whole_split(const struct hfcache *c, const char *sha, const 
         n > 8 ? " ..." : "", n == 1 ? "is" : "are", c->dir);
 }
 
-/* ---- Range reads of a Parquet file for --limit ----
- * The reader asks for byte ranges (footer, then column chunks); we fetch
- * the ranges not yet present into a sparse temporary file.  Small requests
- * are widened to 64 KiB so that the magic, the footer length and the
- * footer usually come in one request. */
-struct ranges {
-    struct hub *h;
-    const char *repo, *sha, *path;
-    int fd;
-    int64_t size;
-    int whole;                      /* the server sent everything */
-    int n, cap;
-    int64_t (*have)[2];             /* fetched [start, end) intervals */
-};
-
-static int covered(const struct ranges *r, int64_t off, int64_t end)
+/* ---- Range reads of a Parquet file for --limit and --list ----
+ * The reader asks for byte ranges (footer, then column chunks); those not
+ * yet in the range cache (rangecache.h) are fetched into its sparse copy,
+ * which the next run reads again without a request. */
+int64_t parquet_rows_by_ranges(struct hub *h, const struct hfcache *c, const char *sha, const struct hf_file *f)
 {
-    for (int i = 0; i < r->n; i++)
-        if (r->have[i][0] <= off && end <= r->have[i][1]) return 1;
-    return 0;
-}
-
-static void need_bytes(void *arg, int64_t off, int64_t len)
-{
-    struct ranges *r = arg;
-    int64_t end = off + len;
-    if (r->whole || covered(r, off, end)) return;
-    if (len < 65536) {      /* widen, toward the end of the file (footer reads) */
-        end = off + 65536 > r->size ? r->size : off + 65536;
-        off = end - 65536 < 0 ? 0 : end - 65536;
-    }
-    if (!hub_get_range(r->h, r->repo, r->sha, r->path, r->fd, off, end - off, r->size)) { r->whole = 1; return; }
-    if (r->n == r->cap) { r->cap = r->cap ? 2 * r->cap : 16; r->have = xrealloc(r->have, (size_t)r->cap * sizeof *r->have); }
-    r->have[r->n][0] = off;
-    r->have[r->n][1] = end;
-    r->n++;
-}
-
-static void remove_file(void *path) { unlink(path); }
-
-int64_t parquet_rows_by_ranges(struct hub *h, const char *repo, const char *sha, const struct hf_file *f)
-{
-    const char *tmpdir = getenv("TMPDIR");
-    char *tmp = xasprintf("%s/hf-fetch-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(tmp);
-    if (fd < 0) die_errno("cannot create a temporary file in %s", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    tfs_on_die(remove_file, tmp);
-    if (ftruncate(fd, f->size) != 0) die_errno("%s", tmp);
-    struct ranges r = { h, repo, sha, f->path, fd, f->size, 0, 0, 0, NULL };
-    /* the footer only: its length and the footer itself, by ranges */
-    struct pq_file *pq = pq_open_lazy(tmp, f->size, need_bytes, &r, 0);
+    struct rcache r;
+    rcache_open(&r, c, h, sha, f);
+    /* the footer only: its length and the footer itself */
+    struct pq_file *pq = pq_open_lazy(r.copy, f->size, rcache_need, &r, 0);
     int64_t rows = pq_num_rows(pq);
     pq_close(pq);
-    tfs_on_die_remove(remove_file, tmp);
-    close(fd);
-    unlink(tmp);
-    free(tmp);
-    free(r.have);
+    rcache_close(&r);
     return rows;
 }
 
-static int64_t parquet_by_ranges(struct hub *h, const char *repo, const char *sha, const struct hf_file *f,
+static int64_t parquet_by_ranges(struct hub *h, const struct hfcache *c, const char *sha, const struct hf_file *f,
                                  const char *name, const struct row_sel *sel, struct jbuf *out, int64_t limit)
 {
-    const char *tmpdir = getenv("TMPDIR");
-    char *tmp = xasprintf("%s/hf-fetch-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(tmp);
-    if (fd < 0) die_errno("cannot create a temporary file in %s", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    tfs_on_die(remove_file, tmp);
-    if (ftruncate(fd, f->size) != 0) die_errno("%s", tmp);
-    struct ranges r = { h, repo, sha, f->path, fd, f->size, 0, 0, 0, NULL };
-    struct lazy_src lazy = { f->size, need_bytes, &r };
-    int64_t n = datafile_write(tmp, name, HF_PARQUET, sel, out, limit, &lazy);
-    tfs_on_die_remove(remove_file, tmp);
-    close(fd);
-    unlink(tmp);
-    free(tmp);
-    free(r.have);
+    struct rcache r;
+    rcache_open(&r, c, h, sha, f);
+    struct lazy_src lazy = { f->size, rcache_need, &r };
+    int64_t n = datafile_write(r.copy, name, HF_PARQUET, sel, out, limit, &lazy);
+    rcache_close(&r);
     return n;
 }
 
@@ -291,7 +238,7 @@ static int64_t convert_files(const struct hf_opts *o, struct hub *h, struct hfca
         int64_t left = limit < 0 ? -1 : limit - written;
         if (limit >= 0 && ch->format == HF_PARQUET && !h->offline && f->size >= range_min &&
             !hfc_cached(c, file_sha, f))
-            written += parquet_by_ranges(h, repo, file_sha, f, name, sel, out, left);
+            written += parquet_by_ranges(h, c, file_sha, f, name, sel, out, left);
         else {
             char *path = pool ? fetchpool_get(pool, i) : hfc_fetch(c, h, file_sha, f);
             written += datafile_write(path, name, ch->format, sel, out, left, NULL);

@@ -54,6 +54,6 @@ struct hub;
 struct hfcache;
 struct hf_file;
 json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, const char *rev, char **sha);
-int64_t parquet_rows_by_ranges(struct hub *h, const char *repo, const char *sha, const struct hf_file *f);
+int64_t parquet_rows_by_ranges(struct hub *h, const struct hfcache *c, const char *sha, const struct hf_file *f);
 
 #endif

@@ -31,7 +31,7 @@ static int64_t file_rows(struct hub *h, const struct hfcache *c, const char *sha
         return n;
     }
     if (h->offline || f->size <= 0) return -1;
-    return parquet_rows_by_ranges(h, c->repo, sha, f);
+    return parquet_rows_by_ranges(h, c, sha, f);
 }
 
 static void print_count(int64_t n, int width)
