@@ -35,6 +35,11 @@ MPI_CFLAGS ?= $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS   ?= $(shell pkg-config --libs ompi-c 2>/dev/null)
 TFS_CPPFLAGS += $(MPI_CFLAGS)
 TFS_LDLIBS   += -Wl,--as-needed $(MPI_LIBS) -Wl,--no-as-needed
+# `make NATIVE=1`: everything for this machine's CPU (-march=native), for
+# local builds only: the programs may not run on an older CPU.
+ifeq ($(NATIVE),1)
+TFS_CFLAGS += -march=native
+endif
 COMPILE = $(CC) $(TFS_CPPFLAGS) $(CPPFLAGS) $(TFS_CFLAGS) $(CFLAGS)
 LINK    = $(CC) $(TFS_LDFLAGS) $(LDFLAGS)
 LIBS    = $(TFS_LDLIBS) $(LDLIBS)
@@ -46,7 +51,17 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 # scripts run (not installed, no man page).
 DRV_SRC  := $(wildcard tests/torch/*.c tests/bench/*.c)
 TOOLS    := $(notdir $(BIN_SRC:.c=))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The kernels' loops, built twice more for wider vectors (lib/kernels/isa.h):
+# each object's global names get the level's suffix (objcopy), and the plain
+# build's ISA_DISPATCH picks one at run time.
+ISA_SRC  := lib/kernels/attention.c lib/kernels/ops_embed.c lib/kernels/ops_linear.c lib/kernels/ops_loss.c \
+	    lib/kernels/ops_norm.c lib/kernels/ops_pointwise.c lib/kernels/optim.c lib/llama/llama_ops.c
+ISA_FLAGS_avx2   := -mavx2 -mfma
+ISA_FLAGS_avx512 := -mavx2 -mfma -mavx512f -mavx512bw -mavx512dq -mavx512vl -mprefer-vector-width=512
+ISA_OBJ  := $(foreach i,avx2 avx512,$(ISA_SRC:%.c=$(BUILD)/isa-$(i)/%.o))
+NM      ?= nm
+OBJCOPY ?= objcopy
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(ISA_OBJ)
 PROGS    := $(TOOLS:%=$(BUILD)/bin/%)
 UNITS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DRIVERS  := $(DRV_SRC:%.c=$(BUILD)/%)
@@ -68,6 +83,18 @@ all: $(BUILD)/libtfs.a $(PROGS) $(UNITS) $(DRIVERS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(COMPILE) -c -o $@ $<
+
+# $(1): avx2 or avx512.  Compile, then suffix every global name the object
+# defines (and the calls inside it to those names).
+define ISA_RULE
+$(BUILD)/isa-$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(COMPILE) $$(ISA_FLAGS_$(1)) -DTFS_ISA_VARIANT=$(1) -MF $$(@:.o=.d) -MT $$@ -c -o $$@.tmp $$<
+	$$(NM) --defined-only -g $$@.tmp | awk 'NF == 3 { print $$$$3, $$$$3 "_$(1)" }' > $$@.syms
+	$$(OBJCOPY) --redefine-syms=$$@.syms $$@.tmp $$@
+	rm -f $$@.tmp $$@.syms
+endef
+$(foreach i,avx2 avx512,$(eval $(call ISA_RULE,$(i))))
 
 $(BUILD)/libtfs.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -166,4 +193,4 @@ clean:
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
--include $(wildcard $(BUILD)/lib/*/*.d $(BUILD)/bin/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/torch/*.d $(BUILD)/tests/bench/*.d $(BUILD)/tests/fuzz/*.d)
+-include $(wildcard $(BUILD)/lib/*/*.d $(BUILD)/isa-*/lib/*/*.d $(BUILD)/bin/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tests/torch/*.d $(BUILD)/tests/bench/*.d $(BUILD)/tests/fuzz/*.d)

@@ -6,6 +6,7 @@
  */
 #include "core/blas_core.h"
 #include "core/safetensors.h"
+#include "kernels/isa.h"
 #include "run/attention_map.h"
 #include "run/evaluate.h"
 #include "core/opts.h"
@@ -40,7 +41,7 @@ static const struct optdef OPTS[] = {
     { O_DTYPE, "dtype", "TYPE", "f32", "with --export-hf: the weights as f32, bf16 or f16 (half the size, rounded)" },
     { O_THREADS, "threads", "N", NULL, "threads for OpenMP and OpenBLAS (default: all cores)" },
     { 'q', "quiet", NULL, NULL, "no progress display" },
-    { O_VERBOSE, "verbose", NULL, NULL, "also say which OpenBLAS core (kernel set) runs, and who chose it" },
+    { O_VERBOSE, "verbose", NULL, NULL, "also say which OpenBLAS core (kernel set) runs, and who chose it, and the vector width of our own loops (TFS_ISA)" },
     { 0 }
 };
 
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
      * program again (lib/core/blas_core.h) */
     tfs_set_prog(SPEC.name);
     blas_core_start(argv);
+    isa_start();                /* the kernels' vector width (kernels/isa.h) */
     struct opts p;
     opts_init(&p, argc, argv, &SPEC);
     struct eval_opts o = { .batch = 8, .new_tokens = 200, .samples = 1, .temperature = 1,
@@ -133,6 +135,7 @@ int main(int argc, char **argv)
     if ((o.prompt || o.chat) && !o.tokenizer)
         usage_error("%s needs --tokenizer, to turn text into tokens and back", o.chat ? "--chat" : "--prompt");
     blas_core_report(o.quiet, verbose);
+    isa_report(o.quiet, verbose);
     if (o.max_tokens && o.attention && o.prompt)
         usage_error("--max-tokens applies to a stream, not to --prompt");
     if (o.max_tokens && o.token_loss && o.prompt)

@@ -4,6 +4,7 @@
  *   -> tfs_train() (lib/run/train.c) -> exit status
  */
 #include "core/blas_core.h"
+#include "kernels/isa.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "core/opts.h"
@@ -61,7 +62,7 @@ static const struct optdef OPTS[] = {
     { O_SHARD_OPT, "shard-optimizer", NULL, NULL, "under mpirun: each rank keeps the AdamW moments of its slice of the parameters only (ZeRO-1)" },
     { O_MAX_BAD, "max-bad", "N", "10", "stop after N steps in a row with a non-finite loss or gradient" },
     { 'q', "quiet", NULL, NULL, "no progress display and no summary on standard error" },
-    { O_VERBOSE, "verbose", NULL, NULL, "also say which OpenBLAS core (kernel set) runs, and who chose it" },
+    { O_VERBOSE, "verbose", NULL, NULL, "also say which OpenBLAS core (kernel set) runs, and who chose it, and the vector width of our own loops (TFS_ISA)" },
     { 'f', "force", NULL, NULL, "write the checkpoint to standard output even when it is a terminal" },
     { 0 }
 };
@@ -222,6 +223,7 @@ int main(int argc, char **argv)
      * program again (lib/core/blas_core.h) */
     tfs_set_prog(SPEC.name);
     blas_core_start(argv);
+    isa_start();                /* the kernels' vector width (kernels/isa.h) */
     struct opts p;
     opts_init(&p, argc, argv, &SPEC);
     /* First collect the command line, so it can be applied last. */
@@ -275,6 +277,7 @@ int main(int argc, char **argv)
     char *json = config_json(OPTS, c.values);
     o->options_json = json;
     blas_core_report(o->quiet, c.verbose);
+    isa_report(o->quiet, c.verbose);
     int status = tfs_train(o);
     free(json); free(saved); free(cl); free(cl_arg);
     opts_free(&p);

@@ -200,6 +200,10 @@ for i in range(1000):
         bpe-encode --raw --reference -o "$t/ref.bin" "$d/$v.tiktoken" "$t/r.bin"
         cmp "$t/fast.bin" "$t/ref.bin"
     done
+    # a tok.bin of tfs's too
+    bpe-encode --raw -o "$t/fast.bin" "$TOK" "$t/r.bin"
+    bpe-encode --raw --reference -o "$t/ref.bin" "$TOK" "$t/r.bin"
+    cmp "$t/fast.bin" "$t/ref.bin"
     # and the mixed documents are tiktoken's ids too
     bpe-encode -o "$t/c.bin" "$d/cl100k.tiktoken" "$t/mixed.jsonl"
     node "$REF" parity tiktoken cl100k_base "$t/mixed.jsonl" "$t/c.bin"

@@ -25,6 +25,7 @@
 #define OPS_EXP_NEG exp_neg         /* e^-a, vectorizable (fastmath.h) */
 #endif
 #include "kernels/real.h"           /* real: float here, double in the checks */
+#include "kernels/isa.h"          /* ISA_DISPATCH: after real.h */
 #ifndef OPS_EXP_NEG
 #define OPS_EXP_NEG(a) exp(-(a))    /* the double build: libm */
 #endif
@@ -40,6 +41,7 @@
 
 void OPS(softmax_prefix)(real *row, int valid, int n)
 {
+    ISA_DISPATCH(softmax_prefix, row, valid, n);
     real mx = row[0];
     #pragma omp simd reduction(max : mx)
     for (int j = 1; j < valid; j++) mx = row[j] > mx ? row[j] : mx;
@@ -55,6 +57,7 @@ void OPS(softmax_prefix)(real *row, int valid, int n)
 
 void OPS(softmax_prefix_backward)(real *dx, const real *p, const real *dp, int n, int accumulate)
 {
+    ISA_DISPATCH(softmax_prefix_backward, dx, p, dp, n, accumulate);
     /* p_j = exp(x_j) / sum_k exp(x_k), so
      *   dx_j = sum_k dp_k p_k ([j = k] - p_j) = p_j (dp_j - sum_k p_k dp_k) */
     real dot = 0;
@@ -76,6 +79,7 @@ void OPS(softmax_prefix_backward)(real *dx, const real *p, const real *dp, int n
 /* S = s Q K^T (s = 1/sqrt(hs));  P = softmax over each row, keys j <= t only;  O = P V */
 void OPS(attention_forward)(real *out, real *att, const real *qkv, int B, int T, int NH, int NKV, int hs)
 {
+    ISA_DISPATCH(attention_forward, out, att, qkv, B, T, NH, NKV, hs);
     int D = (NH + 2 * NKV) * hs, C = NH * hs, group = NH / NKV;
     real scale = 1 / sqrt((real)hs);
     #pragma omp parallel for collapse(2)
@@ -100,6 +104,7 @@ void OPS(attention_forward)(real *out, real *att, const real *qkv, int B, int T,
 void OPS(attention_backward)(real *dqkv, real *scratch, const real *dout, const real *qkv, const real *att,
                              int B, int T, int NH, int NKV, int hs)
 {
+    ISA_DISPATCH(attention_backward, dqkv, scratch, dout, qkv, att, B, T, NH, NKV, hs);
     int D = (NH + 2 * NKV) * hs, C = NH * hs, group = NH / NKV;
     real scale = 1 / sqrt((real)hs);
     #pragma omp parallel for collapse(2)
@@ -143,6 +148,7 @@ static real OPS(dot)(const real *a, const real *b, int n)
 
 void OPS(attention_tiled_forward)(real *out, real *lse, const real *qkv, int B, int T, int NH, int NKV, int hs)
 {
+    ISA_DISPATCH(attention_tiled_forward, out, lse, qkv, B, T, NH, NKV, hs);
     size_t D = (size_t)(NH + 2 * NKV) * hs, C = (size_t)NH * hs;
     int group = NH / NKV, ntiles = (T + TILE - 1) / TILE;
     real scale = 1 / sqrt((real)hs);
@@ -198,6 +204,7 @@ void OPS(attention_tiled_forward)(real *out, real *lse, const real *qkv, int B, 
 void OPS(attention_tiled_backward)(real *dqkv, const real *dout, const real *out, const real *lse,
                                    const real *qkv, int B, int T, int NH, int NKV, int hs)
 {
+    ISA_DISPATCH(attention_tiled_backward, dqkv, dout, out, lse, qkv, B, T, NH, NKV, hs);
     /* forward: s_ij = scale q_i.k_j (j <= i),  p_ij = exp(s_ij - lse_i),  o_i = sum_j p_ij v_j
      *   dv_j  += sum_i p_ij do_i                  dV += P^T dO
      *   dp_ij  = do_i . v_j                       dP  = dO V^T
@@ -297,6 +304,7 @@ void OPS(attention_probs)(real *P, const real *qkv, int T, int NH, int NKV, int 
 void OPS(attention_step)(real *out, real *scratch, const real *q, const real *kcache, const real *vcache,
                          int len, int NH, int NKV, int hs)
 {
+    ISA_DISPATCH(attention_step, out, scratch, q, kcache, vcache, len, NH, NKV, hs);
     int KVD = NKV * hs, group = NH / NKV;
     real scale = 1 / sqrt((real)hs);
     #pragma omp parallel for if (len * NH * hs > 32768)

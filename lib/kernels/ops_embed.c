@@ -5,6 +5,7 @@
  *   out  (B, T, C)                 wpe (T.., C) position table
  */
 #include "kernels/ops.h"
+#include "kernels/isa.h"
 
 #include <stddef.h>
 
@@ -16,6 +17,7 @@
 void embedding_forward(float *out, const uint32_t *inp, const float *wte, const float *wpe,
                        int B, int T, int C)
 {
+    ISA_DISPATCH(embedding_forward, out, inp, wte, wpe, B, T, C);
     #pragma omp parallel for
     for (int n = 0; n < B * T; n++) {
         const float *e = wte + (size_t)inp[n] * C, *p = wpe + (size_t)(n % T) * C;
@@ -32,6 +34,7 @@ void embedding_forward(float *out, const uint32_t *inp, const float *wte, const 
 void embedding_backward(float *dwte, float *dwpe, const float *dout, const uint32_t *inp,
                         int B, int T, int C)
 {
+    ISA_DISPATCH(embedding_backward, dwte, dwpe, dout, inp, B, T, C);
     #pragma omp parallel for
     for (int c0 = 0; c0 < C; c0 += COLS) {
         int c1 = c0 + COLS < C ? c0 + COLS : C;

@@ -8,6 +8,7 @@
  *   inp, dinp (N, C)    W, dW (OC, C)    b, db (OC)    out, dout (N, OC)
  */
 #include "kernels/ops.h"
+#include "kernels/isa.h"
 
 #include <cblas.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 void linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int C, int OC)
 {
+    ISA_DISPATCH(linear_forward, out, inp, W, b, N, C, OC);
     /* Start from the bias in every row, then out += inp (N, C) @ W^T (C, OC). */
     float beta = 0;
     if (b) {
@@ -35,6 +37,7 @@ void linear_forward(float *out, const float *inp, const float *W, const float *b
 void linear_backward(float *dinp, float *dW, float *db, const float *dout,
                      const float *inp, const float *W, int N, int C, int OC)
 {
+    ISA_DISPATCH(linear_backward, dinp, dW, db, dout, inp, W, N, C, OC);
     if (dinp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC,
                     1.0f, dout, OC, W, C, 1.0f, dinp, C);

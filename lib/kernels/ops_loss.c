@@ -21,6 +21,7 @@
 #include "kernels/ops.h"
 #include "kernels/fastmath.h"
 #include "kernels/real.h"
+#include "kernels/isa.h"          /* ISA_DISPATCH: after real.h */
 
 #include <stddef.h>
 
@@ -43,6 +44,7 @@ static inline real OPS(ce_exp_neg)(real a)
 void OPS(crossentropy_forward)(real *losses, real *lse, const real *logits, const uint32_t *targets,
                                int N, int V)
 {
+    ISA_DISPATCH(crossentropy_forward, losses, lse, logits, targets, N, V);
     #pragma omp parallel for if (N > CE_SERIAL_ROWS)
     for (int n = 0; n < N; n++) {
         const real *z = logits + (size_t)n * V;
@@ -78,6 +80,7 @@ static void OPS(ce_row_backward)(real *dz, const real *z, real lse, uint32_t y, 
 void OPS(crossentropy_backward)(real *dlogits, const real *dlosses, const real *logits, const real *lse,
                                 const uint32_t *targets, int N, int V)
 {
+    ISA_DISPATCH(crossentropy_backward, dlogits, dlosses, logits, lse, targets, N, V);
     #pragma omp parallel for if (N > CE_SERIAL_ROWS)
     for (int n = 0; n < N; n++)
         OPS(ce_row_backward)(dlogits + (size_t)n * V, logits + (size_t)n * V, lse[n], targets[n], dlosses[n],
@@ -106,6 +109,7 @@ static void OPS(proj_backward)(real *dx, real *dW, const real *dy, const real *x
 void OPS(crossentropy_chunked_forward)(real *losses, real *z, const real *x, const real *W,
                                        const uint32_t *targets, int N, int C, int V)
 {
+    ISA_DISPATCH(crossentropy_chunked_forward, losses, z, x, W, targets, N, C, V);
     real lse[CE_CHUNK];
     for (int n0 = 0; n0 < N; n0 += CE_CHUNK) {
         int rows = N - n0 < CE_CHUNK ? N - n0 : CE_CHUNK;
@@ -119,6 +123,7 @@ void OPS(crossentropy_chunked_forward)(real *losses, real *z, const real *x, con
 void OPS(crossentropy_chunked_backward)(real *dx, real *dW, real *z, const real *x, const real *W,
                                         const uint32_t *targets, real dloss, int N, int C, int V)
 {
+    ISA_DISPATCH(crossentropy_chunked_backward, dx, dW, z, x, W, targets, dloss, N, C, V);
     real lse[CE_CHUNK];
     for (int n0 = 0; n0 < N; n0 += CE_CHUNK) {
         int rows = N - n0 < CE_CHUNK ? N - n0 : CE_CHUNK;

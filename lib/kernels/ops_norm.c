@@ -5,6 +5,7 @@
  *   inp, out, dout, dinp  (N, C)     w, b, dw, db  (C)     mean, rstd  (N)
  */
 #include "kernels/ops.h"
+#include "kernels/isa.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 void layernorm_forward(float *out, float *mean, float *rstd,
                        const float *inp, const float *w, const float *b, int N, int C)
 {
+    ISA_DISPATCH(layernorm_forward, out, mean, rstd, inp, w, b, N, C);
     #pragma omp parallel for
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
@@ -46,6 +48,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, const float *mean, const float *rstd,
                         int N, int C)
 {
+    ISA_DISPATCH(layernorm_backward, dinp, dw, db, dout, inp, w, mean, rstd, N, C);
     if (dinp) {
         #pragma omp parallel for
         for (int n = 0; n < N; n++) {

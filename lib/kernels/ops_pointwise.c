@@ -1,6 +1,7 @@
 /* ops_pointwise.c - elementwise layers: GELU and the residual connection
  * (see ops.h for the conventions).  n is the number of elements. */
 #include "kernels/ops.h"
+#include "kernels/isa.h"
 #include "kernels/fastmath.h"
 
 /* sqrt(2 / pi), the constant of the tanh approximation of GELU
@@ -10,6 +11,7 @@
 
 void gelu_forward(float *out, const float *inp, long n)
 {
+    ISA_DISPATCH(gelu_forward, out, inp, n);
     #pragma omp parallel for simd
     for (long i = 0; i < n; i++) {
         float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x);
@@ -22,6 +24,7 @@ void gelu_forward(float *out, const float *inp, long n)
  *           dinp += dout * dy/dx */
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n)
 {
+    ISA_DISPATCH(gelu_backward, dinp, dout, inp, n);
     #pragma omp parallel for simd
     for (long i = 0; i < n; i++) {
         float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x), th = tanh_fast(u);
@@ -33,6 +36,7 @@ void gelu_backward(float *dinp, const float *dout, const float *inp, long n)
 
 void residual_forward(float *out, const float *a, const float *b, long n)
 {
+    ISA_DISPATCH(residual_forward, out, a, b, n);
     #pragma omp parallel for simd
     for (long i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
@@ -40,6 +44,7 @@ void residual_forward(float *out, const float *a, const float *b, long n)
 /* forward:  out = a + b   =>   da += dout,  db += dout */
 void residual_backward(float *da, float *db, const float *dout, long n)
 {
+    ISA_DISPATCH(residual_backward, da, db, dout, n);
     #pragma omp parallel for simd
     for (long i = 0; i < n; i++) {
         da[i] += dout[i];

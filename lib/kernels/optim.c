@@ -8,6 +8,7 @@
  */
 #include "kernels/optim.h"
 #include "kernels/real.h"
+#include "kernels/isa.h"          /* ISA_DISPATCH: after real.h */
 
 #include <stdlib.h>
 
@@ -16,6 +17,7 @@
 void OPS(adamw_update)(real *p, const real *grad, real *m, real *v, long n, real lr, real beta1,
                        real beta2, real eps, real weight_decay, real grad_scale, int t)
 {
+    ISA_DISPATCH(adamw_update, p, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, t);
     /* 1 / (1 - beta^t), so the loop multiplies instead of dividing */
     real rbc1 = 1 / (1 - pow(beta1, (real)t)), rbc2 = 1 / (1 - pow(beta2, (real)t));
     /* an orphaned worksharing loop: the enclosing team splits it (nowait:
@@ -40,6 +42,7 @@ enum { NORM_BLOCK = 1 << 16 };     /* also: the smallest list adamw_step gives a
 void adamw_step(const struct optim_tensor *ts, int count, float lr, float beta1, float beta2, float eps,
                 float weight_decay, float grad_scale, int t)
 {
+    ISA_DISPATCH(adamw_step, ts, count, lr, beta1, beta2, eps, weight_decay, grad_scale, t);
     if (t < 1) die("adamw_step: step %d: steps count from 1", t);
     size_t total = 0;
     for (int k = 0; k < count; k++) total += ts[k].n;
@@ -53,6 +56,7 @@ void adamw_step(const struct optim_tensor *ts, int count, float lr, float beta1,
 
 float grad_norm(const struct optim_tensor *ts, int count)
 {
+    ISA_DISPATCH_RETURN(grad_norm, ts, count);
     size_t nb = 0;
     for (int k = 0; k < count; k++) nb += (ts[k].n + NORM_BLOCK - 1) / NORM_BLOCK;
     if (!nb) return 0;

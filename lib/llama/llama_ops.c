@@ -11,6 +11,7 @@
  */
 #include "llama/llama_ops.h"    /* the float prototypes */
 #include "kernels/real.h"       /* real: float, or double in the test build */
+#include "kernels/isa.h"          /* ISA_DISPATCH: after real.h */
 
 #include <omp.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ static real OPS(rmsnorm_row)(real *y, const real *x, const real *g, int C, real 
 
 void OPS(rmsnorm_forward)(real *y, real *rstd, const real *x, const real *g, int N, int C, real eps)
 {
+    ISA_DISPATCH(rmsnorm_forward, y, rstd, x, g, N, C, eps);
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++)
         rstd[n] = OPS(rmsnorm_row)(y + (size_t)n * C, x + (size_t)n * C, g, C, eps);
@@ -42,6 +44,7 @@ void OPS(rmsnorm_forward)(real *y, real *rstd, const real *x, const real *g, int
 void OPS(residual_rmsnorm_forward)(real *xout, real *y, real *rstd, const real *x, const real *delta,
                                    const real *g, int N, int C, real eps)
 {
+    ISA_DISPATCH(residual_rmsnorm_forward, xout, y, rstd, x, delta, g, N, C, eps);
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         real *xo = xout + (size_t)n * C;
@@ -54,6 +57,7 @@ void OPS(residual_rmsnorm_forward)(real *xout, real *y, real *rstd, const real *
 void OPS(rmsnorm_backward)(real *dx, real *dg, const real *dy, const real *x, const real *g,
                            const real *rstd, int N, int C)
 {
+    ISA_DISPATCH(rmsnorm_backward, dx, dg, dy, x, g, rstd, N, C);
     /* forward: xhat = x rstd, y = xhat g, rstd = (mean x^2 + eps)^(-1/2)
      *   dg    += sum_n dy xhat
      *   dxhat  = dy g
@@ -123,6 +127,7 @@ static void OPS(rope_row)(real *row, const real *cs, const real *sn, int nheads,
 void OPS(rope_forward)(real *qkv, const real *cos_t, const real *sin_t, int B, int T, int pos0,
                        int NH, int NKV, int hs)
 {
+    ISA_DISPATCH(rope_forward, qkv, cos_t, sin_t, B, T, pos0, NH, NKV, hs);
     size_t D = (size_t)(NH + 2 * NKV) * hs;
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < B * T; n++) {
@@ -134,6 +139,7 @@ void OPS(rope_forward)(real *qkv, const real *cos_t, const real *sin_t, int B, i
 void OPS(rope_backward)(real *dqkv, const real *cos_t, const real *sin_t, int B, int T, int pos0,
                         int NH, int NKV, int hs)
 {
+    ISA_DISPATCH(rope_backward, dqkv, cos_t, sin_t, B, T, pos0, NH, NKV, hs);
     /* forward: out = R(a) x with R(a) = [[cos, -sin], [sin, cos]] per pair
      *   =>   dx = R(a)^T dout = R(-a) dout */
     size_t D = (size_t)(NH + 2 * NKV) * hs;
@@ -150,6 +156,7 @@ void OPS(rope_backward)(real *dqkv, const real *cos_t, const real *sin_t, int B,
 
 void OPS(swiglu_forward)(real *act, const real *gu, int N, int F)
 {
+    ISA_DISPATCH(swiglu_forward, act, gu, N, F);
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const real *g = gu + (size_t)n * 2 * F, *u = g + F;
@@ -160,6 +167,7 @@ void OPS(swiglu_forward)(real *act, const real *gu, int N, int F)
 
 void OPS(swiglu_backward)(real *dgu, const real *dact, const real *gu, int N, int F)
 {
+    ISA_DISPATCH(swiglu_backward, dgu, dact, gu, N, F);
     /* forward: a = silu(g) u,  silu(g) = g s,  s = sigmoid(g)
      *   du += da silu(g)
      *   dg += da u silu'(g),   silu'(g) = s + g s (1 - s) = s (1 + g (1 - s)) */

@@ -31,8 +31,21 @@ struct cache_entry {            /* 64 bytes */
     uint32_t ids[CACHE_IDS];
 };
 
+/* The cache of short pieces that are not one token (stok.h's keys): the
+ * ids their merge gave.  64 bytes an entry, 256 KiB in all: it stays in
+ * the core's L2 cache. */
+#define MCACHE_BITS 12
+#define MCACHE_IDS 11
+struct mcache_entry {
+    uint64_t w0, w1;
+    uint8_t len, nids;          /* len 0: empty */
+    uint32_t ids[MCACHE_IDS];
+};
+
 struct tok_encoder {
     const struct tokenizer *t;
+    struct mcache_entry *mcache;        /* (1 << MCACHE_BITS) */
+    const char *seg_end;        /* the end of the text being split (bytes up to it may be read) */
     struct pretok_ctx *pc;
     uint32_t *out;              /* the ids of the current call */
     size_t n, cap;
@@ -69,6 +82,7 @@ struct tok_encoder *tok_encoder_new(const struct tokenizer *t)
     e->part = xmalloc(e->pcap * sizeof *e->part);
     e->rank = xmalloc(e->pcap * sizeof *e->rank);
     e->cache = xcalloc((size_t)1 << CACHE_BITS, sizeof *e->cache);
+    e->mcache = xcalloc((size_t)1 << MCACHE_BITS, sizeof *e->mcache);
     e->next_special = xcalloc(t->nspecial + 1, sizeof *e->next_special);
     for (uint32_t i = 0; i < t->nspecial; i++) {
         if (t->is_special[t->special_ids[i]] != TOK_SPECIAL) e->has_added = 1;
@@ -83,7 +97,7 @@ void tok_encoder_free(struct tok_encoder *e)
 {
     if (!e) return;
     pretok_ctx_free(e->pc);
-    free(e->out); free(e->part); free(e->rank); free(e->cache); free(e->next_special);
+    free(e->out); free(e->part); free(e->rank); free(e->cache); free(e->mcache); free(e->next_special);
     for (int i = 0; i < 3; i++) free(e->rwbuf[i].p);
     heap_free(&e->heap);
     free(e);
@@ -116,10 +130,39 @@ static inline void emit(struct tok_encoder *e, uint32_t id)
     e->out[e->n++] = id;
 }
 
+/* The id of the regular token s[0..n), or UINT32_MAX. */
+static uint32_t token_id(const struct tokenizer *t, const unsigned char *s, size_t n, size_t room)
+{
+    uint32_t id;
+    if (n == 2) return t->pair2[s[0] | s[1] << 8];
+    if (n <= STOK_MAX) {
+        uint64_t w0, w1;
+        stok_key(s, n, room, &w0, &w1);
+        id = stok_get(&t->stok, stok_hash(w0, w1, n), w0, w1, n);
+    } else {
+        const uint64_t *v = bytemap_get(&t->ids, s, n);
+        id = v ? (uint32_t)*v : UINT32_MAX;
+    }
+    return id != UINT32_MAX && t->is_special[id] == TOK_REGULAR ? id : UINT32_MAX;
+}
+
+/* rank << 32 | merged id of the adjacent tokens l, r, or UINT64_MAX when
+ * they do not merge.  A merge list (tokenizer.json) gives it directly;
+ * otherwise (tiktoken, tok.bin) the pair merges when its bytes together
+ * are a token, and that token's id is the rank. */
 static inline uint64_t pair_rank(const struct tokenizer *t, uint32_t l, uint32_t r)
 {
-    const uint64_t *v = u64map_get(&t->pairs, (uint64_t)l << 32 | r);
-    return v ? *v : UINT64_MAX;
+    if (t->merge_list) {
+        const uint64_t *v = u64map_get(&t->pairs, (uint64_t)l << 32 | r);
+        return v ? *v : UINT64_MAX;
+    }
+    size_t a = t->len[l], n = a + t->len[r];
+    unsigned char small[256], *buf = n <= sizeof small ? small : xmalloc(n);
+    memcpy(buf, t->blob + t->off[l], a);
+    memcpy(buf + a, t->blob + t->off[r], n - a);
+    uint32_t id = token_id(t, buf, n, sizeof small);
+    if (buf != small) free(buf);
+    return id == UINT32_MAX ? UINT64_MAX : (uint64_t)id << 32 | id;
 }
 
 /* Steps 1-3 above for a long piece, in O(n log n): the tokens form a linked
@@ -223,12 +266,75 @@ static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
     for (size_t i = 0; i < m; i++) emit(e, p[i]);
 }
 
+/* Steps 1-3 for a short piece with tiktoken's rule (the merged pair's
+ * bytes are a token, its id the rank), on byte positions: part i is
+ * s[b[i] .. b[i+1]), and the rank of merging parts i and i+1 is the id of
+ * s[b[i] .. b[i+2]), one short-token lookup away.  No token bytes are
+ * fetched, no pair table is needed. */
+static void merge_short(struct tok_encoder *e, const unsigned char *s, size_t n)
+{
+    const struct tokenizer *t = e->t;
+    size_t room = (size_t)(e->seg_end - (const char *)s);
+    uint8_t b[STOK_MAX + 1];
+    uint32_t r[STOK_MAX], id[STOK_MAX];
+    size_t m = n;
+    for (size_t i = 0; i <= n; i++) b[i] = (uint8_t)i;
+    for (size_t i = 0; i < n; i++) id[i] = t->byte_id[s[i]];
+    for (size_t i = 0; i + 1 < n; i++) r[i] = t->pair2[s[i] | s[i + 1] << 8];   /* two-byte tokens: a direct table */
+    while (m > 1) {
+        size_t best = 0;
+        for (size_t i = 1; i + 1 < m; i++) if (r[i] < r[best]) best = i;    /* '<': the leftmost on ties */
+        if (r[best] == UINT32_MAX) break;
+        id[best] = r[best];                     /* parts best and best+1 become one */
+        memmove(b + best + 1, b + best + 2, m - best - 1);
+        memmove(id + best + 1, id + best + 2, (m - best - 2) * sizeof *id);
+        if (best + 2 < m) memmove(r + best + 1, r + best + 2, (m - best - 2 - 1) * sizeof *r);
+        m--;
+        if (best + 1 < m) r[best] = token_id(t, s + b[best], b[best + 2] - b[best], room - b[best]);
+        if (best > 0) r[best - 1] = token_id(t, s + b[best - 1], b[best + 1] - b[best - 1], room - b[best - 1]);
+    }
+    for (size_t i = 0; i < m; i++) emit(e, id[i]);
+}
+
+/* A short piece (at most STOK_MAX bytes): one probe of the short-token
+ * table tells whether it is a token (most pieces are); else the cache of
+ * merged pieces; else the merge.  Returns 0 when the tokenizer cannot take
+ * this path (see encode_piece). */
+static int encode_short(struct tok_encoder *e, const unsigned char *s, size_t n)
+{
+    const struct tokenizer *t = e->t;
+    uint64_t w0, w1;
+    stok_key(s, n, (size_t)(e->seg_end - (const char *)s), &w0, &w1);
+    uint64_t h = stok_hash(w0, w1, n);
+    uint32_t id = stok_get(&t->stok, h, w0, w1, n);
+    if (id != UINT32_MAX) { emit(e, id); return 1; }
+    struct mcache_entry *c = &e->mcache[h >> (64 - MCACHE_BITS)];
+    if (c->w0 == w0 && c->w1 == w1 && c->len == n) {
+        for (int i = 0; i < c->nids; i++) emit(e, c->ids[i]);
+        return 1;
+    }
+    size_t start = e->n;
+    if (t->merge_list) merge_piece(e, s, n);
+    else merge_short(e, s, n);
+    if (e->n - start <= MCACHE_IDS) {
+        c->w0 = w0;
+        c->w1 = w1;
+        c->len = (uint8_t)n;
+        c->nids = (uint8_t)(e->n - start);
+        memcpy(c->ids, e->out + start, (e->n - start) * sizeof *e->out);
+    }
+    return 1;
+}
+
 static void encode_piece(void *arg, const char *piece, size_t n)
 {
     struct tok_encoder *e = arg;
     const struct tokenizer *t = e->t;
     const unsigned char *s = (const unsigned char *)piece;
     if (n == 1 && t->byte_id[s[0]] != TOK_NONE) { emit(e, t->byte_id[s[0]]); return; }
+    /* the fast path needs tiktoken's rule that a piece which is a token
+     * is that token (whole_piece), and byte-level first tokens */
+    if (n <= STOK_MAX && t->whole_piece && !t->char_level && !e->holes && !tok_reference && encode_short(e, s, n)) return;
     uint64_t h = bytemap_hash(s, n);
     /* The cache first: one cache line holds a frequent piece and its ids. */
     struct cache_entry *c = NULL;
@@ -296,6 +402,7 @@ static void encode_text(struct tok_encoder *e, const char *s, size_t n)
         s = o->p;
         n = o->len;
     }
+    e->seg_end = s + n;
     pretok_split(e->pc, s, n, encode_piece, e);
 }
 

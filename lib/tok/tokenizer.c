@@ -125,6 +125,17 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
         *v = id;
         if (t->len[id] == 1) t->byte_id[(unsigned char)t->blob[t->off[id]]] = id;
     }
+    t->pair2 = xmalloc(65536 * sizeof *t->pair2);
+    for (size_t i = 0; i < 65536; i++) t->pair2[i] = TOK_NONE;
+    stok_init(&t->stok, t->ids.n);
+    for (uint32_t id = 0; id < t->vocab; id++) {
+        if (t->len[id] == TOK_NONE || t->len[id] > STOK_MAX) continue;
+        const uint64_t *v = bytemap_get(&t->ids, t->blob + t->off[id], t->len[id]);
+        if (!v || *v != id) continue;
+        const unsigned char *b = (const unsigned char *)t->blob + t->off[id];
+        stok_put(&t->stok, b, t->len[id], id);
+        if (t->len[id] == 2 && t->is_special[id] == TOK_REGULAR) t->pair2[b[0] | b[1] << 8] = id;
+    }
     /* tok.bin and rank files cover every byte; a tokenizer.json trained by
      * HF covers the bytes its corpus held, and drops (or maps to its unk
      * token) any other, as HF does */
@@ -148,20 +159,10 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
             uint64_t *v = u64map_put(&t->pairs, (uint64_t)l << 32 | r, &added);
             if (added) *v = (uint64_t)i << 32 | *id;
         }
-    } else {
-        /* tiktoken's rule: a pair merges when its concatenation is a token;
-         * the rank is that token's id.  List every split of every token. */
-        u64map_init(&t->pairs, 2 * (size_t)t->vocab);
-        for (uint32_t id = 0; id < t->vocab; id++) {
-            if (t->len[id] == TOK_NONE || t->is_special[id] || t->len[id] < 2) continue;
-            const char *s = t->blob + t->off[id];
-            for (uint32_t k = 1; k < t->len[id]; k++) {
-                const uint64_t *l = bytemap_get(&t->ids, s, k), *r;
-                if (!l || !(r = bytemap_get(&t->ids, s + k, t->len[id] - k))) continue;
-                *u64map_put(&t->pairs, *l << 32 | *r, NULL) = (uint64_t)id << 32 | id;
-            }
-        }
     }
+    /* else tiktoken's rule: a pair merges when its concatenation is a
+     * token, and the rank is that token's id; the encoder looks the
+     * concatenation up (bpe_encode.c, pair_rank) */
     t->fingerprint = fingerprint(t);
     return NULL;
 }
@@ -200,6 +201,8 @@ void tok_free(struct tokenizer *t)
     for (int i = 0; i < t->nrw; i++) { free(t->rw[i].a); free(t->rw[i].b); }
     free(t->rw); free(t->space_sym);
     if (t->ids.slot) bytemap_free(&t->ids);
+    stok_free(&t->stok);
+    free(t->pair2);
     if (t->pairs.key) u64map_free(&t->pairs);
     free(t);
 }

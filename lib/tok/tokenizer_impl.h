@@ -7,6 +7,7 @@
 
 #include "tok/bytemap.h"
 #include "tok/pretok.h"
+#include "tok/stok.h"
 #include "tok/tokenizer.h"
 
 #define TOK_NONE UINT32_MAX     /* len[] of an id that names no token */
@@ -71,6 +72,8 @@ struct tokenizer {
     int whole_piece;            /* a piece that is itself a token is emitted as is */
     uint32_t byte_id[256];      /* id of each one-byte token */
     struct bytemap ids;         /* regular token bytes -> id */
+    struct stok_table stok;     /* the same for the tokens of at most STOK_MAX bytes */
+    uint32_t *pair2;            /* (65536) the regular token of the two bytes a | b << 8, or TOK_NONE */
     struct u64map pairs;        /* left << 32 | right -> rank << 32 | merged id */
     uint64_t fingerprint;
 };

@@ -17,6 +17,7 @@
 #include "autograd/ag_gpt2.h"
 #include "bench_env.h"
 #include "core/blas_core.h"
+#include "kernels/isa.h"
 #include "gpt2/gpt2.h"
 #include "core/rng.h"
 #include "core/xio.h"
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
     tfs_set_prog("autograd_bench");
     blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
     blas_core_report(0, 0);
+    isa_start();               /* the kernels' vector width: TFS_ISA or the CPU's widest (kernels/isa.h) */
     bench_denormals();         /* as 20-model.sh's drivers do (bench_env.h) */
     if (argc != 9) {
         fprintf(stderr, "usage: autograd_bench V CTX L NH C B T STEPS\n");

@@ -31,6 +31,7 @@
 
 #include "bench_env.h"
 #include "core/blas_core.h"
+#include "kernels/isa.h"
 #include "gpt2/gpt2.h"
 #include "llama/llama.h"
 #include "llama/llama_ckpt.h"
@@ -140,6 +141,7 @@ int main(int argc, char **argv)
     tfs_set_prog("baseline_bench");
     blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
     blas_core_report(0, 0);
+    isa_start();               /* the kernels' vector width: TFS_ISA or the CPU's widest (kernels/isa.h) */
     bench_denormals();
     if (argc == 2 && strcmp(argv[1], "peak") == 0) {
         double sq = gemm_gflops(2048, 2048, 2048, 5);

@@ -26,12 +26,14 @@
 #define TFS_BENCH_ENV_H
 
 #include "core/blas_core.h"
+#include "kernels/isa.h"
 
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
 #define BENCH_HAVE_MXCSR 1
@@ -82,15 +84,18 @@ static inline void bench_denormals(void)
 /* The set-up as a JSON object (no newline): the OpenBLAS build and core
  * (the kernel set in use) and who chose it (blas_core_origin: "openblas",
  * "user" for OPENBLAS_CORETYPE, "tfs" for TFS_BLAS_CORE, "fallback"),
- * threads, OMP_WAIT_POLICY, denormal mode. */
+ * threads, OMP_WAIT_POLICY, denormal mode, the vector width of our own
+ * loops (kernels/isa.h), the peak resident memory so far. */
 static inline void bench_print_setup(FILE *f)
 {
     const char *wait = getenv("OMP_WAIT_POLICY");
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);            /* ru_maxrss: KiB on Linux */
     fprintf(f, "{\"impl\": \"tfs (C)\", \"blas\": \"%s\", \"openblas_core\": \"%s\", \"core_chosen_by\": \"%s\", "
                "\"threads\": %d, "
-               "\"wait_policy\": \"%s\", \"denormals\": \"%s\"}",
+               "\"wait_policy\": \"%s\", \"denormals\": \"%s\", \"isa\": \"%s\", \"max_rss_mb\": %.1f}",
             openblas_get_config(), openblas_get_corename(), blas_core_origin(), omp_get_max_threads(),
-            wait && *wait ? wait : "default", bench_denormal_mode());
+            wait && *wait ? wait : "default", bench_denormal_mode(), isa_name(isa_level()), ru.ru_maxrss / 1024.0);
 }
 
 #endif

@@ -4,7 +4,8 @@
  *       median GFLOP/s of cblas_sgemm on N x N x N (2 N^3 FLOPs per call)
  *   model_bench train V CTX L NH C B T STEPS [INIT]
  *       STEPS training steps of the custom model (forward, zero_grad,
- *       backward, grad norm, AdamW) after two warm-up steps, on one batch
+ *       backward, grad norm, AdamW) after two warm-up steps (or
+ *       TFS_BENCH_WARMUP), on one batch
  *       of random tokens; prints the median step time, tokens/s and the
  *       loss of the first step (from the initial weights).  INIT: also
  *       write the initial weights and the batch to this safetensors file,
@@ -18,6 +19,7 @@
  */
 #include "bench_env.h"
 #include "core/blas_core.h"
+#include "kernels/isa.h"
 #include "gpt2/gpt2.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
@@ -80,6 +82,7 @@ int main(int argc, char **argv)
     tfs_set_prog("model_bench");
     blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
     blas_core_report(0, 0);
+    isa_start();               /* the kernels' vector width: TFS_ISA or the CPU's widest (kernels/isa.h) */
     bench_denormals();
     if (argc == 4 && !strcmp(argv[1], "sgemm")) {
         int n = arg(argv[2]), reps = arg(argv[3]);
@@ -107,6 +110,8 @@ int main(int argc, char **argv)
         struct gpt2_config cfg = {.vocab = arg(argv[2]), .context = arg(argv[3]), .layers = arg(argv[4]),
                                   .heads = arg(argv[5]), .dim = arg(argv[6])};
         int B = arg(argv[7]), T = arg(argv[8]), steps = arg(argv[9]), warm = 2;
+        const char *w = getenv("TFS_BENCH_WARMUP");     /* warm-up steps (20-model.sh: 1 for the largest) */
+        if (w && *w) warm = atoi(w) > 0 ? atoi(w) : 1;
         struct gpt2 m;
         gpt2_init(&m, &cfg);
         gpt2_init_weights(&m, 1);

@@ -22,6 +22,7 @@ as model_bench (20-model.sh does).
 import json
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -82,7 +83,8 @@ def main():
                             lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
     times = []
     first_loss = None
-    for k in range(2 + steps):
+    warm = max(1, int(os.environ.get("TFS_BENCH_WARMUP") or 2))   # as model_bench
+    for k in range(warm + steps):
         t0 = time.perf_counter()
         _, loss = model(idx, tgt)
         if k == 0:
@@ -91,7 +93,7 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if k >= 2:
+        if k >= warm:
             times.append(time.perf_counter() - t0)
     s = statistics.median(times)
     nparams = sum(p.numel() for p in model.parameters())
@@ -102,7 +104,8 @@ def main():
                       "flops_per_token": fpt, "gflops": round(B * T * fpt / s / 1e9, 2),
                       "first_loss": round(first_loss, 4), "loss": round(loss.item(), 4),
                       "init": "tfs weights" if len(sys.argv) == 11 else "GPT-2 N(0, 0.02)",
-                      "torch": torch.__version__, "setup": setup}))
+                      "torch": torch.__version__,
+                      "setup": dict(setup, max_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))}))
     return 0
 
 

@@ -21,6 +21,7 @@
  * result tensor, so the test can show that the checker fails.
  */
 #include "core/blas_core.h"
+#include "kernels/isa.h"
 #include "autograd/ag_gpt2.h"
 #include "gpt2/gpt2.h"
 #include "core/rng.h"
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
     tfs_set_prog("gpt2_dump");
     blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
     blas_core_report(0, 0);
+    isa_start();               /* the kernels' vector width: TFS_ISA or the CPU's widest (kernels/isa.h) */
     const char *corrupt = NULL;
     int autograd = 0, plain = 0, bad = argc < 2;
     for (int i = 2; i < argc && !bad; i++) {

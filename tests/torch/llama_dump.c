@@ -19,6 +19,7 @@
  * result tensor, so the test can show that the checker fails.
  */
 #include "core/blas_core.h"
+#include "kernels/isa.h"
 #include "llama/llama.h"
 #include "llama/llama_ckpt.h"
 #include "core/rng.h"
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
     tfs_set_prog(argv[0]);
     blas_core_start(argv);     /* the OpenBLAS core tfs-train would run (lib/core/blas_core.h) */
     blas_core_report(0, 0);
+    isa_start();               /* the kernels' vector width: TFS_ISA or the CPU's widest (kernels/isa.h) */
     const char *dir = NULL, *corrupt = NULL;
     int tied = 1;
     for (int i = 1; i < argc; i++) {
