@@ -113,6 +113,53 @@ size_t comm_slice_lo(size_t n, int r)
     return (size_t)((uint64_t)n * (uint64_t)r / (uint64_t)size);
 }
 
+/* The buckets of every rank's slice, each a message of its own rooted at
+ * the slice's owner, all started before any is waited for: *nreq requests
+ * in a new array.  Bucketed, MPI needs no scratch the size of the block. */
+static MPI_Request *slice_buckets(float *buf, size_t n, int reduce, int *nreq)
+{
+    size_t total = 0;
+    for (int r = 0; r < size; r++)
+        total += (comm_slice_lo(n, r + 1) - comm_slice_lo(n, r) + BUCKET - 1) / BUCKET;
+    MPI_Request *req = xmalloc((total ? total : 1) * sizeof *req);
+    int k = 0;
+    for (int r = 0; r < size; r++) {
+        size_t lo = comm_slice_lo(n, r), hi = comm_slice_lo(n, r + 1);
+        for (size_t a = lo; a < hi; a += BUCKET) {
+            int len = (int)(hi - a < BUCKET ? hi - a : BUCKET);
+            if (reduce)     /* the owner's bucket += everyone's */
+                check(MPI_Ireduce(rank == r ? MPI_IN_PLACE : buf + a, buf + a, len, MPI_FLOAT, MPI_SUM, r,
+                                  MPI_COMM_WORLD, &req[k++]), "MPI_Ireduce");
+            else            /* the owner's bucket to everyone */
+                check(MPI_Ibcast(buf + a, len, MPI_FLOAT, r, MPI_COMM_WORLD, &req[k++]), "MPI_Ibcast");
+        }
+    }
+    *nreq = k;
+    return req;
+}
+
+void comm_reduce_scatter(float *buf, size_t n)
+{
+    if (size == 1) return;
+    double t0 = MPI_Wtime();
+    int k;
+    MPI_Request *req = slice_buckets(buf, n, 1, &k);
+    check(MPI_Waitall(k, req, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient reduce-scatter)");
+    free(req);
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_all_gather(float *buf, size_t n)
+{
+    if (size == 1) return;
+    double t0 = MPI_Wtime();
+    int k;
+    MPI_Request *req = slice_buckets(buf, n, 0, &k);
+    check(MPI_Waitall(k, req, MPI_STATUSES_IGNORE), "MPI_Waitall (parameter all-gather)");
+    free(req);
+    waited += MPI_Wtime() - t0;
+}
+
 /* counts[r] and displs[r] of the slices, as MPI's ints */
 static void slice_table(size_t n, int *counts, int *displs)
 {
@@ -122,33 +169,6 @@ static void slice_table(size_t n, int *counts, int *displs)
         counts[r] = (int)(hi - lo);
         displs[r] = (int)lo;
     }
-}
-
-void comm_reduce_scatter(float *buf, size_t n)
-{
-    if (size == 1) return;
-    if (n > (size_t)0x7fffffff) die("a block of %zu floats is too large for MPI's int offsets", n);
-    double t0 = MPI_Wtime();
-    int *counts = xmalloc(2 * (size_t)size * sizeof *counts), *displs = counts + size;
-    slice_table(n, counts, displs);
-    /* in place, MPI leaves this rank's summed slice at the start of buf */
-    check(MPI_Reduce_scatter(MPI_IN_PLACE, buf, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-          "MPI_Reduce_scatter");
-    if (displs[rank]) memmove(buf + displs[rank], buf, (size_t)counts[rank] * sizeof *buf);
-    free(counts);
-    waited += MPI_Wtime() - t0;
-}
-
-void comm_all_gather(float *buf, size_t n)
-{
-    if (size == 1) return;
-    double t0 = MPI_Wtime();
-    int *counts = xmalloc(2 * (size_t)size * sizeof *counts), *displs = counts + size;
-    slice_table(n, counts, displs);
-    check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD),
-          "MPI_Allgatherv");
-    free(counts);
-    waited += MPI_Wtime() - t0;
 }
 
 void comm_gather_to0(const float *mine, float *all, size_t n)

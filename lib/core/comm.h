@@ -42,7 +42,10 @@ void comm_gather_all(const void *mine, void *all, size_t bytes);
 void comm_barrier(void);
 
 /* ZeRO-1's two halves over a block of n floats cut into comm_size()
- * slices, slice r = [comm_slice_lo(n, r), comm_slice_lo(n, r + 1)):
+ * slices, slice r = [comm_slice_lo(n, r), comm_slice_lo(n, r + 1)), each
+ * sent in buckets of the same size as comm_sum_floats' (a reduce to, and
+ * a broadcast from, the slice's owner), so that MPI needs no scratch block
+ * as large as the whole:
  *   comm_reduce_scatter: slice r of the sum over the ranks of buf, into
  *     buf's slice r on rank r (the rest of buf is left undefined);
  *   comm_all_gather: every rank's slice r of buf to all ranks;
