@@ -304,9 +304,18 @@ Try 'hf-fetch --help'." ]
     [ ! -e "$HF_HOME/hub/datasets--test--lines" ]
 }
 
-@test "hf-fetch: rows of the first file are out before the next file is downloaded" {
+@test "hf-fetch: rows of the first file are out before the next file is downloaded (-j 1 and -j 4)" {
     faults '[{"port": "cdn", "path": "train-00001-of-00002", "delay": 3}]'
-    hf-fetch -q test/stories > "$BATS_TEST_TMPDIR/out" &
+    hf-fetch -q -j 1 test/stories > "$BATS_TEST_TMPDIR/out" &
+    pid=$!
+    for _ in $(seq 40); do [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -ge 5 ] && break; sleep 0.05; done
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 5 ]
+    kill -0 "$pid"
+    wait "$pid"
+    # the same with 4 downloads at once (issue 17: the first JSONL row of a
+    # Parquet dataset is out before the second file finishes downloading)
+    rm -rf "$HF_HOME"
+    hf-fetch -q -j 4 test/stories > "$BATS_TEST_TMPDIR/out" &
     pid=$!
     for _ in $(seq 40); do [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -ge 5 ] && break; sleep 0.05; done
     [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 5 ]     # the first shard, while the second waits
