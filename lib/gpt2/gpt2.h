@@ -148,5 +148,8 @@ int gpt2_kv_len(const struct gpt2_kv *kv);
 /* Feed one token at position gpt2_kv_len(kv) (< context); returns the
  * logits (V) for the next token, valid until the next call. */
 const float *gpt2_kv_step(struct gpt2 *m, struct gpt2_kv *kv, uint32_t token);
+/* Feed tokens[0..n) into an empty cache in one batched forward pass (the
+ * prompt's prefill); returns the logits (V) after the last one. */
+const float *gpt2_kv_prefill(struct gpt2 *m, struct gpt2_kv *kv, const uint32_t *tokens, int n);
 
 #endif

@@ -561,3 +561,28 @@ const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token)
     kv->len++;
     return kv->logits;
 }
+
+const float *llama_kv_prefill(struct llama *m, struct llama_kv *kv, const uint32_t *tokens, int n)
+{
+    const struct llama_config *c = &m->cfg;
+    int C = c->dim, V = c->vocab, KVD = c->kv_heads * (C / c->heads), QKV = C + 2 * KVD;
+    if (kv->len || n < 1 || n > kv->context)
+        die("llama_kv_prefill: %d tokens into a cache holding %d of %d", n, kv->len, kv->context);
+    /* one forward pass over positions 0 .. n-1 (every layer's activations
+     * kept: no recompute); its rotated k and v rows are the cache's */
+    int recompute = m->recompute;
+    m->recompute = 0;
+    llama_forward(m, tokens, NULL, 1, n);
+    m->recompute = recompute;
+    for (int l = 0; l < c->layers; l++) {
+        const float *qkv = llama_layer_qkv(m, l);      /* (n, QKV): [q | k | v] */
+        float *K = kv->k + (size_t)l * kv->context * KVD, *Vc = kv->v + (size_t)l * kv->context * KVD;
+        for (int t = 0; t < n; t++) {
+            memcpy(K + (size_t)t * KVD, qkv + (size_t)t * QKV + C, (size_t)KVD * sizeof(float));
+            memcpy(Vc + (size_t)t * KVD, qkv + (size_t)t * QKV + C + KVD, (size_t)KVD * sizeof(float));
+        }
+    }
+    kv->len = n;
+    memcpy(kv->logits, m->logits + (size_t)(n - 1) * V, (size_t)V * sizeof(float));
+    return kv->logits;
+}

@@ -136,5 +136,8 @@ int llama_kv_len(const struct llama_kv *kv);
 /* Feed one token at position llama_kv_len(kv) (< context); returns the
  * logits (V) for the next token, valid until the next call. */
 const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token);
+/* Feed tokens[0..n) into an empty cache in one batched forward pass (the
+ * prompt's prefill); returns the logits (V) after the last one. */
+const float *llama_kv_prefill(struct llama *m, struct llama_kv *kv, const uint32_t *tokens, int n);
 
 #endif

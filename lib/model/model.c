@@ -207,6 +207,11 @@ const float *model_kv_step(struct model *m, struct model_kv *kv, uint32_t token)
     return kv->llama ? llama_kv_step(&m->llama, kv->llama, token) : gpt2_kv_step(&m->gpt2, kv->gpt2, token);
 }
 
+const float *model_kv_prefill(struct model *m, struct model_kv *kv, const uint32_t *tokens, int n)
+{
+    return kv->llama ? llama_kv_prefill(&m->llama, kv->llama, tokens, n) : gpt2_kv_prefill(&m->gpt2, kv->gpt2, tokens, n);
+}
+
 /* ---- looking inside ---- */
 void model_attention(struct model *m, const uint32_t *ids, int T, int layer, float *P)
 {

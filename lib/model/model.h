@@ -94,6 +94,10 @@ int model_kv_len(const struct model_kv *kv);
 /* Feed one token at position model_kv_len(kv) (< context); the logits (V)
  * of the next token, valid until the next call. */
 const float *model_kv_step(struct model *m, struct model_kv *kv, uint32_t token);
+/* Feed tokens[0..n) (n <= context) into an empty cache in one batched
+ * forward pass; the logits (V) after the last one, as model_kv_step would
+ * have given them token by token (up to rounding). */
+const float *model_kv_prefill(struct model *m, struct model_kv *kv, const uint32_t *tokens, int n);
 
 /* ---- looking inside ----
  * The attention probabilities of layer `layer` (0 = first) for the tokens

@@ -279,17 +279,19 @@ static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
     for (size_t i = 0; i < m; i++) emit(e, p[i]);
 }
 
-/* Steps 1-3 for a short piece with tiktoken's rule (the merged pair's
- * bytes are a token, its id the rank), on byte positions: part i is
- * s[b[i] .. b[i+1]), and the rank of merging parts i and i+1 is the id of
- * s[b[i] .. b[i+2]), one short-token lookup away.  No token bytes are
- * fetched, no pair table is needed. */
-static void merge_short(struct tok_encoder *e, const unsigned char *s, size_t n)
+/* Steps 1-3 for a piece of at most POS_MAX bytes with tiktoken's rule (the
+ * merged pair's bytes are a token, its id the rank), on byte positions:
+ * part i is s[b[i] .. b[i+1]), and the rank of merging parts i and i+1 is
+ * the id of s[b[i] .. b[i+2]), one lookup away (the short-token table up
+ * to 16 bytes, the byte map beyond).  No token bytes are fetched, no pair
+ * table is needed. */
+#define POS_MAX 128
+static void merge_pos(struct tok_encoder *e, const unsigned char *s, size_t n)
 {
     const struct tokenizer *t = e->t;
     size_t room = (size_t)(e->seg_end - (const char *)s);
-    uint8_t b[STOK_MAX + 1];
-    uint32_t r[STOK_MAX], id[STOK_MAX];
+    uint8_t b[POS_MAX + 1];
+    uint32_t r[POS_MAX], id[POS_MAX];
     size_t m = n;
     for (size_t i = 0; i <= n; i++) b[i] = (uint8_t)i;
     for (size_t i = 0; i < n; i++) id[i] = t->byte_id[s[i]];
@@ -334,7 +336,7 @@ static int encode_short(struct tok_encoder *e, const unsigned char *s, size_t n)
     }
     size_t start = e->n;
     if (t->merge_list) merge_piece(e, s, n);
-    else merge_short(e, s, n);
+    else merge_pos(e, s, n);
     if (e->n - start <= MCACHE_IDS) {
         c->w0 = w0;
         c->w1 = w1;
@@ -367,6 +369,8 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     size_t start = e->n;
     const uint64_t *id = t->whole_piece ? bytemap_get_h(&t->ids, h, s, n) : NULL;
     if (id) emit(e, (uint32_t)*id);
+    else if (!t->merge_list && !t->char_level && !e->holes && !tok_reference && n <= POS_MAX && n <= tok_long_piece)
+        merge_pos(e, s, n);
     else merge_piece(e, s, n);
     if (c && e->n - start <= CACHE_IDS) {
         c->hash = h;
