@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_FIELD = 256, O_MINFREQ, O_SPECIAL, O_PATTERN, O_DUMP, O_HFJSON, O_SKIPBAD };
+enum { O_FIELD = 256, O_MINFREQ, O_SPECIAL, O_PATTERN, O_DUMP, O_HFJSON, O_SKIPBAD, O_SAMPLE };
 
 static const struct optdef OPTS[] = {
     { 'n', "vocab-size", "N", NULL, "final vocabulary size: 256 bytes + merges + special tokens (required)" },
@@ -24,6 +24,7 @@ static const struct optdef OPTS[] = {
     { O_DUMP, "dump", "FILE", NULL, "also write a human-readable listing of the vocabulary" },
     { O_HFJSON, "hf-json", "FILE", NULL, "also write a Hugging Face tokenizer.json" },
     { O_SKIPBAD, "skip-bad", NULL, NULL, "skip malformed JSONL lines (counted) instead of stopping" },
+    { O_SAMPLE, "sample", "N", NULL, "train on N documents drawn at random (all of them when fewer): bounds the memory" },
     { 0, NULL, NULL, NULL, NULL },
 };
 
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
         case O_DUMP: dump = arg; break;
         case O_HFJSON: hf = arg; break;
         case O_SKIPBAD: skip_bad = 1; break;
+        case O_SAMPLE: o.sample = parse_size("--sample", arg, 1, UINT64_MAX); break;
         }
     }
     if (!o.vocab_size) usage_error("--vocab-size is required");

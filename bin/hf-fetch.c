@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { O_OFFLINE = 256, O_LIST, O_FILE, O_PARTIAL, O_MAXMEM, O_SHARD, O_JSON };
+enum { O_OFFLINE = 256, O_LIST, O_FILE, O_PARTIAL, O_MAXMEM, O_SHARD, O_JSON, O_MODEL, O_INCLUDE };
 
 static const struct optdef OPTS[] = {
     { 'c', "config",   "NAME", NULL,   "dataset configuration (default: the dataset's default)" },
@@ -25,13 +25,16 @@ static const struct optdef OPTS[] = {
     { O_MAXMEM, "max-memory", "SIZE", NULL, "let decoding a Parquet file allocate up to SIZE bytes (M, G, Mi, Gi; default: see hf-fetch(1))" },
     { O_LIST, "list",  NULL,   NULL,   "print the registry's aliases; with REPO|ALIAS, its configs, splits and files (sizes, rows)" },
     { O_JSON, "json",  NULL,   NULL,   "with --list REPO: one JSON object per split instead of a table" },
+    { O_MODEL, "model", NULL,  NULL,   "REPO is a model: download its files into the cache and print the snapshot directory" },
+    { O_INCLUDE, "include", "GLOB", NULL, "with --model: only the files matching GLOB (repeatable; default: *.json *.safetensors *.txt *.model *.tiktoken)" },
     { 'q', "quiet",    NULL,   NULL,   "no progress display and no warnings" },
     { 0, NULL, NULL, NULL, NULL }
 };
 
 static const struct progspec SPEC = {
-    "hf-fetch", "[OPTION]... REPO|ALIAS",
-    "Download a Hugging Face dataset split and write its rows as JSON Lines on stdout.",
+    "hf-fetch", "[OPTION]... REPO|ALIAS\n       hf-fetch --model [--revision REV] [--include GLOB]... REPO",
+    "Download a Hugging Face dataset split and write its rows as JSON Lines on stdout, or a\n"
+    "model's files into the cache (--model) and print the directory that holds them.",
     "REPO is a dataset id such as roneneldan/TinyStories (whole rows) or an alias from the\n"
     "registry such as tinystories (rows {\"text\": ...}).  Files are cached in HF_HUB_CACHE,\n"
     "shared with the Python huggingface_hub.  See hf-fetch(1) for the environment.",
@@ -49,7 +52,8 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     struct hf_opts o = { .limit = -1, .jobs = 4 };
-    int list = 0, json = 0;
+    int list = 0, json = 0, model = 0, ninc = 0;
+    const char **inc = xcalloc((size_t)argc + 1, sizeof *inc);
     struct opts p;
     const char *arg;
     int c;
@@ -75,12 +79,25 @@ int main(int argc, char **argv)
         case O_MAXMEM: o.max_memory = (int64_t)parse_size("--max-memory", arg, 1, INT64_MAX); break;
         case O_LIST: list = 1; break;
         case O_JSON: json = 1; break;
+        case O_MODEL: model = 1; break;
+        case O_INCLUDE: inc[ninc++] = arg; break;
         case 'q': o.quiet = 1; break;
         }
     }
     int nargs = argc - p.optind, first = p.optind;
     opts_free(&p);
     if (json && !(list && nargs)) usage_error("--json goes with --list REPO|ALIAS");
+    if (ninc && !model) usage_error("--include goes with --model");
+    if (model) {
+        if (list || o.file || o.config || o.columns || o.limit >= 0 || o.shard_n || o.allow_partial)
+            usage_error("--model takes --revision, --include, --offline and --quiet only");
+        if (nargs != 1) usage_error("--model takes one REPO");
+        o.target = argv[first];
+        int st = hf_fetch_model(&o, inc);
+        free(inc);
+        return st;
+    }
+    free(inc);
     if (list && nargs == 1) {
         o.target = argv[first];
         return hf_list(&o, json);

@@ -256,6 +256,7 @@ int main(int argc, char **argv)
     if (config) {
         char *path = config_find(config);
         config_load(path, OPTS, set, &c);
+        free(path);
     }
     for (int i = 0; i < ncl; i++) set(&c, cl[i], cl_arg[i], NULL);
 

@@ -304,9 +304,18 @@ Try 'hf-fetch --help'." ]
     [ ! -e "$HF_HOME/hub/datasets--test--lines" ]
 }
 
-@test "hf-fetch: rows of the first file are out before the next file is downloaded" {
+@test "hf-fetch: rows of the first file are out before the next file is downloaded (-j 1 and -j 4)" {
     faults '[{"port": "cdn", "path": "train-00001-of-00002", "delay": 3}]'
-    hf-fetch -q test/stories > "$BATS_TEST_TMPDIR/out" &
+    hf-fetch -q -j 1 test/stories > "$BATS_TEST_TMPDIR/out" &
+    pid=$!
+    for _ in $(seq 40); do [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -ge 5 ] && break; sleep 0.05; done
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 5 ]
+    kill -0 "$pid"
+    wait "$pid"
+    # the same with 4 downloads at once (issue 17: the first JSONL row of a
+    # Parquet dataset is out before the second file finishes downloading)
+    rm -rf "$HF_HOME"
+    hf-fetch -q -j 4 test/stories > "$BATS_TEST_TMPDIR/out" &
     pid=$!
     for _ in $(seq 40); do [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -ge 5 ] && break; sleep 0.05; done
     [ "$(wc -l < "$BATS_TEST_TMPDIR/out")" -eq 5 ]     # the first shard, while the second waits
@@ -1092,4 +1101,89 @@ fr train jsonl 2 null" ]
     run_tool hf-fetch --json test/stories
     [ "$status" -eq 2 ]
     [[ $stderr == "hf-fetch: --json goes with --list REPO|ALIAS"* ]]
+}
+
+# ---- models (--model) ---------------------------------------------------
+# make_model NAME: a sharded GPT-2 in transformers' layout (tests/torch/
+# hf_models.py), with files hf-fetch leaves alone by default: another
+# framework's weights, an onnx/ folder.
+make_model() {
+    local m=$HUB_ROOT/models/test/$1
+    [ -d "$m" ] && return 0
+    /usr/bin/python3 "$TFS_ROOT/tests/torch/hf_models.py" make "$m/main" --arch gpt2 --variant sharded
+    printf 'not read by tfs\n' > "$m/main/pytorch_model.bin"
+    mkdir -p "$m/main/onnx"
+    printf '{}\n' > "$m/main/onnx/config.json"
+    printf '# A tiny GPT-2\n' > "$m/main/README.md"
+    cp -r "$m/main" "$m/v1"
+    printf '{"note": "v1"}\n' > "$m/v1/generation_config.json"
+}
+mcache() { echo "$HF_HOME/hub/models--test--$1"; }
+
+@test "hf-fetch --model: a multi-file model into models--org--name, its snapshot printed; tfs-eval reads it" {
+    requires python-torch numpy
+    make_model tinygpt
+    run_tool hf-fetch -q --model test/tinygpt
+    [ "$status" -eq 0 ]
+    snap=$output
+    [[ $snap == "$(mcache tinygpt)/snapshots/"* ]] && [ -d "$snap" ]
+    [ "$(cd "$snap" && find . -type l -o -type f | sort | tr '\n' ' ')" = "./config.json ./model-00001-of-00002.safetensors ./model-00002-of-00002.safetensors ./model.safetensors.index.json " ]
+    [ -n "$(cat "$(mcache tinygpt)/refs/main")" ]
+    # the API and the resolve paths of a model
+    [ "$(nreq 'hub GET /api/models/test/tinygpt/revision/main')" -eq 1 ]
+    [ "$(nreq 'hub GET /test/tinygpt/resolve/')" -eq 4 ]
+    [ "$(nreq 'pytorch_model.bin')" -eq 0 ] && [ "$(nreq 'onnx')" -eq 0 ]
+    # the snapshot is the model: the same loss as the source directory
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 5 | "$TFS_ROOT/tests/tools/bytes-stream" > "$BATS_TEST_TMPDIR/s.bin"
+    run_tool tfs-eval -q --max-tokens 32 "$snap" "$BATS_TEST_TMPDIR/s.bin"
+    [ "$status" -eq 0 ]
+    a=$output
+    run_tool tfs-eval -q --max-tokens 32 "$HUB_ROOT/models/test/tinygpt/main" "$BATS_TEST_TMPDIR/s.bin"
+    [ "$a" = "$output" ]
+    # a second run downloads nothing; offline, no request at all
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch -q --model test/tinygpt
+    [ "$output" = "$snap" ]
+    [ "$(nreq 'resolve')" -eq 0 ] && [ "$(nreq 'cdn GET')" -eq 0 ]
+    : > "$HUB_ROOT/requests.log"
+    run_tool hf-fetch -q --offline --model test/tinygpt
+    [ "$status" -eq 0 ] && [ "$output" = "$snap" ]
+    [ -z "$(requests)" ]
+}
+
+@test "hf-fetch --model: --include, --revision, and no matching file" {
+    requires python-torch numpy
+    make_model tinygpt
+    run_tool hf-fetch -q --model --include config.json --include 'onnx/*' test/tinygpt
+    [ "$status" -eq 0 ]
+    [ "$(cd "$output" && find . -type l -o -type f | sort | tr '\n' ' ')" = "./config.json ./onnx/config.json " ]
+    run_tool hf-fetch -q --model --revision v1 --include '*.json' test/tinygpt
+    [ "$status" -eq 0 ]
+    [ "$(cat "$output/generation_config.json")" = '{"note": "v1"}' ]
+    run_tool hf-fetch -q --model --include '*.gguf' test/tinygpt
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "hf-fetch: model 'test/tinygpt', revision 'main': no file matches *.gguf" ]
+    run_tool hf-fetch -q --model test/nosuchmodel
+    [ "$status" -eq 1 ]
+    [[ $stderr == "hf-fetch: model 'test/nosuchmodel', revision 'main'"* ]]
+    run_tool hf-fetch --include '*.json' test/stories
+    [ "$status" -eq 2 ]
+    [[ $stderr == "hf-fetch: --include goes with --model"* ]]
+    run_tool hf-fetch --model --limit 3 test/tinygpt
+    [ "$status" -eq 2 ]
+}
+
+@test "hf-fetch --model: a cut download resumes; a corrupt one is rejected and not published" {
+    requires python-torch numpy
+    make_model tinygpt
+    faults '[{"port": "cdn", "path": "/cdn/", "cut_after": 100, "times": 1}]'
+    run_tool hf-fetch -q --model --include 'model-00001-*' test/tinygpt
+    [ "$status" -eq 0 ]
+    cmp "$output/model-00001-of-00002.safetensors" "$HUB_ROOT/models/test/tinygpt/main/model-00001-of-00002.safetensors"
+    [ "$(nreq 'cdn GET /cdn/.*range=bytes=100-')" -eq 1 ]
+    faults '[{"port": "cdn", "path": "/cdn/", "corrupt": true}]'
+    run_tool hf-fetch -q --model --include 'model-00002-*' test/tinygpt
+    [ "$status" -eq 1 ]
+    [[ $stderr == "hf-fetch: test/tinygpt: file 'model-00002-of-00002.safetensors': sha256 mismatch"* ]]
+    [ ! -e "$(mcache tinygpt)/snapshots/$(cat "$(mcache tinygpt)/refs/main")/model-00002-of-00002.safetensors" ]
 }

@@ -87,6 +87,30 @@ Try 'bpe-train --help'." ]
     [ "$(grep -vc '^#' "$BATS_TEST_TMPDIR/t.txt")" -eq 1000 ]
 }
 
+@test "bpe-train --sample: trains on N documents drawn from the whole input, the same ones each time" {
+    local t="$BATS_TEST_TMPDIR"
+    # 500 documents "aa", then 500 "bb": a sample of 100 drawn uniformly
+    # holds some of each (the first 100 would be all "aa"); the first merge's
+    # count is the number of sampled documents that hold it
+    python3 -c 'for w in ["aa"] * 500 + ["bb"] * 500: print("{\"text\": \"%s\"}" % w)' > "$t/ab.jsonl"
+    run_tool bpe-train -v -n 260 --sample 100 -o "$t/s.bin" "$t/ab.jsonl"
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"bpe-train: trained on a sample of 100 of the 1000 documents"* ]]
+    a=$(sed -n "s/.*count \([0-9]*\) 'aa'/\1/p" <<< "$stderr")
+    b=$(sed -n "s/.*count \([0-9]*\) 'bb'/\1/p" <<< "$stderr")
+    [ $((a + b)) -eq 100 ] && [ "$a" -ge 30 ] && [ "$b" -ge 30 ]
+    bpe-train -q -n 260 --sample 100 -o "$t/s2.bin" "$t/ab.jsonl"
+    cmp "$t/s.bin" "$t/s2.bin"
+    # a sample larger than the input is the whole input
+    bpe-train -q -n 1000 --sample 100000 -o "$t/all.bin" "$VAL"
+    bpe-train -q -n 1000 -o "$t/full.bin" "$VAL"
+    cmp "$t/all.bin" "$t/full.bin"
+    bpe-train -q -n 1000 --sample 50 -o "$t/few.bin" "$VAL"
+    ! cmp -s "$t/few.bin" "$t/full.bin"
+    run_tool bpe-train -n 300 --sample 0 -o "$t/x.bin" "$VAL"
+    [ "$status" -eq 2 ]
+}
+
 @test "bpe-train: byte-identical tok.bin for --threads 1 and 2, and from stdin" {
     bpe-train -q -n 2000 -t 1 -o "$BATS_TEST_TMPDIR/t1.bin" "$STORIES"
     bpe-train -q -n 2000 -t 2 -o "$BATS_TEST_TMPDIR/t2.bin" "$STORIES"

@@ -226,6 +226,12 @@ for i in range(1000):
     # tfs reads the exported file back and encodes identically
     bpe-encode "$d/tokenizer.json" "$d/parity.jsonl" > "$BATS_TEST_TMPDIR/t2.bin"
     cmp <(tail -c +1025 "$BATS_TEST_TMPDIR/t.bin") <(tail -c +1025 "$BATS_TEST_TMPDIR/t2.bin")
+    # its merges are the learned ones, as "LEFT RIGHT" strings: merge 0 made id 256 ...
+    [ "$(jq '.model.merges | length' "$d/tokenizer.json")" -eq "$(bpe-encode --info "$TOK" | awk '$1 == "merges" { print $2 }')" ]
+    [ "$(jq -r '.model.merges[0] | type' "$d/tokenizer.json")" = string ]
+    # ... and without ignore_merges (releases before 0.19 skip it) the ids are the same
+    jq '.model.ignore_merges = false' "$d/tokenizer.json" > "$BATS_TEST_TMPDIR/noign.json"
+    node "$REF" parity hf "$BATS_TEST_TMPDIR/noign.json" "$d/parity.jsonl" "$BATS_TEST_TMPDIR/t.bin"
     # GPT-2 from tiktoken's rank file, exported with --export-hf
     bpe-encode --export-hf "$BATS_TEST_TMPDIR/gpt2.json" "$d/gpt2.tiktoken"
     head -c 60000 "$d/parity.jsonl" | head -n -1 > "$BATS_TEST_TMPDIR/p.jsonl"

@@ -576,6 +576,8 @@ teardown() {
     [ "$(ls "$T/sh" | wc -l)" -eq 200 ]
     for f in "$T"/sh/t-1*.bin; do zstd -q "$f" -o "$T/z/$(basename "$f")"; done
     A="--layers 1 --dim 16 --heads 2 --context 16 -b 2 --threads 1 -q --steps 2000 --warmup 2"
+    # (under AddressSanitizer, freed memory waits in a quarantine: none here)
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
     rss() { /usr/bin/time -f %M -o "$T/rss" bash -c "ulimit -n 16; exec tfs-train $A -o '$T/m.st' --log /dev/null $1" && cat "$T/rss"; }
     one=$(rss "$T/one.bin")
     mapped=$(rss "$T/sh")

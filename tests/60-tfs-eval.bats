@@ -137,6 +137,22 @@ assert abs(j["bits_per_byte"] - j["loss"] * j["tokens"] / math.log(2) / j["bytes
     [[ $output == *"$want"* ]]
 }
 
+@test "tfs-eval: --chat keeps the conversation in the context; /reset starts over" {
+    printf '/temperature 0\nOnce upon\nThe dog\n/reset\nThe dog\n/quit\n' > "$T/in"
+    run_tool tfs-eval --chat -n 8 --tokenizer "$D/tok.bin" "$D/m.st" < "$T/in"
+    [ "$status" -eq 0 ]
+    first=$(tfs-eval --tokenizer "$D/tok.bin" --prompt "Once upon" -n 8 --temperature 0 "$D/m.st")
+    fresh=$(tfs-eval --tokenizer "$D/tok.bin" --prompt "The dog" -n 8 --temperature 0 "$D/m.st")
+    # the first line and the line after /reset are new texts: what --prompt gives
+    [[ $output == *"> > $first"$'\n'"> The dog"* ]]
+    [[ $output == *"> (a new conversation)"$'\n'"> $fresh"$'\n'"> " ]]
+    # the second line continued the first text, so it is not that new text
+    middle=${output#*"> > $first"$'\n'"> "}
+    middle=${middle%%$'\n'"> (a new conversation)"*}
+    echo "middle: [$middle] fresh: [$fresh]" >&2
+    [[ $middle == "The dog"* ]] && [ "$middle" != "$fresh" ]
+}
+
 @test "tfs-eval: --export-hf writes config.json, model.safetensors and tokenizer.json" {
     requires numpy
     run_tool tfs-eval --export-hf "$T/hf" --tokenizer "$D/tok.bin" "$D/m.st"

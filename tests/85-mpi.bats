@@ -233,3 +233,39 @@ PY
     same_losses "$T/one.jsonl" "$T/two.jsonl"
     close "$T/two.st" "$T/one.st"
 }
+
+@test "mpi: pipelines/mpi.mk trains on two ranks, here and from a hostfile, as one process with twice the accumulation" {
+    requires jq
+    small_demo_assets "$T/assets" 10
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    run_tool make -f "$TFS_ROOT/pipelines/mpi.mk" BIN="$TFS_BUILD/bin" OUT="$T/out" ASSETS="$T/assets" \
+        CONFIG="$T/assets/configs/tiny" VOCAB=300 STEPS=20 compare
+    [ "$status" -eq 0 ]
+    [ "$(wc -l < "$T/out/train.jsonl")" -eq 20 ]
+    a=$(sed -n 's/^final loss, 2 ranks: *//p' <<< "$output")
+    b=$(sed -n 's/^final loss, one process: *//p' <<< "$output")
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(a > 0 && d * d <= 1e-12 + 1e-6 * 1e-6) }'
+    # the hostfile path: this machine named in OUT/hosts with two slots
+    run_tool make -f "$TFS_ROOT/pipelines/mpi.mk" BIN="$TFS_BUILD/bin" OUT="$T/out" ASSETS="$T/assets" \
+        CONFIG="$T/assets/configs/tiny" VOCAB=300 STEPS=20 HOSTS=localhost SLOTS=2 -B "$T/out/model.safetensors"
+    [ "$status" -eq 0 ]
+    [ "$(cat "$T/out/hosts")" = "localhost slots=2" ]
+    [[ $output == *"--hostfile $T/out/hosts -np 2"* ]]
+    [ "$(tail -n 1 "$T/out/train.jsonl" | jq .loss)" = "$a" ]
+}
+
+@test "mpi: sums started during the backward pass give the same bits as sums after it; autograd too" {
+    local run="$SMALL --steps 4 --warmup 2"
+    for model in baseline custom; do
+        run_tool mpi2 tfs-train $run --model $model -o "$T/overlap.st" --log "$T/a.jsonl" "$D/train.bin"
+        [ "$status" -eq 0 ]
+        TFS_MPI_OVERLAP=0 run_tool mpi2 tfs-train $run --model $model -o "$T/after.st" --log "$T/b.jsonl" "$D/train.bin"
+        [ "$status" -eq 0 ]
+        "$TFS_ROOT/tests/tools/st-compare" "$T/overlap.st" "$T/after.st"
+    done
+    # the autograd level reports no blocks (its sums follow the pass); it
+    # trains the custom level's model
+    run_tool mpi2 tfs-train $run --model autograd -o "$T/ag.st" --log "$T/c.jsonl" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    close "$T/ag.st" "$T/overlap.st"
+}

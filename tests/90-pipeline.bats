@@ -208,3 +208,30 @@ print(-sum(c / n * math.log(c / n) for c in collections.Counter(ids).values()))'
     cmp <(for f in "$W"/ts/tokens/*/train_*.bin; do tail -c +1025 "$f"; done) <(tail -c +1025 "$W/ts-all.bin")
     [[ ${lines[-1]} =~ ^\{\"loss\":\ [0-9.]+, ]]
 }
+
+@test "pipeline: finetune.mk fetches a model from the Hub, encodes with its tokenizer.json, fine-tunes, exports" {
+    requires python-torch numpy
+    # a stand-in for openai-community/gpt2: a small GPT-2 in transformers'
+    # layout whose tokenizer.json has 300 ids (a padded vocabulary of 320)
+    local m="$HUB_ROOT/models/openai-community/gpt2/main" t="$BATS_TEST_TMPDIR"
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 200 > "$t/docs.jsonl"
+    bpe-train -q -n 300 -o "$t/tok.bin" "$t/docs.jsonl"
+    bpe-encode -q -o "$t/ids.bin" "$t/tok.bin" "$t/docs.jsonl"
+    tfs-train -q --layers 1 --dim 16 --heads 2 --context 16 -s 1 -o "$t/tiny.st" --log /dev/null "$t/ids.bin"
+    tfs-eval -q --export-hf "$t/tiny" --tokenizer "$t/tok.bin" "$t/tiny.st"
+    /usr/bin/python3 "$TFS_ROOT/tests/torch/hf_models.py" make "$m" --arch gpt2 --vocab 320 --variant sharded
+    cp "$t/tiny/tokenizer.json" "$m/"
+    run_tool make -s -f "$TFS_ROOT/pipelines/finetune.mk" BIN="$TFS_BUILD/bin" OUT="$W/ft" ROWS=300 VAL_ROWS=40 \
+        CONTEXT=32 BATCH=4 STEPS=30 LR=3e-3 WARMUP=5 THREADS=1
+    [ "$status" -eq 0 ]
+    [[ $(cat "$W/ft/model.path") == "$HF_HOME/hub/models--openai-community--gpt2/snapshots/"* ]]
+    # fine-tuning lowered the validation loss of the pretrained (random) model
+    before=$(jq .loss "$W/ft/before.json") after=$(jq .loss "$W/ft/after.json")
+    echo "before $before after $after" >&2
+    python3 -c "import sys; sys.exit(0 if $after < $before - 1 else 1)"
+    [ "$(jq -r .torch_dtype "$W/ft/hf/config.json")" = bfloat16 ] && [ -f "$W/ft/hf/tokenizer.json" ]
+    [[ $output == *"Once upon a time"* ]]
+    # the fine-tuned run started at step 1 and validated
+    [[ $(head -n 1 "$W/ft/train.jsonl") == '{"step": 1, '* ]]
+    grep -q '"val_loss"' "$W/ft/train.jsonl"
+}

@@ -23,8 +23,11 @@ follow the Hub's (see the project's hub.md):
                                                    JSON array, pages linked by Link: rel="next"
   GET /datasets/ORG/NAME/resolve/REV/PATH          302 to the CDN (LFS files) or 200 + bytes
   GET /cdn/SHA256                                  the bytes (CDN port), Range supported
+  GET /api/models/ORG/NAME[/revision/REV], /api/models/ORG/NAME/tree/REV...,
+      /ORG/NAME/resolve/REV/PATH                   the same for a model repository
 
-Repositories are folders: ROOT/repos/ORG/NAME/REVISION/... with the files of
+Repositories are folders: ROOT/repos/ORG/NAME/REVISION/... (datasets) or
+ROOT/models/ORG/NAME/REVISION/... (models) with the files of
 each revision (REVISION is "main" or a percent-encoded branch such as
 "refs%2Fconvert%2Fparquet"), plus optional ROOT/repos/ORG/NAME/card.json
 (the README's YAML as JSON) and access.json ({"private": true} or
@@ -62,7 +65,7 @@ import threading
 import time
 import urllib.parse
 
-LFS_EXT = ('.parquet', '.jsonl', '.json', '.txt', '.csv', '.gz', '.zst', '.arrow')
+LFS_EXT = ('.parquet', '.jsonl', '.json', '.txt', '.csv', '.gz', '.zst', '.arrow', '.safetensors', '.bin')
 
 
 class State:
@@ -85,8 +88,8 @@ def read_json(path, default):
         return default
 
 
-def repo_dir(st, org, name):
-    d = os.path.join(st.root, 'repos', org, name)
+def repo_dir(st, org, name, kind='repos'):
+    d = os.path.join(st.root, kind, org, name)
     return d if os.path.isdir(d) else None
 
 
@@ -285,11 +288,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.api(seg[2], seg[3], seg[4:], query)
         if len(seg) >= 6 and seg[0] == 'datasets' and seg[3] == 'resolve':
             return self.resolve(seg[1], seg[2], seg[4], '/'.join(seg[5:]), fault)
+        if len(seg) >= 4 and seg[0] == 'api' and seg[1] == 'models':
+            return self.api(seg[2], seg[3], seg[4:], query, 'models')
+        if len(seg) >= 5 and seg[2] == 'resolve':
+            return self.resolve(seg[0], seg[1], seg[3], '/'.join(seg[4:]), fault, 'models')
         self.error(404, 'NotFound', 'Not found')
 
-    def api(self, org, name, rest, query):
+    def api(self, org, name, rest, query, kind='repos'):
         st = self.server.state
-        rdir = repo_dir(st, org, name)
+        rdir = repo_dir(st, org, name, kind)
         if not rdir:
             return self.error(401, 'RepoNotFound', 'Repository not found')
         if self.access(rdir):
@@ -348,9 +355,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.error(404, 'NotFound', 'Not found')
         self.error(404, 'NotFound', 'Not found')
 
-    def resolve(self, org, name, rev, path, fault):
+    def resolve(self, org, name, rev, path, fault, kind='repos'):
         st = self.server.state
-        rdir = repo_dir(st, org, name)
+        rdir = repo_dir(st, org, name, kind)
         if not rdir:
             return self.error(401, 'RepoNotFound', 'Repository not found')
         if self.access(rdir):
@@ -373,7 +380,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def cdn(self, seg, fault):
         st = self.server.state
         if len(seg) == 2 and seg[0] == 'cdn':
-            for base, _dirs, files in os.walk(os.path.join(st.root, 'repos')):
+            for base, _dirs, files in [w for k in ('repos', 'models') for w in os.walk(os.path.join(st.root, k))]:
                 for f in files:
                     p = os.path.join(base, f)
                     data = open(p, 'rb').read()

@@ -8,6 +8,8 @@
 
 static int active, rank, size = 1;
 static double waited;           /* seconds inside MPI calls */
+static MPI_Request *pending;    /* the sums started and not yet finished */
+static int npending, cap_pending;
 
 /* A launcher started us: OpenMPI's mpirun, or a PMI/PMIx one (Slurm). */
 static int launched(void)
@@ -43,6 +45,9 @@ void comm_init(void)
 
 void comm_finalize(void)
 {
+    free(pending);
+    pending = NULL;
+    npending = cap_pending = 0;
     if (!active) return;
     MPI_Finalize();
     active = 0;
@@ -57,20 +62,44 @@ double comm_seconds(void) { return waited; }
  * mostly bandwidth, small enough that several are in flight at once. */
 #define BUCKET ((size_t)1 << 20)
 
-void comm_sum_floats(float *buf, size_t n)
+void comm_sum_start(float *buf, size_t n)
 {
     if (size == 1 || !n) return;
     double t0 = MPI_Wtime();
-    size_t nb = (n + BUCKET - 1) / BUCKET;
-    MPI_Request *req = xmalloc(nb * sizeof *req);
-    for (size_t b = 0; b < nb; b++) {
-        size_t lo = b * BUCKET, k = n - lo < BUCKET ? n - lo : BUCKET;
-        check(MPI_Iallreduce(MPI_IN_PLACE, buf + lo, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[b]),
-              "MPI_Iallreduce");
+    for (size_t lo = 0; lo < n; lo += BUCKET) {
+        size_t k = n - lo < BUCKET ? n - lo : BUCKET;
+        if (npending == cap_pending) {
+            cap_pending = cap_pending ? 2 * cap_pending : 64;
+            pending = xrealloc(pending, (size_t)cap_pending * sizeof *pending);
+        }
+        check(MPI_Iallreduce(MPI_IN_PLACE, buf + lo, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                             &pending[npending++]), "MPI_Iallreduce");
     }
-    check(MPI_Waitall((int)nb, req, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient sum)");
-    free(req);
     waited += MPI_Wtime() - t0;
+}
+
+void comm_sum_poll(void)
+{
+    if (!npending) return;
+    int done;
+    double t0 = MPI_Wtime();
+    check(MPI_Testall(npending, pending, &done, MPI_STATUSES_IGNORE), "MPI_Testall (gradient sum)");
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_sum_finish(void)
+{
+    if (!npending) return;
+    double t0 = MPI_Wtime();
+    check(MPI_Waitall(npending, pending, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient sum)");
+    npending = 0;
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_sum_floats(float *buf, size_t n)
+{
+    comm_sum_start(buf, n);
+    comm_sum_finish();
 }
 
 void comm_sum_doubles(double *buf, int n)
@@ -113,6 +142,53 @@ size_t comm_slice_lo(size_t n, int r)
     return (size_t)((uint64_t)n * (uint64_t)r / (uint64_t)size);
 }
 
+/* The buckets of every rank's slice, each a message of its own rooted at
+ * the slice's owner, all started before any is waited for: *nreq requests
+ * in a new array.  Bucketed, MPI needs no scratch the size of the block. */
+static MPI_Request *slice_buckets(float *buf, size_t n, int reduce, int *nreq)
+{
+    size_t total = 0;
+    for (int r = 0; r < size; r++)
+        total += (comm_slice_lo(n, r + 1) - comm_slice_lo(n, r) + BUCKET - 1) / BUCKET;
+    MPI_Request *req = xmalloc((total ? total : 1) * sizeof *req);
+    int k = 0;
+    for (int r = 0; r < size; r++) {
+        size_t lo = comm_slice_lo(n, r), hi = comm_slice_lo(n, r + 1);
+        for (size_t a = lo; a < hi; a += BUCKET) {
+            int len = (int)(hi - a < BUCKET ? hi - a : BUCKET);
+            if (reduce)     /* the owner's bucket += everyone's */
+                check(MPI_Ireduce(rank == r ? MPI_IN_PLACE : buf + a, buf + a, len, MPI_FLOAT, MPI_SUM, r,
+                                  MPI_COMM_WORLD, &req[k++]), "MPI_Ireduce");
+            else            /* the owner's bucket to everyone */
+                check(MPI_Ibcast(buf + a, len, MPI_FLOAT, r, MPI_COMM_WORLD, &req[k++]), "MPI_Ibcast");
+        }
+    }
+    *nreq = k;
+    return req;
+}
+
+void comm_reduce_scatter(float *buf, size_t n)
+{
+    if (size == 1) return;
+    double t0 = MPI_Wtime();
+    int k;
+    MPI_Request *req = slice_buckets(buf, n, 1, &k);
+    check(MPI_Waitall(k, req, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient reduce-scatter)");
+    free(req);
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_all_gather(float *buf, size_t n)
+{
+    if (size == 1) return;
+    double t0 = MPI_Wtime();
+    int k;
+    MPI_Request *req = slice_buckets(buf, n, 0, &k);
+    check(MPI_Waitall(k, req, MPI_STATUSES_IGNORE), "MPI_Waitall (parameter all-gather)");
+    free(req);
+    waited += MPI_Wtime() - t0;
+}
+
 /* counts[r] and displs[r] of the slices, as MPI's ints */
 static void slice_table(size_t n, int *counts, int *displs)
 {
@@ -122,33 +198,6 @@ static void slice_table(size_t n, int *counts, int *displs)
         counts[r] = (int)(hi - lo);
         displs[r] = (int)lo;
     }
-}
-
-void comm_reduce_scatter(float *buf, size_t n)
-{
-    if (size == 1) return;
-    if (n > (size_t)0x7fffffff) die("a block of %zu floats is too large for MPI's int offsets", n);
-    double t0 = MPI_Wtime();
-    int *counts = xmalloc(2 * (size_t)size * sizeof *counts), *displs = counts + size;
-    slice_table(n, counts, displs);
-    /* in place, MPI leaves this rank's summed slice at the start of buf */
-    check(MPI_Reduce_scatter(MPI_IN_PLACE, buf, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-          "MPI_Reduce_scatter");
-    if (displs[rank]) memmove(buf + displs[rank], buf, (size_t)counts[rank] * sizeof *buf);
-    free(counts);
-    waited += MPI_Wtime() - t0;
-}
-
-void comm_all_gather(float *buf, size_t n)
-{
-    if (size == 1) return;
-    double t0 = MPI_Wtime();
-    int *counts = xmalloc(2 * (size_t)size * sizeof *counts), *displs = counts + size;
-    slice_table(n, counts, displs);
-    check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD),
-          "MPI_Allgatherv");
-    free(counts);
-    waited += MPI_Wtime() - t0;
 }
 
 void comm_gather_to0(const float *mine, float *all, size_t n)

@@ -33,6 +33,14 @@ int comm_size(void);        /* processes in the run, 1 without MPI */
  * go in buckets of a few MiB, each started (MPI_Iallreduce) before the
  * previous ones are waited for, so several are on the wire at once. */
 void comm_sum_floats(float *buf, size_t n);
+/* The same in three parts, to overlap the sums with computation: start
+ * the sums of buf (they run while the caller computes, as far as MPI
+ * progresses them: comm_sum_poll lets it, between pieces of work), then
+ * wait for every sum started (comm_sum_finish); buf must not be touched
+ * in between. */
+void comm_sum_start(float *buf, size_t n);
+void comm_sum_poll(void);
+void comm_sum_finish(void);
 void comm_sum_doubles(double *buf, int n);
 /* The largest of the ranks' values, on every rank. */
 int comm_max_int(int x);
@@ -42,7 +50,10 @@ void comm_gather_all(const void *mine, void *all, size_t bytes);
 void comm_barrier(void);
 
 /* ZeRO-1's two halves over a block of n floats cut into comm_size()
- * slices, slice r = [comm_slice_lo(n, r), comm_slice_lo(n, r + 1)):
+ * slices, slice r = [comm_slice_lo(n, r), comm_slice_lo(n, r + 1)), each
+ * sent in buckets of the same size as comm_sum_floats' (a reduce to, and
+ * a broadcast from, the slice's owner), so that MPI needs no scratch block
+ * as large as the whole:
  *   comm_reduce_scatter: slice r of the sum over the ranks of buf, into
  *     buf's slice r on rank r (the rest of buf is left undefined);
  *   comm_all_gather: every rank's slice r of buf to all ranks;

@@ -19,6 +19,7 @@
  */
 #include "core/jsonl.h"
 
+#include <stdint.h>
 #include <string.h>
 
 struct scan { unsigned char *p, *end; };
@@ -47,6 +48,16 @@ static int string(struct scan *s, unsigned char **a, unsigned char **b, int *esc
     *a = p;
     *esc = 0;
     for (;;) {
+        /* eight plain bytes at a time: a byte needs a look when it is below
+         * 0x20, 0x80 or above, '"' or '\\' (the "has a zero byte" trick:
+         * (x - 0x01..) & ~x & 0x80.. is non-zero iff some byte of x is 0) */
+        while (e - p >= 8) {
+            uint64_t x, lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+            memcpy(&x, p, 8);
+            uint64_t q = x ^ (lo * '"'), b = x ^ (lo * '\\');
+            if (((x - lo * 0x20) | x | ((q - lo) & ~q) | ((b - lo) & ~b)) & hi) break;
+            p += 8;
+        }
         while (p < e && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
         if (p >= e) return 0;
         unsigned c = *p;
@@ -155,7 +166,14 @@ static size_t unescape(unsigned char *a, unsigned char *b)
     unsigned char *o = a;
     static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
     for (unsigned char *p = a; p < b;) {
-        if (*p != '\\') { *o++ = *p++; continue; }
+        if (*p != '\\') {                      /* the plain run up to the next backslash */
+            unsigned char *q = memchr(p, '\\', (size_t)(b - p));
+            size_t k = (size_t)((q ? q : b) - p);
+            memmove(o, p, k);
+            o += k;
+            p += k;
+            continue;
+        }
         if (p[1] != 'u') { *o++ = (unsigned char)to[strchr(from, p[1]) - from]; p += 2; continue; }
         unsigned u, v;
         hex4(p + 2, &u);

@@ -469,6 +469,27 @@ struct st_file *st_open_index(const char *path)
     return f;
 }
 
+char *st_peek_meta(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char len8[8];
+    char *r = NULL, *h = NULL;
+    uint64_t n = 0;
+    if (fread(len8, 1, 8, f) == 8) {
+        for (int i = 0; i < 8; i++) n |= (uint64_t)len8[i] << (8 * i);
+        if (n && n < (1u << 30) && (h = malloc((size_t)n)) && fread(h, 1, (size_t)n, f) == n) {
+            json_t *j = json_loadb(h, (size_t)n, 0, NULL);
+            const char *v = json_string_value(json_object_get(json_object_get(j, "__metadata__"), key));
+            if (v) r = xstrdup(v);
+            json_decref(j);
+        }
+    }
+    free(h);
+    fclose(f);
+    return r;
+}
+
 struct st_file *st_open_any(const char *path)
 {
     size_t n = strlen(path);

@@ -92,6 +92,10 @@ struct st_file *st_open(const char *path);
  * "metadata" strings (e.g. total_size) and then those of the first shard.
  * The index path is kept as the file's path in messages. */
 struct st_file *st_open_index(const char *index_path);
+/* The value of metadata key `key` of the safetensors file at path, read
+ * from its header alone (no tensor is checked or converted), or NULL when
+ * the file has no such key or is not a safetensors file.  Free it. */
+char *st_peek_meta(const char *path, const char *key);
 /* st_open_index for a path ending in ".index.json", else st_open. */
 struct st_file *st_open_any(const char *path);
 void st_close(struct st_file *f);

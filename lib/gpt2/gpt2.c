@@ -456,6 +456,7 @@ void gpt2_backward(struct gpt2 *m, float scale)
         layernorm_backward(dx.res, dw.ln1w, dw.ln1b, dx.ln1, x.res, w.ln1w, x.ln1_mean, x.ln1_rstd, N, C);
         /* block l's input is block l - 1's output */
         float *t = dout; dout = din; din = t;
+        if (m->layer_done) m->layer_done(m->layer_ctx, l);
     }
     embedding_backward(g[P_WTE], g[P_WPE], dout, A->inputs, B, T, C);
 }
@@ -584,5 +585,27 @@ const float *gpt2_kv_step(struct gpt2 *m, struct gpt2_kv *kv, uint32_t token)
     layernorm_forward(kv->ln, &kv->mean, &kv->rstd, kv->x, m->p[P_LNFW], m->p[P_LNFB], 1, C);
     linear_forward(kv->logits, kv->ln, m->p[P_WTE], NULL, 1, C, V);
     kv->len++;
+    return kv->logits;
+}
+
+const float *gpt2_kv_prefill(struct gpt2 *m, struct gpt2_kv *kv, const uint32_t *tokens, int n)
+{
+    const int C = m->cfg.dim, V = m->cfg.vocab;
+    if (kv->C != C || kv->L != m->cfg.layers || kv->ctx != m->cfg.context)
+        die("gpt2_kv_prefill: the cache was made for another model");
+    if (kv->len || n < 1 || n > kv->ctx) die("gpt2_kv_prefill: %d tokens into a cache holding %d of %d", n, kv->len, kv->ctx);
+    /* one forward pass over positions 0 .. n-1; each layer's k and v rows
+     * are what gpt2_kv_step would have cached, position by position */
+    gpt2_forward(m, tokens, NULL, 1, n);
+    for (int l = 0; l < m->cfg.layers; l++) {
+        const float *qkv = gpt2_layer_qkv(m, l);       /* (n, 3C): [q | k | v] */
+        float *kc = kv->k + (size_t)l * kv->ctx * C, *vc = kv->v + (size_t)l * kv->ctx * C;
+        for (int t = 0; t < n; t++) {
+            memcpy(kc + (size_t)t * C, qkv + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
+            memcpy(vc + (size_t)t * C, qkv + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
+        }
+    }
+    kv->len = n;
+    memcpy(kv->logits, m->logits + (size_t)(n - 1) * V, (size_t)V * sizeof(float));
     return kv->logits;
 }

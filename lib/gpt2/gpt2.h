@@ -91,6 +91,11 @@ struct gpt2 {
     float *logits;                  /* (B, T, V) after a forward without targets, or any forward when plain */
     float *losses;                  /* (B, T) per-position loss after forward with targets */
     float mean_loss;                /* mean of losses, -1 when forward had no targets */
+    /* Optional, called by gpt2_backward as soon as block l's parameter
+     * gradients are complete (l = L-1 down to 0): data-parallel training
+     * starts sending them while the blocks below compute (run/dist.h). */
+    void (*layer_done)(void *ctx, int l);
+    void *layer_ctx;
 };
 
 /* Allocate the parameter block for cfg (no activations yet). */
@@ -148,5 +153,8 @@ int gpt2_kv_len(const struct gpt2_kv *kv);
 /* Feed one token at position gpt2_kv_len(kv) (< context); returns the
  * logits (V) for the next token, valid until the next call. */
 const float *gpt2_kv_step(struct gpt2 *m, struct gpt2_kv *kv, uint32_t token);
+/* Feed tokens[0..n) into an empty cache in one batched forward pass (the
+ * prompt's prefill); returns the logits (V) after the last one. */
+const float *gpt2_kv_prefill(struct gpt2 *m, struct gpt2_kv *kv, const uint32_t *tokens, int n);
 
 #endif

@@ -34,11 +34,13 @@ static void mkdirs(const char *path, int dir_too)
     free(p);
 }
 
-void hfc_open(struct hfcache *c, const char *repo)
+void hfc_open(struct hfcache *c, const char *repo) { hfc_open_type(c, "datasets", repo); }
+
+void hfc_open_type(struct hfcache *c, const char *type, const char *repo)
 {
-    /* org/name -> datasets--org--name */
-    char *folder = xasprintf("datasets--%s", repo);
-    char *o = folder + strlen("datasets--");
+    /* org/name -> datasets--org--name (models--org--name) */
+    char *folder = xasprintf("%s--%s", type, repo);
+    char *o = folder + strlen(type) + 2;
     size_t extra = 0;
     for (const char *s = o; *s; s++) extra += *s == '/';
     char *f2 = xmalloc(strlen(folder) + extra + 1), *d = f2;

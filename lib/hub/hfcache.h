@@ -1,6 +1,6 @@
 /* hfcache.h - the huggingface_hub cache layout, shared with Python tools.
  *
- *   $HF_HUB_CACHE/datasets--<org>--<name>/
+ *   $HF_HUB_CACHE/datasets--<org>--<name>/   (models--<org>--<name>/ for a model)
  *     refs/<revision>            the commit sha, no newline ("refs/convert/parquet"
  *                                makes subfolders)
  *     blobs/<etag>               file contents, named by sha256 (LFS) or git sha1
@@ -39,6 +39,8 @@ struct hf_file {
 };
 
 void hfc_open(struct hfcache *c, const char *repo);
+/* The same for a repository of another type: "models" gives models--org--name. */
+void hfc_open_type(struct hfcache *c, const char *type, const char *repo);
 void hfc_close(struct hfcache *c);
 
 /* Is s a commit sha as refs/ and snapshots/ name them (40 lowercase hex

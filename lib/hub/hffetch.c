@@ -22,14 +22,15 @@
 json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, const char *rev, char **sha)
 {
     json_t *info = NULL;
-    char *what = xasprintf("dataset '%s', revision '%s'", repo, rev);
+    int model = !strcmp(h->repo_type, "models");
+    char *what = xasprintf("%s '%s', revision '%s'", model ? "model" : "dataset", repo, rev);
     if (hfc_is_sha(rev)) *sha = xstrdup(rev);
     else if (h->offline) {
         *sha = hfc_read_ref(c, rev);
         if (!*sha) die("%s: not in the cache (%s) and offline mode is on", what, c->dir);
     } else {
         char *erev = hub_escape(rev, 0);
-        char *path = xasprintf("/api/datasets/%s/revision/%s", repo, erev);
+        char *path = xasprintf("/api/%s/%s/revision/%s", h->repo_type, repo, erev);
         info = hub_get_json(h, path, what);
         free(erev); free(path);
         json_t *s = json_object_get(info, "sha");
@@ -51,7 +52,7 @@ json_t *revision_meta(struct hub *h, const struct hfcache *c, const char *repo, 
         return json_pack("{s:o, s:o, s:b}", "card", card ? card : json_null(), "tree", tree, "snapshot", 1);
     }
     if (!info) {
-        char *path = xasprintf("/api/datasets/%s/revision/%s", repo, *sha);
+        char *path = xasprintf("/api/%s/%s/revision/%s", h->repo_type, repo, *sha);
         info = hub_get_json(h, path, what);
         free(path);
     }

@@ -49,6 +49,13 @@ int hf_fetch(const struct hf_opts *o);
  * with json, one JSON object per split. */
 int hf_list(const struct hf_opts *o, int json);
 
+/* hf-fetch --model REPO (hfmodel.c): the files of a model repository that
+ * match the globs `include` (NULL-terminated; NULL or empty: config,
+ * tokenizer and safetensors files at its top) into the cache, with the
+ * datasets' resume, retry and verification rules; prints the snapshot
+ * directory.  Uses target, revision, offline and quiet of o. */
+int hf_fetch_model(const struct hf_opts *o, const char *const *include);
+
 /* Shared by hffetch.c and hflist.c. */
 struct hub;
 struct hfcache;

@@ -110,6 +110,7 @@ void hub_init(struct hub *h, int offline, int quiet)
     memset(h, 0, sizeof *h);
     const char *ep = env("HF_ENDPOINT") ? env("HF_ENDPOINT") : "https://huggingface.co";
     h->endpoint = xstrdup(ep);
+    h->repo_type = "datasets";
     size_t n = strlen(h->endpoint);
     while (n && h->endpoint[n - 1] == '/') h->endpoint[--n] = 0;
     h->offline = offline || env_true("HF_HUB_OFFLINE");
@@ -541,8 +542,8 @@ json_t *hub_get_json(struct hub *h, const char *path, const char *what)
 json_t *hub_list_tree(struct hub *h, const char *repo, const char *sha)
 {
     char *rev = hub_escape(sha, 0);
-    char *url = xasprintf("%s/api/datasets/%s/tree/%s?recursive=true", h->endpoint, repo, rev);
-    char *what = xasprintf("dataset '%s': file listing", repo);
+    char *url = xasprintf("%s/api/%s/%s/tree/%s?recursive=true", h->endpoint, h->repo_type, repo, rev);
+    char *what = xasprintf("%s '%s': file listing", strcmp(h->repo_type, "models") ? "dataset" : "model", repo);
     free(rev);
     json_t *all = json_array();
     char next[4096];
@@ -567,7 +568,9 @@ json_t *hub_list_tree(struct hub *h, const char *repo, const char *sha)
 static char *resolve_url(const struct hub *h, const char *repo, const char *sha, const char *path, char **what)
 {
     char *rev = hub_escape(sha, 0), *p = hub_escape(path, 1);
-    char *url = xasprintf("%s/datasets/%s/resolve/%s/%s", h->endpoint, repo, rev, p);
+    /* a model's files live at the root: /{repo}/resolve/... */
+    char *url = strcmp(h->repo_type, "models") ? xasprintf("%s/datasets/%s/resolve/%s/%s", h->endpoint, repo, rev, p)
+                                               : xasprintf("%s/%s/resolve/%s/%s", h->endpoint, repo, rev, p);
     *what = xasprintf("%s: file '%s'", repo, path);
     free(rev); free(p);
     return url;

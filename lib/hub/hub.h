@@ -6,6 +6,8 @@
  *   GET /api/datasets/{repo}/revision/{rev}        -> {"sha": ..., "cardData": ...}
  *   GET /api/datasets/{repo}/tree/{sha}?recursive=true   (pages: Link rel="next")
  *   GET /datasets/{repo}/resolve/{sha}/{path}      -> 302 to a CDN, or 200 + bytes
+ * and for a model repository (repo_type "models", hf-fetch --model) the same
+ * under /api/models/{repo}/... and /{repo}/resolve/{sha}/{path}.
  *
  * Redirects are followed here, not by libcurl, so that the token (HF_TOKEN)
  * goes only to the endpoint's own scheme://host:port and never to the CDN.
@@ -25,6 +27,7 @@
 
 struct hub {
     char *endpoint;         /* HF_ENDPOINT without a trailing '/' */
+    const char *repo_type;  /* "datasets" (hub_init's) or "models": the API's and the cache's word */
     char *origin;           /* scheme://host:port of the endpoint: the token's only destination */
     char *token;            /* Bearer token or NULL; never printed */
     int offline;            /* HF_HUB_OFFLINE or --offline: any request is an error */

@@ -425,6 +425,7 @@ void llama_backward(struct llama *m, float scale)
         linear_backward(a->dxn, grad_of(m, LP_WQKV) + oqkv, NULL, a->dqkv, b.xn1, m->p[LP_WQKV] + oqkv, N, C, QKV);
         /* xn1 = rmsnorm(res[l]) g1: dres becomes d res[l] */
         rmsnorm_backward(a->dres, grad_of(m, LP_ATTN_NORM) + (size_t)l * C, a->dxn, res, g1, b.rstd1, N, C);
+        if (m->layer_done) m->layer_done(m->layer_ctx, l);
     }
 
     /* res[0][n] = embed[token n]  =>  dembed[token n] += dres[n].  Tokens
@@ -559,5 +560,30 @@ const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token)
     rmsnorm_forward(kv->xn, &rstd, kv->x, m->p[LP_NORM], 1, C, eps);
     linear_forward(kv->logits, kv->xn, m->p[LP_HEAD], NULL, 1, C, c->vocab);
     kv->len++;
+    return kv->logits;
+}
+
+const float *llama_kv_prefill(struct llama *m, struct llama_kv *kv, const uint32_t *tokens, int n)
+{
+    const struct llama_config *c = &m->cfg;
+    int C = c->dim, V = c->vocab, KVD = c->kv_heads * (C / c->heads), QKV = C + 2 * KVD;
+    if (kv->len || n < 1 || n > kv->context)
+        die("llama_kv_prefill: %d tokens into a cache holding %d of %d", n, kv->len, kv->context);
+    /* one forward pass over positions 0 .. n-1 (every layer's activations
+     * kept: no recompute); its rotated k and v rows are the cache's */
+    int recompute = m->recompute;
+    m->recompute = 0;
+    llama_forward(m, tokens, NULL, 1, n);
+    m->recompute = recompute;
+    for (int l = 0; l < c->layers; l++) {
+        const float *qkv = llama_layer_qkv(m, l);      /* (n, QKV): [q | k | v] */
+        float *K = kv->k + (size_t)l * kv->context * KVD, *Vc = kv->v + (size_t)l * kv->context * KVD;
+        for (int t = 0; t < n; t++) {
+            memcpy(K + (size_t)t * KVD, qkv + (size_t)t * QKV + C, (size_t)KVD * sizeof(float));
+            memcpy(Vc + (size_t)t * KVD, qkv + (size_t)t * QKV + C + KVD, (size_t)KVD * sizeof(float));
+        }
+    }
+    kv->len = n;
+    memcpy(kv->logits, m->logits + (size_t)(n - 1) * V, (size_t)V * sizeof(float));
     return kv->logits;
 }

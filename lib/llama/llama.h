@@ -84,6 +84,10 @@ struct llama {
     float *logits;                  /* (B, T, V) after a forward WITHOUT targets (or plain) */
     float *losses;                  /* (B, T) per-position loss after forward with targets */
     float mean_loss;                /* mean of losses, -1 when forward had no targets */
+    /* Optional, called by llama_backward once block l's parameter
+     * gradients are complete (l = L-1 down to 0): see gpt2.h. */
+    void (*layer_done)(void *ctx, int l);
+    void *layer_ctx;
 };
 
 void llama_init(struct llama *m, const struct llama_config *cfg);
@@ -136,5 +140,8 @@ int llama_kv_len(const struct llama_kv *kv);
 /* Feed one token at position llama_kv_len(kv) (< context); returns the
  * logits (V) for the next token, valid until the next call. */
 const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token);
+/* Feed tokens[0..n) into an empty cache in one batched forward pass (the
+ * prompt's prefill); returns the logits (V) after the last one. */
+const float *llama_kv_prefill(struct llama *m, struct llama_kv *kv, const uint32_t *tokens, int n);
 
 #endif

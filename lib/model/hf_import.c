@@ -64,10 +64,12 @@ int hf_is_model(const char *path)
     free(dir);
     free(cfg);
     if (!yes || is_dir(path)) return yes;
-    /* a file beside a config.json: Hugging Face's unless it is one of ours */
-    struct st_file *f = st_open_any(path);
-    yes = !st_meta_get(f, "tfs.arch") || !st_meta_get(f, "tfs.config");   /* a baseline export has no tfs.config */
-    st_close(f);
+    /* a file beside a config.json: Hugging Face's unless it is one of ours
+     * (a baseline export has tfs.arch but no tfs.config); the header alone */
+    char *arch = st_peek_meta(path, "tfs.arch"), *tcfg = st_peek_meta(path, "tfs.config");
+    yes = !arch || !tcfg;
+    free(arch);
+    free(tcfg);
     return yes;
 }
 

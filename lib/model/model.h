@@ -84,6 +84,14 @@ struct model_block model_block_of(struct model *m);
 #define MODEL_MAX_TENSORS ((int)GPT2_NPARAMS > (int)LLAMA_NPARAMS ? (int)GPT2_NPARAMS : (int)LLAMA_NPARAMS)
 struct optim_tensor;
 int model_optim_tensors(const struct model *m, struct optim_tensor *ts);
+/* The gradient of block l (0 <= l < layers) as regions of the gradient
+ * block, or with l = -1 the rest (embeddings, final norm, head): *count
+ * regions at start[i], len[i] floats (at most MODEL_MAX_TENSORS). */
+void model_layer_grads(struct model *m, int l, float **start, size_t *len, int *count);
+/* Have the backward pass call fn(ctx, l) once block l's gradients are
+ * complete (fn NULL: stop).  Returns 0 where the level cannot (autograd:
+ * its graph has no blocks), 1 otherwise. */
+int model_on_layer_done(struct model *m, void (*fn)(void *ctx, int l), void *ctx);
 
 /* ---- inference with a KV cache (gpt2.h / llama.h) ---- */
 struct model_kv;
@@ -94,6 +102,10 @@ int model_kv_len(const struct model_kv *kv);
 /* Feed one token at position model_kv_len(kv) (< context); the logits (V)
  * of the next token, valid until the next call. */
 const float *model_kv_step(struct model *m, struct model_kv *kv, uint32_t token);
+/* Feed tokens[0..n) (n <= context) into an empty cache in one batched
+ * forward pass; the logits (V) after the last one, as model_kv_step would
+ * have given them token by token (up to rounding). */
+const float *model_kv_prefill(struct model *m, struct model_kv *kv, const uint32_t *tokens, int n);
 
 /* ---- looking inside ----
  * The attention probabilities of layer `layer` (0 = first) for the tokens

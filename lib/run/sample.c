@@ -79,43 +79,102 @@ uint32_t sampler_next(struct sampler *s, const float *logits)
     return n == V ? (uint32_t)(V - 1) : s->order[n - 1];   /* rounding at the very end */
 }
 
-/* Feed one token; when the cache is full, restart it from the last
- * context/2 tokens of the history first. */
-static const float *feed(struct model *m, struct model_kv *kv, const uint32_t *hist, size_t nhist, uint32_t tok)
+/* ---- the context: tokens and their KV cache --------------------------------
+ * hist holds every token of the text (or conversation) so far; the cache
+ * holds the ones the model sees.  A prompt goes into an empty cache in one
+ * batched forward pass (model_kv_prefill); later tokens one at a time.
+ * When the cache is full it slides: it is rebuilt, again in one batched
+ * pass, from a kept prefix (the text's first token: its beginning- or
+ * end-of-text, the position-0 token the model was trained to see) and the
+ * most recent tokens, half a context in all. */
+struct context {
+    struct model_kv *kv;
+    uint32_t *hist;
+    size_t n, cap;
+    int ctx;            /* the model's context */
+};
+
+static void context_init(struct context *c, const struct model *m)
 {
-    int ctx = model_config_of(m).context;
-    if (model_kv_len(kv) >= ctx) {
-        model_kv_reset(kv);
-        size_t keep = (size_t)(ctx / 2);
-        if (keep > nhist) keep = nhist;
-        for (size_t i = nhist - keep; i < nhist; i++) model_kv_step(m, kv, hist[i]);
-    }
-    return model_kv_step(m, kv, tok);
+    memset(c, 0, sizeof *c);
+    c->kv = model_kv_new(m);
+    c->ctx = model_config_of(m).context;
 }
 
-size_t generate(struct model *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
-                long eot, void (*emit)(void *ctx, uint32_t id), void *ctx)
+static void context_free(struct context *c)
 {
-    if (np == 0) die("internal error: generate needs at least one prompt token");
-    struct model_kv *kv = model_kv_new(m);
-    uint32_t *hist = xmalloc((np + n) * sizeof *hist);
-    size_t nh = 0, out = 0;
-    const float *logits = NULL;
-    for (size_t i = 0; i < np; i++) {
-        logits = feed(m, kv, hist, nh, prompt[i]);
-        hist[nh++] = prompt[i];
+    model_kv_free(c->kv);
+    free(c->hist);
+}
+
+static void context_reset(struct context *c)
+{
+    model_kv_reset(c->kv);
+    c->n = 0;
+}
+
+/* Rebuild the cache from hist[0 .. upto): the kept prefix hist[0] and the
+ * last ctx/2 - 1 tokens before upto; the logits after hist[upto - 1]. */
+static const float *context_slide(struct model *m, struct context *c, size_t upto)
+{
+    size_t keep = (size_t)(c->ctx / 2 > 1 ? c->ctx / 2 : 1), k = 0;
+    uint32_t *w = xmalloc(keep * sizeof *w);
+    if (upto <= keep) { memcpy(w, c->hist, upto * sizeof *w); k = upto; }
+    else {
+        if (keep > 1) w[k++] = c->hist[0];
+        memcpy(w + k, c->hist + upto - (keep - k), (keep - k) * sizeof *w);
+        k = keep;
     }
+    model_kv_reset(c->kv);
+    const float *logits = model_kv_prefill(m, c->kv, w, (int)k);
+    free(w);
+    return logits;
+}
+
+/* Append ids[0 .. k) (k >= 1) to the text and the cache; the logits of the
+ * token that follows them. */
+static const float *context_feed(struct model *m, struct context *c, const uint32_t *ids, size_t k)
+{
+    if (c->n + k > c->cap) {
+        c->cap = (c->n + k) * 2 + 64;
+        c->hist = xrealloc(c->hist, c->cap * sizeof *c->hist);
+    }
+    size_t n0 = c->n;
+    memcpy(c->hist + n0, ids, k * sizeof *ids);
+    c->n += k;
+    if (model_kv_len(c->kv) == 0)       /* a prompt: one batched pass */
+        return c->n <= (size_t)c->ctx ? model_kv_prefill(m, c->kv, c->hist, (int)c->n) : context_slide(m, c, c->n);
+    const float *logits = NULL;
+    for (size_t j = n0; j < c->n; j++)
+        logits = model_kv_len(c->kv) >= c->ctx ? context_slide(m, c, j + 1) : model_kv_step(m, c->kv, c->hist[j]);
+    return logits;
+}
+
+/* Draw up to n tokens after logits, feeding each back; stop before eot. */
+static size_t continue_text(struct model *m, struct context *c, struct sampler *s, const float *logits, size_t n,
+                            long eot, void (*emit)(void *ctx, uint32_t id), void *ctx)
+{
+    size_t out = 0;
     while (out < n) {
         uint32_t id = sampler_next(s, logits);
         if (eot >= 0 && id == (uint32_t)eot) break;
         emit(ctx, id);
         out++;
         if (out == n) break;
-        logits = feed(m, kv, hist, nh, id);
-        hist[nh++] = id;
+        logits = context_feed(m, c, &id, 1);
     }
-    free(hist);
-    model_kv_free(kv);
+    return out;
+}
+
+size_t generate(struct model *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
+                long eot, void (*emit)(void *ctx, uint32_t id), void *ctx)
+{
+    if (np == 0) die("internal error: generate needs at least one prompt token");
+    struct context c;
+    context_init(&c, m);
+    const float *logits = context_feed(m, &c, prompt, np);
+    size_t out = continue_text(m, &c, s, logits, n, eot, emit, ctx);
+    context_free(&c);
     return out;
 }
 
@@ -183,6 +242,7 @@ static void chat_help(FILE *out)
           "  /top-p P         sample among the most likely tokens that make up P of the mass\n"
           "  /n N             generate up to N tokens\n"
           "  /settings        show the settings\n"
+          "  /reset           forget the conversation: the next line starts a new text\n"
           "  /help            this list\n"
           "  /quit            leave (end of input does too)\n", out);
 }
@@ -206,6 +266,9 @@ void chat_loop(struct model *m, const struct tokenizer *tok, struct sampler *s, 
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
+    struct context c;
+    context_init(&c, m);
+    struct tok_encoder *e = tok_encoder_new(tok);
     fprintf(out, "tfs-eval chat: /help lists the commands, /quit leaves.\n");
     for (;;) {
         fputs("> ", out);
@@ -218,6 +281,7 @@ void chat_loop(struct model *m, const struct tokenizer *tok, struct sampler *s, 
             int k = sscanf(line, "/%31s %63s", cmd, arg);
             if (!strcmp(cmd, "quit") || !strcmp(cmd, "exit")) break;
             else if (!strcmp(cmd, "help")) chat_help(out);
+            else if (!strcmp(cmd, "reset")) { context_reset(&c); fputs("(a new conversation)\n", out); }
             else if (!strcmp(cmd, "settings"))
                 fprintf(out, "temperature %g, top-k %d, top-p %g, n %zu\n", s->temperature, s->top_k, s->top_p, n);
             else if (k < 2 && (!strcmp(cmd, "temperature") || !strcmp(cmd, "top-k") || !strcmp(cmd, "top-p") || !strcmp(cmd, "n")))
@@ -230,15 +294,30 @@ void chat_loop(struct model *m, const struct tokenizer *tok, struct sampler *s, 
             continue;
         }
         if (!line[0]) continue;
-        /* the whole text: the prompt again, then its continuation */
+        /* The conversation stays in the context: the first line starts the
+         * text (after its beginning-of-text), each later one continues it
+         * on a new line, after the model's last answer. */
         size_t np;
-        uint32_t *p = prompt_ids(tok, line, &np);
+        uint32_t *p;
+        if (c.n == 0) p = prompt_ids(tok, line, &np);
+        else {
+            char *nl = xmalloc((size_t)len + 2);
+            nl[0] = '\n';
+            memcpy(nl + 1, line, (size_t)len + 1);
+            const uint32_t *ids = tok_encode(e, nl, (size_t)len + 1, 0, &np);
+            p = xmalloc(np * sizeof *p);
+            memcpy(p, ids, np * sizeof *p);
+            free(nl);
+        }
         struct text_out t = { tok, { NULL, 0, 0 }, out };
         fputs(line, out);
-        generate(m, s, p, np, n, stop_id(tok), emit_text, &t);
+        const float *logits = context_feed(m, &c, p, np);
+        continue_text(m, &c, s, logits, n, stop_id(tok), emit_text, &t);
         fputc('\n', out);
         free(t.buf.p);
         free(p);
     }
+    tok_encoder_free(e);
+    context_free(&c);
     free(line);
 }

@@ -37,11 +37,13 @@ void sampler_init(struct sampler *s, int V, double temperature, int top_k, doubl
 void sampler_free(struct sampler *s);
 uint32_t sampler_next(struct sampler *s, const float *logits);
 
-/* Generate after a prompt: feed prompt[0 .. np) (np >= 1) through the KV
- * cache, then draw up to n tokens, calling emit for each, and stop early
- * when the model draws eot (which is not emitted; eot < 0: never stop).
- * When the cache is full (context tokens), it restarts from the last
- * context/2 tokens, so generation can run past the context length.
+/* Generate after a prompt: feed prompt[0 .. np) (np >= 1) into the KV
+ * cache in one batched forward pass (the prefill), then draw up to n
+ * tokens, calling emit for each, and stop early when the model draws eot
+ * (which is not emitted; eot < 0: never stop).  When the cache is full
+ * (context tokens), it slides: it is rebuilt in one batched pass from the
+ * text's first token (a kept prefix) and the most recent tokens, half a
+ * context in all, so generation can run past the context length.
  * Returns the number of tokens emitted. */
 size_t generate(struct model *m, struct sampler *s, const uint32_t *prompt, size_t np, size_t n,
                 long eot, void (*emit)(void *ctx, uint32_t id), void *ctx);
@@ -61,9 +63,11 @@ uint32_t *prompt_ids(const struct tokenizer *tok, const char *prompt, size_t *np
 size_t generate_text(struct model *m, const struct tokenizer *tok, struct sampler *s,
                      const char *prompt, size_t n, FILE *out);
 
-/* The interactive loop of tfs-eval --chat: each line read from in is a
- * prompt to continue (a new text each time); lines starting with '/' are
- * commands (/help lists them).  Ends at /quit or end of input. */
+/* The interactive loop of tfs-eval --chat: each line read from in
+ * continues the conversation (kept in the context: the first line starts a
+ * text, later ones follow the model's answers on a new line; /reset starts
+ * over); lines starting with '/' are commands (/help lists them).  Ends at
+ * /quit or end of input. */
 void chat_loop(struct model *m, const struct tokenizer *tok, struct sampler *s, size_t n,
                FILE *in, FILE *out);
 

@@ -42,8 +42,20 @@ struct mcache_entry {
     uint32_t ids[MCACHE_IDS];
 };
 
+/* The cache of the short pieces that are one token: 32 bytes an entry,
+ * 256 KiB in all.  Pieces follow Zipf's law, so a few
+ * thousand cover most of the text, and this small table answers for them
+ * without touching the large short-token table. */
+#define HOT_BITS 13
+struct hot_entry {
+    uint64_t w0, w1;
+    uint32_t id, len;           /* len 0: empty */
+    uint64_t pad;
+};
+
 struct tok_encoder {
     const struct tokenizer *t;
+    struct hot_entry *hot;              /* (1 << HOT_BITS) */
     struct mcache_entry *mcache;        /* (1 << MCACHE_BITS) */
     const char *seg_end;        /* the end of the text being split (bytes up to it may be read) */
     struct pretok_ctx *pc;
@@ -83,6 +95,7 @@ struct tok_encoder *tok_encoder_new(const struct tokenizer *t)
     e->rank = xmalloc(e->pcap * sizeof *e->rank);
     e->cache = xcalloc((size_t)1 << CACHE_BITS, sizeof *e->cache);
     e->mcache = xcalloc((size_t)1 << MCACHE_BITS, sizeof *e->mcache);
+    e->hot = xcalloc((size_t)1 << HOT_BITS, sizeof *e->hot);
     e->next_special = xcalloc(t->nspecial + 1, sizeof *e->next_special);
     for (uint32_t i = 0; i < t->nspecial; i++) {
         if (t->is_special[t->special_ids[i]] != TOK_SPECIAL) e->has_added = 1;
@@ -97,7 +110,7 @@ void tok_encoder_free(struct tok_encoder *e)
 {
     if (!e) return;
     pretok_ctx_free(e->pc);
-    free(e->out); free(e->part); free(e->rank); free(e->cache); free(e->mcache); free(e->next_special);
+    free(e->out); free(e->part); free(e->rank); free(e->cache); free(e->mcache); free(e->hot); free(e->next_special);
     for (int i = 0; i < 3; i++) free(e->rwbuf[i].p);
     heap_free(&e->heap);
     free(e);
@@ -266,17 +279,19 @@ static void merge_piece(struct tok_encoder *e, const unsigned char *s, size_t n)
     for (size_t i = 0; i < m; i++) emit(e, p[i]);
 }
 
-/* Steps 1-3 for a short piece with tiktoken's rule (the merged pair's
- * bytes are a token, its id the rank), on byte positions: part i is
- * s[b[i] .. b[i+1]), and the rank of merging parts i and i+1 is the id of
- * s[b[i] .. b[i+2]), one short-token lookup away.  No token bytes are
- * fetched, no pair table is needed. */
-static void merge_short(struct tok_encoder *e, const unsigned char *s, size_t n)
+/* Steps 1-3 for a piece of at most POS_MAX bytes with tiktoken's rule (the
+ * merged pair's bytes are a token, its id the rank), on byte positions:
+ * part i is s[b[i] .. b[i+1]), and the rank of merging parts i and i+1 is
+ * the id of s[b[i] .. b[i+2]), one lookup away (the short-token table up
+ * to 16 bytes, the byte map beyond).  No token bytes are fetched, no pair
+ * table is needed. */
+#define POS_MAX 128
+static void merge_pos(struct tok_encoder *e, const unsigned char *s, size_t n)
 {
     const struct tokenizer *t = e->t;
     size_t room = (size_t)(e->seg_end - (const char *)s);
-    uint8_t b[STOK_MAX + 1];
-    uint32_t r[STOK_MAX], id[STOK_MAX];
+    uint8_t b[POS_MAX + 1];
+    uint32_t r[POS_MAX], id[POS_MAX];
     size_t m = n;
     for (size_t i = 0; i <= n; i++) b[i] = (uint8_t)i;
     for (size_t i = 0; i < n; i++) id[i] = t->byte_id[s[i]];
@@ -306,8 +321,14 @@ static int encode_short(struct tok_encoder *e, const unsigned char *s, size_t n)
     uint64_t w0, w1;
     stok_key(s, n, (size_t)(e->seg_end - (const char *)s), &w0, &w1);
     uint64_t h = stok_hash(w0, w1, n);
+    struct hot_entry *hot = &e->hot[h >> (64 - HOT_BITS)];
+    if (hot->w0 == w0 && hot->w1 == w1 && hot->len == n) { emit(e, hot->id); return 1; }
     uint32_t id = stok_get(&t->stok, h, w0, w1, n);
-    if (id != UINT32_MAX) { emit(e, id); return 1; }
+    if (id != UINT32_MAX) {
+        *hot = (struct hot_entry){ w0, w1, id, (uint32_t)n, 0 };
+        emit(e, id);
+        return 1;
+    }
     struct mcache_entry *c = &e->mcache[h >> (64 - MCACHE_BITS)];
     if (c->w0 == w0 && c->w1 == w1 && c->len == n) {
         for (int i = 0; i < c->nids; i++) emit(e, c->ids[i]);
@@ -315,7 +336,7 @@ static int encode_short(struct tok_encoder *e, const unsigned char *s, size_t n)
     }
     size_t start = e->n;
     if (t->merge_list) merge_piece(e, s, n);
-    else merge_short(e, s, n);
+    else merge_pos(e, s, n);
     if (e->n - start <= MCACHE_IDS) {
         c->w0 = w0;
         c->w1 = w1;
@@ -348,6 +369,8 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     size_t start = e->n;
     const uint64_t *id = t->whole_piece ? bytemap_get_h(&t->ids, h, s, n) : NULL;
     if (id) emit(e, (uint32_t)*id);
+    else if (!t->merge_list && !t->char_level && !e->holes && !tok_reference && n <= POS_MAX && n <= tok_long_piece)
+        merge_pos(e, s, n);
     else merge_piece(e, s, n);
     if (c && e->n - start <= CACHE_IDS) {
         c->hash = h;

@@ -38,6 +38,7 @@
 #include "core/jsonl.h"
 #include "core/jsonl_par.h"
 #include "core/progress.h"
+#include "core/rng.h"
 #include "core/xio.h"
 
 #include <omp.h>
@@ -479,16 +480,68 @@ static void count_docs(void *arg, const struct jsonl_batch *b, size_t lo, size_t
 
 /* Reading JSON is serial, counting is parallel: while the reading thread
  * parses batch k+1, the other threads count batch k (core/jsonl_par.h). */
+/* --sample: a uniform random sample of k documents, held in memory
+ * (sentencepiece's input_sentence_size).  Reservoir sampling (Vitter's
+ * Algorithm R): the first k documents fill the reservoir; document i > k
+ * replaces a random one of them with probability k / i, which leaves every
+ * document in it with the same probability k / n at the end.  The seed is
+ * fixed, so the same input gives the same sample and the same tok.bin. */
+struct reservoir {
+    char **text;
+    size_t *len, k, n, next;
+};
+
+static void reservoir_fill(struct reservoir *r, struct jsonl_multi *m, uint64_t k)
+{
+    struct rng g;
+    rng_seed(&g, 1);
+    r->k = k;
+    r->text = xcalloc(k, sizeof *r->text);
+    r->len = xcalloc(k, sizeof *r->len);
+    const char *t;
+    size_t len;
+    while (jsonl_multi_next(m, &t, &len)) {
+        uint64_t j = r->n < k ? r->n : rng_below(&g, r->n + 1);
+        r->n++;
+        if (j >= k) continue;
+        free(r->text[j]);
+        r->text[j] = xmalloc(len + 1);
+        memcpy(r->text[j], t, len);
+        r->len[j] = len;
+    }
+}
+
+static int reservoir_next(void *src, const char **text, size_t *len)
+{
+    struct reservoir *r = src;
+    if (r->next >= r->k || r->next >= r->n) return 0;
+    *text = r->text[r->next];
+    *len = r->len[r->next++];
+    return 1;
+}
+
 struct tokenizer *bpe_train_jsonl(char **paths, int npaths, const char *field, int skip_bad,
                                   const struct bpe_train_opts *o)
 {
     struct bpe_trainer *tr = bpe_trainer_new(o);
     struct jsonl_multi m;
+    struct reservoir res = { 0 };
     jsonl_multi_init(&m, paths, npaths, field, skip_bad);
     struct jsonl_par par = { .threads = tr->nthreads, .batch_bytes = 8u << 20, .what = "reading", .quiet = o->quiet,
                              .src = &m, .work = count_docs, .arg = tr };
+    if (o->sample) {
+        reservoir_fill(&res, &m, o->sample);
+        par.next = reservoir_next;
+        par.src = &res;
+        par.what = "counting";
+    }
     jsonl_par_run(&par);
     if (m.bad) warnx("skipped %ld malformed lines", m.bad);
+    if (o->sample && !o->quiet && res.n > res.k)
+        warnx("trained on a sample of %zu of the %zu documents", res.k, res.n);
     jsonl_multi_close(&m);
+    for (size_t i = 0; i < res.k; i++) free(res.text[i]);
+    free(res.text);
+    free(res.len);
     return bpe_trainer_finish(tr);
 }

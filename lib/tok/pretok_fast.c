@@ -75,7 +75,7 @@ static inline size_t utf8_dec(const uint8_t *s, size_t n, uint32_t *cp)
 
 /* The flags of the character at i, its length in *k; X_END (*k = 0) at
  * the end of the text or at an invalid byte. */
-static inline unsigned at(const uint8_t *s, size_t n, size_t i, size_t *k)
+static inline __attribute__((always_inline)) unsigned at(const uint8_t *s, size_t n, size_t i, size_t *k)
 {
     if (i >= n) { *k = 0; return X_END; }
     if (s[i] < 0x80) { *k = 1; return uclass_table[s[i]]; }
@@ -88,8 +88,11 @@ static inline unsigned at(const uint8_t *s, size_t n, size_t i, size_t *k)
 static inline size_t run(const uint8_t *s, size_t n, size_t i, unsigned mask)
 {
     size_t k;
-    while (at(s, n, i, &k) & mask) i += k;
-    return i;
+    for (;;) {
+        while (i < n && s[i] < 0x80 && (uclass_table[s[i]] & mask)) i++;     /* ASCII: one byte, one lookup */
+        if (i >= n || s[i] < 0x80 || !(at(s, n, i, &k) & mask)) return i;
+        i += k;
+    }
 }
 
 /* Where the run of characters from i that have no flag of `mask` ends
@@ -98,8 +101,11 @@ static inline size_t run_not(const uint8_t *s, size_t n, size_t i, unsigned mask
 {
     size_t k;
     unsigned f;
-    while ((f = at(s, n, i, &k)) != X_END && !(f & mask)) i += k;
-    return i;
+    for (;;) {
+        while (i < n && s[i] < 0x80 && !(uclass_table[s[i]] & mask)) i++;
+        if (i >= n || s[i] < 0x80 || (f = at(s, n, i, &k)) == X_END || (f & mask)) return i;
+        i += k;
+    }
 }
 
 /* \p{N}{1,3} at i (a number). */

@@ -414,6 +414,22 @@ static json_t *byte_level_string(const unsigned char *s, size_t n, const uint32_
     return j;
 }
 
+/* The merge (l, r) as tokenizer.json's "LEFT RIGHT". */
+static void add_merge(json_t *merges, const struct tokenizer *t, uint32_t l, uint32_t r, const uint32_t to_cp[256])
+{
+    json_t *a = byte_level_string((const unsigned char *)t->blob + t->off[l], t->len[l], to_cp);
+    json_t *b = byte_level_string((const unsigned char *)t->blob + t->off[r], t->len[r], to_cp);
+    size_t na = strlen(json_string_value(a)), nb = strlen(json_string_value(b));
+    char *m = xmalloc(na + nb + 2);
+    memcpy(m, json_string_value(a), na);
+    m[na] = ' ';
+    memcpy(m + na + 1, json_string_value(b), nb + 1);
+    json_array_append_new(merges, json_string(m));
+    free(m);
+    json_decref(a);
+    json_decref(b);
+}
+
 void tok_save_hf(const struct tokenizer *t, const char *path)
 {
     uint32_t to_cp[256];
@@ -447,27 +463,27 @@ void tok_save_hf(const struct tokenizer *t, const char *path)
         json_object_set_new(vocab, json_string_value(s), json_integer(id));
         json_decref(s);
     }
-    /* HF applies the listed merges in list order.  For tiktoken's rule
-     * (any pair whose concatenation is a token, lowest id first) list, for
-     * each token in id order, every split of it into two tokens: the same
-     * pairs merge, in the same order.  ignore_merges makes HF take a piece
-     * that is itself a token as is, as tiktoken does. */
-    if (t->merge_list) {
-        for (uint32_t i = 0; i < t->nmerges; i++) {
-            uint32_t l = t->merges[i][0], r = t->merges[i][1];
-            json_array_append_new(merges, json_pack("[o, o]",
-                byte_level_string((const unsigned char *)t->blob + t->off[l], t->len[l], to_cp),
-                byte_level_string((const unsigned char *)t->blob + t->off[r], t->len[r], to_cp)));
-        }
+    /* HF applies the listed merges in list order.  A tokenizer that has
+     * them (a tokenizer.json) lists its own; one trained by tfs lists what
+     * it learned, id 256 + i = merge i, in learning order.  For a tiktoken
+     * vocabulary, which has none, list, for each token in id order, every
+     * split of it into two tokens: tiktoken's rule (any pair whose
+     * concatenation is a token, lowest id first) then merges the same
+     * pairs in the same order.  ignore_merges (tokenizers 0.19 and later)
+     * makes HF take a piece that is itself a token as is, as tiktoken and
+     * tfs do; releases before it skip the key.  Each merge is written as
+     * the string "LEFT RIGHT", the form every release reads (byte-level
+     * tokens never hold a space: ' ' is written U+0120). */
+    if (t->merge_list || (t->kind == TOK_TFS && t->nmerges)) {
+        for (uint32_t i = 0; i < t->nmerges; i++)
+            add_merge(merges, t, t->merges[i][0], t->merges[i][1], to_cp);
     } else {
         for (uint32_t id = 0; id < t->vocab; id++) {
             if (t->len[id] == TOK_NONE || t->is_special[id] || t->len[id] < 2) continue;
             const char *s = t->blob + t->off[id];
             for (uint32_t k = 1; k < t->len[id]; k++) {
-                if (!bytemap_get(&t->ids, s, k) || !bytemap_get(&t->ids, s + k, t->len[id] - k)) continue;
-                json_array_append_new(merges, json_pack("[o, o]",
-                    byte_level_string((const unsigned char *)s, k, to_cp),
-                    byte_level_string((const unsigned char *)s + k, t->len[id] - k, to_cp)));
+                const uint64_t *l = bytemap_get(&t->ids, s, k), *r = bytemap_get(&t->ids, s + k, t->len[id] - k);
+                if (l && r) add_merge(merges, t, (uint32_t)*l, (uint32_t)*r, to_cp);
             }
         }
     }

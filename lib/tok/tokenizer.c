@@ -114,6 +114,10 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
     /* regular token bytes -> id; the bytes must be unique */
     bytemap_init(&t->ids, t->vocab);
     for (int b = 0; b < 256; b++) t->byte_id[b] = TOK_NONE;
+    /* the short ones also in the short-token table, the two-byte ones in pair2 */
+    t->pair2 = xmalloc(65536 * sizeof *t->pair2);
+    for (size_t i = 0; i < 65536; i++) t->pair2[i] = TOK_NONE;
+    stok_init(&t->stok, t->vocab);
     for (uint32_t id = 0; id < t->vocab; id++) {
         if (t->len[id] == TOK_NONE || t->is_special[id] == TOK_SPECIAL || t->is_special[id] == TOK_ADDED ||
             t->is_special[id] == TOK_BYTE)
@@ -123,17 +127,9 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
         uint64_t *v = bytemap_put(&t->ids, t->blob + t->off[id], t->len[id], &added);
         if (!added) return tok_errf(err, errlen, "tokens %llu and %u have the same bytes", (unsigned long long)*v, id);
         *v = id;
-        if (t->len[id] == 1) t->byte_id[(unsigned char)t->blob[t->off[id]]] = id;
-    }
-    t->pair2 = xmalloc(65536 * sizeof *t->pair2);
-    for (size_t i = 0; i < 65536; i++) t->pair2[i] = TOK_NONE;
-    stok_init(&t->stok, t->ids.n);
-    for (uint32_t id = 0; id < t->vocab; id++) {
-        if (t->len[id] == TOK_NONE || t->len[id] > STOK_MAX) continue;
-        const uint64_t *v = bytemap_get(&t->ids, t->blob + t->off[id], t->len[id]);
-        if (!v || *v != id) continue;
         const unsigned char *b = (const unsigned char *)t->blob + t->off[id];
-        stok_put(&t->stok, b, t->len[id], id);
+        if (t->len[id] == 1) t->byte_id[b[0]] = id;
+        if (t->len[id] <= STOK_MAX) stok_put(&t->stok, b, t->len[id], id);
         if (t->len[id] == 2 && t->is_special[id] == TOK_REGULAR) t->pair2[b[0] | b[1] << 8] = id;
     }
     /* tok.bin and rank files cover every byte; a tokenizer.json trained by

@@ -127,6 +127,8 @@ struct bpe_train_opts {
     int threads;                /* pre-tokenizing and counting threads (>= 1) */
     int verbose;                /* print each merge to stderr */
     int quiet;                  /* no progress display */
+    uint64_t sample;            /* bpe_train_jsonl: train on this many documents drawn
+                                 * uniformly at random (0: all of them) */
 };
 struct bpe_trainer;
 /* Dies with a usage-style message on a bad pattern (check it first with

@@ -44,10 +44,15 @@ for v, eng in (('gpt2', 'tiktoken-node'), ('cl100k_base', 'tiktoken-node'), ('o2
             'tfs_reference_1t_s': er['seconds'], 'tfs_2t_s': e2['seconds'], 'tfs_2t_over_1t': round(e1['seconds'] / e2['seconds'], 2),
             'tiktoken_engine': eng, 'tiktoken_s': round(tk['seconds'], 2), 'tiktoken_mb_s': round(tk['mb_per_s'], 2),
             'speedup_vs_tiktoken': round(tk['seconds'] / e1['seconds'], 2),
-            'fast_over_reference': round(er['seconds'] / e1['seconds'], 2)}
+            'fast_over_reference': round(er['seconds'] / e1['seconds'], 2),
+            # CPU time (user + system): steadier than wall time when the machine is shared
+            'tfs_1t_cpu_s': e1['cpu_seconds'], 'tfs_reference_1t_cpu_s': er['cpu_seconds'],
+            'tiktoken_cpu_s': round(tk['cpu_seconds'], 2),
+            'cpu_speedup_vs_tiktoken': round(tk['cpu_seconds'] / e1['cpu_seconds'], 2)}
     x = s[v]
     print(f"encode {v}, {x['text_mb']} MB: tfs {x['tfs_1t_s']} s ({x['tfs_1t_mb_s']} MB/s, JSONL read and stream written),"
           f" --reference {x['tfs_reference_1t_s']} s, {eng} {x['tiktoken_s']} s: {x['speedup_vs_tiktoken']}x;"
-          f" 2 threads {x['tfs_2t_over_1t']}x one")
+          f" 2 threads {x['tfs_2t_over_1t']}x one; CPU time {x['tfs_1t_cpu_s']} s vs {x['tiktoken_cpu_s']} s:"
+          f" {x['cpu_speedup_vs_tiktoken']}x")
 json.dump(s, open(os.path.join(o, 'bpe-encode.json'), 'w'), indent=1)
 PY

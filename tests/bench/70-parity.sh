@@ -36,7 +36,8 @@
 # The shape can be changed for a longer study on a quiet machine:
 # TFS_PARITY_LAYERS, _HEADS, _DIM, _CONTEXT, _BATCH, _ACCUM (defaults 2, 4,
 # 64, 64, 4, 2), and the data, TFS_PARITY_DOCS and _VOCAB (4000, 1024: with
-# other values, remove $BUILD/bench/parity/*.ids to rebuild them).
+# other values, remove $BUILD/bench/parity/*.ids to rebuild them);
+# TFS_PARITY_SEED (default 1) seeds the initialisation and the data order.
 #
 # Threads: TFS_PARITY_THREADS for both sides (default 1; the model is small
 # and the machine may be shared), OMP_WAIT_POLICY=PASSIVE, and the same
@@ -74,7 +75,7 @@ vocab=$("$bin/tok-stats" -q --summary "$out/val.ids" | sed -E 's/.*vocabulary ([
 
 # ---- the recipe, once for both sides ----
 L=${TFS_PARITY_LAYERS:-2} NH=${TFS_PARITY_HEADS:-4} C=${TFS_PARITY_DIM:-64} T=${TFS_PARITY_CONTEXT:-64}
-B=${TFS_PARITY_BATCH:-4} ACCUM=${TFS_PARITY_ACCUM:-2} WARMUP=50 LR=3e-3 MIN_LR=3e-4 CLIP=1 WD=0.1 B1=0.9 B2=0.95 EPS=1e-8 SEED=1
+B=${TFS_PARITY_BATCH:-4} ACCUM=${TFS_PARITY_ACCUM:-2} WARMUP=50 LR=3e-3 MIN_LR=3e-4 CLIP=1 WD=0.1 B1=0.9 B2=0.95 EPS=1e-8 SEED=${TFS_PARITY_SEED:-1}
 EVERY=50 EVAL_BATCHES=8
 tfs_recipe=(--layers $L --heads $NH --dim $C --context $T --batch $B --accum $ACCUM --warmup $WARMUP
             --lr $LR --min-lr $MIN_LR --decay cosine --clip $CLIP --weight-decay $WD --beta1 $B1

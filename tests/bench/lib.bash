@@ -4,7 +4,8 @@
 #                         corpus10m.{txt,jsonl}; the builder is
 #                         tests/bench/make_corpus.sh (TFS_CORPUS_SCRIPT to
 #                         use another)
-#   measure OUT CMD...    run CMD, write {"seconds": wall, "max_rss_mb": peak} to OUT
+#   measure OUT CMD...    run CMD, write {"seconds": wall, "max_rss_mb": peak,
+#                         "cpu_seconds": user + system} to OUT
 #   jget FILE KEY         a number from a flat JSON object
 #   bench_cpu             the CPU: its model name, and family/model numbers
 #                         (AMD family 25 = Zen 3), as the JSON records it
@@ -26,8 +27,8 @@ bench_corpus() {
 measure() {
     local out=$1; shift
     local t; t=$(mktemp)
-    /usr/bin/time -f '%e %M' -o "$t" "$@" >/dev/null
-    awk '{ printf "{\"seconds\": %s, \"max_rss_mb\": %.1f}\n", $1, $2 / 1024 }' "$t" > "$out"
+    /usr/bin/time -f '%e %M %U %S' -o "$t" "$@" >/dev/null
+    awk '{ printf "{\"seconds\": %s, \"max_rss_mb\": %.1f, \"cpu_seconds\": %.2f}\n", $1, $2 / 1024, $3 + $4 }' "$t" > "$out"
     rm -f "$t"
 }
 

@@ -132,10 +132,13 @@ async function main() {
         const docs = readDocs(jsonl);
         const bytes = docs.reduce((s, d) => s + Buffer.byteLength(d), 0);
         let ntok = 0;
-        const t0 = process.hrtime.bigint();
+        const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
         for (const d of docs) ntok += (e.encodeAsync ? await e.encodeAsync(d) : e.encode(d)).length;
-        const s = Number(process.hrtime.bigint() - t0) / 1e9;
-        console.log(JSON.stringify({ engine: eng, spec: path.basename(spec), bytes, tokens: ntok, seconds: s, mb_per_s: bytes / 1e6 / s }));
+        const s = Number(process.hrtime.bigint() - t0) / 1e9, c = process.cpuUsage(c0);
+        // cpu_seconds: the process's CPU time while encoding (every thread), steadier than
+        // the wall time on a loaded machine
+        console.log(JSON.stringify({ engine: eng, spec: path.basename(spec), bytes, tokens: ntok, seconds: s, mb_per_s: bytes / 1e6 / s,
+                                     cpu_seconds: (c.user + c.system) / 1e6 }));
         return;
     }
     if (cmd === 'bench-train') {

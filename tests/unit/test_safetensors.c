@@ -52,6 +52,12 @@ TEST(roundtrip)
     CHECK(!strcmp(st_meta_get(f, "note"), "caf\xc3\xa9"));
     CHECK(st_meta_get(f, "other") == NULL);
     st_close(f);
+    /* the header alone */
+    char *m = st_peek_meta(path, "note");
+    CHECK(m && !strcmp(m, "caf\xc3\xa9"));
+    free(m);
+    CHECK(st_peek_meta(path, "other") == NULL);
+    CHECK(st_peek_meta(unit_tmp("does-not-exist"), "note") == NULL);
 }
 
 /* The bytes of a one-tensor file, as the specification lays them out: the

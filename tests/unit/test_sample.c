@@ -3,6 +3,10 @@
 #include "run/sample.h"
 #include "run/train.h"
 #include "unit.h"
+#include "model/model.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include <math.h>
 
@@ -117,6 +121,62 @@ TEST(best_checkpoint_path)
     free(p);
 }
 
+/* The prefill (one batched forward pass into the KV cache) gives the
+ * logits that feeding the same tokens one at a time gives, for both
+ * levels, and leaves the cache in the same state: the next step agrees. */
+static void prefill_matches_steps(enum model_arch arch)
+{
+    struct model m;
+    struct model_config c = { .arch = arch, .vocab = 50, .context = 24, .layers = 2, .heads = 4, .dim = 32,
+                              .kv_heads = arch == MODEL_BASELINE ? 2 : 0 };
+    model_init(&m, &c);
+    model_init_weights(&m, 3);
+    uint32_t ids[17];
+    for (int i = 0; i < 17; i++) ids[i] = (uint32_t)(i * 7 + 3) % 50;
+    struct model_kv *a = model_kv_new(&m), *b = model_kv_new(&m);
+    float *la = malloc(50 * sizeof *la), *lb = malloc(50 * sizeof *lb);
+    const float *z = NULL;
+    for (int i = 0; i < 16; i++) z = model_kv_step(&m, a, ids[i]);
+    memcpy(la, z, 50 * sizeof *la);
+    memcpy(lb, model_kv_prefill(&m, b, ids, 16), 50 * sizeof *lb);
+    CHECK(model_kv_len(a) == 16 && model_kv_len(b) == 16);
+    double err = 0, scale = 0;
+    for (int v = 0; v < 50; v++) { err = fmax(err, fabs(la[v] - lb[v])); scale = fmax(scale, fabs(la[v])); }
+    CHECK(err <= 1e-4 * scale);
+    memcpy(la, model_kv_step(&m, a, ids[16]), 50 * sizeof *la);
+    memcpy(lb, model_kv_step(&m, b, ids[16]), 50 * sizeof *lb);
+    err = 0;
+    for (int v = 0; v < 50; v++) err = fmax(err, fabs(la[v] - lb[v]));
+    CHECK(err <= 1e-4 * scale);
+    free(la); free(lb);
+    model_kv_free(a); model_kv_free(b);
+    model_free(&m);
+}
+
+TEST(prefill_matches_steps_custom) { prefill_matches_steps(MODEL_CUSTOM); }
+TEST(prefill_matches_steps_baseline) { prefill_matches_steps(MODEL_BASELINE); }
+
+/* Generation past the context slides the cache instead of stopping. */
+static void count(void *ctx, uint32_t id) { (void)id; (*(size_t *)ctx)++; }
+
+TEST(generation_runs_past_the_context)
+{
+    for (int arch = 0; arch < 2; arch++) {
+        struct model m;
+        struct model_config c = { .arch = arch ? MODEL_BASELINE : MODEL_CUSTOM, .vocab = 30, .context = 8,
+                                  .layers = 1, .heads = 2, .dim = 16 };
+        model_init(&m, &c);
+        model_init_weights(&m, 1);
+        struct sampler s;
+        sampler_init(&s, 30, 1.0, 0, 1.0, 5);
+        uint32_t prompt[11] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };   /* longer than the context */
+        size_t n = 0;
+        CHECK(generate(&m, &s, prompt, 11, 40, -1, count, &n) == 40 && n == 40);
+        sampler_free(&s);
+        model_free(&m);
+    }
+}
+
 int main(void)
 {
     RUN(greedy_takes_the_largest_logit);
@@ -126,5 +186,8 @@ int main(void)
     RUN(same_seed_same_draws);
     RUN(learning_rate_schedule);
     RUN(best_checkpoint_path);
+    RUN(prefill_matches_steps_custom);
+    RUN(prefill_matches_steps_baseline);
+    RUN(generation_runs_past_the_context);
     return unit_summary();
 }
