@@ -280,3 +280,22 @@ PY
     step=$(tail -n 1 "$T/m.jsonl" | grep -o '"step": [0-9]*' | cut -d' ' -f2)
     grep -qF "\\\"step\\\":$step," "$T/m.st"
 }
+
+@test "mpi: tfs-eval under mpirun shares the scoring out and prints what one process prints" {
+    run_tool tfs-train $SMALL --steps 3 -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    for max in "" "--max-tokens 5000"; do
+        run_tool tfs-eval -b 4 $max "$T/m.st" "$D/val.bin"
+        [ "$status" -eq 0 ]
+        one=$output
+        run_tool mpi2 tfs-eval -b 4 $max "$T/m.st" "$D/val.bin"
+        [ "$status" -eq 0 ]
+        [ "$output" = "$one" ]
+    done
+    run_tool bash -c "cat '$D/val.bin' | mpirun --oversubscribe -np 2 tfs-eval '$T/m.st' -"
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"tfs-eval: <stdin>: under mpirun the stream must be a regular, uncompressed file"* ]]
+    run_tool mpi2 tfs-eval --token-loss "$T/m.st" "$D/val.bin"
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"tfs-eval: under mpirun only scoring a stream is shared out"* ]]
+}

@@ -1,5 +1,6 @@
 /* evaluate.c - token-weighted mean loss over windows (see evaluate.h). */
 #include "run/evaluate.h"
+#include "core/comm.h"
 #include "model/checkpoint.h"
 #include "core/progress.h"
 #include "core/tokset.h"
@@ -109,6 +110,42 @@ static struct tokr *open_stream(const struct eval_opts *o, const struct ckpt_inf
     return r;
 }
 
+/* Under mpirun (comm.h): rank k of N scores its share of the chunks that
+ * eval_stream reads one after the other.  Chunk c predicts the tokens
+ * c*B*T + 1 .. c*B*T + B*T from the ids starting at c*B*T; the ranks take
+ * contiguous runs of chunks, read them at their offsets (the stream must be
+ * seekable), and their sums meet on every rank.  The same chunks and the
+ * same arithmetic as one process: only the order of the double additions
+ * differs. */
+static void eval_shared(struct model *m, struct tokr *r, int B, int T, uint64_t max_tokens,
+                        struct byte_count *bc, struct eval_sum *acc)
+{
+    if (!r->mapped) {
+        if (comm_rank()) exit(1);       /* rank 0 says why */
+        die("%s: under mpirun the stream must be a regular, uncompressed file: each rank reads "
+            "its share at its own offsets", r->name);
+    }
+    uint64_t n = r->n;
+    if (max_tokens && max_tokens + 1 < n) n = max_tokens + 1;
+    size_t chunk = (size_t)B * (size_t)T;
+    uint64_t preds = n ? n - 1 : 0, chunks = (preds + chunk - 1) / chunk;
+    uint64_t c0 = comm_slice_lo(chunks, comm_rank()), c1 = comm_slice_lo(chunks, comm_rank() + 1);
+    uint32_t *buf = xmalloc((chunk + 1) * sizeof *buf);
+    for (uint64_t c = c0; c < c1; c++) {
+        uint64_t off = c * chunk;
+        size_t got = preds - off < chunk ? (size_t)(preds - off) : chunk;
+        tokr_get(r, off, got + 1, buf);
+        if (bc->tok) count_bytes(bc, buf + 1, got);
+        eval_ids(m, buf, got + 1, B, T, acc);
+    }
+    free(buf);
+    double s[3] = { acc->nll, (double)acc->tokens, (double)bc->bytes };
+    comm_sum_doubles(s, 3);
+    acc->nll = s[0];
+    acc->tokens = (uint64_t)s[1];
+    bc->bytes = (uint64_t)s[2];
+}
+
 /* Scoring: the JSON line of loss, perplexity, tokens (and bits per byte). */
 static void score(const struct eval_opts *o, struct model *m, const struct ckpt_info *info,
                   const struct tokenizer *tok)
@@ -116,10 +153,14 @@ static void score(const struct eval_opts *o, struct model *m, const struct ckpt_
     struct tokr *r = open_stream(o, info, tok);
     struct eval_sum e = { 0, 0 };
     struct byte_count bc = { tok, 0 };
-    eval_stream(m, r, o->batch, model_config_of(m).context, o->max_tokens, o->quiet,
-                tok ? count_bytes : NULL, &bc, &e);
+    if (comm_size() > 1)
+        eval_shared(m, r, o->batch, model_config_of(m).context, o->max_tokens, &bc, &e);
+    else
+        eval_stream(m, r, o->batch, model_config_of(m).context, o->max_tokens, o->quiet,
+                    tok ? count_bytes : NULL, &bc, &e);
     if (!e.tokens) die("%s: fewer than 2 tokens: nothing to predict", r->name);
     double loss = e.nll / (double)e.tokens;
+    if (comm_rank()) { tokr_close(r); return; }     /* one writer */
     printf("{\"loss\": %.6f, \"perplexity\": %.4f, \"tokens\": %" PRIu64, loss, exp(loss), e.tokens);
     /* bits per byte = total nats / ln 2 / bytes */
     if (tok && bc.bytes)
@@ -187,6 +228,13 @@ static void look_attention(const struct eval_opts *o, struct model *m, const str
 
 int tfs_eval(const struct eval_opts *o)
 {
+    /* under mpirun the ranks share out the scoring (eval_shared); nothing else */
+    comm_init();
+    if (comm_size() > 1 && (o->export_dir || o->attention || o->token_loss || o->chat || o->prompt)) {
+        if (comm_rank()) exit(1);
+        die("under mpirun only scoring a stream is shared out (not --export-hf, --attention, "
+            "--token-loss, --chat or --prompt)");
+    }
     if (o->threads > 0) run_set_threads(o->threads);
     struct model m;
     struct ckpt_info info;
@@ -239,5 +287,6 @@ int tfs_eval(const struct eval_opts *o)
     if (tok) tok_free(tok);
     ckpt_info_free(&info);
     model_free(&m);
+    comm_finalize();
     return EXIT_OK;
 }
