@@ -253,3 +253,19 @@ PY
     [[ $output == *"--hostfile $T/out/hosts -np 2"* ]]
     [ "$(tail -n 1 "$T/out/train.jsonl" | jq .loss)" = "$a" ]
 }
+
+@test "mpi: sums started during the backward pass give the same bits as sums after it; autograd too" {
+    local run="$SMALL --steps 4 --warmup 2"
+    for model in baseline custom; do
+        run_tool mpi2 tfs-train $run --model $model -o "$T/overlap.st" --log "$T/a.jsonl" "$D/train.bin"
+        [ "$status" -eq 0 ]
+        TFS_MPI_OVERLAP=0 run_tool mpi2 tfs-train $run --model $model -o "$T/after.st" --log "$T/b.jsonl" "$D/train.bin"
+        [ "$status" -eq 0 ]
+        "$TFS_ROOT/tests/tools/st-compare" "$T/overlap.st" "$T/after.st"
+    done
+    # the autograd level reports no blocks (its sums follow the pass); it
+    # trains the custom level's model
+    run_tool mpi2 tfs-train $run --model autograd -o "$T/ag.st" --log "$T/c.jsonl" "$D/train.bin"
+    [ "$status" -eq 0 ]
+    close "$T/ag.st" "$T/overlap.st"
+}

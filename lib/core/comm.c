@@ -8,6 +8,8 @@
 
 static int active, rank, size = 1;
 static double waited;           /* seconds inside MPI calls */
+static MPI_Request *pending;    /* the sums started and not yet finished */
+static int npending, cap_pending;
 
 /* A launcher started us: OpenMPI's mpirun, or a PMI/PMIx one (Slurm). */
 static int launched(void)
@@ -43,6 +45,9 @@ void comm_init(void)
 
 void comm_finalize(void)
 {
+    free(pending);
+    pending = NULL;
+    npending = cap_pending = 0;
     if (!active) return;
     MPI_Finalize();
     active = 0;
@@ -57,20 +62,44 @@ double comm_seconds(void) { return waited; }
  * mostly bandwidth, small enough that several are in flight at once. */
 #define BUCKET ((size_t)1 << 20)
 
-void comm_sum_floats(float *buf, size_t n)
+void comm_sum_start(float *buf, size_t n)
 {
     if (size == 1 || !n) return;
     double t0 = MPI_Wtime();
-    size_t nb = (n + BUCKET - 1) / BUCKET;
-    MPI_Request *req = xmalloc(nb * sizeof *req);
-    for (size_t b = 0; b < nb; b++) {
-        size_t lo = b * BUCKET, k = n - lo < BUCKET ? n - lo : BUCKET;
-        check(MPI_Iallreduce(MPI_IN_PLACE, buf + lo, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[b]),
-              "MPI_Iallreduce");
+    for (size_t lo = 0; lo < n; lo += BUCKET) {
+        size_t k = n - lo < BUCKET ? n - lo : BUCKET;
+        if (npending == cap_pending) {
+            cap_pending = cap_pending ? 2 * cap_pending : 64;
+            pending = xrealloc(pending, (size_t)cap_pending * sizeof *pending);
+        }
+        check(MPI_Iallreduce(MPI_IN_PLACE, buf + lo, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                             &pending[npending++]), "MPI_Iallreduce");
     }
-    check(MPI_Waitall((int)nb, req, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient sum)");
-    free(req);
     waited += MPI_Wtime() - t0;
+}
+
+void comm_sum_poll(void)
+{
+    if (!npending) return;
+    int done;
+    double t0 = MPI_Wtime();
+    check(MPI_Testall(npending, pending, &done, MPI_STATUSES_IGNORE), "MPI_Testall (gradient sum)");
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_sum_finish(void)
+{
+    if (!npending) return;
+    double t0 = MPI_Wtime();
+    check(MPI_Waitall(npending, pending, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient sum)");
+    npending = 0;
+    waited += MPI_Wtime() - t0;
+}
+
+void comm_sum_floats(float *buf, size_t n)
+{
+    comm_sum_start(buf, n);
+    comm_sum_finish();
 }
 
 void comm_sum_doubles(double *buf, int n)

@@ -33,6 +33,14 @@ int comm_size(void);        /* processes in the run, 1 without MPI */
  * go in buckets of a few MiB, each started (MPI_Iallreduce) before the
  * previous ones are waited for, so several are on the wire at once. */
 void comm_sum_floats(float *buf, size_t n);
+/* The same in three parts, to overlap the sums with computation: start
+ * the sums of buf (they run while the caller computes, as far as MPI
+ * progresses them: comm_sum_poll lets it, between pieces of work), then
+ * wait for every sum started (comm_sum_finish); buf must not be touched
+ * in between. */
+void comm_sum_start(float *buf, size_t n);
+void comm_sum_poll(void);
+void comm_sum_finish(void);
 void comm_sum_doubles(double *buf, int n);
 /* The largest of the ranks' values, on every rank. */
 int comm_max_int(int x);

@@ -126,15 +126,24 @@ static void flush_buf(struct tokw *w)
 void tokw_put(struct tokw *w, const uint32_t *ids, size_t n)
 {
     size_t width = w->h.wide ? 4 : 2;
-    for (size_t i = 0; i < n; i++) {
-        if (ids[i] >= w->h.vocab) die("internal error: token id %u >= vocabulary %u", ids[i], w->h.vocab);
-        if (w->buf_len + width > w->buf_cap) flush_buf(w);
-        unsigned char *p = w->buf + w->buf_len;
-        p[0] = (unsigned char)ids[i]; p[1] = (unsigned char)(ids[i] >> 8);
-        if (width == 4) { p[2] = (unsigned char)(ids[i] >> 16); p[3] = (unsigned char)(ids[i] >> 24); }
-        w->buf_len += width;
-    }
     w->h.ntokens += n;
+    while (n) {
+        if (w->buf_len + width > w->buf_cap) flush_buf(w);
+        size_t k = (w->buf_cap - w->buf_len) / width;      /* as many as the buffer holds */
+        if (k > n) k = n;
+        unsigned char *p = w->buf + w->buf_len;
+        uint32_t top = 0;                                   /* the largest id, checked once */
+        for (size_t i = 0; i < k; i++, p += width) {
+            uint32_t v = ids[i];
+            top = v > top ? v : top;
+            p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+            if (width == 4) { p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
+        }
+        if (top >= w->h.vocab) die("internal error: token id %u >= vocabulary %u", top, w->h.vocab);
+        w->buf_len += k * width;
+        ids += k;
+        n -= k;
+    }
 }
 
 uint64_t tokw_count(const struct tokw *w) { return w->h.ntokens; }

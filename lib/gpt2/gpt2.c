@@ -456,6 +456,7 @@ void gpt2_backward(struct gpt2 *m, float scale)
         layernorm_backward(dx.res, dw.ln1w, dw.ln1b, dx.ln1, x.res, w.ln1w, x.ln1_mean, x.ln1_rstd, N, C);
         /* block l's input is block l - 1's output */
         float *t = dout; dout = din; din = t;
+        if (m->layer_done) m->layer_done(m->layer_ctx, l);
     }
     embedding_backward(g[P_WTE], g[P_WPE], dout, A->inputs, B, T, C);
 }

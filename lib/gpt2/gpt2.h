@@ -91,6 +91,11 @@ struct gpt2 {
     float *logits;                  /* (B, T, V) after a forward without targets, or any forward when plain */
     float *losses;                  /* (B, T) per-position loss after forward with targets */
     float mean_loss;                /* mean of losses, -1 when forward had no targets */
+    /* Optional, called by gpt2_backward as soon as block l's parameter
+     * gradients are complete (l = L-1 down to 0): data-parallel training
+     * starts sending them while the blocks below compute (run/dist.h). */
+    void (*layer_done)(void *ctx, int l);
+    void *layer_ctx;
 };
 
 /* Allocate the parameter block for cfg (no activations yet). */

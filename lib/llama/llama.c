@@ -456,6 +456,7 @@ void llama_backward(struct llama *m, float scale)
         linear_backward(a->dxn, grad_of(m, LP_WQKV) + oqkv, NULL, a->dqkv, b.xn1, m->p[LP_WQKV] + oqkv, N, C, QKV);
         /* xn1 = rmsnorm(res[l]) g1: dres becomes d res[l] */
         rmsnorm_backward(a->dres, grad_of(m, LP_ATTN_NORM) + (size_t)l * C, a->dxn, res, g1, b.rstd1, N, C);
+        if (m->layer_done) m->layer_done(m->layer_ctx, l);
     }
 
     /* res[0][n] = embed[token n]  =>  dembed[token n] += dres[n].  Tokens

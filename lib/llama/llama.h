@@ -90,6 +90,10 @@ struct llama {
     float *logits;                  /* (B, T, V) after a forward WITHOUT targets (or plain) */
     float *losses;                  /* (B, T) per-position loss after forward with targets */
     float mean_loss;                /* mean of losses, -1 when forward had no targets */
+    /* Optional, called by llama_backward once block l's parameter
+     * gradients are complete (l = L-1 down to 0): see gpt2.h. */
+    void (*layer_done)(void *ctx, int l);
+    void *layer_ctx;
 };
 
 void llama_init(struct llama *m, const struct llama_config *cfg);

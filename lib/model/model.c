@@ -167,6 +167,42 @@ int model_optim_tensors(const struct model *m, struct optim_tensor *ts)
     return m->arch == MODEL_BASELINE ? llama_optim_tensors(&m->llama, ts) : gpt2_optim_tensors(&m->gpt2, ts);
 }
 
+/* Per-block tensors are (L, ...): block l's part is the l-th of L equal ones. */
+void model_layer_grads(struct model *m, int l, float **start, size_t *len, int *count)
+{
+    int k = 0;
+    if (m->arch == MODEL_BASELINE) {
+        struct llama *x = &m->llama;
+        size_t L = (size_t)x->cfg.layers;
+        for (int i = 0; i < LLAMA_NPARAMS; i++) {
+            int per_layer = i >= LP_ATTN_NORM && i <= LP_WDOWN;
+            if (!x->param_sizes[i] || per_layer != (l >= 0)) continue;
+            size_t n = per_layer ? x->param_sizes[i] / L : x->param_sizes[i];
+            start[k] = x->grads + (x->p[i] - x->params) + (per_layer ? (size_t)l * n : 0);
+            len[k++] = n;
+        }
+    } else {
+        struct gpt2 *x = &m->gpt2;
+        size_t L = (size_t)x->cfg.layers;
+        for (int i = 0; i < GPT2_NPARAMS; i++) {
+            int per_layer = i >= P_LN1W && i <= P_FCPROJB;
+            if (per_layer != (l >= 0)) continue;
+            size_t n = per_layer ? x->param_sizes[i] / L : x->param_sizes[i];
+            start[k] = x->grads + (x->p[i] - x->params) + (per_layer ? (size_t)l * n : 0);
+            len[k++] = n;
+        }
+    }
+    *count = k;
+}
+
+int model_on_layer_done(struct model *m, void (*fn)(void *ctx, int l), void *ctx)
+{
+    if (m->arch == MODEL_AUTOGRAD) return 0;
+    if (m->arch == MODEL_BASELINE) { m->llama.layer_done = fn; m->llama.layer_ctx = ctx; }
+    else { m->gpt2.layer_done = fn; m->gpt2.layer_ctx = ctx; }
+    return 1;
+}
+
 /* ---- KV cache ---- */
 struct model_kv {
     enum model_arch arch;

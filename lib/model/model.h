@@ -84,6 +84,14 @@ struct model_block model_block_of(struct model *m);
 #define MODEL_MAX_TENSORS ((int)GPT2_NPARAMS > (int)LLAMA_NPARAMS ? (int)GPT2_NPARAMS : (int)LLAMA_NPARAMS)
 struct optim_tensor;
 int model_optim_tensors(const struct model *m, struct optim_tensor *ts);
+/* The gradient of block l (0 <= l < layers) as regions of the gradient
+ * block, or with l = -1 the rest (embeddings, final norm, head): *count
+ * regions at start[i], len[i] floats (at most MODEL_MAX_TENSORS). */
+void model_layer_grads(struct model *m, int l, float **start, size_t *len, int *count);
+/* Have the backward pass call fn(ctx, l) once block l's gradients are
+ * complete (fn NULL: stop).  Returns 0 where the level cannot (autograd:
+ * its graph has no blocks), 1 otherwise. */
+int model_on_layer_done(struct model *m, void (*fn)(void *ctx, int l), void *ctx);
 
 /* ---- inference with a KV cache (gpt2.h / llama.h) ---- */
 struct model_kv;

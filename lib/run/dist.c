@@ -36,6 +36,9 @@ void dist_init(struct dist *d, struct model *m, int shard)
     d->n = b.n;
     d->lo = 0;
     d->hi = b.n;
+    d->model = m;
+    const char *ov = getenv("TFS_MPI_OVERLAP");
+    d->overlap = d->size > 1 && !shard && !(ov && strcmp(ov, "0") == 0);
     if (!shard) return;
     d->lo = comm_slice_lo(b.n, d->rank);
     d->hi = comm_slice_lo(b.n, d->rank + 1);
@@ -56,9 +59,35 @@ void dist_free(struct dist *d, struct model *m)
     memset(d, 0, sizeof *d);
 }
 
+/* The backward pass finished block l: start the sums of its gradients. */
+static void on_layer(void *ctx, int l)
+{
+    struct dist *d = ctx;
+    float *start[MODEL_MAX_TENSORS];
+    size_t len[MODEL_MAX_TENSORS];
+    int k;
+    model_layer_grads(d->model, l, start, len, &k);
+    for (int i = 0; i < k; i++) comm_sum_start(start[i], len[i]);
+    comm_sum_poll();
+}
+
+void dist_backward_begin(struct dist *d, struct model *m, int last)
+{
+    if (!d->overlap || !last) return;
+    d->started = model_on_layer_done(m, on_layer, d);
+}
+
 void dist_sum_grads(struct dist *d, struct model *m)
 {
     if (d->size == 1) return;
+    if (d->started) {
+        /* the blocks' sums are under way: add the rest's, wait for all */
+        model_on_layer_done(m, NULL, NULL);
+        on_layer(d, -1);
+        comm_sum_finish();
+        d->started = 0;
+        return;
+    }
     struct model_block b = model_block_of(m);
     if (d->shard) comm_reduce_scatter(b.grads, b.n);
     else comm_sum_floats(b.grads, b.n);

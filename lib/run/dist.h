@@ -34,6 +34,9 @@ struct dist {
     size_t n, lo, hi;       /* the parameter block and this rank's slice */
     float *m, *v;           /* (hi - lo) the slice's AdamW moments (shard) */
     float *vfull;           /* (n) the whole second moment while saving (rank 0) */
+    int overlap;            /* replicated: sum each block's gradient as soon as it is complete */
+    int started;            /* sums under way since the last dist_backward_begin */
+    struct model *model;
 };
 
 /* Start on model m (fresh, or resumed with its moments: a sharded run
@@ -41,6 +44,12 @@ struct dist {
 void dist_init(struct dist *d, struct model *m, int shard);
 void dist_free(struct dist *d, struct model *m);
 
+/* Before each backward pass of a step; last: the rank's last micro-batch
+ * of the step.  Replicated, its backward pass then starts the sum of each
+ * block's gradient as soon as that block is done (model_on_layer_done),
+ * so that the sums of the upper blocks travel while the lower ones
+ * compute.  TFS_MPI_OVERLAP=0 turns this off (every sum after the pass). */
+void dist_backward_begin(struct dist *d, struct model *m, int last);
 /* After the backward passes of a step: the sum of the ranks' gradients
  * (replicated: everywhere; sharded: this rank's slice). */
 void dist_sum_grads(struct dist *d, struct model *m);

@@ -318,6 +318,7 @@ static int train_step(struct run *R, struct loader *ld, uint32_t *inputs, uint32
         if (j / A != R->d.rank) { skip_batch(ld, &R->st); continue; }
         if (!next_batch(ld, &R->st, inputs, targets)) return -1;
         loss += model_forward(&R->m, inputs, targets, B, T);
+        dist_backward_begin(&R->d, &R->m, j == (R->d.rank + 1) * A - 1);
         model_backward(&R->m, 1.0f / (float)(N * A));
     }
     dist_sum_grads(&R->d, &R->m);

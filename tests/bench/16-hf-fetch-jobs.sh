@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'kill "$(cat "$work/pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$work"' EXIT
 repo="$work/hub/repos/bench/many/main/data"
 mkdir -p "$repo"
-# 32 JSON Lines files of about 128 kB, each of its own rows (no two alike)
+# 32 JSON Lines files of about 256 kB, each of its own rows (no two alike)
 python3 - "$repo" <<'PY'
 import json, random, sys
 r = random.Random(16)
@@ -20,7 +20,7 @@ words = "the a cat dog ran sat on mat big small red blue tree house sun moon".sp
 for k in range(32):
     with open("%s/train-%05d-of-00032.jsonl" % (sys.argv[1], k), "w") as f:
         n = 0
-        while n < 128000:
+        while n < 256000:
             line = json.dumps({"text": " ".join(r.choice(words) for _ in range(40)), "id": k * 100000 + n}) + "\n"
             f.write(line); n += len(line)
 PY
