@@ -173,7 +173,8 @@ static int read_ranks(struct tokenizer *t, const char *d, size_t n, char *err, s
         const char *sp = memchr(d + i, ' ', len);
         long bl = b64decode(d + i, (size_t)(sp - (d + i)), buf);
         if (bl <= 0) { tok_errf(err, errlen, "line %zu: bad base64 token", line); free(buf); return -1; }
-        uint32_t r = (uint32_t)strtoul(sp + 1, NULL, 10);
+        uint32_t r = 0;                 /* digits only, checked by scan_ranks */
+        for (const char *p = sp + 1; p < d + i + len; p++) r = r * 10 + (uint32_t)(*p - '0');
         if (t->len[r] != TOK_NONE) { tok_errf(err, errlen, "line %zu: rank %u given twice", line, r); free(buf); return -1; }
         tok_set_token(t, r, buf, (size_t)bl, TOK_REGULAR);
         i += len + (e ? 1 : 0);

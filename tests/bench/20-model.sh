@@ -13,6 +13,12 @@
 #              width 128, context 128, vocab 1024), batch 16 x 128;
 #       124M:  GPT-2 small (12/12/768, vocab 50,257 padded to 50,304,
 #              context 1024), batch 4 x 64;
+#       124M-1024: GPT-2 small at its real shape: vocab 50,257, batch
+#              4 x 1024 (the full context).  A step takes tens of seconds
+#              on 2 cores, so this one runs in the first round only, with
+#              one warm-up step and 2 timed ones, PASSIVE only (BIG=0 skips it);
+#   - peak resident memory (max_rss_mb) of each side's process, which at
+#     124M-1024 is the activations, not the weights;
 #   - model FLOP/s = tokens/s * (6 N + 12 L T C) (N parameters without the
 #     position table; nanoGPT's estimate, gpt2.h) and MFU = that / sgemm rate.
 # The same arithmetic on both sides: PyTorch starts from our model's
@@ -23,7 +29,10 @@
 # for neither), use the same threads and the same OpenBLAS file: PyTorch
 # loads OpenBLAS's OpenMP build (LD_LIBRARY_PATH), the one we link, so an
 # OPENBLAS_CORETYPE in the environment picks the same core for both; each
-# side reports the core it runs (its "setup").
+# side reports the core it runs (its "setup").  PyTorch runs with
+# OPENBLAS_CORETYPE set by hand to the core tfs ran in the same round (when
+# the environment sets none), so that the ratio compares the two
+# implementations, not their kernels.
 # The OpenBLAS core: tfs in the default environment (no OPENBLAS_CORETYPE,
 # no TFS_BLAS_CORE: OpenBLAS's own pick, or the core tfs switches to, see
 # lib/core/blas_core.c) against tfs with OPENBLAS_CORETYPE set by hand to the
@@ -45,6 +54,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-$(nproc)}
 ROUNDS=${ROUNDS:-2}
+BIG=${BIG:-1}
 drv=$BUILD/tests/bench/model_bench
 out=$BUILD/bench
 BENCH_OUT=${BENCH_OUT:-$PWD/$out}   # lib.bash wants it when run alone
@@ -59,6 +69,9 @@ configs=(
     "tiny 1024 128 4 4 128 16 128 10"
     "gpt2-124m 50304 1024 12 12 768 4 64 4"
 )
+# run in round 1 only, PASSIVE only, one warm-up step
+big_configs=()
+[ "$BIG" = 1 ] && big_configs=("gpt2-124m-1024 50257 1024 12 12 768 4 1024 2")
 
 best() {   # best <file> <json>: keep the JSON line with the highest tokens_per_s (sgemm: gflops)
     local f=$1 new=$2
@@ -77,20 +90,36 @@ trap 'rm -rf "$tmp"' EXIT
 cpu=$(bench_cpu)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "20-model.sh: $THREADS threads, $ROUNDS rounds, $cpu; load average $load_before" >&2
+# PyTorch's environment: the OpenBLAS core tfs ran (from its JSON), unless
+# the caller set one for both
+torch_env() {
+    local core
+    core=${OPENBLAS_CORETYPE:-$(jq -r .setup.openblas_core "$1")}
+    echo OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS LD_LIBRARY_PATH=$BLAS_OMP OPENBLAS_CORETYPE=$core
+}
 for r in $(seq "$ROUNDS"); do
     best "$tmp/sgemm" "$(OMP_NUM_THREADS=$THREADS "$drv" sgemm 2048 5)"
     best "$tmp/sgemm" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS "$drv" sgemm 2048 5)"
-    for c in "${configs[@]}"; do
+    round_configs=("${configs[@]}")
+    [ "$r" = 1 ] && round_configs+=("${big_configs[@]}")
+    for c in "${round_configs[@]}"; do
         set -- $c
         name=$1; shift
         args=("$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8")
         echo "20-model.sh: round $r: $name" >&2
         init=()       # the first run writes the starting point for PyTorch
         [ -s "$tmp/$name.init" ] || init=("$tmp/$name.init")
-        best "$tmp/$name.c" "$(OMP_NUM_THREADS=$THREADS "$drv" train "${args[@]}" "${init[@]}")"
-        best "$tmp/$name.c-passive" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS "$drv" train "${args[@]}")"
+        warm=2
+        for b in "${big_configs[@]}"; do [ "$b" = "$c" ] && warm=1; done
+        if [ $warm = 1 ]; then
+            best "$tmp/$name.c-passive" "$(TFS_BENCH_WARMUP=1 OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS \
+                "$drv" train "${args[@]}" "${init[@]}")"
+        else
+            best "$tmp/$name.c" "$(OMP_NUM_THREADS=$THREADS "$drv" train "${args[@]}" "${init[@]}")"
+            best "$tmp/$name.c-passive" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS "$drv" train "${args[@]}")"
+        fi
         if [ $have_torch = 1 ]; then
-            best "$tmp/$name.torch" "$(OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$THREADS LD_LIBRARY_PATH=$BLAS_OMP \
+            best "$tmp/$name.torch" "$(env $(torch_env "$tmp/$name.c-passive") TFS_BENCH_WARMUP=$warm \
                 /usr/bin/python3 tests/bench/torch_train.py "${args[@]}" "$THREADS" "$tmp/$name.init")"
         fi
     done
@@ -112,8 +141,10 @@ json=$(jq -n --argjson sgemm "$(cat "$tmp/sgemm")" --argjson threads "$THREADS" 
     '{threads: $threads, cpu: $cpu, openblas_coretype_env: $coretype, load_average_before: $before,
       load_average_after: $after, sgemm: $sgemm,
       flops_formula: "tokens/s * (6 N + 12 L T C), N = parameters without wpe", models: {}}')
-for c in "${configs[@]}"; do
+for c in "${configs[@]}" "${big_configs[@]}"; do
     name=${c%% *}
+    # the big configs run PASSIVE only: that one stands for both
+    [ -s "$tmp/$name.c" ] || cp "$tmp/$name.c-passive" "$tmp/$name.c"
     entry=$(jq -n --argjson c "$(cat "$tmp/$name.c")" --argjson p "$(cat "$tmp/$name.c-passive")" \
         --argjson peak "$(jq .gflops "$tmp/sgemm")" \
         '{custom: ($c + {mfu: ($c.gflops / $peak)}), custom_passive: ($p + {mfu: ($p.gflops / $peak)})}')
@@ -122,6 +153,7 @@ for c in "${configs[@]}"; do
             '. + {torch: ($t + {mfu: ($t.gflops / $peak)}),
                   ratio_custom_over_torch: (.custom.tokens_per_s / $t.tokens_per_s),
                   ratio_custom_passive_over_torch: (.custom_passive.tokens_per_s / $t.tokens_per_s),
+                  ratio_rss_custom_over_torch: (.custom_passive.setup.max_rss_mb / $t.setup.max_rss_mb),
                   first_loss_rel_diff: ((.custom.first_loss - $t.first_loss) / $t.first_loss | fabs)}
               | . + {first_loss_ok: (.first_loss_rel_diff <= 0.05)}' <<< "$entry")
     fi
@@ -149,9 +181,10 @@ jq -r '"\(.cpu); sgemm 2048^3: \(.sgemm.gflops) GFLOP/s on \(.threads) threads (
        (if $v.torch then ", PyTorch \($v.torch.tokens_per_s) tok/s (MFU \($v.torch.mfu * 100 | floor)%); " +
           "ratio custom/PyTorch \($v.ratio_custom_over_torch * 100 | round / 100), " +
           "PASSIVE/PyTorch \($v.ratio_custom_passive_over_torch * 100 | round / 100)\n" +
+          "  peak RSS: custom \($v.custom_passive.setup.max_rss_mb) MB, PyTorch \($v.torch.setup.max_rss_mb) MB\n" +
           "  first loss: custom \($v.custom.first_loss), PyTorch \($v.torch.first_loss)" +
           (if $v.first_loss_ok then "" else "  WARNING: they differ by more than 5%" end) +
-          "\n  set-up: custom: core \($v.custom.setup.openblas_core), \($v.custom.setup.threads) threads, " +
+          "\n  set-up: custom: core \($v.custom.setup.openblas_core), vector kernels \($v.custom.setup.isa), \($v.custom.setup.threads) threads, " +
           "wait \($v.custom.setup.wait_policy) / \($v.custom_passive.setup.wait_policy), denormals \($v.custom.setup.denormals); " +
           "PyTorch: core \($v.torch.setup.openblas_core), \($v.torch.setup.threads) threads, " +
           "wait \($v.torch.setup.wait_policy), denormals \($v.torch.setup.denormals)"
