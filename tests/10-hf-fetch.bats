@@ -1187,3 +1187,13 @@ mcache() { echo "$HF_HOME/hub/models--test--$1"; }
     [[ $stderr == "hf-fetch: test/tinygpt: file 'model-00002-of-00002.safetensors': sha256 mismatch"* ]]
     [ ! -e "$(mcache tinygpt)/snapshots/$(cat "$(mcache tinygpt)/refs/main")/model-00002-of-00002.safetensors" ]
 }
+
+@test "hf-fetch -j: a reader that stops early (| head) ends the downloads too" {
+    faults '[{"port": "cdn", "path": "name=train-00000-"}, {"port": "cdn", "path": "name=train-00001-", "delay": 1},
+             {"port": "cdn", "path": "name=train-0000", "delay": 30}]'
+    # file 0 at once, file 1 after 1 s (its rows meet a closed pipe), files 2..4 would take 30 s
+    run bash -c "hf-fetch -q -j 5 test/many | head -1"
+    [ "$output" = '{"text": "file 0 row 0"}' ]
+    for _ in $(seq 40); do pgrep -f 'hf-fetch -q -j 5 test/many' > /dev/null || break; sleep 0.1; done
+    ! pgrep -f 'hf-fetch -q -j 5 test/many'
+}

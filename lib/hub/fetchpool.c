@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,8 +30,12 @@ static void stop_children(void *arg)
 
 /* The child: fetch file i with a Hub connection of its own, then exit.
  * Its standard output goes nowhere: only the parent writes rows. */
-static _Noreturn void child(const struct fetchpool *p, int i)
+static _Noreturn void child(const struct fetchpool *p, int i, pid_t parent)
 {
+    /* a parent killed by a signal (SIGPIPE from `| head`, say) runs no
+     * handler: the kernel ends its downloads then (Linux) */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
     tfs_on_die_remove(stop_children, (void *)p);    /* the parent's business, not ours */
     int null = open("/dev/null", O_WRONLY);
     if (null >= 0) { dup2(null, 1); close(null); }
@@ -48,9 +53,9 @@ static void start(struct fetchpool *p, int i)
     if (hfc_cached(p->c, p->sha, &p->files[i])) return;
     fflush(stdout);
     fflush(stderr);
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0) die_errno("cannot start a download process");
-    if (pid == 0) child(p, i);
+    if (pid == 0) child(p, i, parent);
     p->pid[i] = pid;
 }
 

@@ -290,25 +290,29 @@ static void merge_pos(struct tok_encoder *e, const unsigned char *s, size_t n)
 {
     const struct tokenizer *t = e->t;
     size_t room = (size_t)(e->seg_end - (const char *)s);
-    uint8_t b[POS_MAX + 1];
-    uint32_t r[POS_MAX], id[POS_MAX];
-    size_t m = n;
-    for (size_t i = 0; i <= n; i++) b[i] = (uint8_t)i;
-    for (size_t i = 0; i < n; i++) id[i] = t->byte_id[s[i]];
-    for (size_t i = 0; i + 1 < n; i++) r[i] = t->pair2[s[i] | s[i + 1] << 8];   /* two-byte tokens: a direct table */
-    while (m > 1) {
-        size_t best = 0;
-        for (size_t i = 1; i + 1 < m; i++) if (r[i] < r[best]) best = i;    /* '<': the leftmost on ties */
-        if (r[best] == UINT32_MAX) break;
-        id[best] = r[best];                     /* parts best and best+1 become one */
-        memmove(b + best + 1, b + best + 2, m - best - 1);
-        memmove(id + best + 1, id + best + 2, (m - best - 2) * sizeof *id);
-        if (best + 2 < m) memmove(r + best + 1, r + best + 2, (m - best - 2 - 1) * sizeof *r);
-        m--;
-        if (best + 1 < m) r[best] = token_id(t, s + b[best], b[best + 2] - b[best], room - b[best]);
-        if (best > 0) r[best - 1] = token_id(t, s + b[best - 1], b[best + 1] - b[best - 1], room - b[best - 1]);
+    /* the parts as a list by start position: part i is s[i .. nxt[i]), its
+     * token id[i]; rk[i] the rank of merging it with the next part */
+    uint8_t nxt[POS_MAX];
+    uint32_t rk[POS_MAX], id[POS_MAX];
+    for (size_t i = 0; i < n; i++) {
+        nxt[i] = (uint8_t)(i + 1);
+        id[i] = t->byte_id[s[i]];
+        rk[i] = i + 1 < n ? t->pair2[s[i] | s[i + 1] << 8] : UINT32_MAX;   /* two bytes: a direct table */
     }
-    for (size_t i = 0; i < m; i++) emit(e, id[i]);
+    for (;;) {
+        size_t best = 0, prev = SIZE_MAX, before = SIZE_MAX;
+        for (size_t i = 0; i < n; prev = i, i = nxt[i])
+            if (rk[i] < rk[best]) { best = i; before = prev; }          /* '<': the leftmost on ties */
+        if (rk[best] == UINT32_MAX) break;
+        if (best == 0) before = SIZE_MAX;
+        size_t q = nxt[best];                   /* parts best and q become one */
+        id[best] = rk[best];
+        nxt[best] = nxt[q];
+        size_t after = nxt[best];
+        rk[best] = after < n ? token_id(t, s + best, (after < n ? nxt[after] : n) - best, room - best) : UINT32_MAX;
+        if (before != SIZE_MAX) rk[before] = token_id(t, s + before, after - before, room - before);
+    }
+    for (size_t i = 0; i < n; i = nxt[i]) emit(e, id[i]);
 }
 
 /* A short piece (at most STOK_MAX bytes): one probe of the short-token
