@@ -78,6 +78,27 @@ sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$ours" "$output"
     same_loss "$T/sharded"
 }
 
+@test "hf models: Llama 3's rope_scaling gives PyTorch's loss, and survives fine-tuning, checkpoints and export" {
+    requires python-torch numpy jq
+    hfm make "$T/l3" --arch llama --variant llama3rope
+    same_loss "$T/l3"
+    # the scaling matters: without it the loss is another
+    mkdir "$T/plain"; cp "$T/l3/model.safetensors" "$T/plain/"
+    jq '.rope_scaling = null' "$T/l3/config.json" > "$T/plain/config.json"
+    run_tool tfs-eval -q --max-tokens 64 "$T/l3" "$D/s.bin"
+    a=$output
+    run_tool tfs-eval -q --max-tokens 64 "$T/plain" "$D/s.bin"
+    [ "$a" != "$output" ]
+    # kept in a tfs checkpoint (lr 0: the same weights), and exported back
+    run_tool tfs-train -q --init-from "$T/l3" -s 1 --lr 0 --min-lr 0 --warmup 0 -b 2 -o "$T/l3.st" --log /dev/null "$D/s.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-eval -q --max-tokens 64 "$T/l3.st" "$D/s.bin"
+    [ "$output" = "$a" ]
+    tfs-eval -q --export-hf "$T/back" "$T/l3.st"
+    [ "$(jq -c .rope_scaling "$T/back/config.json")" = '{"rope_type":"llama3","factor":8,"low_freq_factor":1,"high_freq_factor":8,"original_max_position_embeddings":256}' ]
+    same_loss "$T/back"
+}
+
 @test "hf models: the reference check can fail (another model's loss differs by more than 1e-4)" {
     requires python-torch numpy
     hfm make "$T/other" --arch llama --seed 2
@@ -99,6 +120,7 @@ refused() {
 
 @test "hf models: configs we cannot compute are refused by key and value, never approximated" {
     requires python-torch numpy jq
+    refused '.rope_scaling={"rope_type":"yarn","factor":4}' llama '"rope_scaling": {"rope_type":"yarn","factor":4} is not supported: only rope_type llama3'
     refused '.rope_scaling={"rope_type":"llama3","factor":8}' llama '"rope_scaling": {"rope_type":"llama3","factor":8} is not supported'
     refused '.attention_bias=true' llama '"attention_bias": true is not supported: q, k, v and o projections have no biases'
     refused '.mlp_bias=true' llama '"mlp_bias": true is not supported'

@@ -269,3 +269,14 @@ PY
     [ "$status" -eq 0 ]
     close "$T/ag.st" "$T/overlap.st"
 }
+
+@test "mpi: SIGINT to mpirun (Ctrl-C) stops every rank after one step with one checkpoint" {
+    long_run
+    kill -INT $mpid
+    status=0
+    wait $mpid || status=$?
+    [ "$status" -ne 0 ]
+    grep -q "tfs-train: stopped by signal 15 at step [0-9]*; checkpoint saved to $T/m.st" "$T/err"
+    step=$(tail -n 1 "$T/m.jsonl" | grep -o '"step": [0-9]*' | cut -d' ' -f2)
+    grep -qF "\\\"step\\\":$step," "$T/m.st"
+}

@@ -182,6 +182,24 @@ static void gpt2_config_of(const struct hf *h, struct gpt2_config *c)
     if (cfg_bool(h, "add_cross_attention", 0)) refuse(h, "add_cross_attention", "there is no cross-attention");
 }
 
+/* rope_scaling: Llama 3's ("rope_type" or, in older files, "type"
+ * "llama3") is computed (llama.h); any other kind is refused. */
+static void rope_scaling(const struct hf *h, json_t *v, struct llama_config *c)
+{
+    json_t *t = json_object_get(v, "rope_type");
+    const char *type = json_string_value(t ? t : json_object_get(v, "type"));
+    json_t *f = json_object_get(v, "factor"), *lo = json_object_get(v, "low_freq_factor"),
+           *hi = json_object_get(v, "high_freq_factor"), *orig = json_object_get(v, "original_max_position_embeddings");
+    if (!type || strcmp(type, "llama3") || !json_is_number(f) || !json_is_number(lo) || !json_is_number(hi) ||
+        !json_is_integer(orig) || json_integer_value(orig) < 1 || json_integer_value(orig) > (1 << 30))
+        refuse(h, "rope_scaling", "only rope_type llama3 (factor, low_freq_factor, high_freq_factor, "
+                                  "original_max_position_embeddings) is computed");
+    c->rope_factor = (float)json_number_value(f);
+    c->rope_low_freq = (float)json_number_value(lo);
+    c->rope_high_freq = (float)json_number_value(hi);
+    c->rope_orig_context = (int)json_integer_value(orig);
+}
+
 static void llama_config_of(const struct hf *h, struct llama_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -196,7 +214,7 @@ static void llama_config_of(const struct hf *h, struct llama_config *c)
     c->rope_theta = (float)cfg_num(h, "rope_theta", 10000);
     c->tied = cfg_bool(h, "tie_word_embeddings", 0);
     json_t *v = json_object_get(h->cfg, "rope_scaling");
-    if (v && !json_is_null(v)) refuse(h, "rope_scaling", "rotary positions are not scaled");
+    if (v && !json_is_null(v)) rope_scaling(h, v, c);
     if (cfg_bool(h, "attention_bias", 0)) refuse(h, "attention_bias", "q, k, v and o projections have no biases");
     if (cfg_bool(h, "mlp_bias", 0)) refuse(h, "mlp_bias", "the MLP has no biases");
     v = json_object_get(h->cfg, "sliding_window");
