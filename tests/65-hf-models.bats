@@ -244,6 +244,18 @@ EOF
     [[ $stderr == *"vocabulary size 257, but $T/pad was trained on 320"* ]]
 }
 
+@test "hf models: a tokenizer.json tfs cannot read does not stop scoring or export; text generation names it" {
+    requires python-torch numpy
+    cp -r "$D/gpt2" "$T/m"
+    echo '{"model": {"type": "Unigram"}}' > "$T/m/tokenizer.json"
+    same_loss "$T/m"
+    run_tool tfs-eval -q --export-hf "$T/x" "$T/m"
+    [ "$status" -eq 0 ] && [ -f "$T/x/model.safetensors" ] && [ ! -e "$T/x/tokenizer.json" ]
+    run_tool tfs-eval -q --prompt hi "$T/m"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-eval: $T/m/tokenizer.json: not a BPE tokenizer.json (model.vocab and model.merges required)" ]
+}
+
 @test "hf models: --export-hf --dtype bf16|f16 writes half-size files that give PyTorch's loss on the rounded weights" {
     requires python-torch numpy
     tfs-train -q --init-from "$D/llama" -s 2 -b 2 -o "$T/l.st" --log /dev/null "$D/s.bin"
