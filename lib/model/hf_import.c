@@ -152,12 +152,16 @@ static const char *architecture(const struct hf *h)
     const char *type = cfg_str(h, "model_type", NULL);
     if (name) {
         if (!strcmp(name, "GPT2LMHeadModel") || !strcmp(name, "GPT2Model")) return "gpt2";
-        if (!strcmp(name, "LlamaForCausalLM") || !strcmp(name, "LlamaModel")) return "llama";
-        die("%s: architecture %s is not supported (GPT2LMHeadModel, GPT2Model, LlamaForCausalLM and "
-            "LlamaModel are)", h->config, name);
+        /* Mistral is Llama's architecture plus a sliding attention window */
+        if (!strcmp(name, "LlamaForCausalLM") || !strcmp(name, "LlamaModel") ||
+            !strcmp(name, "MistralForCausalLM") || !strcmp(name, "MistralModel"))
+            return "llama";
+        die("%s: architecture %s is not supported (GPT2LMHeadModel, GPT2Model, LlamaForCausalLM, "
+            "LlamaModel, MistralForCausalLM and MistralModel are)", h->config, name);
     }
     if (type && (!strcmp(type, "gpt2") || !strcmp(type, "llama"))) return type;
-    die("%s: model_type %s is not supported (gpt2 and llama are)", h->config, type ? type : "(none)");
+    if (type && !strcmp(type, "mistral")) return "llama";
+    die("%s: model_type %s is not supported (gpt2, llama and mistral are)", h->config, type ? type : "(none)");
 }
 
 static void gpt2_config_of(const struct hf *h, struct gpt2_config *c)
@@ -217,8 +221,16 @@ static void llama_config_of(const struct hf *h, struct llama_config *c)
     if (v && !json_is_null(v)) rope_scaling(h, v, c);
     if (cfg_bool(h, "attention_bias", 0)) refuse(h, "attention_bias", "q, k, v and o projections have no biases");
     if (cfg_bool(h, "mlp_bias", 0)) refuse(h, "mlp_bias", "the MLP has no biases");
+    /* A sliding window of W keys is the whole context when the context is
+     * at most W: then the context is W (Mistral 7B v0.1: 4096), so that
+     * the numbers stay exact.  Llama has no such key. */
     v = json_object_get(h->cfg, "sliding_window");
-    if (v && !json_is_null(v)) refuse(h, "sliding_window", "attention sees the whole context");
+    if (v && !json_is_null(v)) {
+        const char *type = cfg_str(h, "model_type", "");
+        if (strcmp(type, "mistral") || !json_is_integer(v) || json_integer_value(v) < 1)
+            refuse(h, "sliding_window", "attention sees the whole context");
+        if (json_integer_value(v) < c->context) c->context = (int)json_integer_value(v);
+    }
     if (strcmp(cfg_str(h, "hidden_act", "silu"), "silu")) refuse(h, "hidden_act", "the MLP is SwiGLU (silu)");
     v = json_object_get(h->cfg, "head_dim");
     if (v && !json_is_null(v) && !(json_is_integer(v) && c->dim % c->heads == 0 &&

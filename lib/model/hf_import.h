@@ -17,6 +17,9 @@
  *       Tied or untied, grouped-query attention, rope_theta, rms_norm_eps,
  *       Llama 3's rope_scaling (rope_type "llama3");
  *       "model." prefix or none; rotary_emb.inv_freq buffers skipped.
+ *   MistralForCausalLM, MistralModel ("mistral") -> the baseline level too:
+ *       Llama's architecture; a sliding_window shorter than the context
+ *       becomes the context, where attention is exact.
  * Anything the levels do not compute is refused by name, never
  * approximated: another architecture, GPT-2's n_inner other than 4 n_embd,
  * another activation, layer_norm_epsilon other than 1e-5, unscaled or
