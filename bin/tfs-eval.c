@@ -9,6 +9,7 @@
 #include "kernels/isa.h"
 #include "run/attention_map.h"
 #include "run/evaluate.h"
+#include "tok/tokenizer.h"
 #include "core/opts.h"
 #include "core/xio.h"
 
@@ -130,7 +131,14 @@ int main(int argc, char **argv)
         size_t n = strlen(o.ckpt) + 16;
         dir_tok = xmalloc(n);
         snprintf(dir_tok, n, "%s/tokenizer.json", o.ckpt);
-        if (stat(dir_tok, &sb) == 0) o.tokenizer = dir_tok;
+        /* text needs it; scoring and export only add bits per byte and a
+         * tokenizer.json, so one we cannot read does not stop them */
+        char err[256];
+        struct tokenizer *t = NULL;
+        if (stat(dir_tok, &sb) == 0 &&
+            (o.prompt || o.chat || o.token_loss || (t = tok_load_err(dir_tok, err, sizeof err))))
+            o.tokenizer = dir_tok;
+        if (t) tok_free(t);
     }
     if ((o.prompt || o.chat) && !o.tokenizer)
         usage_error("%s needs --tokenizer, to turn text into tokens and back", o.chat ? "--chat" : "--prompt");

@@ -39,6 +39,8 @@ SMALL="--layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 --steps 8 --l
 }
 
 @test "isa: the finite-difference and reference checks pass at every level this CPU runs" {
+    # on the sanitizer build, the units' smaller samples (as `make check` runs them there)
+    [[ $TFS_BUILD == */asan ]] && export TFS_ASAN=1
     for isa in $(levels); do
         for t in test_ops test_gpt2 test_llama_ops test_llama test_autograd_ops; do
             run_tool env TFS_ISA=$isa "$TFS_BUILD/tests/$t"
@@ -67,8 +69,10 @@ SMALL="--layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 --steps 8 --l
     isa=$(levels | tail -1)
     TFS_ISA=$isa tfs-train $SMALL -q -o "$T/again.st" --log "$T/again.jsonl" "$D/train.bin"
     "$TFS_ROOT/tests/tools/st-compare" "$T/$isa.st" "$T/again.st"
-    # another level really ran other code: sums over more lanes round differently
-    if [ "$isa" != sse2 ]; then
+    # another level really ran other code: sums over more lanes round
+    # differently (not on the sanitizer build: at -O1 nothing is vectorized,
+    # so every level computes the same sums in the same order)
+    if [ "$isa" != sse2 ] && [[ $TFS_BUILD != */asan ]]; then
         run "$TFS_ROOT/tests/tools/st-compare" "$T/$isa.st" "$T/sse2.st"
         [ "$status" -eq 1 ]
     fi

@@ -26,15 +26,15 @@ setup() {
     T=$BATS_TEST_TMPDIR
 }
 
-# same_loss DIR [STREAM]: tfs-eval's loss of the first 64 predictions equals
-# the float64 reference within 1e-4.
+# same_loss DIR [STREAM [N]]: tfs-eval's loss of the first N (64)
+# predictions equals the float64 reference within 1e-4.
 same_loss() {
-    local s=${2:-$D/s.bin}
-    run_tool tfs-eval -q --max-tokens 64 "$1" "$s"
+    local s=${2:-$D/s.bin} k=${3:-64}
+    run_tool tfs-eval -q --max-tokens "$k" "$1" "$s"
     [ "$status" -eq 0 ] || return 1
     local ours=$output ref=$1
     [ -f "$1" ] && ref=$(dirname "$1")
-    run_tool hfm loss "$ref" "$s" 64
+    run_tool hfm loss "$ref" "$s" "$k"
     [ "$status" -eq 0 ] || return 1
     /usr/bin/python3 -c 'import json, sys
 a, b = json.loads(sys.argv[1])["loss"], json.loads(sys.argv[2])["loss"]
@@ -78,6 +78,45 @@ sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$ours" "$output"
     same_loss "$T/sharded"
 }
 
+@test "hf models: Llama 3's rope_scaling gives PyTorch's loss, and survives fine-tuning, checkpoints and export" {
+    requires python-torch numpy jq
+    hfm make "$T/l3" --arch llama --variant llama3rope
+    same_loss "$T/l3"
+    # the scaling matters: without it the loss is another
+    mkdir "$T/plain"; cp "$T/l3/model.safetensors" "$T/plain/"
+    jq '.rope_scaling = null' "$T/l3/config.json" > "$T/plain/config.json"
+    run_tool tfs-eval -q --max-tokens 64 "$T/l3" "$D/s.bin"
+    a=$output
+    run_tool tfs-eval -q --max-tokens 64 "$T/plain" "$D/s.bin"
+    [ "$a" != "$output" ]
+    # kept in a tfs checkpoint (lr 0: the same weights), and exported back
+    run_tool tfs-train -q --init-from "$T/l3" -s 1 --lr 0 --min-lr 0 --warmup 0 -b 2 -o "$T/l3.st" --log /dev/null "$D/s.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-eval -q --max-tokens 64 "$T/l3.st" "$D/s.bin"
+    [ "$output" = "$a" ]
+    tfs-eval -q --export-hf "$T/back" "$T/l3.st"
+    [ "$(jq -c .rope_scaling "$T/back/config.json")" = '{"rope_type":"llama3","factor":8,"low_freq_factor":1,"high_freq_factor":8,"original_max_position_embeddings":256}' ]
+    same_loss "$T/back"
+}
+
+@test "hf models: MistralForCausalLM is Llama's architecture; a sliding window shorter than the context becomes the context" {
+    requires python-torch numpy jq
+    hfm make "$T/m" --arch llama
+    jq '.architectures = ["MistralForCausalLM"] | .model_type = "mistral" | .sliding_window = 4096' \
+        "$T/m/config.json" > "$T/c" && mv "$T/c" "$T/m/config.json"
+    same_loss "$T/m"
+    jq '.sliding_window = 32' "$T/m/config.json" > "$T/c" && mv "$T/c" "$T/m/config.json"
+    same_loss "$T/m" "$D/s.bin" 31
+    run_tool tfs-train -q --init-from "$T/m" --context 64 -s 1 -o "$T/x.st" "$D/s.bin"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-train: --context 64: longer than the context 32 of $T/m"* ]]
+    # on a Llama the key asks for something we lack
+    jq '.model_type = "llama" | .architectures = ["LlamaForCausalLM"]' "$T/m/config.json" > "$T/c" && mv "$T/c" "$T/m/config.json"
+    run_tool tfs-eval -q "$T/m" "$D/s.bin"
+    [ "$status" -eq 1 ]
+    [[ $stderr == *'"sliding_window": 32 is not supported'* ]]
+}
+
 @test "hf models: the reference check can fail (another model's loss differs by more than 1e-4)" {
     requires python-torch numpy
     hfm make "$T/other" --arch llama --seed 2
@@ -99,13 +138,14 @@ refused() {
 
 @test "hf models: configs we cannot compute are refused by key and value, never approximated" {
     requires python-torch numpy jq
+    refused '.rope_scaling={"rope_type":"yarn","factor":4}' llama '"rope_scaling": {"rope_type":"yarn","factor":4} is not supported: only rope_type llama3'
     refused '.rope_scaling={"rope_type":"llama3","factor":8}' llama '"rope_scaling": {"rope_type":"llama3","factor":8} is not supported'
     refused '.attention_bias=true' llama '"attention_bias": true is not supported: q, k, v and o projections have no biases'
     refused '.mlp_bias=true' llama '"mlp_bias": true is not supported'
     refused '.sliding_window=4096' llama '"sliding_window": 4096 is not supported'
     refused '.head_dim=16' llama '"head_dim": 16 is not supported'
     refused '.hidden_act="gelu"' llama '"hidden_act": "gelu" is not supported'
-    refused '.architectures=["MistralForCausalLM"]' llama 'architecture MistralForCausalLM is not supported'
+    refused '.architectures=["GemmaForCausalLM"]|.model_type="gemma"' llama 'architecture GemmaForCausalLM is not supported'
     refused '.architectures=["Qwen2ForCausalLM"]|.model_type="qwen2"' llama 'architecture Qwen2ForCausalLM is not supported'
     refused '.n_inner=64' gpt2 '"n_inner": 64 is not supported'
     refused '.activation_function="relu"' gpt2 '"activation_function": "relu" is not supported'
@@ -202,6 +242,18 @@ EOF
     run_tool tfs-train -q --init-from "$T/pad" -s 1 -o "$T/y.st" "$D/s.bin"
     [ "$status" -eq 1 ]
     [[ $stderr == *"vocabulary size 257, but $T/pad was trained on 320"* ]]
+}
+
+@test "hf models: a tokenizer.json tfs cannot read does not stop scoring or export; text generation names it" {
+    requires python-torch numpy
+    cp -r "$D/gpt2" "$T/m"
+    echo '{"model": {"type": "Unigram"}}' > "$T/m/tokenizer.json"
+    same_loss "$T/m"
+    run_tool tfs-eval -q --export-hf "$T/x" "$T/m"
+    [ "$status" -eq 0 ] && [ -f "$T/x/model.safetensors" ] && [ ! -e "$T/x/tokenizer.json" ]
+    run_tool tfs-eval -q --prompt hi "$T/m"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-eval: $T/m/tokenizer.json: not a BPE tokenizer.json (model.vocab and model.merges required)" ]
 }
 
 @test "hf models: --export-hf --dtype bf16|f16 writes half-size files that give PyTorch's loss on the rounded weights" {

@@ -33,6 +33,33 @@
  * config
  * ==================================================================== */
 
+/* Llama 3's rope scaling (the "llama3" rope_type of transformers'
+ * modeling_rope_utils), which stretches a model trained on orig tokens to
+ * a longer context: with inv_i = theta^(-2i/hs) and wavelength w = 2 pi /
+ * inv_i,
+ *   w > orig / low:    inv_i / factor            (low frequencies: stretched)
+ *   w < orig / high:   inv_i                     (high frequencies: kept)
+ *   between:           (1 - s) inv_i / factor + s inv_i,
+ *                      s = (orig / w - low) / (high - low)
+ * then angle = t inv_i as before. */
+static void rope_llama3(float *cos_t, float *sin_t, const struct llama_config *c, int hs)
+{
+    int h2 = hs / 2;
+    double orig = c->rope_orig_context, lo = c->rope_low_freq, hi = c->rope_high_freq, f = c->rope_factor;
+    for (int i = 0; i < h2; i++) {
+        double inv = pow((double)c->rope_theta, -2.0 * i / hs), w = 2 * M_PI / inv;
+        if (w > orig / lo) inv /= f;
+        else if (!(w < orig / hi)) {
+            double sm = (orig / w - lo) / (hi - lo);
+            inv = (1 - sm) * inv / f + sm * inv;
+        }
+        for (int t = 0; t < c->context; t++) {
+            cos_t[(size_t)t * h2 + i] = (float)cos(t * inv);
+            sin_t[(size_t)t * h2 + i] = (float)sin(t * inv);
+        }
+    }
+}
+
 struct llama_config llama_config_default(int vocab, int context, int layers, int heads, int dim)
 {
     struct llama_config c = {
@@ -54,6 +81,9 @@ const char *llama_config_error(const struct llama_config *c)
     if (c->hidden < 1) return "hidden width must be at least 1";
     if (!(c->rope_theta > 1)) return "rope theta must be > 1";
     if (!(c->norm_eps > 0)) return "norm epsilon must be > 0";
+    if (c->rope_factor != 0 && !(c->rope_factor >= 1 && c->rope_low_freq > 0 &&
+                                 c->rope_high_freq > c->rope_low_freq && c->rope_orig_context > 0))
+        return "rope scaling needs factor >= 1, 0 < low_freq_factor < high_freq_factor and an original context";
     return NULL;
 }
 
@@ -95,6 +125,7 @@ void llama_init(struct llama *m, const struct llama_config *cfg)
     m->rope_cos = xmalloc((size_t)cfg->context * (hs / 2) * sizeof(float));
     m->rope_sin = xmalloc((size_t)cfg->context * (hs / 2) * sizeof(float));
     rope_tables(m->rope_cos, m->rope_sin, cfg->context, (int)hs, cfg->rope_theta);
+    if (cfg->rope_factor != 0) rope_llama3(m->rope_cos, m->rope_sin, cfg, (int)hs);
     m->mean_loss = -1;
 }
 

@@ -40,6 +40,12 @@ struct llama_config {
     int tied;           /* 1: the output projection is the token embedding */
     float rope_theta;   /* rotary base, 10000 in Llama 1/2 */
     float norm_eps;     /* RMSNorm epsilon, 1e-5 */
+    /* Llama 3's rope scaling (transformers' rope_type "llama3"): rope_factor
+     * 0 means none.  Frequencies whose wavelength exceeds rope_orig_context /
+     * rope_low_freq are divided by rope_factor, those below rope_orig_context
+     * / rope_high_freq kept, those between blended (llama.c, rope_llama3). */
+    float rope_factor, rope_low_freq, rope_high_freq;
+    int rope_orig_context;
 };
 
 /* A config with the usual defaults filled in: kv_heads = heads, tied,

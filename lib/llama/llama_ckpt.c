@@ -72,7 +72,12 @@ char *llama_hf_config_json(const struct llama *m, long eot)
     json_object_set_new(j, "hidden_act", json_string("silu"));
     json_object_set_new(j, "rms_norm_eps", json_real(c->norm_eps));
     json_object_set_new(j, "rope_theta", json_real(c->rope_theta));
-    json_object_set_new(j, "rope_scaling", json_null());
+    if (c->rope_factor != 0)
+        json_object_set_new(j, "rope_scaling", json_pack("{s:s, s:f, s:f, s:f, s:i}", "rope_type", "llama3",
+                            "factor", (double)c->rope_factor, "low_freq_factor", (double)c->rope_low_freq,
+                            "high_freq_factor", (double)c->rope_high_freq,
+                            "original_max_position_embeddings", c->rope_orig_context));
+    else json_object_set_new(j, "rope_scaling", json_null());
     json_object_set_new(j, "attention_bias", json_false());
     json_object_set_new(j, "mlp_bias", json_false());
     json_object_set_new(j, "attention_dropout", json_real(0));

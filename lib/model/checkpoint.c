@@ -122,10 +122,15 @@ static char *gpt2_config_json(const struct gpt2_config *c)
 
 static char *llama_config_json(const struct llama_config *c)
 {
-    return dump(json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f}", "vocab", c->vocab,
+    json_t *j = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:f, s:f}", "vocab", c->vocab,
                           "context", c->context, "layers", c->layers, "heads", c->heads,
                           "kv_heads", c->kv_heads, "dim", c->dim, "hidden", c->hidden, "tied", c->tied,
-                          "rope_theta", (double)c->rope_theta, "norm_eps", (double)c->norm_eps));
+                          "rope_theta", (double)c->rope_theta, "norm_eps", (double)c->norm_eps);
+    if (c->rope_factor != 0)        /* Llama 3's rope scaling: only when set, so older files read the same */
+        json_object_set_new(j, "rope_scaling", json_pack("{s:f, s:f, s:f, s:i}", "factor", (double)c->rope_factor,
+                            "low_freq_factor", (double)c->rope_low_freq, "high_freq_factor",
+                            (double)c->rope_high_freq, "original_context", c->rope_orig_context));
+    return dump(j);
 }
 
 static void read_gpt2_config(const char *name, const struct st_file *f, struct gpt2_config *c)
@@ -156,6 +161,13 @@ static void read_llama_config(const char *name, const struct st_file *f, struct 
         .rope_theta = (float)get_real(name, cj, "rope_theta", w),
         .norm_eps = (float)get_real(name, cj, "norm_eps", w),
     };
+    json_t *rs = json_object_get(cj, "rope_scaling");
+    if (rs) {
+        c->rope_factor = (float)get_real(name, rs, "factor", w);
+        c->rope_low_freq = (float)get_real(name, rs, "low_freq_factor", w);
+        c->rope_high_freq = (float)get_real(name, rs, "high_freq_factor", w);
+        c->rope_orig_context = (int)get_int(name, rs, "original_context", w);
+    }
     json_decref(cj);
     const char *e = llama_config_error(c);
     if (!e && (c->vocab > (1 << 24) || c->context > (1 << 20) || c->layers > 1024 || c->dim > (1 << 16) ||

@@ -152,12 +152,16 @@ static const char *architecture(const struct hf *h)
     const char *type = cfg_str(h, "model_type", NULL);
     if (name) {
         if (!strcmp(name, "GPT2LMHeadModel") || !strcmp(name, "GPT2Model")) return "gpt2";
-        if (!strcmp(name, "LlamaForCausalLM") || !strcmp(name, "LlamaModel")) return "llama";
-        die("%s: architecture %s is not supported (GPT2LMHeadModel, GPT2Model, LlamaForCausalLM and "
-            "LlamaModel are)", h->config, name);
+        /* Mistral is Llama's architecture plus a sliding attention window */
+        if (!strcmp(name, "LlamaForCausalLM") || !strcmp(name, "LlamaModel") ||
+            !strcmp(name, "MistralForCausalLM") || !strcmp(name, "MistralModel"))
+            return "llama";
+        die("%s: architecture %s is not supported (GPT2LMHeadModel, GPT2Model, LlamaForCausalLM, "
+            "LlamaModel, MistralForCausalLM and MistralModel are)", h->config, name);
     }
     if (type && (!strcmp(type, "gpt2") || !strcmp(type, "llama"))) return type;
-    die("%s: model_type %s is not supported (gpt2 and llama are)", h->config, type ? type : "(none)");
+    if (type && !strcmp(type, "mistral")) return "llama";
+    die("%s: model_type %s is not supported (gpt2, llama and mistral are)", h->config, type ? type : "(none)");
 }
 
 static void gpt2_config_of(const struct hf *h, struct gpt2_config *c)
@@ -182,6 +186,24 @@ static void gpt2_config_of(const struct hf *h, struct gpt2_config *c)
     if (cfg_bool(h, "add_cross_attention", 0)) refuse(h, "add_cross_attention", "there is no cross-attention");
 }
 
+/* rope_scaling: Llama 3's ("rope_type" or, in older files, "type"
+ * "llama3") is computed (llama.h); any other kind is refused. */
+static void rope_scaling(const struct hf *h, json_t *v, struct llama_config *c)
+{
+    json_t *t = json_object_get(v, "rope_type");
+    const char *type = json_string_value(t ? t : json_object_get(v, "type"));
+    json_t *f = json_object_get(v, "factor"), *lo = json_object_get(v, "low_freq_factor"),
+           *hi = json_object_get(v, "high_freq_factor"), *orig = json_object_get(v, "original_max_position_embeddings");
+    if (!type || strcmp(type, "llama3") || !json_is_number(f) || !json_is_number(lo) || !json_is_number(hi) ||
+        !json_is_integer(orig) || json_integer_value(orig) < 1 || json_integer_value(orig) > (1 << 30))
+        refuse(h, "rope_scaling", "only rope_type llama3 (factor, low_freq_factor, high_freq_factor, "
+                                  "original_max_position_embeddings) is computed");
+    c->rope_factor = (float)json_number_value(f);
+    c->rope_low_freq = (float)json_number_value(lo);
+    c->rope_high_freq = (float)json_number_value(hi);
+    c->rope_orig_context = (int)json_integer_value(orig);
+}
+
 static void llama_config_of(const struct hf *h, struct llama_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -196,11 +218,19 @@ static void llama_config_of(const struct hf *h, struct llama_config *c)
     c->rope_theta = (float)cfg_num(h, "rope_theta", 10000);
     c->tied = cfg_bool(h, "tie_word_embeddings", 0);
     json_t *v = json_object_get(h->cfg, "rope_scaling");
-    if (v && !json_is_null(v)) refuse(h, "rope_scaling", "rotary positions are not scaled");
+    if (v && !json_is_null(v)) rope_scaling(h, v, c);
     if (cfg_bool(h, "attention_bias", 0)) refuse(h, "attention_bias", "q, k, v and o projections have no biases");
     if (cfg_bool(h, "mlp_bias", 0)) refuse(h, "mlp_bias", "the MLP has no biases");
+    /* A sliding window of W keys is the whole context when the context is
+     * at most W: then the context is W (Mistral 7B v0.1: 4096), so that
+     * the numbers stay exact.  Llama has no such key. */
     v = json_object_get(h->cfg, "sliding_window");
-    if (v && !json_is_null(v)) refuse(h, "sliding_window", "attention sees the whole context");
+    if (v && !json_is_null(v)) {
+        const char *type = cfg_str(h, "model_type", "");
+        if (strcmp(type, "mistral") || !json_is_integer(v) || json_integer_value(v) < 1)
+            refuse(h, "sliding_window", "attention sees the whole context");
+        if (json_integer_value(v) < c->context) c->context = (int)json_integer_value(v);
+    }
     if (strcmp(cfg_str(h, "hidden_act", "silu"), "silu")) refuse(h, "hidden_act", "the MLP is SwiGLU (silu)");
     v = json_object_get(h->cfg, "head_dim");
     if (v && !json_is_null(v) && !(json_is_integer(v) && c->dim % c->heads == 0 &&

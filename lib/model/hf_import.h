@@ -14,12 +14,16 @@
  *       files (attn.bias, attn.masked_bias) are skipped; lm_head.weight,
  *       when present, must equal the token embedding (ours is tied).
  *   LlamaForCausalLM, LlamaModel ("llama") -> the baseline level (llama.h).
- *       Tied or untied, grouped-query attention, rope_theta, rms_norm_eps;
+ *       Tied or untied, grouped-query attention, rope_theta, rms_norm_eps,
+ *       Llama 3's rope_scaling (rope_type "llama3");
  *       "model." prefix or none; rotary_emb.inv_freq buffers skipped.
+ *   MistralForCausalLM, MistralModel ("mistral") -> the baseline level too:
+ *       Llama's architecture; a sliding_window shorter than the context
+ *       becomes the context, where attention is exact.
  * Anything the levels do not compute is refused by name, never
  * approximated: another architecture, GPT-2's n_inner other than 4 n_embd,
  * another activation, layer_norm_epsilon other than 1e-5, unscaled or
- * layer-scaled attention, cross-attention; Llama's rope_scaling, attention
+ * layer-scaled attention, cross-attention; Llama's other rope_scaling kinds, attention
  * or MLP biases, sliding_window, head_dim other than hidden_size /
  * num_attention_heads, an activation other than silu; and any tensor of
  * the file that none of these names (e.g. q_proj.bias).

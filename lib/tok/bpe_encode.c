@@ -8,10 +8,18 @@
  *   3. repeat until no adjacent pair can merge.
  * Example with ranks  (l,o)=1  (lo,w)=2  (e,r)=3  (low,er)=4:
  *   l o w e r -> lo w e r -> low e r -> low er -> lower
- * Two short cuts make it fast:
+ * What makes it fast:
  *   - a piece that is itself a token is that token (tiktoken does the same;
  *     most pieces of ordinary text are: 83% with GPT-2's vocabulary);
- *   - each encoder keeps a cache of recently encoded short pieces.
+ *   - a piece of up to 16 bytes is looked up as two 64-bit words, in a
+ *     small per-encoder cache (hot_entry) and then the short-token table
+ *     (stok.h), with no string hashing loop and no memcmp;
+ *   - with tiktoken's rule (a pair merges when the bytes it spans are a
+ *     token, whose id is the rank) the merge works on byte positions:
+ *     each rank is one lookup of the spanned bytes (merge_pos);
+ *   - the ids of merged pieces are cached per encoder.
+ * With tok_use_reference(1) every piece takes the plain path: the byte map,
+ * then steps 1-3 on token ids (merge_piece), as the reference.
  */
 #include "tok/tokenizer_impl.h"
 #include "core/heap.h"
@@ -70,6 +78,7 @@ struct tok_encoder {
     int has_added;              /* the tokenizer has added tokens that are not special */
     int has_normalized;         /* ... added tokens matched in HF's second pass */
     int holes;                  /* some byte has no token */
+    int short_path;             /* encode_short may be used (see encode_piece) */
     const char *text;           /* the text being encoded */
     struct tok_bytes rwbuf[3];  /* rewritten text */
     struct heap heap;           /* merge_long's pairs */
@@ -102,6 +111,9 @@ struct tok_encoder *tok_encoder_new(const struct tokenizer *t)
         if (t->special_flags[i] & TOK_NORMALIZED) e->has_normalized = 1;
     }
     for (int b = 0; b < 256; b++) if (t->byte_id[b] == TOK_NONE) e->holes = 1;
+    /* the short path needs tiktoken's rule that a piece which is a token
+     * is that token (whole_piece), and byte-level first tokens */
+    e->short_path = t->whole_piece && !t->char_level && !e->holes;
     heap_init(&e->heap, 4 * tok_long_piece);
     return e;
 }
@@ -315,31 +327,18 @@ static void merge_pos(struct tok_encoder *e, const unsigned char *s, size_t n)
     for (size_t i = 0; i < n; i = nxt[i]) emit(e, id[i]);
 }
 
-/* A short piece (at most STOK_MAX bytes): one probe of the short-token
- * table tells whether it is a token (most pieces are); else the cache of
- * merged pieces; else the merge.  Returns 0 when the tokenizer cannot take
- * this path (see encode_piece). */
-static int encode_short(struct tok_encoder *e, const unsigned char *s, size_t n)
+/* A short piece that is not one token: the cache of merged pieces, else
+ * the merge (whose ids are then cached). */
+__attribute__((noinline)) static void encode_merged(struct tok_encoder *e, const unsigned char *s, size_t n,
+                                                    uint64_t h, uint64_t w0, uint64_t w1)
 {
-    const struct tokenizer *t = e->t;
-    uint64_t w0, w1;
-    stok_key(s, n, (size_t)(e->seg_end - (const char *)s), &w0, &w1);
-    uint64_t h = stok_hash(w0, w1, n);
-    struct hot_entry *hot = &e->hot[h >> (64 - HOT_BITS)];
-    if (hot->w0 == w0 && hot->w1 == w1 && hot->len == n) { emit(e, hot->id); return 1; }
-    uint32_t id = stok_get(&t->stok, h, w0, w1, n);
-    if (id != UINT32_MAX) {
-        *hot = (struct hot_entry){ w0, w1, id, (uint32_t)n, 0 };
-        emit(e, id);
-        return 1;
-    }
     struct mcache_entry *c = &e->mcache[h >> (64 - MCACHE_BITS)];
     if (c->w0 == w0 && c->w1 == w1 && c->len == n) {
         for (int i = 0; i < c->nids; i++) emit(e, c->ids[i]);
-        return 1;
+        return;
     }
     size_t start = e->n;
-    if (t->merge_list) merge_piece(e, s, n);
+    if (e->t->merge_list) merge_piece(e, s, n);
     else merge_pos(e, s, n);
     if (e->n - start <= MCACHE_IDS) {
         c->w0 = w0;
@@ -348,18 +347,30 @@ static int encode_short(struct tok_encoder *e, const unsigned char *s, size_t n)
         c->nids = (uint8_t)(e->n - start);
         memcpy(c->ids, e->out + start, (e->n - start) * sizeof *e->out);
     }
-    return 1;
 }
 
-static void encode_piece(void *arg, const char *piece, size_t n)
+/* A short piece (at most STOK_MAX bytes): the hot cache, else one probe
+ * of the short-token table, tell whether it is a token (most pieces are);
+ * else encode_merged. */
+static inline void encode_short(struct tok_encoder *e, const unsigned char *s, size_t n)
 {
-    struct tok_encoder *e = arg;
+    uint64_t w0, w1;
+    stok_key(s, n, (size_t)(e->seg_end - (const char *)s), &w0, &w1);
+    uint64_t h = stok_hash(w0, w1, n);
+    struct hot_entry *hot = &e->hot[h >> (64 - HOT_BITS)];
+    if (hot->w0 == w0 && hot->w1 == w1 && hot->len == n) { emit(e, hot->id); return; }
+    uint32_t id = stok_get(&e->t->stok, h, w0, w1, n);
+    if (id == UINT32_MAX) { encode_merged(e, s, n, h, w0, w1); return; }
+    *hot = (struct hot_entry){ w0, w1, id, (uint32_t)n, 0 };
+    emit(e, id);
+}
+
+/* A piece that is not one byte, through the general path: the cache of
+ * recent pieces, the whole piece as a token, else the merge.  (Kept out of
+ * encode_piece, whose short path then needs fewer registers.) */
+__attribute__((noinline)) static void encode_long(struct tok_encoder *e, const unsigned char *s, size_t n)
+{
     const struct tokenizer *t = e->t;
-    const unsigned char *s = (const unsigned char *)piece;
-    if (n == 1 && t->byte_id[s[0]] != TOK_NONE) { emit(e, t->byte_id[s[0]]); return; }
-    /* the fast path needs tiktoken's rule that a piece which is a token
-     * is that token (whole_piece), and byte-level first tokens */
-    if (n <= STOK_MAX && t->whole_piece && !t->char_level && !e->holes && !tok_reference && encode_short(e, s, n)) return;
     uint64_t h = bytemap_hash(s, n);
     /* The cache first: one cache line holds a frequent piece and its ids. */
     struct cache_entry *c = NULL;
@@ -383,6 +394,16 @@ static void encode_piece(void *arg, const char *piece, size_t n)
         memcpy(c->key, s, n);
         memcpy(c->ids, e->out + start, (e->n - start) * sizeof *e->out);
     }
+}
+
+static void encode_piece(void *arg, const char *piece, size_t n)
+{
+    struct tok_encoder *e = arg;
+    const struct tokenizer *t = e->t;
+    const unsigned char *s = (const unsigned char *)piece;
+    if (n == 1 && t->byte_id[s[0]] != TOK_NONE) { emit(e, t->byte_id[s[0]]); return; }
+    if (n <= STOK_MAX && e->short_path && !tok_reference) encode_short(e, s, n);
+    else encode_long(e, s, n);
 }
 
 /* Apply the tokenizer's rewrites (tokenizer_impl.h: struct tok_rewrite)

@@ -5,9 +5,10 @@
  *   model_bench train V CTX L NH C B T STEPS [INIT]
  *       STEPS training steps of the custom model (forward, zero_grad,
  *       backward, grad norm, AdamW) after two warm-up steps (or
- *       TFS_BENCH_WARMUP), on one batch
- *       of random tokens; prints the median step time, tokens/s and the
- *       loss of the first step (from the initial weights).  INIT: also
+ *       TFS_BENCH_WARMUP), on one batch of random tokens; prints the
+ *       median step time, tokens/s and the loss of the first step (from
+ *       the initial weights).  TFS_BENCH_PLAIN=1 runs the plain path of
+ *       gpt2.h (whole attention matrices and logits).  INIT: also
  *       write the initial weights and the batch to this safetensors file,
  *       for the PyTorch reference (tests/bench/torch_train.py) to start
  *       from: each parameter under its gpt2.h name ("wte", "qkvw", ...),
@@ -115,6 +116,8 @@ int main(int argc, char **argv)
         struct gpt2 m;
         gpt2_init(&m, &cfg);
         gpt2_init_weights(&m, 1);
+        const char *pl = getenv("TFS_BENCH_PLAIN");     /* 1: the plain reference path (gpt2.h) */
+        m.plain = pl && !strcmp(pl, "1");
         uint32_t *in = xmalloc((size_t)B * T * sizeof *in), *tg = xmalloc((size_t)B * T * sizeof *tg);
         struct rng r;
         rng_seed(&r, 2);

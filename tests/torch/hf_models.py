@@ -9,7 +9,8 @@ and an independent float64 reference of their loss.
           gpt2:  noprefix (GPT2Model names, no "transformer."), maskbuf (old
                  files' attn.bias / attn.masked_bias buffers), lmhead (a
                  stored lm_head.weight equal to wte), sharded
-          llama: tied (tie_word_embeddings, no lm_head), sharded, qbias (a
+          llama: tied (tie_word_embeddings, no lm_head), sharded, llama3rope
+                 (Llama 3's rope_scaling), qbias (a
                  q_proj.bias the config does not announce)
     hf_models.py loss DIR STREAM T
         The mean cross-entropy of the first T predictions of the token
@@ -187,6 +188,10 @@ def make_llama(a):
            "num_key_value_heads": NKV, "head_dim": hs, "max_position_embeddings": P, "hidden_act": "silu",
            "rms_norm_eps": 1e-5, "rope_theta": 500000.0, "rope_scaling": None, "attention_bias": False,
            "mlp_bias": False, "tie_word_embeddings": tied}
+    if "llama3rope" in a.variant:       # every branch of the scaling: kept, blended, stretched frequencies
+        cfg["rope_theta"] = 10000.0
+        cfg["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                               "high_freq_factor": 8.0, "original_max_position_embeddings": 256}
     save_dir(a.dir, cfg, t, a.dtype, "sharded" in a.variant)
 
 
@@ -224,6 +229,14 @@ def llama_logits(w, cfg, ids):
     rms = lambda x, g: x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps) * g
     # rotary, transformers' rotate_half convention: pair dimension j with j + hs/2
     inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hs, 2, dtype=torch.float64) / hs))
+    rs = cfg.get("rope_scaling")
+    if rs:      # Llama 3: stretch the low frequencies by factor, keep the high ones, blend between
+        f, lo, hi, orig = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / inv
+        smooth = (orig / wavelen - lo) / (hi - lo)
+        scaled = torch.where(wavelen > orig / lo, inv / f, inv)
+        medium = (wavelen <= orig / lo) & (wavelen >= orig / hi)
+        inv = torch.where(medium, (1 - smooth) * inv / f + smooth * inv, scaled)
     ang = torch.arange(T, dtype=torch.float64)[:, None] * inv[None, :]
     cos, sin = torch.cat([ang.cos()] * 2, -1), torch.cat([ang.sin()] * 2, -1)
     rot = lambda z: z * cos + torch.cat([-z[..., hs // 2:], z[..., :hs // 2]], -1) * sin
