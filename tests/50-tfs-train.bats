@@ -583,6 +583,9 @@ teardown() {
     mapped=$(rss "$T/sh")
     seq=$(rss "$T/z")
     echo "max RSS KiB: one file $one, 200 mapped shards $mapped, 111 compressed shards $seq" >&3
-    [ "$mapped" -lt $((one + 4096)) ]
-    [ "$seq" -lt $((one + 8192)) ]
+    # (ASan's allocator keeps its own per-size caches of freed blocks, which
+    # the decompression contexts of the compressed run fill: twice the slack)
+    slack=1; [[ $TFS_BUILD == */asan ]] && slack=2
+    [ "$mapped" -lt $((one + 4096 * slack)) ]
+    [ "$seq" -lt $((one + 8192 * slack)) ]
 }

@@ -69,8 +69,10 @@ SMALL="--layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 --steps 8 --l
     isa=$(levels | tail -1)
     TFS_ISA=$isa tfs-train $SMALL -q -o "$T/again.st" --log "$T/again.jsonl" "$D/train.bin"
     "$TFS_ROOT/tests/tools/st-compare" "$T/$isa.st" "$T/again.st"
-    # another level really ran other code: sums over more lanes round differently
-    if [ "$isa" != sse2 ]; then
+    # another level really ran other code: sums over more lanes round
+    # differently (not on the sanitizer build: at -O1 nothing is vectorized,
+    # so every level computes the same sums in the same order)
+    if [ "$isa" != sse2 ] && [[ $TFS_BUILD != */asan ]]; then
         run "$TFS_ROOT/tests/tools/st-compare" "$T/$isa.st" "$T/sse2.st"
         [ "$status" -eq 1 ]
     fi
