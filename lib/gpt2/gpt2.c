@@ -87,14 +87,15 @@ enum act {
     A_ATTY,         /* (L, N, C)     attention output, heads side by side */
     A_ATT,          /* plain: (L, B, NH, T, T) attention probabilities;
                      * fast: (L, B, NH, T) log-sum-exp of each query's scores */
-    A_ATTPROJ,      /* (L, N, C) */
+    A_ATTPROJ,      /* (N, C)        the attention projection's output, before the residual add:
+                     *               one layer's, the backward pass does not need it */
     A_RESIDUAL2,    /* (L, N, C)     stream after the attention half of the block */
     A_LN2,          /* (L, N, C) */
     A_LN2_MEAN,     /* (L, N) */
     A_LN2_RSTD,     /* (L, N) */
     A_FCH,          /* (L, N, F) */
     A_FCH_GELU,     /* (L, N, F) */
-    A_FCPROJ,       /* (L, N, C) */
+    A_FCPROJ,       /* (N, C)        the MLP's output, likewise */
     A_RESIDUAL3,    /* (L, N, C)     stream after the whole block */
     A_LNF,          /* (N, C) */
     A_LNF_MEAN,     /* (N) */
@@ -148,14 +149,14 @@ static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg,
     s[A_QKV] = L * N * 3 * C;
     s[A_ATTY] = L * N * C;
     s[A_ATT] = L * NATT;
-    s[A_ATTPROJ] = L * N * C;
+    s[A_ATTPROJ] = N * C;
     s[A_RESIDUAL2] = L * N * C;
     s[A_LN2] = L * N * C;
     s[A_LN2_MEAN] = L * N;
     s[A_LN2_RSTD] = L * N;
     s[A_FCH] = L * N * 4 * C;
     s[A_FCH_GELU] = L * N * 4 * C;
-    s[A_FCPROJ] = L * N * C;
+    s[A_FCPROJ] = N * C;
     s[A_RESIDUAL3] = L * N * C;
     s[A_LNF] = N * C;
     s[A_LNF_MEAN] = N;
@@ -308,9 +309,9 @@ static struct block_acts block_acts(float *const *a, int l, const struct gpt2 *m
         l ? a[A_RESIDUAL3] + (l - 1) * NC : a[A_ENCODED],
         a[A_LN1] + l * NC, a[A_LN1_MEAN] + l * N, a[A_LN1_RSTD] + l * N,
         a[A_QKV] + l * 3 * NC, a[A_ATTY] + l * NC, a[A_ATT] + l * natt,
-        a[A_ATTPROJ] + l * NC, a[A_RESIDUAL2] + l * NC,
+        a[A_ATTPROJ], a[A_RESIDUAL2] + l * NC,
         a[A_LN2] + l * NC, a[A_LN2_MEAN] + l * N, a[A_LN2_RSTD] + l * N,
-        a[A_FCH] + l * 4 * NC, a[A_FCH_GELU] + l * 4 * NC, a[A_FCPROJ] + l * NC,
+        a[A_FCH] + l * 4 * NC, a[A_FCH_GELU] + l * 4 * NC, a[A_FCPROJ],
         a[A_RESIDUAL3] + l * NC,
     };
 }
