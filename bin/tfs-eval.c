@@ -20,7 +20,7 @@
 
 enum { O_TOKENIZER = 256, O_PROMPT, O_TEMP, O_TOPK, O_TOPP, O_SEED, O_SAMPLES, O_CHAT, O_EXPORT,
        O_MAX_TOKENS, O_THREADS, O_VERBOSE, O_TOKEN_LOSS, O_PREDICTIONS,
-       O_ATTENTION, O_HEATMAP, O_DTYPE };
+       O_ATTENTION, O_HEATMAP, O_DTYPE, O_CONTEXT };
 
 static const struct optdef OPTS[] = {
     { 'b', "batch", "N", "8", "windows per forward pass when scoring (does not change the result)" },
@@ -39,6 +39,7 @@ static const struct optdef OPTS[] = {
     { O_SAMPLES, "samples", "N", "1", "generate N texts, separated by a line '---'" },
     { O_CHAT, "chat", NULL, NULL, "interactive: continue each line typed (commands: /help)" },
     { O_EXPORT, "export-hf", "DIR", NULL, "write DIR/config.json, model.safetensors (and tokenizer.json) for transformers" },
+    { O_CONTEXT, "context", "N", NULL, "a Hugging Face model's context shortened to N (scoring windows, the KV cache)" },
     { O_DTYPE, "dtype", "TYPE", "f32", "with --export-hf: the weights as f32, bf16 or f16 (half the size, rounded)" },
     { O_THREADS, "threads", "N", NULL, "threads for OpenMP and OpenBLAS (default: all cores)" },
     { 'q', "quiet", NULL, NULL, "no progress display" },
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
             o.attention = arg;
             break;
         case O_HEATMAP: o.heatmap = arg; break;
+        case O_CONTEXT: o.context = (int)parse_long("--context", arg, 1, 1 << 24); break;
         case O_PREDICTIONS: o.predictions = (int)parse_long("--predictions", arg, 0, 1000); break;
         case O_THREADS: o.threads = (int)parse_long("--threads", arg, 1, 4096); break;
         case 'q': o.quiet = 1; break;

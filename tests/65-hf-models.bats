@@ -256,6 +256,29 @@ EOF
     [ "$stderr" = "tfs-eval: $T/m/tokenizer.json: not a BPE tokenizer.json (model.vocab and model.merges required)" ]
 }
 
+@test "hf models: tfs-eval --context shortens a Hugging Face model's context, never a tfs checkpoint's" {
+    requires python-torch numpy
+    # windows of 16: the first one is the reference's first 15 predictions
+    run_tool tfs-eval -q --context 16 --max-tokens 15 "$D/llama" "$D/s.bin"
+    [ "$status" -eq 0 ]
+    a=$output
+    run_tool hfm loss "$D/llama" "$D/s.bin" 15
+    /usr/bin/python3 -c 'import json, sys
+sys.exit(0 if abs(json.loads(sys.argv[1])["loss"] - json.loads(sys.argv[2])["loss"]) <= 1e-4 else 1)' "$a" "$output"
+    # 32 predictions in windows of 16 are not those of one window of 33
+    run_tool tfs-eval -q --context 16 --max-tokens 32 "$D/gpt2" "$D/s.bin"
+    b=$output
+    run_tool tfs-eval -q --max-tokens 32 "$D/gpt2" "$D/s.bin"
+    [ "$b" != "$output" ]
+    run_tool tfs-eval -q --context 100 "$D/gpt2" "$D/s.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-eval: $D/gpt2/config.json: context 100 is longer than the model's 64" ]
+    tfs-train -q --layers 1 --dim 16 --heads 2 --context 16 -s 1 -o "$T/m.st" --log /dev/null "$D/s.bin"
+    run_tool tfs-eval -q --context 8 "$T/m.st" "$D/s.bin"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tfs-eval: $T/m.st: a tfs checkpoint of context 16; its context cannot change (only a Hugging Face model's can)" ]
+}
+
 @test "hf models: --export-hf --dtype bf16|f16 writes half-size files that give PyTorch's loss on the rounded weights" {
     requires python-torch numpy
     tfs-train -q --init-from "$D/llama" -s 2 -b 2 -o "$T/l.st" --log /dev/null "$D/s.bin"

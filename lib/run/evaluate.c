@@ -238,7 +238,7 @@ int tfs_eval(const struct eval_opts *o)
     if (o->threads > 0) run_set_threads(o->threads);
     struct model m;
     struct ckpt_info info;
-    ckpt_load_any(o->ckpt, &m, &info, 0, 0);       /* a tfs checkpoint or a Hugging Face model */
+    ckpt_load_any(o->ckpt, &m, &info, 0, o->context);   /* a tfs checkpoint or a Hugging Face model */
     struct model_config mc = model_config_of(&m);
     struct tokenizer *tok = NULL;
     int vocab = mc.vocab;       /* the ids we sample from: the tokenizer's, when the model's is padded */

@@ -47,6 +47,7 @@ struct eval_opts {
     const char *prompt;         /* generate after this text (NULL: score) */
     const char *export_dir;     /* --export-hf DIR, or NULL */
     int dtype;                  /* --dtype: enum st_dtype of the exported weights */
+    int context;                /* --context: a Hugging Face model's, shortened (0: its own) */
     int chat;                   /* interactive loop */
     int token_loss;             /* per-token losses of --prompt or the stream (token_loss.h) */
     int predictions;            /* --token-loss: the most likely next tokens listed */
