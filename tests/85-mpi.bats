@@ -299,3 +299,11 @@ PY
     [ "$status" -ne 0 ]
     [[ $stderr == *"tfs-eval: under mpirun only scoring a stream is shared out"* ]]
 }
+
+@test "mpi: too many non-finite steps stop every rank with one message and the last good state" {
+    TFS_TRAIN_FAULT=nan:3-100 run_tool mpi2 tfs-train $SMALL --steps 50 --max-bad 4 -o "$T/m.st" --log "$T/l" "$D/train.bin"
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"tfs-train: 4 steps in a row had a non-finite loss or gradient (the last at step 6); stopping. The last good weights (update 2) are saved in $T/m.st"* ]]
+    [ "$(grep -c 'steps in a row' <<< "$stderr")" -eq 1 ]
+    grep -qF '\"updates\":2,' "$T/m.st"
+}

@@ -3,6 +3,7 @@
 #include "core/xio.h"
 
 #include <mpi.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +134,17 @@ void comm_barrier(void)
     double t0 = MPI_Wtime();
     check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
     waited += MPI_Wtime() - t0;
+}
+
+void comm_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (rank == 0) vwarnx(fmt, ap);
+    va_end(ap);
+    comm_barrier();
+    comm_finalize();
+    exit(1);
 }
 
 /* ---- slices (ZeRO-1) --------------------------------------------------------

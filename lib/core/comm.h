@@ -48,6 +48,10 @@ int comm_max_int(int x);
 void comm_gather_all(const void *mine, void *all, size_t bytes);
 /* All ranks wait for each other. */
 void comm_barrier(void);
+/* A problem every rank sees alike: rank 0 says it (as die() would), all
+ * wait for that, then every rank exits 1, so that mpirun's ending of the
+ * others cannot cut rank 0's message short. */
+_Noreturn void comm_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ZeRO-1's two halves over a block of n floats cut into comm_size()
  * slices, slice r = [comm_slice_lo(n, r), comm_slice_lo(n, r + 1)), each

@@ -120,11 +120,9 @@ static struct tokr *open_stream(const struct eval_opts *o, const struct ckpt_inf
 static void eval_shared(struct model *m, struct tokr *r, int B, int T, uint64_t max_tokens,
                         struct byte_count *bc, struct eval_sum *acc)
 {
-    if (!r->mapped) {
-        if (comm_rank()) exit(1);       /* rank 0 says why */
-        die("%s: under mpirun the stream must be a regular, uncompressed file: each rank reads "
-            "its share at its own offsets", r->name);
-    }
+    if (!r->mapped)
+        comm_fail("%s: under mpirun the stream must be a regular, uncompressed file: each rank reads "
+                  "its share at its own offsets", r->name);
     uint64_t n = r->n;
     if (max_tokens && max_tokens + 1 < n) n = max_tokens + 1;
     size_t chunk = (size_t)B * (size_t)T;
@@ -230,11 +228,9 @@ int tfs_eval(const struct eval_opts *o)
 {
     /* under mpirun the ranks share out the scoring (eval_shared); nothing else */
     comm_init();
-    if (comm_size() > 1 && (o->export_dir || o->attention || o->token_loss || o->chat || o->prompt)) {
-        if (comm_rank()) exit(1);
-        die("under mpirun only scoring a stream is shared out (not --export-hf, --attention, "
-            "--token-loss, --chat or --prompt)");
-    }
+    if (comm_size() > 1 && (o->export_dir || o->attention || o->token_loss || o->chat || o->prompt))
+        comm_fail("under mpirun only scoring a stream is shared out (not --export-hf, --attention, "
+                  "--token-loss, --chat or --prompt)");
     if (o->threads > 0) run_set_threads(o->threads);
     struct model m;
     struct ckpt_info info;

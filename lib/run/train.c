@@ -14,7 +14,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -414,8 +413,12 @@ static void announce(const struct run *R, uint64_t end, uint64_t total)
 static _Noreturn void give_up(struct run *R, uint64_t bad_run, uint64_t s, int to_stdout)
 {
     save(R, R->o->out);
-    comm_barrier();
-    if (R->d.rank) exit(1);     /* rank 0 says why */
+    if (R->d.size > 1)
+        comm_fail("%llu steps in a row had a non-finite loss or gradient (the last at step %llu); "
+                  "stopping. The last good weights (update %llu) are saved in %s; "
+                  "try a lower --lr or --clip",
+                  (unsigned long long)bad_run, (unsigned long long)s, (unsigned long long)R->st.updates,
+                  to_stdout ? "<stdout>" : R->o->out);
     die("%llu steps in a row had a non-finite loss or gradient (the last at step %llu); "
         "stopping. The last good weights (update %llu) are saved in %s; "
         "try a lower --lr or --clip",
@@ -436,19 +439,6 @@ static uint64_t fnv(const void *p, size_t n, uint64_t h)
     const unsigned char *c = p;
     for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 0x100000001b3ULL;
     return h;
-}
-
-/* A problem every rank sees alike: rank 0 says it, then all exit 1. */
-static _Noreturn void all_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static _Noreturn void all_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (comm_rank() == 0) vwarnx(fmt, ap);
-    va_end(ap);
-    comm_barrier();
-    comm_finalize();
-    exit(1);
 }
 
 /* Refuse, at the start, ranks whose data, tokenizer, options or resumed
@@ -483,12 +473,8 @@ static void check_ranks(const struct run *R, const struct tokr *r)
     }
     free(all);
     if (!what) return;
-    if (R->d.rank == 0)
-        warnx("rank %d of %d has %s than rank 0 (%s); every rank must be given the same data and options",
+    comm_fail("rank %d of %d has %s than rank 0 (%s); every rank must be given the same data and options",
               bad, R->d.size, what, r->name);
-    comm_barrier();
-    comm_finalize();
-    exit(1);
 }
 
 /* The training stream, once standard output is known fit for a checkpoint. */
@@ -498,13 +484,13 @@ static struct tokr *open_train(struct run *R, int to_stdout)
     if (to_stdout && comm_size() > 1 && !o->force)
         /* mpirun hands every rank a pseudo-terminal as standard output,
          * whatever its own is: the check below cannot see the user's */
-        all_fail("%s", "under mpirun standard output is always a pseudo-terminal: write the checkpoint "
+        comm_fail("%s", "under mpirun standard output is always a pseudo-terminal: write the checkpoint "
                  "with -o FILE, or give -f when mpirun's own output is redirected");
     else if (to_stdout && comm_size() == 1) refuse_binary_tty(stdout, o->force);
     struct tokr *r = o->ntrain ? tokr_open_set(o->trains, o->ntrain) : tokr_open(o->train);
     R->fingerprint = r->h.fingerprint;
     if (comm_size() > 1 && !r->mapped)
-        all_fail("%s: under mpirun the training data must be a regular, uncompressed file: each rank "
+        comm_fail("%s: under mpirun the training data must be a regular, uncompressed file: each rank "
                  "reads its windows at its own offsets, which a pipe or a compressed stream cannot give",
                  r->name);
     return r;
