@@ -317,7 +317,9 @@ Try 'tfs-train --help'." ]
 
 @test "tfs-train: a progress bar with the loss and an ETA on a terminal, none in a pipe" {
     requires script
-    run_tool script -qec "tfs-train --layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 --steps 120 -o '$T/m.st' --log '$T/l' '$D/train.bin'" /dev/null
+    # enough steps to outlast the display's 0.1 s before its first drawing
+    # (120 tiny steps finish sooner on an idle machine: only the final 100%)
+    run_tool script -qec "tfs-train --layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 --steps 1000 -o '$T/m.st' --log '$T/l' '$D/train.bin'" /dev/null
     [ "$status" -eq 0 ]
     [[ $output == *$'\r'"training ["*"%"*" ETA "*" step "*" loss "* ]]
     run_tool tfs-train --layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 --steps 30 -o "$T/m.st" --log "$T/l" "$D/train.bin"
