@@ -155,19 +155,25 @@ size_t comm_slice_lo(size_t n, int r)
 }
 
 /* The buckets of every rank's slice, each a message of its own rooted at
- * the slice's owner, all started before any is waited for: *nreq requests
- * in a new array.  Bucketed, MPI needs no scratch the size of the block. */
-static MPI_Request *slice_buckets(float *buf, size_t n, int reduce, int *nreq)
+ * the slice's owner, WINDOW of them in flight at a time (a reduce's owner
+ * holds a bucket-sized scratch per message under way): *nreq requests in
+ * a new array, those from *first on still to be waited for.  Bucketed, MPI
+ * needs no scratch the size of the block. */
+#define WINDOW 4
+static MPI_Request *slice_buckets(float *buf, size_t n, int reduce, int *nreq, int *first)
 {
     size_t total = 0;
     for (int r = 0; r < size; r++)
         total += (comm_slice_lo(n, r + 1) - comm_slice_lo(n, r) + BUCKET - 1) / BUCKET;
     MPI_Request *req = xmalloc((total ? total : 1) * sizeof *req);
-    int k = 0;
+    int k = 0, f = 0;
     for (int r = 0; r < size; r++) {
         size_t lo = comm_slice_lo(n, r), hi = comm_slice_lo(n, r + 1);
         for (size_t a = lo; a < hi; a += BUCKET) {
             int len = (int)(hi - a < BUCKET ? hi - a : BUCKET);
+            /* every rank starts them in the same order: waiting for the
+             * oldest cannot block a peer that has not started it */
+            if (k - f >= WINDOW) check(MPI_Wait(&req[f++], MPI_STATUS_IGNORE), "MPI_Wait");
             if (reduce)     /* the owner's bucket += everyone's */
                 check(MPI_Ireduce(rank == r ? MPI_IN_PLACE : buf + a, buf + a, len, MPI_FLOAT, MPI_SUM, r,
                                   MPI_COMM_WORLD, &req[k++]), "MPI_Ireduce");
@@ -176,6 +182,7 @@ static MPI_Request *slice_buckets(float *buf, size_t n, int reduce, int *nreq)
         }
     }
     *nreq = k;
+    *first = f;
     return req;
 }
 
@@ -183,9 +190,9 @@ void comm_reduce_scatter(float *buf, size_t n)
 {
     if (size == 1) return;
     double t0 = MPI_Wtime();
-    int k;
-    MPI_Request *req = slice_buckets(buf, n, 1, &k);
-    check(MPI_Waitall(k, req, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient reduce-scatter)");
+    int k, f;
+    MPI_Request *req = slice_buckets(buf, n, 1, &k, &f);
+    check(MPI_Waitall(k - f, req + f, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient reduce-scatter)");
     free(req);
     waited += MPI_Wtime() - t0;
 }
@@ -194,9 +201,9 @@ void comm_all_gather(float *buf, size_t n)
 {
     if (size == 1) return;
     double t0 = MPI_Wtime();
-    int k;
-    MPI_Request *req = slice_buckets(buf, n, 0, &k);
-    check(MPI_Waitall(k, req, MPI_STATUSES_IGNORE), "MPI_Waitall (parameter all-gather)");
+    int k, f;
+    MPI_Request *req = slice_buckets(buf, n, 0, &k, &f);
+    check(MPI_Waitall(k - f, req + f, MPI_STATUSES_IGNORE), "MPI_Waitall (parameter all-gather)");
     free(req);
     waited += MPI_Wtime() - t0;
 }
