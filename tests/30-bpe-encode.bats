@@ -217,6 +217,12 @@ for i in range(1000):
     cmp "$BATS_TEST_TMPDIR/u.c" "$TFS_ROOT/lib/tok/uclass_data.c"
 }
 
+@test "bpe-encode: the normalization tables are what gen_unorm.py makes from unicode-data" {
+    [ -r /usr/share/unicode/UnicodeData.txt ] || skip "Debian package unicode-data not installed (tests/deps check)"
+    python3 "$TFS_ROOT/lib/tok/gen_unorm.py" > "$BATS_TEST_TMPDIR/n.c"
+    cmp "$BATS_TEST_TMPDIR/n.c" "$TFS_ROOT/lib/tok/unorm_data.c"
+}
+
 @test "bpe-encode: tokenizer.json exports load in HF tokenizers and encode identically" {
     node_refs
     local d="$BATS_FILE_TMPDIR"
@@ -376,6 +382,40 @@ for l in sys.stdin: print(json.loads(l)["text"])' > "$d/hf/train.txt"
 {"text": " c"}' ]
 }
 
+@test "bpe-encode: tokenizer.json NFC and NFKC normalizers (with Metaspace, Prepend/Replace, byte_fallback) encode as HF does" {
+    hf_fixtures
+    local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
+    # composed and decomposed accents, marks out of order, ligatures, fullwidth
+    # forms, compatibility characters, Hangul syllables and jamo, emoji
+    printf '%s\n' '{"text": "Caf\u00e9 cafe\u0301 \ufb01ne \ufb03 \uff21\uff22\uff23\uff11\uff12\uff01 x\u00b2 \u2460 \u3300 \u212b A\u030a"}' \
+        '{"text": "\ud55c\uad6d\uc5b4 \u1112\u1161\u11ab \u1100\u1161\u11a8 e\u0323\u0302 e\u0302\u0323 \u1e9b\u0323 \u0958 \u2126"}' \
+        '{"text": "  lead \ud83d\udc4d\ud83c\udffd emoji \u2603 \u00a0nbsp\u3000ideographic  two  spaces\ttab"}' > "$t/uni.jsonl"
+    cat "$d/corpus.jsonl" >> "$t/uni.jsonl"
+    for f in meta-nfkc nfc-norm bytes-nfc bytes-nfkc; do
+        bpe-encode -q --no-sep "$d/$f.json" "$t/uni.jsonl" > "$t/$f.bin"
+        node "$REF" concat "$d/$f.json" "$t/uni.jsonl" "$t/$f.bin"
+    done
+    # NFKC is not NFC (fi, fullwidth, superscripts): the check can fail
+    run node "$REF" concat "$d/bytes-nfkc.json" "$t/uni.jsonl" "$t/bytes-nfc.bin"
+    [ "$status" -eq 1 ]
+    # every code point, alone and before two marks in the wrong order, as HF's
+    # Unicode 9.0 tables normalize it (bytes-*.json: each id is a byte + 3)
+    python3 -c 'import json
+cps = [c for c in range(0x80, 0x110000) if not 0xD800 <= c < 0xE000]
+for marks in ("", "\u0301\u0323"):
+    for i in range(0, len(cps), 512):
+        print(json.dumps({"text": "".join(chr(c) + marks for c in cps[i:i + 512])}, ensure_ascii=False))' > "$t/all.jsonl"
+    for f in bytes-nfc bytes-nfkc; do
+        bpe-encode -q --no-sep "$d/$f.json" "$t/all.jsonl" > "$t/$f.all.bin"
+        node "$REF" concat "$d/$f.json" "$t/all.jsonl" "$t/$f.all.bin"
+    done
+    # invalid UTF-8 (only --raw can give it; HF cannot take it) is kept byte
+    # for byte as its <0xXX> token, and the text around it is normalized:
+    # e + U+0301, 0xFF, U+FB01 -> U+00E9, 0xFF, "fi"
+    printf 'e\xcc\x81\xff\xef\xac\x81' | bpe-encode -q --raw --no-sep "$d/bytes-nfkc.json" > "$t/raw.bin"
+    [ "$(od -A n -v -t u2 -j 1024 "$t/raw.bin" | xargs)" = "$((0xc3 + 3)) $((0xa9 + 3)) $((0xff + 3)) $((0x66 + 3)) $((0x69 + 3))" ]
+}
+
 @test "bpe-encode: unsupported tokenizer.json parts are errors that name them" {
     hf_fixtures
     local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
@@ -384,13 +424,13 @@ import json, sys
 src, out = sys.argv[1], sys.argv[2]
 def variant(name, f):
     j = json.load(open(src)); f(j); json.dump(j, open(out + '/' + name, 'w'))
-variant('nfc.json', lambda j: j.__setitem__('normalizer', {'type': 'NFC'}))
-variant('nfkc.json', lambda j: j['normalizer']['normalizers'].append({'type': 'NFKC'}))
+variant('nfd.json', lambda j: j.__setitem__('normalizer', {'type': 'NFD'}))
+variant('nfkd.json', lambda j: j['normalizer']['normalizers'].append({'type': 'NFKD'}))
 variant('regex.json', lambda j: j['normalizer']['normalizers'][1].__setitem__('pattern', {'Regex': ' +'}))
 variant('digits.json', lambda j: j.__setitem__('pre_tokenizer', {'type': 'Digits', 'individual_digits': True}))
 variant('single.json', lambda j: j['added_tokens'][1].__setitem__('single_word', True))
 PY
-    for c in "nfc.json:normalizer NFC is not supported" "nfkc.json:normalizer NFKC is not supported" \
+    for c in "nfd.json:normalizer NFD is not supported" "nfkd.json:normalizer NFKD is not supported" \
              "regex.json:normalizer Replace of a regex is not supported" \
              "digits.json:pre_tokenizer Digits is not supported" "single.json:single_word is not supported"; do
         run_tool bpe-encode --info "$t/${c%%:*}"

@@ -22,6 +22,7 @@
  * then steps 1-3 on token ids (merge_piece), as the reference.
  */
 #include "tok/tokenizer_impl.h"
+#include "tok/unorm.h"
 #include "core/heap.h"
 #include "core/xio.h"
 
@@ -420,7 +421,9 @@ static const char *rewrite(struct tok_encoder *e, const char *s, size_t *n, size
         if ((w->op == TOK_PREPEND && *n) || (w->op == TOK_META_ALWAYS && !starts) ||
             (w->op == TOK_META_FIRST && !starts && at == 0))
             bytes_put(o, w->a, w->al);
-        if (w->op == TOK_REPLACE) {
+        if (w->op == TOK_NFC || w->op == TOK_NFKC)
+            o->len = unorm_utf8(w->op == TOK_NFKC, UNORM_AGE_HF, s, *n, &o->p, &o->cap);
+        else if (w->op == TOK_REPLACE) {
             for (size_t j = 0; j < *n;) {
                 const char *f = memmem(s + j, *n - j, w->a, w->al);
                 size_t k = f ? (size_t)(f - s) : *n;

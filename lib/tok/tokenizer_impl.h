@@ -30,6 +30,8 @@ struct tok_rewrite {
         TOK_REPLACE,            /* normalizer Replace: every a becomes b */
         TOK_META_ALWAYS,        /* Metaspace: a before each span not starting with it */
         TOK_META_FIRST,         /* ... only before the span that starts the text */
+        TOK_NFC,                /* normalizer NFC: the span in Unicode NFC (unorm.h) */
+        TOK_NFKC,               /* normalizer NFKC: ... in NFKC */
     } op;
     char *a, *b;
     size_t al, bl;
