@@ -19,6 +19,13 @@ make_repos() {
     # one Parquet file of 3 row groups (for Range reads)
     mkdir -p "$r/test/groups/main"
     cp "$fx/groups.parquet" "$r/test/groups/main/train.parquet"
+    # two Parquet files of 3 row groups of 1500 rows (--shard by row
+    # groups): groups.parquet, and a copy whose text says ROW for row
+    # (same length, plain pages: still a valid file, with other bytes)
+    mkdir -p "$r/test/rgroups/main/data"
+    cp "$fx/groups.parquet" "$r/test/rgroups/main/data/train-00000-of-00002.parquet"
+    python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); open(sys.argv[2], "wb").write(d.replace(b"row 0", b"ROW 0"))' \
+        "$fx/groups.parquet" "$r/test/rgroups/main/data/train-00001-of-00002.parquet"
     # configs from the card data: en (default) and fr
     mkdir -p "$r/test/configs/main/en/train" "$r/test/configs/main/fr/sub"
     printf '{"text": "en train %d", "n": %d}\n' 1 1 2 2 > "$r/test/configs/main/en/train/part-0.jsonl"
@@ -1022,24 +1029,84 @@ EOF2
     hf-fetch -q test/many > "$BATS_TEST_TMPDIR/all"
     hf-fetch -q test/stories > "$BATS_TEST_TMPDIR/stories"
     for n in 1 3 7; do
-        # 32 files: blocks of files; 2 files: blocks of rows
+        # 32 files: blocks of files; 2 Parquet files: blocks of row groups;
+        # 1 JSON Lines file: blocks of rows
         for i in $(seq 0 $((n - 1))); do hf-fetch -q --shard "$i/$n" test/many; done > "$BATS_TEST_TMPDIR/cat"
         cmp "$BATS_TEST_TMPDIR/all" "$BATS_TEST_TMPDIR/cat"
         for i in $(seq 0 $((n - 1))); do hf-fetch -q --shard "$i/$n" test/stories; done > "$BATS_TEST_TMPDIR/cat"
         cmp "$BATS_TEST_TMPDIR/stories" "$BATS_TEST_TMPDIR/cat"
+        for i in $(seq 0 $((n - 1))); do hf-fetch -q --shard "$i/$n" test/configs; done > "$BATS_TEST_TMPDIR/cat"
+        [ "$(cat "$BATS_TEST_TMPDIR/cat")" = '{"text": "en train 1", "n": 1}
+{"text": "en train 2", "n": 2}' ]
     done
     # share 1 of 3 of 32 files: files 10..20 (21 rows... its first and last rows)
     run_tool hf-fetch -q --shard 1/3 test/many
     [ "${lines[0]}" = '{"text": "file 10 row 0"}' ]
     [ "${lines[-1]}" = '{"text": "file 20 row 1"}' ]
-    # share 2 of 7 of 10 rows: rows 2 and 3 (10 * 2 / 7 = 2, 10 * 3 / 7 = 4)
+    # stories: 2 files of one row group each; share 2 of 7 of the 2 row
+    # groups is empty (2 * 2 / 7 = 2 * 3 / 7 = 0), share 3 is the first file
     run_tool hf-fetch -q --shard 2/7 test/stories
-    [ "${#lines[@]}" -eq 2 ]
-    [ "${lines[0]}" = "$(sed -n 3p "$BATS_TEST_TMPDIR/stories")" ]
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    hf-fetch -q --shard 3/7 test/stories > "$BATS_TEST_TMPDIR/s3"
+    [ -s "$BATS_TEST_TMPDIR/s3" ]
+    hf-fetch -q --file "$TFS_ROOT/tests/fixtures/hub/stories-train-0.parquet" | cmp - "$BATS_TEST_TMPDIR/s3"
+    # JSON Lines, 1 file of 2 rows: share 2 of 3 is row 1 (2 * 2 / 3 = 1, 2 * 3 / 3 = 2)
+    run_tool hf-fetch -q --shard 2/3 test/configs
+    [ "$output" = '{"text": "en train 2", "n": 2}' ]
     # only the share's files are downloaded
     rm -rf "$HF_HOME"; : > "$HUB_ROOT/requests.log"
     hf-fetch -q --shard 0/8 test/many > /dev/null
     [ "$(nreq 'cdn GET')" -eq 4 ]
+}
+
+# Bytes the CDN sent for ranged requests "range=bytes=A-B" in the log.
+range_bytes() { sed -n 's/^cdn GET .* range=bytes=\([0-9]*\)-\([0-9]*\)$/\1 \2/p' "$HUB_ROOT/requests.log" | awk '{ s += $2 - $1 + 1 } END { print s + 0 }'; }
+
+@test "hf-fetch --shard: fewer Parquet files than shares: blocks of row groups, each share fetching only its own" {
+    hf-fetch -q test/rgroups > "$BATS_TEST_TMPDIR/all"
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/all")" -eq 9000 ]
+    split=$(( $(stat -c %s "$TFS_ROOT/tests/fixtures/hub/groups.parquet") * 2 ))
+    for n in 3 7; do
+        # one cache for all shares: together they fetch each byte at most once, by ranges
+        rm -rf "$HF_HOME"; : > "$HUB_ROOT/requests.log"
+        for i in $(seq 0 $((n - 1))); do hf-fetch -q --shard "$i/$n" test/rgroups; done > "$BATS_TEST_TMPDIR/cat"
+        cmp "$BATS_TEST_TMPDIR/all" "$BATS_TEST_TMPDIR/cat"
+        [ "$(nreq '^cdn GET .* range=-')" -eq 0 ]
+        [ "$(range_bytes)" -le "$split" ]
+    done
+    # 6 row groups of 1500 rows in 3 shares: share 1 is the last of file 0 and the first of file 1
+    run_tool hf-fetch -q --shard 1/3 test/rgroups --columns text
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 3000 ]
+    [[ ${lines[0]} == '{"text": "row 03000 '* ]]
+    [[ ${lines[2999]} == '{"text": "ROW 01499 '* ]]
+    # in 7 shares: share 0 is empty (6 * 1 / 7 = 0), cleanly; share 1 is row group 0
+    run_tool hf-fetch -q --shard 0/7 test/rgroups
+    [ "$status" -eq 0 ]
+    [ -z "$output" ]
+    [ -z "$stderr" ]
+    run_tool hf-fetch -q --shard 1/7 test/rgroups
+    [ "${#lines[@]}" -eq 1500 ]
+    [ "${lines[1499]}" = "$(sed -n 1500p "$BATS_TEST_TMPDIR/all")" ]
+    # each share alone (its own cache) fetches the footers and its row
+    # groups: a third of the split and two footer reads (64 KiB each), not the whole
+    for i in 0 1 2; do
+        rm -rf "$HF_HOME"; : > "$HUB_ROOT/requests.log"
+        hf-fetch -q --shard "$i/3" test/rgroups > /dev/null
+        [ "$(nreq '^cdn GET .* range=-')" -eq 0 ]
+        echo "share $i/3: $(range_bytes) of $split bytes" >&3
+        [ "$(range_bytes)" -le $((split / 3 + 2 * 65536)) ]
+    done
+    # --limit within a share: its first rows
+    run_tool hf-fetch -q --shard 1/3 -n 2 test/rgroups --columns n
+    [ "$output" = '{"n": 3000}
+{"n": 3001}' ]
+    # offline, the cached files are read, no request
+    hf-fetch -q test/rgroups > /dev/null
+    : > "$HUB_ROOT/requests.log"
+    hf-fetch -q --offline --shard 1/3 test/rgroups | cmp - <(sed -n 3001,6000p "$BATS_TEST_TMPDIR/all")
+    [ "$(nreq GET)" -eq 0 ]
 }
 
 @test "hf-fetch --shard and -j: usage errors" {

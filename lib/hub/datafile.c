@@ -203,6 +203,7 @@ static int64_t parquet_rows(const char *path, const char *name, const struct row
             die("%s: no column '%s'; columns: %s", name, sel->src[i], have);
         }
     }
+    if (sel->rg_end > 0) pq_keep_row_groups(pq, sel->rg_first, sel->rg_end);
     struct pq_select ps = { sel->n, field, sel->key, sel->text_only };
     int64_t n = pq_write_jsonl(pq, out, &ps, limit);
     free(field);

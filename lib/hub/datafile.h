@@ -25,6 +25,7 @@ struct row_sel {
     const char *const *key;     /* (n) keys in the output */
     int text_only;              /* leave out rows whose value is null or not a string */
     int64_t max_memory;         /* Parquet decode budget (parquet.h); 0: the default */
+    int rg_first, rg_end;       /* Parquet: rg_end > 0 writes only row groups [rg_first, rg_end) */
 };
 
 /* A Parquet file whose bytes arrive on demand (see pq_open_lazy). */

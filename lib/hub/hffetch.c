@@ -218,6 +218,63 @@ static int64_t copy_row_share(FILE *tmp, int i, int n, int64_t limit, FILE *out)
     return copied;
 }
 
+/* Share i of n of a Parquet split of fewer files than shares: a block of
+ * its row groups.  The row groups of the files, in file order, make one
+ * list of G; share i is [i G / n, (i + 1) G / n).  Every file's footer is
+ * read (from the cache, else by Range requests into the range cache, as
+ * --list reads them) to count its row groups; then only the share's row
+ * groups are decoded, and of a file not cached whole only their column
+ * chunks (of the columns asked for) are fetched.  Rows up to limit (< 0:
+ * all).  Returns the rows written. */
+static int64_t convert_row_group_share(const struct hf_opts *o, struct hub *h, struct hfcache *c, const char *repo,
+                                       const char *file_sha, const struct hf_choice *ch, const struct row_sel *sel,
+                                       struct jbuf *out)
+{
+    int64_t *groups = xcalloc((size_t)ch->nfiles + 1, sizeof *groups), G = 0, written = 0, limit = o->limit;
+    for (int k = 0; k < ch->nfiles; k++) {
+        const struct hf_file *f = &ch->files[k];
+        struct pq_file *pq;
+        if (hfc_cached(c, file_sha, f)) {
+            char *path = hfc_fetch(c, h, file_sha, f);      /* cached: no request */
+            pq = pq_open(path);
+            free(path);
+            groups[k] = pq_num_row_groups(pq);
+            pq_close(pq);
+        } else {
+            struct rcache r;
+            rcache_open(&r, c, h, file_sha, f);
+            pq = pq_open_lazy(r.copy, f->size, rcache_need, &r, 0);
+            groups[k] = pq_num_row_groups(pq);
+            pq_close(pq);
+            rcache_close(&r);
+        }
+        G += groups[k];
+    }
+    int64_t a = G * o->shard_i / o->shard_n, b = G * (o->shard_i + 1) / o->shard_n, base = 0;
+    for (int k = 0; k < ch->nfiles && (limit < 0 || written < limit); base += groups[k], k++) {
+        /* this file holds the global row groups [base, base + groups[k]) */
+        int64_t lo = a > base ? a : base, hi = b < base + groups[k] ? b : base + groups[k];
+        if (lo >= hi) continue;
+        const struct hf_file *f = &ch->files[k];
+        struct row_sel s = *sel;
+        s.rg_first = (int)(lo - base);
+        s.rg_end = (int)(hi - base);
+        char *name = xasprintf("%s/%s", repo, f->path);
+        int64_t left = limit < 0 ? -1 : limit - written;
+        if (hfc_cached(c, file_sha, f)) {
+            char *path = hfc_fetch(c, h, file_sha, f);
+            written += datafile_write(path, name, HF_PARQUET, &s, out, left, NULL);
+            free(path);
+        } else {
+            written += parquet_by_ranges(h, c, file_sha, f, name, &s, out, left);
+        }
+        jb_flush(out);
+        free(name);
+    }
+    free(groups);
+    return written;
+}
+
 /* ---- Downloads and conversion, file by file ----
  * The files of ch in order: each fetched (by the pool, or here), or read
  * by ranges, then converted; rows up to limit (< 0: all).  The progress
@@ -333,13 +390,16 @@ int hf_fetch(const struct hf_opts *o)
             partial_notice(repo, &ch, split_rows, o);
         }
     }
-    /* a share: a block of files, or, with fewer files than shares, of rows */
+    /* a share: a block of files, or, with fewer files than shares, of row
+     * groups (Parquet) or of rows (other formats) */
     int row_share = o->shard_n > 1 && ch.nfiles < o->shard_n;
     if (o->shard_n > 1 && !row_share) keep_file_share(&ch, o->shard_i, o->shard_n);
     /* with --limit a prefix of the files may do; without, all are needed */
     if (h.offline && (o->limit < 0 || row_share))
         offline_whole_split(&c, file_sha, &ch, json_is_true(json_object_get(conv ? conv : meta, "snapshot")));
-    if (row_share) {
+    if (row_share && ch.format == HF_PARQUET) {
+        written = convert_row_group_share(o, &h, &c, repo, file_sha, &ch, &sel, &out);
+    } else if (row_share) {
         /* the whole split into a temporary file, then this share of its rows */
         FILE *tmp = tmpfile();
         if (!tmp) die_errno("cannot create a temporary file for --shard");

@@ -14,9 +14,13 @@
  * converted (fetchpool.h); the rows still come in the files' order.
  *
  * --shard I/N: share I of N of the split.  With at least N files, share I
- * is the contiguous block of files [I F / N, (I + 1) F / N) (F files);
- * with fewer, every share reads the whole split and keeps the rows
- * [I R / N, (I + 1) R / N) of its R rows.  Either way the shares 0 .. N-1,
+ * is the contiguous block of files [I F / N, (I + 1) F / N) (F files).
+ * With fewer, a Parquet split is shared by row groups: of the G row groups
+ * of its files in order (footers read from the cache or by Range
+ * requests), share I is [I G / N, (I + 1) G / N), and only their column
+ * chunks are fetched (by ranges, rangecache.h); in another format every
+ * share reads the whole split and keeps the rows [I R / N, (I + 1) R / N)
+ * of its R rows.  Either way the shares 0 .. N-1,
  * one after the other, are the split, each row once, in order.
  */
 #ifndef TFS_HFFETCH_H

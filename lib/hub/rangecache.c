@@ -82,10 +82,24 @@ void rcache_need(void *arg, int64_t off, int64_t len)
     struct rcache *r = arg;
     int64_t end = off + len;
     if (r->whole || covered(r, off, end)) return;
-    if (len < 65536) {      /* widen, toward the end of the file (footer reads) */
-        end = off + 65536 > r->size ? r->size : off + 65536;
+    /* a small read in the last 64 KiB (the footer and its length; the
+     * whole of a small file, magic included) is widened to those 64 KiB;
+     * others (column chunks) are not, so that a share of the row groups
+     * (hf-fetch --shard) asks for no byte of another share's */
+    if (len < 65536 && end > r->size - 65536) {
+        end = r->size;
         off = end - 65536 < 0 ? 0 : end - 65536;
     }
+    /* ask only for what is not held at either end: a read that overlaps
+     * ranges fetched before does not fetch their bytes again */
+    for (int moved = 1; moved && off < end;) {
+        moved = 0;
+        for (int i = 0; i < r->n; i++) {
+            if (r->have[i][0] <= off && off < r->have[i][1]) { off = r->have[i][1]; moved = 1; }
+            if (off < end && r->have[i][0] < end && end <= r->have[i][1]) { end = r->have[i][0]; moved = 1; }
+        }
+    }
+    if (off >= end) return;
     if (!hub_get_range(r->h, r->repo, r->sha, r->path, r->fd, off, end - off, r->size)) {
         append_list(r, 0, r->size);     /* the server sent the whole file */
         return;

@@ -12,8 +12,11 @@
  * list never claims a byte the copy does not hold: an interrupted run
  * leaves at most bytes that no line claims, fetched again next time.  The
  * ETAG is the file's sha256 (LFS) or git oid, so its bytes never change.
- * Small requests are widened to 64 KiB, so that the magic, the footer
- * length and the footer usually come in one request.
+ * Small reads in the last 64 KiB are widened to those 64 KiB, so that the
+ * footer length and the footer (and the whole of a small file) usually
+ * come in one request; other reads (column chunks) are not widened, and a
+ * request leaves out what is already held at either end of it, so that a
+ * share of the row groups (hf-fetch --shard) asks for its own bytes only.
  */
 #ifndef TFS_RANGECACHE_H
 #define TFS_RANGECACHE_H

@@ -223,6 +223,8 @@ static void read_file_meta(struct pq_file *pq, const uint8_t *footer, uint32_t f
     pq_release(pq, (int64_t)((nel + 1) * sizeof *el));
 
     pq->nrg = (int)nrg;
+    pq->rg_first = 0;
+    pq->rg_end = (int)nrg;
     pq_charge(pq, (int64_t)((nrg + 1) * sizeof *pq->rg), "the row group list");
     pq->rg = xcalloc(nrg + 1, sizeof *pq->rg);
     if (rg_start) {
@@ -318,6 +320,14 @@ int pq_nfields(const struct pq_file *pq) { return pq->nfields; }
 const struct pq_field *pq_field(const struct pq_file *pq, int i) { return &pq->field[i]; }
 int64_t pq_num_rows(const struct pq_file *pq) { return pq->num_rows; }
 int pq_num_row_groups(const struct pq_file *pq) { return pq->nrg; }
+
+void pq_keep_row_groups(struct pq_file *pq, int first, int end)
+{
+    if (first < 0 || first > end || end > pq->nrg)
+        die("%s: row groups %d to %d asked for, but the file has %d", pq->name, first, end, pq->nrg);
+    pq->rg_first = first;
+    pq->rg_end = end;
+}
 
 int pq_find(const struct pq_file *pq, const char *name)
 {

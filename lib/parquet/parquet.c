@@ -310,7 +310,7 @@ int64_t pq_write_jsonl(struct pq_file *pq, struct jbuf *out, const struct pq_sel
     if (limit > 0) pq->budget += (limit < room ? limit : room) * n * PQ_BUDGET_PER_VALUE;
     int64_t written = 0;
     struct colvec *cv = xcalloc((size_t)n + 1, sizeof *cv);
-    for (int g = 0; g < pq->nrg && (limit < 0 || written < limit); g++) {
+    for (int g = pq->rg_first; g < pq->rg_end && (limit < 0 || written < limit); g++) {
         int64_t rows = pq->rg[g].num_rows;
         for (int i = 0; i < n; i++) {
             cv[i].pq = pq;

@@ -82,6 +82,10 @@ const struct pq_field *pq_field(const struct pq_file *pq, int i);
 int pq_find(const struct pq_file *pq, const char *name);     /* -1 if absent */
 int64_t pq_num_rows(const struct pq_file *pq);
 int pq_num_row_groups(const struct pq_file *pq);
+/* Write only the row groups [first, end) (0 <= first <= end <= the
+ * number of row groups; dies otherwise).  The default is all of them.
+ * A lazy file then fetches only those row groups' column chunks. */
+void pq_keep_row_groups(struct pq_file *pq, int first, int end);
 
 /* Which fields to write, under which keys.  n = 0 means every field under
  * its own name.  With skip_null a row whose selected value is null is left

@@ -67,6 +67,7 @@ struct pq_file {
     int64_t num_rows;
     int nrg;
     struct rowgroup_meta *rg;   /* (nrg) */
+    int rg_first, rg_end;       /* the row groups pq_write_jsonl writes (pq_keep_row_groups) */
     int64_t budget, used;       /* decode budget (parquet.h) and what is allocated of it */
 };
 
