@@ -99,6 +99,47 @@ sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$ours" "$output"
     same_loss "$T/back"
 }
 
+@test "hf models: a Llama with head_dim != hidden_size / heads gives PyTorch's loss, fine-tunes, checkpoints and exports" {
+    requires python-torch numpy jq
+    # hidden 64, 4 heads of 32 (q_proj 128 wide), 2 kv heads
+    hfm make "$T/hd" --arch llama --variant headdim
+    [ "$(jq .head_dim "$T/hd/config.json")" = 32 ] && [ "$(jq .hidden_size "$T/hd/config.json")" = 64 ]
+    same_loss "$T/hd"
+    hfm make "$T/hdb" --arch llama --variant headdim --dtype bf16
+    same_loss "$T/hdb"
+    # the head size matters: the same weights read as heads of 16 are refused by their shapes
+    mkdir "$T/wrong"; cp "$T/hd/model.safetensors" "$T/wrong/"
+    jq 'del(.head_dim)' "$T/hd/config.json" > "$T/wrong/config.json"
+    run_tool tfs-eval -q "$T/wrong" "$D/s.bin"
+    [ "$status" -eq 1 ] && [ -z "$output" ]
+    [[ $stderr == *q_proj* ]]
+    # kept in a tfs checkpoint (lr 0: the same weights), whose tfs.config records it
+    run_tool tfs-eval -q --max-tokens 64 "$T/hd" "$D/s.bin"
+    a=$output
+    run_tool tfs-train -q --init-from "$T/hd" -s 1 --lr 0 --min-lr 0 --warmup 0 -b 2 -o "$T/hd.st" --log /dev/null "$D/s.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-eval -q --max-tokens 64 "$T/hd.st" "$D/s.bin"
+    [ "$output" = "$a" ]
+    run_tool /usr/bin/python3 -c 'import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]
+print(json.loads(json.loads(f.read(n))["__metadata__"]["tfs.config"])["head_dim"])' "$T/hd.st"
+    [ "$output" = 32 ]
+    # training moves the weights, resumes, and exports back with head_dim in config.json
+    run_tool tfs-train -q --init-from "$T/hd" -s 3 -b 2 --warmup 1 --lr 1e-2 -o "$T/ft.st" --log /dev/null "$D/s.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-eval -q --max-tokens 64 "$T/ft.st" "$D/s.bin"
+    [ "$output" != "$a" ]
+    run_tool tfs-train -q --resume "$T/ft.st" -s 4 -o "$T/ft2.st" --log /dev/null "$D/s.bin"
+    [ "$status" -eq 0 ]
+    tfs-eval -q --export-hf "$T/back" "$T/ft2.st"
+    [ "$(jq .head_dim "$T/back/config.json")" = 32 ] && [ "$(jq .num_key_value_heads "$T/back/config.json")" = 2 ]
+    same_loss "$T/back"
+    # generation runs on it (prefill and KV cache over heads of 32)
+    bpe-train -q -n 257 -o "$T/tok.bin" "$D/t.jsonl"
+    run_tool tfs-eval -q --prompt "Once" -n 8 --seed 1 --tokenizer "$T/tok.bin" "$T/back"
+    [ "$status" -eq 0 ] && [[ $output == Once* ]]
+}
+
 @test "hf models: MistralForCausalLM is Llama's architecture; a sliding window shorter than the context becomes the context" {
     requires python-torch numpy jq
     hfm make "$T/m" --arch llama
@@ -143,7 +184,7 @@ refused() {
     refused '.attention_bias=true' llama '"attention_bias": true is not supported: q, k, v and o projections have no biases'
     refused '.mlp_bias=true' llama '"mlp_bias": true is not supported'
     refused '.sliding_window=4096' llama '"sliding_window": 4096 is not supported'
-    refused '.head_dim=16' llama '"head_dim": 16 is not supported'
+    refused '.head_dim=7' llama 'head_dim must be even for rotary embeddings'
     refused '.hidden_act="gelu"' llama '"hidden_act": "gelu" is not supported'
     refused '.architectures=["GemmaForCausalLM"]|.model_type="gemma"' llama 'architecture GemmaForCausalLM is not supported'
     refused '.architectures=["Qwen2ForCausalLM"]|.model_type="qwen2"' llama 'architecture Qwen2ForCausalLM is not supported'

@@ -97,13 +97,29 @@ print(-sum(c / n * math.log(c / n) for c in collections.Counter(ids).values()))'
 import json, struct, sys
 d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]; h = json.loads(d[8:8 + n])
 m = h.pop("__metadata__"); c = json.loads(m["tfs.config"])
-print(m["tfs.arch"], c["kv_heads"], c["hidden"], c["tied"], len(h))
+print(m["tfs.arch"], c["kv_heads"], c["hidden"], c["tied"], len(h), c["head_dim"])
 print(h["model.layers.1.self_attn.k_proj.weight"]["shape"], h["model.layers.0.mlp.up_proj.weight"]["shape"],
       h["lm_head.weight"]["shape"], h["optimizer.v.model.norm.weight"]["shape"])' "$T/m.st"
     echo "$output" >&2
     [ "$status" -eq 0 ]
-    [ "${lines[0]}" = "llama 2 40 False 63" ]     # 21 tensors: weights, then both AdamW moments
+    [ "${lines[0]}" = "llama 2 40 False 63 8" ]     # 21 tensors: weights, then both AdamW moments
     [ "${lines[1]}" = "[16, 32] [40, 32] [257, 32] [32]" ]
+    # a checkpoint from before head_dim was recorded reads as dim / heads: the same model
+    c=$(/usr/bin/python3 -c '
+import json, struct, sys
+d = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", d[:8])[0]
+c = json.loads(json.loads(d[8:8 + n])["__metadata__"]["tfs.config"]); del c["head_dim"]; print(json.dumps(c))' "$T/m.st")
+    [[ $c != *head_dim* ]]
+    "$TFS_ROOT/tests/tools/st-set-meta" "$T/m.st" "$T/old.st" tfs.config "$c"
+    a=$(tfs-eval -q --max-tokens 64 "$T/m.st" "$D/train.bin")
+    b=$(tfs-eval -q --max-tokens 64 "$T/old.st" "$D/train.bin")
+    [ -n "$a" ] && [ "$a" = "$b" ]
+    run_tool tfs-train -q --resume "$T/old.st" --steps 3 -o "$T/r.st" --log /dev/null "$D/train.bin"
+    [ "$status" -eq 0 ]
+    # a recorded head_dim that does not fit the tensors is refused by their shapes
+    "$TFS_ROOT/tests/tools/st-set-meta" "$T/m.st" "$T/bad.st" tfs.config "${c%\}}, \"head_dim\": 16}"
+    run_tool tfs-eval -q "$T/bad.st" "$D/train.bin"
+    [ "$status" -eq 1 ] && [[ $stderr == *q_proj* ]]
 }
 
 @test "baseline: a run stopped at step 4 and resumed is bit-identical to an uninterrupted one" {

@@ -60,6 +60,11 @@ static void rope_llama3(float *cos_t, float *sin_t, const struct llama_config *c
     }
 }
 
+int llama_head_dim(const struct llama_config *c)
+{
+    return c->head_dim ? c->head_dim : c->dim / c->heads;
+}
+
 struct llama_config llama_config_default(int vocab, int context, int layers, int heads, int dim)
 {
     struct llama_config c = {
@@ -75,8 +80,11 @@ const char *llama_config_error(const struct llama_config *c)
     if (c->vocab < 2) return "vocabulary must have at least 2 tokens";
     if (c->context < 1) return "context must be at least 1";
     if (c->layers < 1) return "layers must be at least 1";
-    if (c->heads < 1 || c->dim < 2 || c->dim % c->heads) return "dim must be a multiple of heads";
-    if ((c->dim / c->heads) % 2) return "head size (dim / heads) must be even for rotary embeddings";
+    if (c->heads < 1 || c->dim < 2) return "dim must be a multiple of heads";
+    if (c->head_dim < 0 || c->head_dim > (1 << 16)) return "head_dim must be 0 (dim / heads) or a positive size";
+    if (!c->head_dim && c->dim % c->heads) return "dim must be a multiple of heads";
+    if (!c->head_dim && (c->dim / c->heads) % 2) return "head size (dim / heads) must be even for rotary embeddings";
+    if (c->head_dim % 2) return "head_dim must be even for rotary embeddings";
     if (c->kv_heads < 1 || c->heads % c->kv_heads) return "heads must be a multiple of kv-heads";
     if (c->hidden < 1) return "hidden width must be at least 1";
     if (!(c->rope_theta > 1)) return "rope theta must be > 1";
@@ -108,13 +116,16 @@ void llama_init(struct llama *m, const struct llama_config *cfg)
     if (err) die("bad model config: %s", err);
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
+    /* one spelling of the default head size: 0 */
+    if (cfg->head_dim && cfg->dim % cfg->heads == 0 && cfg->head_dim == cfg->dim / cfg->heads) m->cfg.head_dim = 0;
     size_t V = cfg->vocab, C = cfg->dim, L = cfg->layers, F = cfg->hidden;
-    size_t hs = C / cfg->heads, QKV = C + 2 * (size_t)cfg->kv_heads * hs;
+    size_t hs = (size_t)llama_head_dim(cfg), QD = (size_t)cfg->heads * hs;
+    size_t QKV = QD + 2 * (size_t)cfg->kv_heads * hs;
     size_t *s = m->param_sizes;
     s[LP_EMBED] = V * C;
     s[LP_ATTN_NORM] = L * C;
     s[LP_WQKV] = L * QKV * C;
-    s[LP_WO] = L * C * C;
+    s[LP_WO] = L * C * QD;
     s[LP_MLP_NORM] = L * C;
     s[LP_WGU] = L * 2 * F * C;
     s[LP_WDOWN] = L * C * F;
@@ -165,7 +176,8 @@ size_t llama_nparams_flops(const struct llama *m)
 
 double llama_flops_per_token(const struct llama *m, int T)
 {
-    return 6.0 * (double)llama_nparams_flops(m) + 12.0 * m->cfg.layers * (double)T * m->cfg.dim;
+    /* q.k and p.v are QD = NH hs wide (= C unless head_dim is set) */
+    return 6.0 * (double)llama_nparams_flops(m) + 12.0 * m->cfg.layers * (double)T * m->cfg.heads * llama_head_dim(&m->cfg);
 }
 
 /* ======================================================================
@@ -183,7 +195,7 @@ struct acts {
     float *xn1;     /* (S, N, C)    rmsnorm(res[l]) g1 */
     float *rstd1;   /* (S, N) */
     float *qkv;     /* (S, N, QKV)  after rope */
-    float *att;     /* (S, N, C)    attention output, heads side by side */
+    float *att;     /* (S, N, QD)    attention output, heads side by side */
     float *lse;     /* (S, B, NH, T) log-sum-exp of each query's scores (flash path) */
     float *probs;   /* (S, B, NH, T, T) attention probabilities (plain path only) */
     float *h;       /* (S, N, C)    res[l] + attention */
@@ -197,7 +209,7 @@ struct acts {
     float *dres;    /* (N, C)  d loss / d res[l], flowing down the residual stream */
     float *dxn;     /* (N, C)  d of a norm output */
     float *dqkv;    /* (N, QKV) */
-    float *datt;    /* (N, C) */
+    float *datt;    /* (N, QD) */
     float *dprobs;  /* (B, NH, T, T) attention's backward scratch (plain path only) */
     float *dgu;     /* (N, 2F) */
     float *dact;    /* (N, F) */
@@ -229,7 +241,7 @@ static struct acts *get_acts(struct llama *m, int B, int T)
     free_acts(m);
     const struct llama_config *c = &m->cfg;
     size_t N = (size_t)B * T, C = c->dim, L = c->layers, F = c->hidden, NH = c->heads;
-    size_t QKV = C + 2 * (size_t)c->kv_heads * (C / NH);
+    size_t hs = (size_t)llama_head_dim(c), QD = NH * hs, QKV = QD + 2 * (size_t)c->kv_heads * hs;
     size_t S = m->recompute ? 1 : L;
     a = xcalloc(1, sizeof *a);
     a->B = B; a->T = T; a->slots = (int)S; a->recompute = m->recompute; a->plain = m->plain;
@@ -241,7 +253,7 @@ static struct acts *get_acts(struct llama *m, int B, int T)
     a->xn1 = fbuf(S * N * C);
     a->rstd1 = fbuf(S * N);
     a->qkv = fbuf(S * N * QKV);
-    a->att = fbuf(S * N * C);
+    a->att = fbuf(S * N * QD);
     if (m->plain) {
         a->probs = fbuf(S * B * NH * T * T);
         a->dprobs = fbuf((size_t)B * NH * T * T);
@@ -256,7 +268,7 @@ static struct acts *get_acts(struct llama *m, int B, int T)
     a->dres = fbuf(N * C);
     a->dxn = fbuf(N * C);
     a->dqkv = fbuf(N * QKV);
-    a->datt = fbuf(N * C);
+    a->datt = fbuf(N * QD);
     a->dgu = fbuf(N * 2 * F);
     a->dact = fbuf(N * F);
     m->losses = fbuf(N);
@@ -275,10 +287,10 @@ static struct block block_of(const struct llama *m, const struct acts *a, int l)
 {
     const struct llama_config *c = &m->cfg;
     size_t N = (size_t)a->B * a->T, C = c->dim, F = c->hidden, NH = c->heads, T = a->T;
-    size_t QKV = C + 2 * (size_t)c->kv_heads * (C / NH);
+    size_t hs = (size_t)llama_head_dim(c), QD = NH * hs, QKV = QD + 2 * (size_t)c->kv_heads * hs;
     size_t s = a->slots == 1 ? 0 : (size_t)l;
     struct block b = {
-        a->xn1 + s * N * C, a->rstd1 + s * N, a->qkv + s * N * QKV, a->att + s * N * C,
+        a->xn1 + s * N * C, a->rstd1 + s * N, a->qkv + s * N * QKV, a->att + s * N * QD,
         a->lse ? a->lse + s * a->B * NH * T : NULL, a->probs ? a->probs + s * a->B * NH * T * T : NULL,
         a->h + s * N * C, a->hn + s * N * C, a->rstd2 + s * N, a->gu + s * N * 2 * F, a->act + s * N * F,
     };
@@ -305,9 +317,9 @@ static void block_forward(struct llama *m, struct acts *a, int l)
 {
     const struct llama_config *c = &m->cfg;
     int B = a->B, T = a->T, N = B * T, C = c->dim, F = c->hidden, NH = c->heads, NKV = c->kv_heads;
-    int hs = C / NH, QKV = C + 2 * NKV * hs;
+    int hs = llama_head_dim(c), QD = NH * hs, QKV = QD + 2 * NKV * hs;
     struct block b = block_of(m, a, l);
-    const float *Wqkv = m->p[LP_WQKV] + (size_t)l * QKV * C, *Wo = m->p[LP_WO] + (size_t)l * C * C;
+    const float *Wqkv = m->p[LP_WQKV] + (size_t)l * QKV * C, *Wo = m->p[LP_WO] + (size_t)l * C * QD;
     const float *g2 = m->p[LP_MLP_NORM] + (size_t)l * C;
     const float *Wgu = m->p[LP_WGU] + (size_t)l * 2 * F * C, *Wd = m->p[LP_WDOWN] + (size_t)l * C * F;
 
@@ -315,7 +327,7 @@ static void block_forward(struct llama *m, struct acts *a, int l)
     rope_forward(b.qkv, m->rope_cos, m->rope_sin, B, T, 0, NH, NKV, hs);
     if (m->plain) attention_forward(b.att, b.probs, b.qkv, B, T, NH, NKV, hs);
     else attention_tiled_forward(b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
-    linear_forward(a->tmp, b.att, Wo, NULL, N, C, C);
+    linear_forward(a->tmp, b.att, Wo, NULL, N, QD, C);     /* (N, QD) -> (N, C) */
     add_norm(m, b.h, b.hn, b.rstd2, a->res + (size_t)l * N * C, a->tmp, g2, N);
     linear_forward(b.gu, b.hn, Wgu, NULL, N, C, 2 * F);
     swiglu_forward(b.act, b.gu, N, F);
@@ -406,7 +418,7 @@ void llama_backward(struct llama *m, float scale)
     if (!m->grads) llama_zero_grad(m);
     const struct llama_config *c = &m->cfg;
     int B = a->B, T = a->T, N = B * T, C = c->dim, L = c->layers, V = c->vocab, F = c->hidden;
-    int NH = c->heads, NKV = c->kv_heads, hs = C / NH, QKV = C + 2 * NKV * hs;
+    int NH = c->heads, NKV = c->kv_heads, hs = llama_head_dim(c), QD = NH * hs, QKV = QD + 2 * NKV * hs;
     size_t NC = (size_t)N * C;
     float dloss = scale / N;    /* d(mean loss * scale) / d loss_n */
 
@@ -431,7 +443,7 @@ void llama_backward(struct llama *m, float scale)
         struct block b = block_of(m, a, l);
         const float *res = a->res + (size_t)l * NC;
         const float *g1 = m->p[LP_ATTN_NORM] + (size_t)l * C, *g2 = m->p[LP_MLP_NORM] + (size_t)l * C;
-        size_t oqkv = (size_t)l * QKV * C, oo = (size_t)l * C * C, ogu = (size_t)l * 2 * F * C, od = (size_t)l * C * F;
+        size_t oqkv = (size_t)l * QKV * C, oo = (size_t)l * C * QD, ogu = (size_t)l * 2 * F * C, od = (size_t)l * C * F;
         if (a->recompute) {     /* rebuild this block's activations from res[l] */
             rmsnorm_forward(b.xn1, b.rstd1, res, g1, N, C, c->norm_eps);
             block_forward(m, a, l);
@@ -446,8 +458,8 @@ void llama_backward(struct llama *m, float scale)
         /* hn = rmsnorm(h) g2: its gradient joins the residual one, dres becomes d h */
         rmsnorm_backward(a->dres, grad_of(m, LP_MLP_NORM) + (size_t)l * C, a->dxn, b.h, g2, b.rstd2, N, C);
         /* h = res[l] + att Wo^T */
-        zero(a->datt, NC);
-        linear_backward(a->datt, grad_of(m, LP_WO) + oo, NULL, a->dres, b.att, m->p[LP_WO] + oo, N, C, C);
+        zero(a->datt, (size_t)N * QD);
+        linear_backward(a->datt, grad_of(m, LP_WO) + oo, NULL, a->dres, b.att, m->p[LP_WO] + oo, N, QD, C);
         zero(a->dqkv, (size_t)N * QKV);
         if (m->plain) attention_backward(a->dqkv, a->dprobs, a->datt, b.qkv, b.probs, B, T, NH, NKV, hs);
         else attention_tiled_backward(a->dqkv, a->datt, b.att, b.lse, b.qkv, B, T, NH, NKV, hs);
@@ -522,7 +534,7 @@ struct llama_kv {
     float *x;           /* (C) residual stream of the current token */
     float *xn;          /* (C) */
     float *qkv;         /* (QKV) */
-    float *att;         /* (C) */
+    float *att;         /* (QD) */
     float *tmp;         /* (C) */
     float *gu;          /* (2F) */
     float *act;         /* (F) */
@@ -534,7 +546,7 @@ struct llama_kv *llama_kv_new(const struct llama *m)
 {
     const struct llama_config *c = &m->cfg;
     struct llama_kv *kv = xcalloc(1, sizeof *kv);
-    size_t C = c->dim, hs = C / c->heads;
+    size_t C = c->dim, hs = (size_t)llama_head_dim(c), QD = (size_t)c->heads * hs;
     kv->context = c->context;
     kv->L = c->layers;
     kv->KVD = (int)(c->kv_heads * hs);
@@ -542,8 +554,8 @@ struct llama_kv *llama_kv_new(const struct llama *m)
     kv->v = fbuf((size_t)kv->L * kv->context * kv->KVD);
     kv->x = fbuf(C);
     kv->xn = fbuf(C);
-    kv->qkv = fbuf(C + 2 * (size_t)kv->KVD);
-    kv->att = fbuf(C);
+    kv->qkv = fbuf(QD + 2 * (size_t)kv->KVD);
+    kv->att = fbuf(QD);
     kv->tmp = fbuf(C);
     kv->gu = fbuf(2 * (size_t)c->hidden);
     kv->act = fbuf(c->hidden);
@@ -567,8 +579,8 @@ int llama_kv_len(const struct llama_kv *kv) { return kv->len; }
 const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token)
 {
     const struct llama_config *c = &m->cfg;
-    int C = c->dim, F = c->hidden, NH = c->heads, NKV = c->kv_heads, hs = C / NH, KVD = NKV * hs;
-    int QKV = C + 2 * KVD, pos = kv->len;
+    int C = c->dim, F = c->hidden, NH = c->heads, NKV = c->kv_heads, hs = llama_head_dim(c), KVD = NKV * hs;
+    int QD = NH * hs, QKV = QD + 2 * KVD, pos = kv->len;
     float rstd, eps = c->norm_eps;
     if (pos >= kv->context) die("llama_kv_step: context of %d tokens is full", kv->context);
     if (token >= (uint32_t)c->vocab) die("token id %u out of range for vocabulary %d", token, c->vocab);
@@ -578,10 +590,10 @@ const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token)
         rmsnorm_forward(kv->xn, &rstd, kv->x, m->p[LP_ATTN_NORM] + (size_t)l * C, 1, C, eps);
         linear_forward(kv->qkv, kv->xn, m->p[LP_WQKV] + (size_t)l * QKV * C, NULL, 1, C, QKV);
         rope_forward(kv->qkv, m->rope_cos, m->rope_sin, 1, 1, pos, NH, NKV, hs);   /* at this position */
-        memcpy(K + (size_t)pos * KVD, kv->qkv + C, (size_t)KVD * sizeof(float));
-        memcpy(Vc + (size_t)pos * KVD, kv->qkv + C + KVD, (size_t)KVD * sizeof(float));
+        memcpy(K + (size_t)pos * KVD, kv->qkv + QD, (size_t)KVD * sizeof(float));
+        memcpy(Vc + (size_t)pos * KVD, kv->qkv + QD + KVD, (size_t)KVD * sizeof(float));
         attention_step(kv->att, kv->scores, kv->qkv, K, Vc, pos + 1, NH, NKV, hs);
-        linear_forward(kv->tmp, kv->att, m->p[LP_WO] + (size_t)l * C * C, NULL, 1, C, C);
+        linear_forward(kv->tmp, kv->att, m->p[LP_WO] + (size_t)l * C * QD, NULL, 1, QD, C);
         residual_rmsnorm_forward(kv->x, kv->xn, &rstd, kv->x, kv->tmp, m->p[LP_MLP_NORM] + (size_t)l * C, 1, C, eps);
         linear_forward(kv->gu, kv->xn, m->p[LP_WGU] + (size_t)l * 2 * F * C, NULL, 1, C, 2 * F);
         swiglu_forward(kv->act, kv->gu, 1, F);
@@ -597,7 +609,7 @@ const float *llama_kv_step(struct llama *m, struct llama_kv *kv, uint32_t token)
 const float *llama_kv_prefill(struct llama *m, struct llama_kv *kv, const uint32_t *tokens, int n)
 {
     const struct llama_config *c = &m->cfg;
-    int C = c->dim, V = c->vocab, KVD = c->kv_heads * (C / c->heads), QKV = C + 2 * KVD;
+    int V = c->vocab, hs = llama_head_dim(c), QD = c->heads * hs, KVD = c->kv_heads * hs, QKV = QD + 2 * KVD;
     if (kv->len || n < 1 || n > kv->context)
         die("llama_kv_prefill: %d tokens into a cache holding %d of %d", n, kv->len, kv->context);
     /* one forward pass over positions 0 .. n-1 (every layer's activations
@@ -610,8 +622,8 @@ const float *llama_kv_prefill(struct llama *m, struct llama_kv *kv, const uint32
         const float *qkv = llama_layer_qkv(m, l);      /* (n, QKV): [q | k | v] */
         float *K = kv->k + (size_t)l * kv->context * KVD, *Vc = kv->v + (size_t)l * kv->context * KVD;
         for (int t = 0; t < n; t++) {
-            memcpy(K + (size_t)t * KVD, qkv + (size_t)t * QKV + C, (size_t)KVD * sizeof(float));
-            memcpy(Vc + (size_t)t * KVD, qkv + (size_t)t * QKV + C + KVD, (size_t)KVD * sizeof(float));
+            memcpy(K + (size_t)t * KVD, qkv + (size_t)t * QKV + QD, (size_t)KVD * sizeof(float));
+            memcpy(Vc + (size_t)t * KVD, qkv + (size_t)t * QKV + QD + KVD, (size_t)KVD * sizeof(float));
         }
     }
     kv->len = n;

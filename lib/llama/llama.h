@@ -4,9 +4,12 @@
  *
  * Dimension legend (used in every shape comment):
  *   B batch, T sequence length (<= context), C model width (dim),
- *   L layers, NH query heads, NKV key/value heads, hs = C / NH head size,
- *   KVD = NKV hs, QKV = C + 2 KVD, F SwiGLU hidden width, V vocabulary,
- *   N = B*T rows.
+ *   L layers, NH query heads, NKV key/value heads, hs head size (C / NH
+ *   unless the config sets head_dim), QD = NH hs the width of the query and
+ *   attention output, KVD = NKV hs, QKV = QD + 2 KVD, F SwiGLU hidden width,
+ *   V vocabulary, N = B*T rows.  (Usually QD = C; a model with its own
+ *   head_dim, as HF's LlamaConfig allows, has QD != C: Wq maps C to QD and
+ *   Wo maps QD back to C.)
  *
  * Architecture (Touvron et al., 2023, as in Hugging Face LlamaForCausalLM):
  *   x = embed(tokens)
@@ -33,11 +36,13 @@ struct llama_config {
     int vocab;          /* V */
     int context;        /* maximum T: the size of the rotary tables */
     int layers;         /* L */
-    int heads;          /* NH, divides dim */
+    int heads;          /* NH, divides dim (unless head_dim is set) */
     int kv_heads;       /* NKV, divides heads (== heads: ordinary multi-head) */
     int dim;            /* C */
     int hidden;         /* F */
     int tied;           /* 1: the output projection is the token embedding */
+    int head_dim;       /* hs; 0: dim / heads.  Rotary, the attention scale
+                         * 1/sqrt(hs) and the widths of Wq, Wk, Wv, Wo follow it */
     float rope_theta;   /* rotary base, 10000 in Llama 1/2 */
     float norm_eps;     /* RMSNorm epsilon, 1e-5 */
     /* Llama 3's rope scaling (transformers' rope_type "llama3"): rope_factor
@@ -54,6 +59,8 @@ struct llama_config {
 struct llama_config llama_config_default(int vocab, int context, int layers, int heads, int dim);
 /* NULL when cfg is valid, else a sentence saying what is wrong. */
 const char *llama_config_error(const struct llama_config *cfg);
+/* The head size hs: head_dim when set, else dim / heads. */
+int llama_head_dim(const struct llama_config *cfg);
 
 /* The parameter tensors, in block order (style.md, 3).  Grads and the
  * AdamW moments use the same layout. */
@@ -61,7 +68,7 @@ enum llama_param {
     LP_EMBED,       /* (V, C)        token embedding */
     LP_ATTN_NORM,   /* (L, C)        g1 */
     LP_WQKV,        /* (L, QKV, C)   q, k, v projections stacked */
-    LP_WO,          /* (L, C, C)     attention output projection */
+    LP_WO,          /* (L, C, QD)    attention output projection */
     LP_MLP_NORM,    /* (L, C)        g2 */
     LP_WGU,         /* (L, 2F, C)    gate, up projections stacked */
     LP_WDOWN,       /* (L, C, F) */

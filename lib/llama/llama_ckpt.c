@@ -13,19 +13,19 @@
 void llama_st_table(const struct llama *m, struct st_table *t)
 {
     const struct llama_config *c = &m->cfg;
-    size_t C = (size_t)c->dim, F = (size_t)c->hidden, KVD = (size_t)c->kv_heads * (C / (size_t)c->heads);
-    size_t QKV = C + 2 * KVD;
-    int64_t V = c->vocab, iC = c->dim, iF = c->hidden, iKVD = (int64_t)KVD;
+    size_t C = (size_t)c->dim, F = (size_t)c->hidden, hs = (size_t)llama_head_dim(c);
+    size_t QD = (size_t)c->heads * hs, KVD = (size_t)c->kv_heads * hs, QKV = QD + 2 * KVD;
+    int64_t V = c->vocab, iC = c->dim, iF = c->hidden, iQD = (int64_t)QD, iKVD = (int64_t)KVD;
 #define AT(i) ((size_t)(m->p[i] - m->params))
     /* name, offset, stride per layer, shape.  q, k, v are row blocks of
      * each layer's wqkv, gate and up of its wgu. */
     const struct st_pattern pat[] = {
         { "model.embed_tokens.weight",                        AT(LP_EMBED),                  0,         V,    iC, 0 },
         { "model.layers.%d.input_layernorm.weight",           AT(LP_ATTN_NORM),              C,         iC,   0,  0 },
-        { "model.layers.%d.self_attn.q_proj.weight",          AT(LP_WQKV),                   QKV * C,   iC,   iC, 0 },
-        { "model.layers.%d.self_attn.k_proj.weight",          AT(LP_WQKV) + C * C,           QKV * C,   iKVD, iC, 0 },
-        { "model.layers.%d.self_attn.v_proj.weight",          AT(LP_WQKV) + (C + KVD) * C,   QKV * C,   iKVD, iC, 0 },
-        { "model.layers.%d.self_attn.o_proj.weight",          AT(LP_WO),                     C * C,     iC,   iC, 0 },
+        { "model.layers.%d.self_attn.q_proj.weight",          AT(LP_WQKV),                   QKV * C,   iQD,  iC, 0 },
+        { "model.layers.%d.self_attn.k_proj.weight",          AT(LP_WQKV) + QD * C,          QKV * C,   iKVD, iC, 0 },
+        { "model.layers.%d.self_attn.v_proj.weight",          AT(LP_WQKV) + (QD + KVD) * C,  QKV * C,   iKVD, iC, 0 },
+        { "model.layers.%d.self_attn.o_proj.weight",          AT(LP_WO),                     C * QD,    iC,   iQD, 0 },
         { "model.layers.%d.post_attention_layernorm.weight",  AT(LP_MLP_NORM),               C,         iC,   0,  0 },
         { "model.layers.%d.mlp.gate_proj.weight",             AT(LP_WGU),                    2 * F * C, iF,   iC, 0 },
         { "model.layers.%d.mlp.up_proj.weight",               AT(LP_WGU) + F * C,            2 * F * C, iF,   iC, 0 },
@@ -67,7 +67,7 @@ char *llama_hf_config_json(const struct llama *m, long eot)
     json_object_set_new(j, "num_hidden_layers", json_integer(c->layers));
     json_object_set_new(j, "num_attention_heads", json_integer(c->heads));
     json_object_set_new(j, "num_key_value_heads", json_integer(c->kv_heads));
-    json_object_set_new(j, "head_dim", json_integer(c->dim / c->heads));
+    json_object_set_new(j, "head_dim", json_integer(llama_head_dim(c)));
     json_object_set_new(j, "max_position_embeddings", json_integer(c->context));
     json_object_set_new(j, "hidden_act", json_string("silu"));
     json_object_set_new(j, "rms_norm_eps", json_real(c->norm_eps));
@@ -136,8 +136,8 @@ void llama_load_hf(const char *dir, struct llama *m)
     json_t *tie = json_object_get(j, "tie_word_embeddings");
     c.tied = tie ? json_is_true(tie) : 1;
     json_t *hd = json_object_get(j, "head_dim");
-    if (hd && json_is_integer(hd) && json_integer_value(hd) != c.dim / c.heads)
-        die("%s: head_dim %lld is not hidden_size / num_attention_heads", path, (long long)json_integer_value(hd));
+    if (hd && !json_is_null(hd)) c.head_dim = cfg_int(j, "head_dim", path, -1);
+    if (c.head_dim && c.dim % c.heads == 0 && c.head_dim == c.dim / c.heads) c.head_dim = 0;   /* the default */
     json_decref(j);
     const char *e = llama_config_error(&c);
     if (e) die("%s: %s", path, e);

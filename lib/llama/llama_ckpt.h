@@ -3,10 +3,10 @@
  *
  *   model.embed_tokens.weight                         (V, C)
  *   model.layers.{i}.input_layernorm.weight           (C)
- *   model.layers.{i}.self_attn.q_proj.weight          (C, C)
+ *   model.layers.{i}.self_attn.q_proj.weight          (QD, C)
  *   model.layers.{i}.self_attn.k_proj.weight          (KVD, C)
  *   model.layers.{i}.self_attn.v_proj.weight          (KVD, C)
- *   model.layers.{i}.self_attn.o_proj.weight          (C, C)
+ *   model.layers.{i}.self_attn.o_proj.weight          (C, QD)
  *   model.layers.{i}.post_attention_layernorm.weight  (C)
  *   model.layers.{i}.mlp.gate_proj.weight             (F, C)
  *   model.layers.{i}.mlp.up_proj.weight               (F, C)

@@ -126,6 +126,8 @@ static char *llama_config_json(const struct llama_config *c)
                           "context", c->context, "layers", c->layers, "heads", c->heads,
                           "kv_heads", c->kv_heads, "dim", c->dim, "hidden", c->hidden, "tied", c->tied,
                           "rope_theta", (double)c->rope_theta, "norm_eps", (double)c->norm_eps);
+    /* the head size, always written; files from before it read as dim / heads */
+    json_object_set_new(j, "head_dim", json_integer(llama_head_dim(c)));
     if (c->rope_factor != 0)        /* Llama 3's rope scaling: only when set, so older files read the same */
         json_object_set_new(j, "rope_scaling", json_pack("{s:f, s:f, s:f, s:i}", "factor", (double)c->rope_factor,
                             "low_freq_factor", (double)c->rope_low_freq, "high_freq_factor",
@@ -161,6 +163,11 @@ static void read_llama_config(const char *name, const struct st_file *f, struct 
         .rope_theta = (float)get_real(name, cj, "rope_theta", w),
         .norm_eps = (float)get_real(name, cj, "norm_eps", w),
     };
+    if (json_object_get(cj, "head_dim")) {
+        int64_t hd = get_int(name, cj, "head_dim", w);
+        c->head_dim = hd < 1 || hd > (1 << 16) ? -1 : (int)hd;    /* -1: refused below */
+        if (c->heads > 0 && c->dim % c->heads == 0 && c->head_dim == c->dim / c->heads) c->head_dim = 0;
+    }
     json_t *rs = json_object_get(cj, "rope_scaling");
     if (rs) {
         c->rope_factor = (float)get_real(name, rs, "factor", w);
@@ -384,7 +391,8 @@ void ckpt_peek_model(const char *path, struct model_config *mc)
         read_llama_config(name, f, &c);
         *mc = (struct model_config){ .arch = MODEL_BASELINE, .vocab = c.vocab, .context = c.context,
                                      .layers = c.layers, .heads = c.heads, .dim = c.dim,
-                                     .kv_heads = c.kv_heads, .hidden = c.hidden, .untied = !c.tied };
+                                     .kv_heads = c.kv_heads, .hidden = c.hidden, .untied = !c.tied,
+                                     .head_dim = c.head_dim };
     } else {
         refuse_arch(name, arch);
         struct gpt2_config c;

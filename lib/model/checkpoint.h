@@ -85,8 +85,9 @@ void ckpt_check_stream(const char *ckpt_name, const struct ckpt_info *info,
  * and ckpt_load; a baseline one has tfs.arch "llama", the Hugging Face
  * Llama tensor names (llama_ckpt.h), its moments under "optimizer.m." and
  * "optimizer.v.", and tfs.config {"vocab", "context", "layers", "heads",
- * "kv_heads", "dim", "hidden", "tied", "rope_theta", "norm_eps"}; the other
- * metadata are the same. */
+ * "kv_heads", "dim", "hidden", "tied", "rope_theta", "norm_eps", "head_dim"}
+ * (head_dim absent in older files: dim / heads); the other metadata are
+ * the same. */
 void ckpt_save_model(const char *path, const struct model *m, uint64_t fingerprint,
                      const struct train_state *st, const char *options);
 void ckpt_load_model(const char *path, struct model *m, struct ckpt_info *info, int want_state);

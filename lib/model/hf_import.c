@@ -232,10 +232,10 @@ static void llama_config_of(const struct hf *h, struct llama_config *c)
         if (json_integer_value(v) < c->context) c->context = (int)json_integer_value(v);
     }
     if (strcmp(cfg_str(h, "hidden_act", "silu"), "silu")) refuse(h, "hidden_act", "the MLP is SwiGLU (silu)");
-    v = json_object_get(h->cfg, "head_dim");
-    if (v && !json_is_null(v) && !(json_is_integer(v) && c->dim % c->heads == 0 &&
-                                   json_integer_value(v) == c->dim / c->heads))
-        refuse(h, "head_dim", "the head size is hidden_size / num_attention_heads");
+    /* head_dim (LlamaConfig's, default hidden_size / num_attention_heads):
+     * q_proj (heads head_dim, hidden), o_proj (hidden, heads head_dim) */
+    c->head_dim = cfg_int(h, "head_dim", c->dim % c->heads ? 0 : c->dim / c->heads);
+    if (c->dim % c->heads == 0 && c->head_dim == c->dim / c->heads) c->head_dim = 0;
     const char *e = llama_config_error(c);
     if (e) die("%s: %s", h->config, e);
 }
@@ -255,7 +255,8 @@ void hf_peek_config(const char *path, struct model_config *mc)
         llama_config_of(&h, &c);
         *mc = (struct model_config){ .arch = MODEL_BASELINE, .vocab = c.vocab, .context = c.context,
                                      .layers = c.layers, .heads = c.heads, .dim = c.dim,
-                                     .kv_heads = c.kv_heads, .hidden = c.hidden, .untied = !c.tied };
+                                     .kv_heads = c.kv_heads, .hidden = c.hidden, .untied = !c.tied,
+                                     .head_dim = c.head_dim };
     }
     hf_close(&h);
 }

@@ -15,7 +15,8 @@
  *       when present, must equal the token embedding (ours is tied).
  *   LlamaForCausalLM, LlamaModel ("llama") -> the baseline level (llama.h).
  *       Tied or untied, grouped-query attention, rope_theta, rms_norm_eps,
- *       Llama 3's rope_scaling (rope_type "llama3");
+ *       Llama 3's rope_scaling (rope_type "llama3"), a head_dim other
+ *       than hidden_size / num_attention_heads;
  *       "model." prefix or none; rotary_emb.inv_freq buffers skipped.
  *   MistralForCausalLM, MistralModel ("mistral") -> the baseline level too:
  *       Llama's architecture; a sliding_window shorter than the context
@@ -24,8 +25,7 @@
  * approximated: another architecture, GPT-2's n_inner other than 4 n_embd,
  * another activation, layer_norm_epsilon other than 1e-5, unscaled or
  * layer-scaled attention, cross-attention; Llama's other rope_scaling kinds, attention
- * or MLP biases, sliding_window, head_dim other than hidden_size /
- * num_attention_heads, an activation other than silu; and any tensor of
+ * or MLP biases, sliding_window, an activation other than silu; and any tensor of
  * the file that none of these names (e.g. q_proj.bias).
  *
  * The vocabulary is the config's vocab_size, padded or not (llm.c pads

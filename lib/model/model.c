@@ -36,6 +36,7 @@ struct llama_config model_llama_config(const struct model_config *c)
     struct llama_config l = llama_config_default(c->vocab, c->context, c->layers, c->heads, c->dim);
     if (c->kv_heads) l.kv_heads = c->kv_heads;
     if (c->hidden) l.hidden = c->hidden;
+    l.head_dim = c->head_dim;
     l.tied = !c->untied;
     return l;
 }
@@ -86,6 +87,7 @@ struct model_config model_config_of(const struct model *m)
         const struct llama_config *l = &m->llama.cfg;
         c.vocab = l->vocab; c.context = l->context; c.layers = l->layers; c.heads = l->heads;
         c.dim = l->dim; c.kv_heads = l->kv_heads; c.hidden = l->hidden; c.untied = !l->tied;
+        c.head_dim = l->head_dim;
     } else {
         const struct gpt2_config *g = &m->gpt2.cfg;
         c.vocab = g->vocab; c.context = g->context; c.layers = g->layers; c.heads = g->heads; c.dim = g->dim;
@@ -252,7 +254,7 @@ const float *model_kv_prefill(struct model *m, struct model_kv *kv, const uint32
 void model_attention(struct model *m, const uint32_t *ids, int T, int layer, float *P)
 {
     struct model_config c = model_config_of(m);
-    int hs = c.dim / c.heads, NKV = c.kv_heads ? c.kv_heads : c.heads;
+    int hs = c.head_dim ? c.head_dim : c.dim / c.heads, NKV = c.kv_heads ? c.kv_heads : c.heads;
     const float *qkv;
     if (m->arch == MODEL_BASELINE) {
         /* every layer's qkv must be kept: no recomputation for this pass */

@@ -28,6 +28,7 @@ struct model_config {
     int kv_heads;       /* baseline: key/value heads, 0 = heads */
     int hidden;         /* baseline: SwiGLU width, 0 = 8 dim / 3 rounded up to 32 */
     int untied;         /* baseline: an output projection of its own */
+    int head_dim;       /* baseline: head size, 0 = dim / heads */
 };
 
 struct model {

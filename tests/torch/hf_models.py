@@ -11,7 +11,8 @@ and an independent float64 reference of their loss.
                  stored lm_head.weight equal to wte), sharded
           llama: tied (tie_word_embeddings, no lm_head), sharded, llama3rope
                  (Llama 3's rope_scaling), qbias (a
-                 q_proj.bias the config does not announce)
+                 q_proj.bias the config does not announce), headdim (hidden
+                 64, 4 heads of head_dim 32: q_proj (128, 64), o_proj (64, 128))
     hf_models.py loss DIR STREAM T
         The mean cross-entropy of the first T predictions of the token
         stream (tfs-tokens(5)): positions 0..T-1 predict 1..T, computed in
@@ -163,6 +164,8 @@ def make_gpt2(a):
 def make_llama(a):
     V, P, C, L, NH, NKV, FF = a.vocab, 64, 32, 2, 4, 2, 48
     hs = C // NH
+    if "headdim" in a.variant:          # LlamaConfig's head_dim, not hidden_size / heads
+        C, hs = 64, 32
     g = torch.Generator().manual_seed(a.seed)
     r = lambda *s, std=0.1: torch.randn(*s, generator=g) * std
     tied = "tied" in a.variant
@@ -225,7 +228,8 @@ def gpt2_logits(w, cfg, ids):
 
 def llama_logits(w, cfg, ids):
     T, C, NH = len(ids), cfg["hidden_size"], cfg["num_attention_heads"]
-    NKV, hs, eps = cfg.get("num_key_value_heads", NH), C // NH, cfg["rms_norm_eps"]
+    # LlamaConfig: head_dim, when given, else hidden_size / heads; the scale is 1/sqrt(head_dim)
+    NKV, hs, eps = cfg.get("num_key_value_heads", NH), cfg.get("head_dim") or C // NH, cfg["rms_norm_eps"]
     rms = lambda x, g: x / torch.sqrt((x * x).mean(-1, keepdim=True) + eps) * g
     # rotary, transformers' rotate_half convention: pair dimension j with j + hs/2
     inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hs, 2, dtype=torch.float64) / hs))
@@ -249,7 +253,7 @@ def llama_logits(w, cfg, ids):
         v = (a @ w[h + "self_attn.v_proj.weight"].T).view(T, NKV, hs).transpose(0, 1)
         q, k = rot(q), rot(k)
         k, v = k.repeat_interleave(NH // NKV, 0), v.repeat_interleave(NH // NKV, 0)
-        y = causal_attention(q, k, v).transpose(0, 1).reshape(T, C)
+        y = causal_attention(q, k, v).transpose(0, 1).reshape(T, NH * hs)
         x = x + y @ w[h + "self_attn.o_proj.weight"].T
         a = rms(x, w[h + "post_attention_layernorm.weight"])
         m = F.silu(a @ w[h + "mlp.gate_proj.weight"].T) * (a @ w[h + "mlp.up_proj.weight"].T)

@@ -5,7 +5,10 @@
  * chunked cross-entropy) against the plain one; recomputation against
  * stored activations; two micro-batches against one batch; tied against
  * untied weights; the KV cache against the full forward; a whole-model
- * finite-difference spot check; the Hugging Face export read back.
+ * finite-difference spot check; the Hugging Face export read back.  All
+ * but the config checks run twice: with the head size dim / heads, and
+ * with head_dim 8 != 16 / 4, where q and the attention output are
+ * NH hs = 32 wide, not C = 16 (Wq (32, 16), Wo (16, 32)).
  */
 #include "llama/llama.h"
 #include "llama/llama_ckpt.h"
@@ -13,12 +16,15 @@
 #include "unit.h"
 #include "core/xio.h"
 
+static int head_dim;    /* tiny()'s head_dim: 0 (dim / heads = 4), or 8 */
+
 static struct llama_config tiny(int tied)
 {
     struct llama_config c = llama_config_default(23, 16, 2, 4, 16);
     c.kv_heads = 2;     /* grouped-query: 2 query heads per kv head */
     c.hidden = 24;
     c.tied = tied;
+    c.head_dim = head_dim;
     return c;
 }
 
@@ -180,6 +186,11 @@ TEST(kv_cache_matches_forward)
     EXPECT_DIE(llama_kv_step(&m, kv, in[0]), "context of 16 tokens is full");
     llama_kv_reset(kv);
     CHECK(relerr(llama_kv_step(&m, kv, in[0]), full, c.vocab) < 1e-5);
+    /* the batched prefill of 10 tokens fills the same cache: the steps after it agree */
+    llama_kv_reset(kv);
+    CHECK(relerr(llama_kv_prefill(&m, kv, in, 10), full + (size_t)9 * c.vocab, c.vocab) < 1e-5);
+    for (int t = 10; t < 16; t++)
+        CHECK(relerr(llama_kv_step(&m, kv, in[t]), full + (size_t)t * c.vocab, c.vocab) < 1e-5);
     llama_kv_free(kv);
     free(full);
     llama_free(&m);
@@ -227,6 +238,21 @@ TEST(model_finite_differences)
 TEST(config_errors)
 {
     struct llama_config c = tiny(1);
+    c.head_dim = 6;     /* even, and dim need not be heads head_dim */
+    CHECK(llama_config_error(&c) == NULL);
+    c.head_dim = 5;
+    CHECK(strcmp(llama_config_error(&c), "head_dim must be even for rotary embeddings") == 0);
+    c.dim = 18; c.head_dim = 8;     /* 18 not a multiple of 4: fine with head_dim */
+    CHECK(llama_config_error(&c) == NULL);
+    c.head_dim = 0;
+    CHECK(strcmp(llama_config_error(&c), "dim must be a multiple of heads") == 0);
+    c = tiny(1);
+    c.head_dim = 4;     /* = dim / heads: the default, spelled 0 */
+    struct llama d;
+    llama_init(&d, &c);
+    CHECK(d.cfg.head_dim == 0 && llama_head_dim(&d.cfg) == 4);
+    llama_free(&d);
+    c = tiny(1);
     c.kv_heads = 3;
     CHECK(strcmp(llama_config_error(&c), "heads must be a multiple of kv-heads") == 0);
     c = tiny(1);
@@ -252,16 +278,25 @@ TEST(export_hf_round_trip)
         struct llama m, r;
         llama_init(&m, &c);
         llama_init_weights(&m, 31);
-        const char *dir = unit_tmp(tied ? "hf-tied" : "hf-untied");
+        char name[32];
+        snprintf(name, sizeof name, "hf-%s-hd%d", tied ? "tied" : "untied", head_dim);
+        const char *dir = unit_tmp(name);
         llama_export_hf(dir, &m, 5, ST_F32);
         llama_load_hf(dir, &r);
         CHECK(r.nparams == m.nparams);
         CHECK(memcmp(&r.cfg, &m.cfg, sizeof r.cfg) == 0);
         CHECK(r.nparams == m.nparams && memcmp(r.params, m.params, m.nparams * sizeof(float)) == 0);
-        size_t n = 0;
+        size_t n = 0, hs = head_dim ? (size_t)head_dim : 4, QD = 4 * hs, KVD = 2 * hs;
         const float *k1 = llama_hf_tensor(&m, m.params, "model.layers.1.self_attn.k_proj.weight", &n);
-        CHECK(n == 8 * 16);     /* (NKV hs, C) */
-        CHECK(k1 == m.p[LP_WQKV] + (size_t)(16 + 16) * 16 + 16 * 16);   /* layer 1, after its q rows */
+        CHECK(n == KVD * 16);   /* (NKV hs, C) */
+        CHECK(k1 == m.p[LP_WQKV] + (QD + 2 * KVD) * 16 + QD * 16);   /* layer 1, after its q rows */
+        const float *o0 = llama_hf_tensor(&m, m.params, "model.layers.0.self_attn.o_proj.weight", &n);
+        CHECK(o0 == m.p[LP_WO] && n == 16 * QD);   /* (C, NH hs) */
+        /* config.json names the head size */
+        char *js = llama_hf_config_json(&m, -1), want[64];
+        snprintf(want, sizeof want, "\"head_dim\": %zu,", hs);
+        CHECK(strstr(js, want) != NULL);
+        free(js);
         CHECK(llama_hf_tensor(&m, m.params, "lm_head.weight", &n) == (tied ? NULL : m.p[LP_HEAD]));
         llama_free(&r);
         llama_free(&m);
@@ -278,6 +313,14 @@ int main(void)
     RUN(kv_cache_matches_forward);
     RUN(model_finite_differences);
     RUN(config_errors);
+    RUN(export_hf_round_trip);
+    head_dim = 8;       /* the same with heads wider than dim / heads */
+    RUN(optimised_matches_plain);
+    RUN(recompute_matches_stored);
+    RUN(micro_batches_accumulate);
+    RUN(tied_equals_untied_copy);
+    RUN(kv_cache_matches_forward);
+    RUN(model_finite_differences);
     RUN(export_hf_round_trip);
     return unit_summary();
 }
