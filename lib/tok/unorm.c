@@ -1,7 +1,9 @@
-/* unorm.c - Unicode normalization forms NFC and NFKC (Unicode Standard
- * Annex #15, "Unicode Normalization Forms"), for tokenizer.json normalizers.
+/* unorm.c - Unicode normalization forms NFC, NFKC, NFD and NFKD (Unicode
+ * Standard Annex #15, "Unicode Normalization Forms"), for tokenizer.json
+ * normalizers.
  *
- * Both forms are three steps over the code points of the text:
+ * NFC and NFKC are three steps over the code points of the text (NFD and
+ * NFKD the first two):
  *   1. decompose each character, again and again, by its canonical mapping
  *      (NFC) or its canonical and compatibility mappings (NFKC): e -> e +
  *      U+0301, U+FB01 "fi" -> f i (NFKC only), a Hangul syllable -> its jamo;
@@ -35,6 +37,7 @@ static size_t ndec;
 struct comp { uint64_t pair; uint32_t c; };     /* pair: first << 21 | second */
 static struct comp comp[MAXCOMP];
 static size_t ncomp;
+static uint32_t first_newer[256];       /* [age]: the first code point assigned after it */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static int cmp_comp(const void *a, const void *b)
@@ -56,6 +59,11 @@ static void init(void)
         }
     }
     qsort(comp, ncomp, sizeof *comp, cmp_comp);
+    for (unsigned a = 0; a < 256; a++) {
+        first_newer[a] = RAW;
+        for (size_t i = 0; i < unorm_nage; i++)
+            if ((unorm_age[i] & 0xFF) > a) { first_newer[a] = unorm_age[i] >> 8; break; }
+    }
 }
 
 /* The value of c in runs[0..n) (each first code point << 8 | value). */
@@ -72,7 +80,7 @@ static uint32_t run_value(const uint32_t *runs, size_t n, uint32_t c)
 /* Whether c is newer than the Unicode version max_age (0: no limit). */
 static int newer(uint32_t c, unsigned max_age)
 {
-    return max_age && run_value(unorm_age, unorm_nage, c) > max_age;
+    return max_age && c >= first_newer[max_age & 0xFF] && run_value(unorm_age, unorm_nage, c) > max_age;
 }
 
 /* The canonical combining class of c (0 for a raw byte). */
@@ -86,12 +94,12 @@ static uint32_t ccc(uint32_t c, unsigned max_age)
 /* c's head word in unorm_dec, or NULL when it has no mapping. */
 static const uint32_t *find_dec(uint32_t c, unsigned max_age)
 {
-    if (c < 0xA0 || c >= RAW || newer(c, max_age)) return NULL;
+    if (c < 0xA0 || c >= RAW) return NULL;
     size_t lo = 0, hi = ndec;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         uint32_t k = unorm_dec[dec_pos[mid]] >> 8;
-        if (k == c) return &unorm_dec[dec_pos[mid]];
+        if (k == c) return newer(c, max_age) ? NULL : &unorm_dec[dec_pos[mid]];
         if (k < c) lo = mid + 1; else hi = mid;
     }
     return NULL;
@@ -104,6 +112,7 @@ static uint32_t compose(uint32_t a, uint32_t b, unsigned max_age)
         return SBASE + ((a - LBASE) * VCOUNT + (b - VBASE)) * TCOUNT;
     if (a - SBASE < SCOUNT && (a - SBASE) % TCOUNT == 0 && b - TBASE - 1 < TCOUNT - 1)
         return a + (b - TBASE);                         /* LV + T -> LVT */
+    if (b < 0x300) return 0;            /* every second part is U+0300 or above */
     uint64_t key = (uint64_t)a << 21 | b;
     size_t lo = 0, hi = ncomp;
     while (lo < hi) {
@@ -218,7 +227,7 @@ static void reserve(char **out, size_t *cap, size_t need)
     *out = xrealloc(*out, *cap);
 }
 
-size_t unorm_utf8(int compat, unsigned max_age, const char *text, size_t n, char **out, size_t *cap)
+size_t unorm_utf8(int form, unsigned max_age, const char *text, size_t n, char **out, size_t *cap)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
@@ -233,11 +242,11 @@ size_t unorm_utf8(int compat, unsigned max_age, const char *text, size_t n, char
     for (i = 0; i < n;) {
         uint32_t c;
         size_t len = utf8_char(s + i, n - i, &c);
-        if (len) decompose(c, compat, max_age, &b); else put(&b, RAW + s[i], max_age);
+        if (len) decompose(c, form & UNORM_NFKC, max_age, &b); else put(&b, RAW + s[i], max_age);
         i += len ? len : 1;
     }
     reorder(&b);
-    recompose(&b, max_age);
+    if (!(form & UNORM_NFD)) recompose(&b, max_age);
     reserve(out, cap, 4 * b.n + 1);
     unsigned char *o = (unsigned char *)*out;
     size_t m = 0;
