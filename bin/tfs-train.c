@@ -189,6 +189,7 @@ static void init_from_shape(struct ctx *c)
     struct train_opts *o = &c->o;
     struct model_config mc;
     ckpt_peek_model(o->init_from, &mc);
+    o->head_dim = mc.arch == MODEL_BASELINE ? mc.head_dim : 0;     /* no option: the model's own */
     char v[32];
     const struct { int key, want, have; } shape[] = {
         { O_LAYERS, mc.layers, o->model.layers }, { O_HEADS, mc.heads, o->model.heads },
@@ -262,12 +263,19 @@ int main(int argc, char **argv)
 
     struct train_opts *o = &c.o;
     if (o->init_from) init_from_shape(&c);
-    if (o->model.dim % o->model.heads)
+    /* a resumed Llama whose heads are head_dim wide may have any dim */
+    if (resume && o->arch == MODEL_BASELINE && o->model.dim % o->model.heads) {
+        struct model_config rc;
+        ckpt_peek_model(resume, &rc);
+        o->head_dim = rc.head_dim;
+    }
+    if (o->model.dim % o->model.heads && !(o->arch == MODEL_BASELINE && o->head_dim))
         usage_error("--dim %d is not a multiple of --heads %d", o->model.dim, o->model.heads);
     if (o->arch == MODEL_BASELINE) {
         struct model_config mc = { .arch = o->arch, .vocab = 2, .context = o->model.context,
                                    .layers = o->model.layers, .heads = o->model.heads, .dim = o->model.dim,
-                                   .kv_heads = o->kv_heads, .hidden = o->hidden, .untied = o->untied };
+                                   .kv_heads = o->kv_heads, .hidden = o->hidden, .untied = o->untied,
+                                   .head_dim = o->head_dim };
         const char *e = model_config_error(&mc);
         if (e) usage_error("baseline model: %s", e);
     } else if (o->kv_heads || o->hidden || o->untied || o->recompute) {

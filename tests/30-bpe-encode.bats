@@ -382,7 +382,7 @@ for l in sys.stdin: print(json.loads(l)["text"])' > "$d/hf/train.txt"
 {"text": " c"}' ]
 }
 
-@test "bpe-encode: tokenizer.json NFC and NFKC normalizers (with Metaspace, Prepend/Replace, byte_fallback) encode as HF does" {
+@test "bpe-encode: tokenizer.json NFC, NFKC, NFD and NFKD normalizers (with Metaspace, Prepend/Replace, byte_fallback) encode as HF does" {
     hf_fixtures
     local d="$BATS_FILE_TMPDIR/hf" t="$BATS_TEST_TMPDIR"
     # composed and decomposed accents, marks out of order, ligatures, fullwidth
@@ -391,12 +391,14 @@ for l in sys.stdin: print(json.loads(l)["text"])' > "$d/hf/train.txt"
         '{"text": "\ud55c\uad6d\uc5b4 \u1112\u1161\u11ab \u1100\u1161\u11a8 e\u0323\u0302 e\u0302\u0323 \u1e9b\u0323 \u0958 \u2126"}' \
         '{"text": "  lead \ud83d\udc4d\ud83c\udffd emoji \u2603 \u00a0nbsp\u3000ideographic  two  spaces\ttab"}' > "$t/uni.jsonl"
     cat "$d/corpus.jsonl" >> "$t/uni.jsonl"
-    for f in meta-nfkc nfc-norm bytes-nfc bytes-nfkc; do
+    for f in meta-nfkc nfc-norm bytes-nfc bytes-nfkc bytes-nfd bytes-nfkd; do
         bpe-encode -q --no-sep "$d/$f.json" "$t/uni.jsonl" > "$t/$f.bin"
         node "$REF" concat "$d/$f.json" "$t/uni.jsonl" "$t/$f.bin"
     done
-    # NFKC is not NFC (fi, fullwidth, superscripts): the check can fail
+    # NFKC is not NFC (fi, fullwidth, superscripts), nor NFD: the check can fail
     run node "$REF" concat "$d/bytes-nfkc.json" "$t/uni.jsonl" "$t/bytes-nfc.bin"
+    [ "$status" -eq 1 ]
+    run node "$REF" concat "$d/bytes-nfd.json" "$t/uni.jsonl" "$t/bytes-nfc.bin"
     [ "$status" -eq 1 ]
     # every code point, alone and before two marks in the wrong order, as HF's
     # Unicode 9.0 tables normalize it (bytes-*.json: each id is a byte + 3)
@@ -405,7 +407,7 @@ cps = [c for c in range(0x80, 0x110000) if not 0xD800 <= c < 0xE000]
 for marks in ("", "\u0301\u0323"):
     for i in range(0, len(cps), 512):
         print(json.dumps({"text": "".join(chr(c) + marks for c in cps[i:i + 512])}, ensure_ascii=False))' > "$t/all.jsonl"
-    for f in bytes-nfc bytes-nfkc; do
+    for f in bytes-nfc bytes-nfkc bytes-nfd bytes-nfkd; do
         bpe-encode -q --no-sep "$d/$f.json" "$t/all.jsonl" > "$t/$f.all.bin"
         node "$REF" concat "$d/$f.json" "$t/all.jsonl" "$t/$f.all.bin"
     done
@@ -424,13 +426,13 @@ import json, sys
 src, out = sys.argv[1], sys.argv[2]
 def variant(name, f):
     j = json.load(open(src)); f(j); json.dump(j, open(out + '/' + name, 'w'))
-variant('nfd.json', lambda j: j.__setitem__('normalizer', {'type': 'NFD'}))
-variant('nfkd.json', lambda j: j['normalizer']['normalizers'].append({'type': 'NFKD'}))
+variant('lower.json', lambda j: j.__setitem__('normalizer', {'type': 'Lowercase'}))
+variant('strip.json', lambda j: j['normalizer']['normalizers'].append({'type': 'StripAccents'}))
 variant('regex.json', lambda j: j['normalizer']['normalizers'][1].__setitem__('pattern', {'Regex': ' +'}))
 variant('digits.json', lambda j: j.__setitem__('pre_tokenizer', {'type': 'Digits', 'individual_digits': True}))
 variant('single.json', lambda j: j['added_tokens'][1].__setitem__('single_word', True))
 PY
-    for c in "nfd.json:normalizer NFD is not supported" "nfkd.json:normalizer NFKD is not supported" \
+    for c in "lower.json:normalizer Lowercase is not supported" "strip.json:normalizer StripAccents is not supported" \
              "regex.json:normalizer Replace of a regex is not supported" \
              "digits.json:pre_tokenizer Digits is not supported" "single.json:single_word is not supported"; do
         run_tool bpe-encode --info "$t/${c%%:*}"

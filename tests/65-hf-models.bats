@@ -140,6 +140,24 @@ print(json.loads(json.loads(f.read(n))["__metadata__"]["tfs.config"])["head_dim"
     [ "$status" -eq 0 ] && [[ $output == Once* ]]
 }
 
+@test "hf models: with head_dim, hidden_size need not be a multiple of the heads (66, 4 heads of 16)" {
+    requires python-torch numpy jq
+    hfm make "$T/odd" --arch llama --variant oddhidden
+    [ "$(jq .hidden_size "$T/odd/config.json")" = 66 ]
+    same_loss "$T/odd"
+    run_tool tfs-train -q --init-from "$T/odd" -s 2 -b 2 --warmup 1 -o "$T/o.st" --log /dev/null "$D/s.bin"
+    [ "$status" -eq 0 ]
+    run_tool tfs-train -q --resume "$T/o.st" -s 3 -o "$T/o2.st" --log /dev/null "$D/s.bin"
+    [ "$status" -eq 0 ]
+    tfs-eval -q --export-hf "$T/back" "$T/o2.st"
+    [ "$(jq .head_dim "$T/back/config.json")" = 16 ]
+    same_loss "$T/back"
+    # a model of the options' shape from scratch still needs dim a multiple of heads
+    run_tool tfs-train -q --model baseline --dim 66 --heads 4 -s 1 -o "$T/x.st" "$D/s.bin"
+    [ "$status" -eq 2 ]
+    [[ $stderr == "tfs-train: --dim 66 is not a multiple of --heads 4"* ]]
+}
+
 @test "hf models: MistralForCausalLM is Llama's architecture; a sliding window shorter than the context becomes the context" {
     requires python-torch numpy jq
     hfm make "$T/m" --arch llama

@@ -145,7 +145,8 @@ static struct model_config run_config(const struct train_opts *o, int vocab)
 {
     struct model_config c = { .arch = o->arch, .vocab = vocab, .context = o->model.context,
                               .layers = o->model.layers, .heads = o->model.heads, .dim = o->model.dim,
-                              .kv_heads = o->kv_heads, .hidden = o->hidden, .untied = o->untied };
+                              .kv_heads = o->kv_heads, .hidden = o->hidden, .untied = o->untied,
+                              .head_dim = o->head_dim };
     return c;
 }
 

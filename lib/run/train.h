@@ -35,6 +35,8 @@ struct train_opts {
     enum model_arch arch;       /* custom (GPT-2) or baseline (Llama-style) */
     int kv_heads, hidden, untied;   /* baseline only, 0: the defaults (model.h) */
     int recompute;              /* baseline only: activation recomputation (llama.h) */
+    int head_dim;               /* baseline only: the head size of the --init-from or
+                                 * --resume model, 0: dim / heads (not an option) */
     int batch;                  /* B: sequences per micro-batch */
     int accum;                  /* micro-batches per optimizer step */
     uint64_t steps;             /* budget in steps, or 0 ... */

@@ -407,6 +407,9 @@ static void encode_piece(void *arg, const char *piece, size_t n)
     else encode_long(e, s, n);
 }
 
+/* The unorm.h form of each of TOK_NFC .. TOK_NFKD. */
+static const int unorm_form[] = { UNORM_NFC, UNORM_NFKC, UNORM_NFD, UNORM_NFKD };
+
 /* Apply the tokenizer's rewrites (tokenizer_impl.h: struct tok_rewrite)
  * to the span s[0..n) that starts at byte `at` of the text; the result is
  * in one of the encoder's two buffers. */
@@ -421,8 +424,8 @@ static const char *rewrite(struct tok_encoder *e, const char *s, size_t *n, size
         if ((w->op == TOK_PREPEND && *n) || (w->op == TOK_META_ALWAYS && !starts) ||
             (w->op == TOK_META_FIRST && !starts && at == 0))
             bytes_put(o, w->a, w->al);
-        if (w->op == TOK_NFC || w->op == TOK_NFKC)
-            o->len = unorm_utf8(w->op == TOK_NFKC, UNORM_AGE_HF, s, *n, &o->p, &o->cap);
+        if (w->op >= TOK_NFC && w->op <= TOK_NFKD)
+            o->len = unorm_utf8(unorm_form[w->op - TOK_NFC], UNORM_AGE_HF, s, *n, &o->p, &o->cap);
         else if (w->op == TOK_REPLACE) {
             for (size_t j = 0; j < *n;) {
                 const char *f = memmem(s + j, *n - j, w->a, w->al);

@@ -82,8 +82,8 @@ static void add_rewrite(struct tokenizer *t, int op, const char *a, const char *
     }
 }
 
-/* A normalizer: Prepend, Replace of a string, NFC, NFKC, or a Sequence of
- * them. */
+/* A normalizer: Prepend, Replace of a string, NFC, NFKC, NFD, NFKD, or a
+ * Sequence of them. */
 static int hf_normalizer(struct tokenizer *t, json_t *n, char *err, size_t errlen)
 {
     const char *type = json_string_value(json_object_get(n, "type"));
@@ -101,9 +101,11 @@ static int hf_normalizer(struct tokenizer *t, json_t *n, char *err, size_t errle
     else if (type && strcmp(type, "Replace") == 0 && from && *from && to) add_rewrite(t, TOK_REPLACE, from, to);
     else if (type && strcmp(type, "NFC") == 0) add_rewrite(t, TOK_NFC, "", NULL);
     else if (type && strcmp(type, "NFKC") == 0) add_rewrite(t, TOK_NFKC, "", NULL);
+    else if (type && strcmp(type, "NFD") == 0) add_rewrite(t, TOK_NFD, "", NULL);
+    else if (type && strcmp(type, "NFKD") == 0) add_rewrite(t, TOK_NFKD, "", NULL);
     else
         return tok_errf(err, errlen, "normalizer %s%s is not supported (tfs reads Prepend, Replace of a string, "
-                        "NFC and NFKC)",
+                        "NFC, NFKC, NFD and NFKD)",
                         type ? type : "(no type)", type && strcmp(type, "Replace") == 0 ? " of a regex" : ""), -1;
     return 0;
 }

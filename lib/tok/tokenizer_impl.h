@@ -32,6 +32,8 @@ struct tok_rewrite {
         TOK_META_FIRST,         /* ... only before the span that starts the text */
         TOK_NFC,                /* normalizer NFC: the span in Unicode NFC (unorm.h) */
         TOK_NFKC,               /* normalizer NFKC: ... in NFKC */
+        TOK_NFD,                /* ... in NFD */
+        TOK_NFKD,               /* ... in NFKD */
     } op;
     char *a, *b;
     size_t al, bl;

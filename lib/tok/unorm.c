@@ -1,7 +1,9 @@
-/* unorm.c - Unicode normalization forms NFC and NFKC (Unicode Standard
- * Annex #15, "Unicode Normalization Forms"), for tokenizer.json normalizers.
+/* unorm.c - Unicode normalization forms NFC, NFKC, NFD and NFKD (Unicode
+ * Standard Annex #15, "Unicode Normalization Forms"), for tokenizer.json
+ * normalizers.
  *
- * Both forms are three steps over the code points of the text:
+ * NFC and NFKC are three steps over the code points of the text (NFD and
+ * NFKD the first two):
  *   1. decompose each character, again and again, by its canonical mapping
  *      (NFC) or its canonical and compatibility mappings (NFKC): e -> e +
  *      U+0301, U+FB01 "fi" -> f i (NFKC only), a Hangul syllable -> its jamo;
@@ -225,7 +227,7 @@ static void reserve(char **out, size_t *cap, size_t need)
     *out = xrealloc(*out, *cap);
 }
 
-size_t unorm_utf8(int compat, unsigned max_age, const char *text, size_t n, char **out, size_t *cap)
+size_t unorm_utf8(int form, unsigned max_age, const char *text, size_t n, char **out, size_t *cap)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
@@ -240,11 +242,11 @@ size_t unorm_utf8(int compat, unsigned max_age, const char *text, size_t n, char
     for (i = 0; i < n;) {
         uint32_t c;
         size_t len = utf8_char(s + i, n - i, &c);
-        if (len) decompose(c, compat, max_age, &b); else put(&b, RAW + s[i], max_age);
+        if (len) decompose(c, form & UNORM_NFKC, max_age, &b); else put(&b, RAW + s[i], max_age);
         i += len ? len : 1;
     }
     reorder(&b);
-    recompose(&b, max_age);
+    if (!(form & UNORM_NFD)) recompose(&b, max_age);
     reserve(out, cap, 4 * b.n + 1);
     unsigned char *o = (unsigned char *)*out;
     size_t m = 0;

@@ -69,10 +69,10 @@ sentencepiece('meta-norm.json', (tok) => tok.setNormalizer(tk.sequenceNormalizer
     [tk.prependNormalizer('\u2581'), tk.replace(' ', '\u2581')])));
 sentencepiece('metaspace.json', (tok) => tok.setPreTokenizer(tk.metaspacePreTokenizer('\u2581', 'first', true)));
 
-// The Unicode normalizers (HF's NFC and NFKC):
+// The Unicode normalizers (HF's NFC, NFKC, NFD and NFKD):
 //   meta-nfkc.json   sentencepiece-style as above, normalizer NFKC, Metaspace(first)
 //   nfc-norm.json    sentencepiece-style, normalizer NFC + Prepend("▁") + Replace(" ", "▁")
-//   bytes-nfc.json, bytes-nfkc.json  only <unk>, <s>, </s> and the 256 byte
+//   bytes-nf{c,kc,d,kd}.json  normalizer NFC, NFKC, NFD or NFKD, and only <unk>, <s>, </s> and the 256 byte
 //                    tokens, no merges: each id is a byte of the normalized text
 sentencepiece('meta-nfkc.json', (tok) => {
     tok.setNormalizer(tk.nfkcNormalizer());
@@ -80,7 +80,8 @@ sentencepiece('meta-nfkc.json', (tok) => {
 });
 sentencepiece('nfc-norm.json', (tok) => tok.setNormalizer(tk.sequenceNormalizer(
     [tk.nfcNormalizer(), tk.prependNormalizer('\u2581'), tk.replace(' ', '\u2581')])));
-for (const [name, norm] of [['bytes-nfc.json', tk.nfcNormalizer()], ['bytes-nfkc.json', tk.nfkcNormalizer()]]) {
+for (const [name, norm] of [['bytes-nfc.json', tk.nfcNormalizer()], ['bytes-nfkc.json', tk.nfkcNormalizer()],
+                             ['bytes-nfd.json', tk.nfdNormalizer()], ['bytes-nfkd.json', tk.nfkdNormalizer()]]) {
     const vocab = { '<unk>': 0, '<s>': 1, '</s>': 2 };
     for (let b = 0; b < 256; b++) vocab['<0x' + b.toString(16).toUpperCase().padStart(2, '0') + '>'] = 3 + b;
     const tok = new tk.Tokenizer(tk.BPE.init(vocab, [], { byteFallback: true, unkToken: '<unk>' }));

@@ -12,7 +12,8 @@ and an independent float64 reference of their loss.
           llama: tied (tie_word_embeddings, no lm_head), sharded, llama3rope
                  (Llama 3's rope_scaling), qbias (a
                  q_proj.bias the config does not announce), headdim (hidden
-                 64, 4 heads of head_dim 32: q_proj (128, 64), o_proj (64, 128))
+                 64, 4 heads of head_dim 32: q_proj (128, 64), o_proj (64, 128)),
+                 oddhidden (hidden 66, 4 heads of head_dim 16)
     hf_models.py loss DIR STREAM T
         The mean cross-entropy of the first T predictions of the token
         stream (tfs-tokens(5)): positions 0..T-1 predict 1..T, computed in
@@ -166,6 +167,8 @@ def make_llama(a):
     hs = C // NH
     if "headdim" in a.variant:          # LlamaConfig's head_dim, not hidden_size / heads
         C, hs = 64, 32
+    if "oddhidden" in a.variant:        # hidden 66, not a multiple of the 4 heads of 16
+        C, hs = 66, 16
     g = torch.Generator().manual_seed(a.seed)
     r = lambda *s, std=0.1: torch.randn(*s, generator=g) * std
     tied = "tied" in a.variant

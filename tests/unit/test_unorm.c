@@ -3,7 +3,10 @@
  * through bzcat), every line of it:
  *     NFC:  c2 == NFC(c1) == NFC(c2) == NFC(c3),  c4 == NFC(c4) == NFC(c5)
  *     NFKC: c4 == NFKC(c1) == NFKC(c2) == NFKC(c3) == NFKC(c4) == NFKC(c5)
- * and every code point that part 1 does not list is its own NFC and NFKC.
+ *     NFD:  c3 == NFD(c1) == NFD(c2) == NFD(c3),  c5 == NFD(c4) == NFD(c5)
+ *     NFKD: c5 == NFKD(c1) == NFKD(c2) == NFKD(c3) == NFKD(c4) == NFKD(c5)
+ * and every code point that part 1 does not list is its own NFC, NFKC, NFD
+ * and NFKD.
  * Then the cases the file cannot hold: invalid UTF-8 kept byte for byte,
  * and a long run of marks (sorted without quadratic time).
  */
@@ -43,7 +46,7 @@ static size_t field(const char *f, char *o)
 static char *buf;
 static size_t cap;
 
-/* Whether form(x) is want. */
+/* Whether form(x) is want (form: unorm.h's UNORM_NFC ...). */
 static int is(int compat, const char *x, size_t xn, const char *want, size_t wn)
 {
     size_t m = unorm_utf8(compat, 0, x, xn, &buf, &cap);
@@ -72,7 +75,9 @@ TEST(normalization_test_txt)
         lines++;
         int ok = is(0, c[0], cn[0], c[1], cn[1]) && is(0, c[1], cn[1], c[1], cn[1]) && is(0, c[2], cn[2], c[1], cn[1]) &&
                  is(0, c[3], cn[3], c[3], cn[3]) && is(0, c[4], cn[4], c[3], cn[3]);
-        for (int k = 0; k < 5; k++) ok = ok && is(1, c[k], cn[k], c[3], cn[3]);
+        ok = ok && is(2, c[0], cn[0], c[2], cn[2]) && is(2, c[1], cn[1], c[2], cn[2]) && is(2, c[2], cn[2], c[2], cn[2]) &&
+             is(2, c[3], cn[3], c[4], cn[4]) && is(2, c[4], cn[4], c[4], cn[4]);
+        for (int k = 0; k < 5; k++) ok = ok && is(1, c[k], cn[k], c[3], cn[3]) && is(3, c[k], cn[k], c[4], cn[4]);
         if (!ok && bad++ < 10) fprintf(stderr, "  NormalizationTest.txt: %s", line);
     }
     pclose(f);
@@ -84,7 +89,7 @@ TEST(normalization_test_txt)
         if (listed[x] || (x >= 0xD800 && x < 0xE000)) continue;
         char u[4];
         size_t n = put_utf8(u, x);
-        if ((!is(0, u, n, u, n) || !is(1, u, n, u, n)) && inv++ < 10) fprintf(stderr, "  U+%04X changes\n", x);
+        if ((!is(0, u, n, u, n) || !is(1, u, n, u, n) || !is(2, u, n, u, n) || !is(3, u, n, u, n)) && inv++ < 10) fprintf(stderr, "  U+%04X changes\n", x);
     }
     CHECK(inv == 0);
 }
@@ -93,6 +98,8 @@ TEST(hand_picked)
 {
     /* e + acute -> é; ﬁ -> fi (NFKC only); fullwidth Ａ -> A; 가 from jamo */
     CHECK(is(0, "e\xcc\x81", 3, "\xc3\xa9", 2));
+    CHECK(is(2, "\xc3\xa9", 2, "e\xcc\x81", 3));
+    CHECK(is(3, "\xef\xac\x81\xea\xb0\x80", 6, "fi\xe1\x84\x80\xe1\x85\xa1", 8));
     CHECK(is(0, "\xef\xac\x81", 3, "\xef\xac\x81", 3));
     CHECK(is(1, "\xef\xac\x81", 3, "fi", 2));
     CHECK(is(1, "\xef\xbc\xa1", 3, "A", 1));
