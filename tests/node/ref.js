@@ -14,7 +14,11 @@
 //   node ref.js bench-encode ENGINE SPEC JSONL   single-thread encoding speed (JSON)
 //   node ref.js bench-train TXT OUT.json    HF tokenizers BpeTrainer (30,000) timing (JSON)
 // ENGINE: tiktoken (WASM build of OpenAI's Rust tiktoken), tiktoken-node
-// (native tiktoken-rs), hf (Hugging Face tokenizers, SPEC = tokenizer.json).
+// (native tiktoken-rs), hf (Hugging Face tokenizers, the newest release, SPEC =
+// tokenizer.json), hf-0.13 (the same in tokenizers 0.13: the npm package
+// tokenizers-linux-x64-gnu 0.13.4-rc2, the native module that the tokenizers
+// 0.13.3 package loads on Linux x86-64; it is built from the Rust tokenizers
+// 0.13.3, and the npm registry holds no other 0.13 build of it).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -58,8 +62,12 @@ function engine(name, spec) {
         const enc = tn.getEncoding(spec);
         return { encode: (t) => enc.encode(t), eot: null };
     }
-    if (name === 'hf') {
-        const { Tokenizer } = require('tokenizers');
+    if (name === 'hf' || name === 'hf-0.13') {
+        // both releases have the same N-API interface: fromFile, a Promise from encode
+        let mod;
+        try { mod = require(name === 'hf' ? 'tokenizers' : 'tokenizers-linux-x64-gnu'); }
+        catch (e) { die(name + ': not installed here (tests/node/setup): ' + e.message.split('\n')[0]); }
+        const { Tokenizer } = mod;
         const tok = Tokenizer.fromFile(spec);
         return {
             encodeAsync: async (t) => (await tok.encode(t, null, { addSpecialTokens: false })).getIds(),
