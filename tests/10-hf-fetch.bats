@@ -1123,6 +1123,9 @@ range_bytes() { sed -n 's/^cdn GET .* range=bytes=\([0-9]*\)-\([0-9]*\)$/\1 \2/p
     requires script
     script -qfc "hf-fetch -j 2 test/many > /dev/null" "$BATS_TEST_TMPDIR/tty" > /dev/null
     grep -qE 'files \[#*\] 100% .*32/32 files, 125 rows, 0\.0 MB, [0-9.]+ MB/s' "$BATS_TEST_TMPDIR/tty"
+    # a share of row groups counts row groups and rows
+    script -qfc "hf-fetch --shard 1/3 test/rgroups > /dev/null" "$BATS_TEST_TMPDIR/tty2" > /dev/null
+    grep -qE 'row groups \[#*\] 100% .*2/2 row groups, 3000 rows, [0-9]+ rows/s' "$BATS_TEST_TMPDIR/tty2"
 }
 
 @test "hf-fetch --list REPO: configs, splits, files with sizes and rows (footers by Range), as a table or JSON" {

@@ -251,6 +251,9 @@ static int64_t convert_row_group_share(const struct hf_opts *o, struct hub *h, s
         G += groups[k];
     }
     int64_t a = G * o->shard_i / o->shard_n, b = G * (o->shard_i + 1) / o->shard_n, base = 0;
+    double t0 = now_seconds();
+    struct progress p;
+    progress_start(&p, "row groups", (uint64_t)(b - a), o->quiet);
     for (int k = 0; k < ch->nfiles && (limit < 0 || written < limit); base += groups[k], k++) {
         /* this file holds the global row groups [base, base + groups[k]) */
         int64_t lo = a > base ? a : base, hi = b < base + groups[k] ? b : base + groups[k];
@@ -270,7 +273,11 @@ static int64_t convert_row_group_share(const struct hf_opts *o, struct hub *h, s
         }
         jb_flush(out);
         free(name);
+        double dt = now_seconds() - t0;
+        progress_update(&p, (uint64_t)(hi - a), "%lld/%lld row groups, %lld rows, %.0f rows/s", (long long)(hi - a),
+                        (long long)(b - a), (long long)written, dt > 0 ? (double)written / dt : 0.0);
     }
+    progress_end(&p);
     free(groups);
     return written;
 }
