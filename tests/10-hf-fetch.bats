@@ -1097,6 +1097,9 @@ range_bytes() { sed -n 's/^cdn GET .* range=bytes=\([0-9]*\)-\([0-9]*\)$/\1 \2/p
         [ "$(nreq '^cdn GET .* range=-')" -eq 0 ]
         echo "share $i/3: $(range_bytes) of $split bytes" >&3
         [ "$(range_bytes)" -le $((split / 3 + 2 * 65536)) ]
+        # per file its magic and its footer, then one request per row group
+        # (its chunks in one range): 2 + 2 + 2
+        [ "$(nreq '^cdn GET')" -eq 6 ]
     done
     # --limit within a share: its first rows
     run_tool hf-fetch -q --shard 1/3 -n 2 test/rgroups --columns n

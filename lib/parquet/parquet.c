@@ -286,6 +286,34 @@ static void put_value(struct jbuf *o, const struct colvec *c, int64_t k)
     }
 }
 
+static int cmp_span(const void *x, const void *y)
+{
+    const int64_t *a = x, *b = y;
+    return (a[0] > b[0]) - (a[0] < b[0]);
+}
+
+/* A file whose bytes arrive on demand: ask at once for the chunks of the
+ * row group that the n columns read, those less than 64 KiB apart in one
+ * call, so that they come in few requests, and never a byte outside the
+ * row group's chunks (a share of row groups fetches only its own). */
+static void need_row_group(struct pq_file *pq, const struct rowgroup_meta *rg, const struct colvec *cv, int n)
+{
+    int64_t (*span)[2] = xcalloc((size_t)n + 1, sizeof *span);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        const struct chunk_meta *cm = &rg->chunk[cv[i].f->leaf];
+        if (cm->size > 0) { span[m][0] = cm->start; span[m][1] = cm->start + cm->size; m++; }
+    }
+    qsort(span, (size_t)m, sizeof *span, cmp_span);
+    for (int i = 0; i < m;) {
+        int64_t a = span[i][0], b = span[i][1];
+        for (i++; i < m && span[i][0] - b < 65536; i++)
+            if (span[i][1] > b) b = span[i][1];
+        pq->need(pq->need_arg, a, b - a);
+    }
+    free(span);
+}
+
 int64_t pq_write_jsonl(struct pq_file *pq, struct jbuf *out, const struct pq_select *sel, int64_t limit)
 {
     int n = sel->n ? sel->n : pq->nfields;
@@ -316,8 +344,9 @@ int64_t pq_write_jsonl(struct pq_file *pq, struct jbuf *out, const struct pq_sel
             cv[i].pq = pq;
             cv[i].f = &pq->field[field[i]];
             cv[i].rows = rows;
-            start_chunk(pq, &pq->rg[g].chunk[cv[i].f->leaf], &cv[i]);
         }
+        if (pq->need) need_row_group(pq, &pq->rg[g], cv, n);
+        for (int i = 0; i < n; i++) start_chunk(pq, &pq->rg[g].chunk[cv[i].f->leaf], &cv[i]);
         for (int64_t r = 0; r < rows && (limit < 0 || written < limit); r++) {
             int skip = 0;
             for (int i = 0; i < n; i++) have_row(&cv[i], r);

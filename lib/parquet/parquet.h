@@ -72,8 +72,9 @@ void pq_close(struct pq_file *pq);
  * [off, off + len) the reader calls need(arg, off, len), which must put
  * them in the file at path (a sparse local copy of a remote file of `size`
  * bytes; hf-fetch fills it with HTTP Range requests).  The reader asks for
- * the footer, then one column chunk at a time, so a --limit that ends in
- * the first row group fetches only that much. */
+ * the footer, then one row group at a time: the chunks of the columns
+ * read, those less than 64 KiB apart in one call, and no other byte; so a
+ * --limit that ends in the first row group fetches only that much. */
 typedef void (*pq_need_fn)(void *arg, int64_t off, int64_t len);
 struct pq_file *pq_open_lazy(const char *path, int64_t size, pq_need_fn need, void *arg, int64_t max_memory);
 
