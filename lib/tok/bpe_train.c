@@ -166,10 +166,10 @@ static void words_free(struct words *W)
 struct pair {
     uint32_t a, b;              /* the pair (left id, right id) */
     int64_t count;              /* sum over words of count(w) * occurrences in w */
-    uint32_t *where;            /* words that may contain it */
-    uint32_t nwhere, cwhere;
+    uint32_t *where;            /* words that may contain it; its capacity is where_cap(nwhere) */
+    uint32_t nwhere;
     uint32_t pushed;            /* the merge after which it was last pushed (+1) */
-};
+};                              /* 32 bytes: half a million of them after 30k merges */
 
 struct pairs {
     struct pair *p;
@@ -194,14 +194,31 @@ static uint32_t pair_index(struct pairs *s, uint32_t a, uint32_t b)
     return (uint32_t)*v;
 }
 
+/* The capacity of a where[] list of n entries: 4, then doubled as needed
+ * (so it is not stored: a power of two from 4 on). */
+static uint32_t where_cap(uint32_t n)
+{
+    uint32_t c = 4;
+    while (c < n) c *= 2;
+    return n ? c : 0;
+}
+
 static void add_where(struct pair *p, uint32_t w)
 {
     if (p->nwhere && p->where[p->nwhere - 1] == w) return;     /* twice in one word */
-    if (p->nwhere == p->cwhere) {
-        p->cwhere = p->cwhere ? 2 * p->cwhere : 4;
-        p->where = xrealloc(p->where, p->cwhere * sizeof *p->where);
-    }
+    if (p->nwhere == where_cap(p->nwhere))
+        p->where = xrealloc(p->where, (p->nwhere ? 2 * p->nwhere : 4) * sizeof *p->where);
     p->where[p->nwhere++] = w;
+}
+
+/* A pair whose count has dropped to 0 is in no word any more: its where[]
+ * list is dropped (a later word that makes the pair again starts a new
+ * one).  About a sixth of the pairs end so; this keeps the peak memory down. */
+static void drop_where(struct pair *p)
+{
+    free(p->where);
+    p->where = NULL;
+    p->nwhere = 0;
 }
 
 /* Push pair i with its current count.  The heap's top is its smallest
@@ -349,7 +366,8 @@ static void rewrite_word(struct pairs *s, struct words *W, struct scratch *sc, u
         if (i + 1 < m && x[i] == a && x[i + 1] == b) {
             for (int64_t jj = (int64_t)i - 1; jj <= (int64_t)i + 1; jj++)
                 if (jj >= 0 && jj + 1 < (int64_t)m && jj > last_rm) {
-                    s->p[pair_index(s, x[jj], x[jj + 1])].count -= cnt;
+                    struct pair *p = &s->p[pair_index(s, x[jj], x[jj + 1])];
+                    if ((p->count -= cnt) == 0) drop_where(p);
                     last_rm = jj;
                 }
             sc->mp[nm++] = o;
@@ -386,7 +404,7 @@ static void apply_merge(struct pairs *s, struct words *W, struct scratch *sc, ui
 {
     struct pair *bp = &s->p[bi];        /* s->p may move below: copy what is needed */
     uint32_t a = bp->a, b = bp->b, *where = bp->where, nwhere = bp->nwhere;
-    bp->where = NULL; bp->nwhere = bp->cwhere = 0;
+    bp->where = NULL; bp->nwhere = 0;
     s->ntouched = 0;
     for (uint32_t k = 0; k < nwhere; k++) {
         uint32_t w = where[k];
