@@ -34,6 +34,7 @@
  * the words that hold it (apply_merge, rewrite_word).
  */
 #include "tok/tokenizer_impl.h"
+#include "tok/stok.h"
 #include "core/heap.h"
 #include "core/jsonl.h"
 #include "core/jsonl_par.h"
@@ -45,6 +46,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A thread's word counts: its table, in front of which a small cache of
+ * short words (up to 16 bytes, held as two 64-bit words) adds up the
+ * counts of the frequent ones.  Words follow Zipf's law, so most pieces
+ * hit the cache: two word compares instead of hashing the bytes and a
+ * memcmp in the table.  An entry evicted (or flushed at the end) adds its
+ * count into the table; the sums are the same, only the order in which
+ * words enter the table changes, which nothing downstream depends on
+ * (merges are chosen by count, then by token ids). */
+#define HOTC_BITS 12
+struct hot_count {
+    uint64_t w0, w1;
+    uint32_t len, n;            /* len 0: empty; n: the count not yet in the table */
+};
+struct counter {
+    struct bytemap *map;
+    struct hot_count *hot;      /* (1 << HOTC_BITS) */
+};
+
 struct bpe_trainer {
     struct bpe_train_opts o;
     char **special;             /* (nspecial) */
@@ -53,6 +72,7 @@ struct bpe_trainer {
     struct pretok *pre;
     int nthreads;
     struct bytemap *counts;     /* (nthreads) word -> occurrences */
+    struct counter *cnt;        /* (nthreads) what each thread counts into */
     struct pretok_ctx **ctx;    /* (nthreads) */
 };
 
@@ -81,17 +101,55 @@ struct bpe_trainer *bpe_trainer_new(const struct bpe_train_opts *o)
     tr->nthreads = o->threads > 0 ? o->threads : 1;
     tr->counts = xcalloc((size_t)tr->nthreads, sizeof *tr->counts);
     tr->ctx = xcalloc((size_t)tr->nthreads, sizeof *tr->ctx);
+    tr->cnt = xcalloc((size_t)tr->nthreads, sizeof *tr->cnt);
     for (int i = 0; i < tr->nthreads; i++) {
         bytemap_init(&tr->counts[i], 1 << 16);
+        tr->cnt[i].map = &tr->counts[i];
+        tr->cnt[i].hot = xcalloc((size_t)1 << HOTC_BITS, sizeof *tr->cnt[i].hot);
         tr->ctx[i] = pretok_ctx_new(tr->pre);
     }
     return tr;
 }
 
+/* The bytes s[0..n) (1 <= n <= 16) as two little-endian words, zero-padded,
+ * reading no byte outside them (two overlapping loads). */
+static void short_key(const unsigned char *s, size_t n, uint64_t *w0, uint64_t *w1)
+{
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        if (n > 8) { memcpy(&b, s + n - 8, 8); b >>= 8 * (16 - n); }
+    } else if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        a = lo | (uint64_t)hi << (8 * (n - 4));
+    } else a = s[0] | (uint64_t)s[n / 2] << (8 * (n / 2)) | (uint64_t)s[n - 1] << (8 * (n - 1));
+    *w0 = a;
+    *w1 = b;
+}
+
+/* Add a cache entry's count into the table and empty it. */
+static void hot_flush(struct bytemap *m, struct hot_count *h)
+{
+    unsigned char k[16];
+    memcpy(k, &h->w0, 8);
+    memcpy(k + 8, &h->w1, 8);
+    *bytemap_put(m, k, h->len, NULL) += h->n;
+    h->len = 0;
+}
+
 /* Step 1: count one piece. */
 static void count_piece(void *arg, const char *piece, size_t n)
 {
-    (*bytemap_put(arg, piece, n, NULL))++;
+    struct counter *c = arg;
+    if (n > 16) { (*bytemap_put(c->map, piece, n, NULL))++; return; }
+    uint64_t w0, w1;
+    short_key((const unsigned char *)piece, n, &w0, &w1);
+    struct hot_count *h = &c->hot[stok_hash(w0, w1, n) >> (64 - HOTC_BITS)];
+    if (h->w0 == w0 && h->w1 == w1 && h->len == n) { h->n++; return; }
+    if (h->len) hot_flush(c->map, h);
+    *h = (struct hot_count){ w0, w1, (uint32_t)n, 1 };
 }
 
 void bpe_trainer_add(struct bpe_trainer *tr, const char *const *texts, const size_t *lens, size_t n)
@@ -99,7 +157,7 @@ void bpe_trainer_add(struct bpe_trainer *tr, const char *const *texts, const siz
     #pragma omp parallel for num_threads(tr->nthreads) schedule(dynamic, 8)
     for (size_t i = 0; i < n; i++) {
         int k = omp_get_thread_num();
-        pretok_split(tr->ctx[k], texts[i], lens[i], count_piece, &tr->counts[k]);
+        pretok_split(tr->ctx[k], texts[i], lens[i], count_piece, &tr->cnt[k]);
     }
 }
 
@@ -108,6 +166,12 @@ void bpe_trainer_add(struct bpe_trainer *tr, const char *const *texts, const siz
 /* Sum the threads' word counts into table 0 and return it. */
 static struct bytemap *sum_thread_counts(struct bpe_trainer *tr)
 {
+    for (int k = 0; k < tr->nthreads; k++) {
+        for (size_t i = 0; i < (size_t)1 << HOTC_BITS; i++)
+            if (tr->cnt[k].hot[i].len) hot_flush(&tr->counts[k], &tr->cnt[k].hot[i]);
+        free(tr->cnt[k].hot);
+        tr->cnt[k].hot = NULL;
+    }
     struct bytemap *wc = &tr->counts[0];
     for (int k = 1; k < tr->nthreads; k++) {
         struct bytemap *m = &tr->counts[k];
@@ -458,7 +522,7 @@ static void trainer_free(struct bpe_trainer *tr)
     for (int i = 0; i < tr->nthreads; i++) pretok_ctx_free(tr->ctx[i]);
     for (int i = 0; i < tr->nspecial; i++) free(tr->special[i]);
     free(tr->special); free(tr->special_len);
-    free(tr->ctx); free(tr->counts);
+    free(tr->ctx); free(tr->counts); free(tr->cnt);
     pretok_free(tr->pre);
     free(tr);
 }
@@ -493,7 +557,7 @@ struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
 static void count_docs(void *arg, const struct jsonl_batch *b, size_t lo, size_t hi, int k)
 {
     struct bpe_trainer *tr = arg;
-    for (size_t i = lo; i < hi; i++) pretok_split(tr->ctx[k], b->text[i], b->len[i], count_piece, &tr->counts[k]);
+    for (size_t i = lo; i < hi; i++) pretok_split(tr->ctx[k], b->text[i], b->len[i], count_piece, &tr->cnt[k]);
 }
 
 /* Reading JSON is serial, counting is parallel: while the reading thread
