@@ -313,10 +313,15 @@ static void merge_pos(struct tok_encoder *e, const unsigned char *s, size_t n)
         rk[i] = i + 1 < n ? t->pair2[s[i] | s[i + 1] << 8] : UINT32_MAX;   /* two bytes: a direct table */
     }
     for (;;) {
-        size_t best = 0, prev = SIZE_MAX, before = SIZE_MAX;
-        for (size_t i = 0; i < n; prev = i, i = nxt[i])
-            if (rk[i] < rk[best]) { best = i; before = prev; }          /* '<': the leftmost on ties */
-        if (rk[best] == UINT32_MAX) break;
+        size_t best = 0, prev = 0, before = SIZE_MAX;
+        uint32_t low = rk[0];
+        for (size_t i = nxt[0]; i < n; prev = i, i = nxt[i]) {     /* '<': the leftmost on ties */
+            int lt = rk[i] < low;                                   /* (no branch: which part wins */
+            best = lt ? i : best;                                   /* is data, not predictable) */
+            before = lt ? prev : before;
+            low = lt ? rk[i] : low;
+        }
+        if (low == UINT32_MAX) break;
         if (best == 0) before = SIZE_MAX;
         size_t q = nxt[best];                   /* parts best and q become one */
         id[best] = rk[best];
