@@ -186,26 +186,27 @@ static MPI_Request *slice_buckets(float *buf, size_t n, int reduce, int *nreq, i
     return req;
 }
 
-void comm_reduce_scatter(float *buf, size_t n)
+/* Post the slices' messages (a reduce to each owner, or a broadcast from it)
+ * and wait for those slice_buckets left in flight. */
+static void slices_wait(float *buf, size_t n, int reduce, const char *what)
 {
     if (size == 1) return;
     double t0 = MPI_Wtime();
     int k, f;
-    MPI_Request *req = slice_buckets(buf, n, 1, &k, &f);
-    check(MPI_Waitall(k - f, req + f, MPI_STATUSES_IGNORE), "MPI_Waitall (gradient reduce-scatter)");
+    MPI_Request *req = slice_buckets(buf, n, reduce, &k, &f);
+    check(MPI_Waitall(k - f, req + f, MPI_STATUSES_IGNORE), what);
     free(req);
     waited += MPI_Wtime() - t0;
 }
 
+void comm_reduce_scatter(float *buf, size_t n)
+{
+    slices_wait(buf, n, 1, "MPI_Waitall (gradient reduce-scatter)");
+}
+
 void comm_all_gather(float *buf, size_t n)
 {
-    if (size == 1) return;
-    double t0 = MPI_Wtime();
-    int k, f;
-    MPI_Request *req = slice_buckets(buf, n, 0, &k, &f);
-    check(MPI_Waitall(k - f, req + f, MPI_STATUSES_IGNORE), "MPI_Waitall (parameter all-gather)");
-    free(req);
-    waited += MPI_Wtime() - t0;
+    slices_wait(buf, n, 0, "MPI_Waitall (parameter all-gather)");
 }
 
 /* counts[r] and displs[r] of the slices, as MPI's ints */
