@@ -185,46 +185,56 @@ static struct bytemap *sum_thread_counts(struct bpe_trainer *tr)
 }
 
 /* The distinct words, each a sequence of token ids that merges rewrite in
- * place (a word only gets shorter): word w is sym[off[w] .. off[w]+len[w]),
- * occurring count[w] times in the corpus. */
-struct words {
-    size_t n;
-    uint32_t *sym;
-    uint64_t *off;
-    uint32_t *len;
-    int64_t *count;
-    uint32_t *stamp;            /* the last merge step that visited w */
+ * place (a word only gets shorter).  Each word is one record, its count,
+ * stamp and length in front of its symbols, so that visiting a word costs
+ * one or two cache lines rather than a miss in each of five arrays: the
+ * merge loop visits words in the order of a where[] list, which is all
+ * over memory, and waits on those misses more than it computes.  A word is
+ * named by the offset of its record in 8-byte units (where[] lists hold
+ * these), so records stay 8-byte aligned. */
+struct word {
+    int64_t count;              /* occurrences in the corpus */
+    uint32_t stamp;             /* the last merge step that visited it */
+    uint32_t len;               /* symbols now */
+    uint32_t sym[];             /* (len) token ids, at first its bytes */
 };
+
+struct words {
+    size_t n;                   /* words */
+    uint64_t *rec;              /* the records; a word is an offset into it */
+    size_t nrec;                /* 8-byte units used */
+};
+
+static struct word *word_at(const struct words *W, uint32_t w) { return (struct word *)(W->rec + w); }
+
+/* The 8-byte units of a record of len symbols (header, then 4 bytes each). */
+static size_t word_units(size_t len) { return (sizeof(struct word) + 4 * len + 7) / 8; }
 
 /* Initially each word is its bytes (byte b is token b).  Words of one byte
  * have no pairs and are left out.  Frees the count table. */
 static void words_from_counts(struct words *W, struct bytemap *wc)
 {
-    size_t nw = 0, nsym = 0;
+    size_t nw = 0, nrec = 0;
     for (size_t i = 0; i < wc->cap; i++)
-        if (wc->slot[i].hash && wc->slot[i].len > 1) { nw++; nsym += wc->slot[i].len; }
-    W->sym = xmalloc((nsym + 1) * sizeof *W->sym);
-    W->off = xmalloc((nw + 1) * sizeof *W->off);
-    W->len = xmalloc((nw + 1) * sizeof *W->len);
-    W->count = xmalloc((nw + 1) * sizeof *W->count);
-    W->stamp = xcalloc(nw + 1, sizeof *W->stamp);
-    nw = nsym = 0;
+        if (wc->slot[i].hash && wc->slot[i].len > 1) { nw++; nrec += word_units(wc->slot[i].len); }
+    if (nrec > UINT32_MAX) die("too many distinct pieces to train on (%zu); try --sample", nw);
+    W->rec = xmalloc((nrec + 1) * sizeof *W->rec);
+    W->n = nw;
+    W->nrec = nrec;
+    nrec = 0;
     for (size_t i = 0; i < wc->cap; i++) {
         const struct bytemap_slot *sl = &wc->slot[i];
         if (!sl->hash || sl->len < 2) continue;
         const unsigned char *k = (const unsigned char *)bytemap_key(wc, sl);
-        W->off[nw] = nsym; W->len[nw] = sl->len; W->count[nw] = (int64_t)sl->val;
-        for (uint32_t j = 0; j < sl->len; j++) W->sym[nsym++] = k[j];
-        nw++;
+        struct word *wd = word_at(W, (uint32_t)nrec);
+        wd->count = (int64_t)sl->val; wd->stamp = 0; wd->len = sl->len;
+        for (uint32_t j = 0; j < sl->len; j++) wd->sym[j] = k[j];
+        nrec += word_units(sl->len);
     }
-    W->n = nw;
     bytemap_free(wc);
 }
 
-static void words_free(struct words *W)
-{
-    free(W->sym); free(W->off); free(W->len); free(W->count); free(W->stamp);
-}
+static void words_free(struct words *W) { free(W->rec); }
 
 /* ---- pair statistics (ideas 2 and 3) ---- */
 struct pair {
@@ -235,42 +245,106 @@ struct pair {
     uint32_t pushed;            /* the merge after which it was last pushed (+1) */
 };                              /* 32 bytes: half a million of them after 30k merges */
 
+/* Finding a pair's record: a pair of two bytes (every pair at the start,
+ * many in the first merges) by direct index a * 256 + b; any other by a
+ * hash table of (a << 32 | b, index) slots, linear probing, at most half
+ * full.  Key and index share a 16-byte slot, so a look-up costs one cache
+ * miss, not one in a key array and one in a value array. */
+#define PAIR_NONE UINT32_MAX
+struct pair_slot { uint64_t key; uint32_t i, unused; };        /* key UINT64_MAX: empty */
+
 struct pairs {
     struct pair *p;
     size_t n, cap;
-    struct u64map index;        /* a << 32 | b -> index in p */
+    uint32_t *byte_pair;        /* (256 * 256) index of the pair of bytes (a, b), or PAIR_NONE */
+    struct pair_slot *slot;     /* (nslot) the other pairs */
+    size_t nslot, nused;
     struct heap heap;           /* (INT64_MAX - count, a << 32 | b): see queue_pair */
     uint32_t *touched;          /* pairs made by the current merge */
     size_t ntouched, ctouched;
 };
 
+static void pairs_init(struct pairs *s)
+{
+    memset(s, 0, sizeof *s);
+    s->cap = 1 << 16;
+    s->p = xmalloc(s->cap * sizeof *s->p);
+    s->byte_pair = xmalloc(256 * 256 * sizeof *s->byte_pair);
+    memset(s->byte_pair, 0xff, 256 * 256 * sizeof *s->byte_pair);
+    s->nslot = 1 << 17;
+    s->slot = xmalloc(s->nslot * sizeof *s->slot);
+    memset(s->slot, 0xff, s->nslot * sizeof *s->slot);
+}
+
+/* The slot of key, or the empty slot where it would go. */
+static struct pair_slot *pair_slot(const struct pairs *s, uint64_t key)
+{
+    size_t mask = s->nslot - 1, i = (size_t)hash_u64(key) & mask;
+    while (s->slot[i].key != key && s->slot[i].key != UINT64_MAX) i = (i + 1) & mask;
+    return &s->slot[i];
+}
+
+/* Double the hash table (re-inserting every key) when it is half full. */
+static void pair_slots_grow(struct pairs *s)
+{
+    struct pair_slot *old = s->slot;
+    size_t nold = s->nslot;
+    s->nslot *= 2;
+    s->slot = xmalloc(s->nslot * sizeof *s->slot);
+    memset(s->slot, 0xff, s->nslot * sizeof *s->slot);
+    for (size_t j = 0; j < nold; j++)
+        if (old[j].key != UINT64_MAX) *pair_slot(s, old[j].key) = old[j];
+    free(old);
+}
+
+/* A new pair record (a, b) with count 0; its index. */
+static uint32_t pair_new(struct pairs *s, uint32_t a, uint32_t b)
+{
+    if (s->n == s->cap) s->p = xrealloc(s->p, (s->cap *= 2) * sizeof *s->p);
+    struct pair *p = &s->p[s->n];
+    memset(p, 0, sizeof *p);
+    p->a = a; p->b = b;
+    return (uint32_t)s->n++;
+}
+
+/* The index of pair (a, b), creating its record if it has none. */
 static uint32_t pair_index(struct pairs *s, uint32_t a, uint32_t b)
 {
-    int added;
-    uint64_t *v = u64map_put(&s->index, (uint64_t)a << 32 | b, &added);
-    if (added) {
-        if (s->n == s->cap) s->p = xrealloc(s->p, (s->cap *= 2) * sizeof *s->p);
-        struct pair *p = &s->p[s->n];
-        memset(p, 0, sizeof *p);
-        p->a = a; p->b = b;
-        *v = s->n++;
+    if ((a | b) < 256) {
+        uint32_t *i = &s->byte_pair[a << 8 | b];
+        if (*i == PAIR_NONE) *i = pair_new(s, a, b);
+        return *i;
     }
-    return (uint32_t)*v;
+    uint64_t key = (uint64_t)a << 32 | b;
+    struct pair_slot *sl = pair_slot(s, key);
+    if (sl->key == key) return sl->i;
+    if (2 * (s->nused + 1) > s->nslot) {
+        pair_slots_grow(s);
+        sl = pair_slot(s, key);
+    }
+    s->nused++;
+    sl->key = key;
+    return sl->i = pair_new(s, a, b);
+}
+
+/* The index of pair (a, b), which has a record. */
+static uint32_t pair_find(const struct pairs *s, uint32_t a, uint32_t b)
+{
+    if ((a | b) < 256) return s->byte_pair[a << 8 | b];
+    return pair_slot(s, (uint64_t)a << 32 | b)->i;
 }
 
 /* The capacity of a where[] list of n entries: 4, then doubled as needed
- * (so it is not stored: a power of two from 4 on). */
-static uint32_t where_cap(uint32_t n)
+ * (so it is not stored: 0, then a power of two from 4 on). */
+static int where_full(uint32_t n)
 {
-    uint32_t c = 4;
-    while (c < n) c *= 2;
-    return n ? c : 0;
+    return n == 0 || (n >= 4 && (n & (n - 1)) == 0);
 }
 
 static void add_where(struct pair *p, uint32_t w)
 {
     if (p->nwhere && p->where[p->nwhere - 1] == w) return;     /* twice in one word */
-    if (p->nwhere == where_cap(p->nwhere))
+    if (where_full(p->nwhere))
         p->where = xrealloc(p->where, (p->nwhere ? 2 * p->nwhere : 4) * sizeof *p->where);
     p->where[p->nwhere++] = w;
 }
@@ -298,14 +372,12 @@ static void queue_pair(struct pairs *s, uint32_t i)
 /* count[(a,b)] for every adjacent pair of every word, and where[] lists. */
 static void count_pairs(struct pairs *s, const struct words *W)
 {
-    s->cap = 1 << 16;
-    s->p = xmalloc(s->cap * sizeof *s->p);
-    u64map_init(&s->index, 1 << 16);
-    for (size_t w = 0; w < W->n; w++) {
-        const uint32_t *x = W->sym + W->off[w];
-        for (uint32_t j = 0; j + 1 < W->len[w]; j++) {
-            struct pair *p = &s->p[pair_index(s, x[j], x[j + 1])];
-            p->count += W->count[w];
+    pairs_init(s);
+    for (size_t w = 0; w < W->nrec; w += word_units(word_at(W, (uint32_t)w)->len)) {
+        const struct word *wd = word_at(W, (uint32_t)w);
+        for (uint32_t j = 0; j + 1 < wd->len; j++) {
+            struct pair *p = &s->p[pair_index(s, wd->sym[j], wd->sym[j + 1])];
+            p->count += wd->count;
             add_where(p, (uint32_t)w);
         }
     }
@@ -320,7 +392,7 @@ static int64_t pop_best(struct pairs *s)
 {
     while (s->heap.n) {
         struct heap_item top = heap_pop(&s->heap);
-        uint32_t i = (uint32_t)*u64map_get(&s->index, top.val);
+        uint32_t i = pair_find(s, (uint32_t)(top.val >> 32), (uint32_t)top.val);
         if (INT64_MAX - (int64_t)top.key == s->p[i].count) return i;
         queue_pair(s, i);
     }
@@ -331,8 +403,8 @@ static void pairs_free(struct pairs *s)
 {
     for (size_t i = 0; i < s->n; i++) free(s->p[i].where);
     free(s->p); free(s->touched);
+    free(s->byte_pair); free(s->slot);
     heap_free(&s->heap);
-    u64map_free(&s->index);
 }
 
 /* ---- the vocabulary being built ---- */
@@ -408,39 +480,46 @@ struct scratch { uint32_t *tmp, *mp; size_t cap; };
 /* Replace a b by c in word w, left to right and non-overlapping, and update
  * the pair counts.  Only pairs touching a replaced "a b" change: e.g.
  * x a b y -> x c y removes (x,a) (a,b) (b,y) and adds (x,c) (c,y), each
- * weighted by the word's count.  The new pairs go to s->touched. */
-static void rewrite_word(struct pairs *s, struct words *W, struct scratch *sc, uint32_t w,
+ * weighted by the word's count.  (a,b) itself is left to apply_merge: every
+ * occurrence goes, so its count ends at 0.  The new pairs go to s->touched. */
+static void rewrite_word(struct pairs *s, struct word *wd, struct scratch *sc, uint32_t w,
                          uint32_t a, uint32_t b, uint32_t c, uint32_t step)
 {
-    uint32_t *x = W->sym + W->off[w], m = W->len[w];
+    uint32_t *x = wd->sym, m = wd->len;
     uint32_t j;
     for (j = 0; j + 1 < m; j++) if (x[j] == a && x[j + 1] == b) break;
     if (j + 1 >= m) return;             /* stale: merged away earlier */
-    int64_t cnt = W->count[w];
+    int64_t cnt = wd->count;
     if (m > sc->cap) {
         sc->cap = 2 * m;
         sc->tmp = xrealloc(sc->tmp, sc->cap * sizeof *sc->tmp);
         sc->mp = xrealloc(sc->mp, sc->cap * sizeof *sc->mp);
     }
     /* Old pair j is (x[j], x[j+1]); last_rm keeps a pair shared by two
-     * matches (a b a b: the middle (b,a)) from being removed twice. */
-    uint32_t o = 0, nm = 0;
+     * matches (a b a b: the middle (b,a)) from being removed twice.  The
+     * first j symbols have no match: copy them as they are. */
+    memcpy(sc->tmp, x, j * sizeof *x);
+    uint32_t o = j, nm = 0;
     int64_t last_rm = -1;
-    for (uint32_t i = 0; i < m;) {
+    for (uint32_t i = j; i < m;) {
         if (i + 1 < m && x[i] == a && x[i + 1] == b) {
-            for (int64_t jj = (int64_t)i - 1; jj <= (int64_t)i + 1; jj++)
-                if (jj >= 0 && jj + 1 < (int64_t)m && jj > last_rm) {
-                    struct pair *p = &s->p[pair_index(s, x[jj], x[jj + 1])];
-                    if ((p->count -= cnt) == 0) drop_where(p);
-                    last_rm = jj;
-                }
+            /* the neighbours (x[i-1], a) and (b, x[i+2]) */
+            if (i >= 1 && (int64_t)i - 1 > last_rm) {
+                struct pair *p = &s->p[pair_find(s, x[i - 1], a)];
+                if ((p->count -= cnt) == 0) drop_where(p);
+            }
+            if (i + 2 < m) {
+                struct pair *p = &s->p[pair_find(s, b, x[i + 2])];
+                if ((p->count -= cnt) == 0) drop_where(p);
+            }
+            last_rm = i + 1;
             sc->mp[nm++] = o;
             sc->tmp[o++] = c;
             i += 2;
         } else sc->tmp[o++] = x[i++];
     }
     memcpy(x, sc->tmp, o * sizeof *x);
-    W->len[w] = o;
+    wd->len = o;
     /* Add the new pairs around each c; w is a new word for their where[]. */
     int64_t last_add = -1;
     for (uint32_t k = 0; k < nm; k++) {
@@ -461,6 +540,11 @@ static void rewrite_word(struct pairs *s, struct words *W, struct scratch *sc, u
     }
 }
 
+/* How many words ahead apply_merge asks for a word's record: the loop is
+ * bound by the cache misses of reading words scattered over memory, and
+ * asking early lets several misses be under way at once. */
+#define PREFETCH_AHEAD 8
+
 /* Merge pair bi = (a, b) into c in every word that holds it, then queue
  * the pairs the merge made with their counts. */
 static void apply_merge(struct pairs *s, struct words *W, struct scratch *sc, uint32_t bi,
@@ -471,12 +555,15 @@ static void apply_merge(struct pairs *s, struct words *W, struct scratch *sc, ui
     bp->where = NULL; bp->nwhere = 0;
     s->ntouched = 0;
     for (uint32_t k = 0; k < nwhere; k++) {
+        if (k + PREFETCH_AHEAD < nwhere) __builtin_prefetch(word_at(W, where[k + PREFETCH_AHEAD]));
         uint32_t w = where[k];
-        if (W->stamp[w] == step) continue;      /* listed twice */
-        W->stamp[w] = step;
-        rewrite_word(s, W, sc, w, a, b, c, step);
+        struct word *wd = word_at(W, w);
+        if (wd->stamp == step) continue;        /* listed twice */
+        wd->stamp = step;
+        rewrite_word(s, wd, sc, w, a, b, c, step);
     }
     free(where);
+    s->p[bi].count = 0;                 /* each "a b" was replaced: none is left */
     for (size_t k = 0; k < s->ntouched; k++) queue_pair(s, s->touched[k]);
 }
 
