@@ -19,6 +19,7 @@
  * prefetched while the current one is rewritten.
  */
 #include "tok/tokenizer_impl.h"
+#include "tok/wordtab.h"
 #include "core/heap.h"
 #include "core/progress.h"
 #include "core/xio.h"
@@ -56,26 +57,27 @@ static size_t word_units(size_t len) { return (sizeof(struct word) + 4 * len + 7
 
 /* Initially each word is its bytes (byte b is token b).  Words of one byte
  * have no pairs and are left out.  Frees the count table. */
-static void words_from_counts(struct words *W, struct bytemap *wc)
+static void words_from_counts(struct words *W, struct wordtab *wc)
 {
     size_t nw = 0, nrec = 0;
     for (size_t i = 0; i < wc->cap; i++)
-        if (wc->slot[i].hash && wc->slot[i].len > 1) { nw++; nrec += word_units(wc->slot[i].len); }
+        if (wc->slot[i].len > 1) { nw++; nrec += word_units(wc->slot[i].len); }
     if (nrec > UINT32_MAX) die("too many distinct pieces to train on (%zu); try --sample", nw);
     W->rec = xmalloc((nrec + 1) * sizeof *W->rec);
     W->n = nw;
     W->nrec = nrec;
     nrec = 0;
     for (size_t i = 0; i < wc->cap; i++) {
-        const struct bytemap_slot *sl = &wc->slot[i];
-        if (!sl->hash || sl->len < 2) continue;
-        const unsigned char *k = (const unsigned char *)bytemap_key(wc, sl);
+        const struct wordtab_slot *sl = &wc->slot[i];
+        if (sl->len < 2) continue;
+        unsigned char buf[WORDTAB_SHORT];
+        const unsigned char *k = wordtab_bytes(wc, sl, buf);
         struct word *wd = word_at(W, (uint32_t)nrec);
-        wd->count = (int64_t)sl->val; wd->stamp = 0; wd->len = sl->len;
+        wd->count = (int64_t)sl->count; wd->stamp = 0; wd->len = sl->len;
         for (uint32_t j = 0; j < sl->len; j++) wd->sym[j] = k[j];
         nrec += word_units(sl->len);
     }
-    bytemap_free(wc);
+    wordtab_free(wc);
 }
 
 static void words_free(struct words *W) { free(W->rec); }
@@ -449,7 +451,7 @@ static void learn_merges(const struct bpe_train_opts *o, struct pairs *s, struct
 }
 
 /* Everything above, in order (tokenizer_impl.h). */
-uint32_t (*bpe_learn(struct bytemap *wc, const struct bpe_train_opts *o, uint32_t target, uint32_t *nmerges))[2]
+uint32_t (*bpe_learn(struct wordtab *wc, const struct bpe_train_opts *o, uint32_t target, uint32_t *nmerges))[2]
 {
     struct words W;
     words_from_counts(&W, wc);

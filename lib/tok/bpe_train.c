@@ -37,6 +37,7 @@
  */
 #include "tok/tokenizer_impl.h"
 #include "tok/stok.h"
+#include "tok/wordtab.h"
 #include "core/jsonl.h"
 #include "core/jsonl_par.h"
 #include "core/rng.h"
@@ -60,7 +61,7 @@ struct hot_count {
     uint32_t len, n;            /* len 0: empty; n: the count not yet in the table */
 };
 struct counter {
-    struct bytemap *map;
+    struct wordtab *map;
     struct hot_count *hot;      /* (1 << HOTC_BITS) */
 };
 
@@ -71,7 +72,7 @@ struct bpe_trainer {
     int nspecial;
     struct pretok *pre;
     int nthreads;
-    struct bytemap *counts;     /* (nthreads) word -> occurrences */
+    struct wordtab *counts;     /* (nthreads) word -> occurrences */
     struct counter *cnt;        /* (nthreads) what each thread counts into */
     struct pretok_ctx **ctx;    /* (nthreads) */
 };
@@ -103,7 +104,7 @@ struct bpe_trainer *bpe_trainer_new(const struct bpe_train_opts *o)
     tr->ctx = xcalloc((size_t)tr->nthreads, sizeof *tr->ctx);
     tr->cnt = xcalloc((size_t)tr->nthreads, sizeof *tr->cnt);
     for (int i = 0; i < tr->nthreads; i++) {
-        bytemap_init(&tr->counts[i], 1 << 16);
+        wordtab_init(&tr->counts[i], 1 << 16);
         tr->cnt[i].map = &tr->counts[i];
         tr->cnt[i].hot = xcalloc((size_t)1 << HOTC_BITS, sizeof *tr->cnt[i].hot);
         tr->ctx[i] = pretok_ctx_new(tr->pre);
@@ -130,12 +131,9 @@ static void short_key(const unsigned char *s, size_t n, uint64_t *w0, uint64_t *
 }
 
 /* Add a cache entry's count into the table and empty it. */
-static void hot_flush(struct bytemap *m, struct hot_count *h)
+static void hot_flush(struct wordtab *m, struct hot_count *h)
 {
-    unsigned char k[16];
-    memcpy(k, &h->w0, 8);
-    memcpy(k + 8, &h->w1, 8);
-    *bytemap_put(m, k, h->len, NULL) += h->n;
+    wordtab_add_short(m, stok_hash(h->w0, h->w1, h->len), h->w0, h->w1, h->len, h->n);
     h->len = 0;
 }
 
@@ -143,11 +141,14 @@ static void hot_flush(struct bytemap *m, struct hot_count *h)
 static void count_piece(void *arg, const char *piece, size_t n)
 {
     struct counter *c = arg;
-    if (n > 16) { (*bytemap_put(c->map, piece, n, NULL))++; return; }
+    if (n > WORDTAB_SHORT) { wordtab_add(c->map, (const unsigned char *)piece, n, 1); return; }
     uint64_t w0, w1;
     short_key((const unsigned char *)piece, n, &w0, &w1);
     struct hot_count *h = &c->hot[stok_hash(w0, w1, n) >> (64 - HOTC_BITS)];
-    if (h->w0 == w0 && h->w1 == w1 && h->len == n) { h->n++; return; }
+    if (h->w0 == w0 && h->w1 == w1 && h->len == n) {
+        if (++h->n == UINT32_MAX) hot_flush(c->map, h);        /* before it wraps */
+        return;
+    }
     if (h->len) hot_flush(c->map, h);
     *h = (struct hot_count){ w0, w1, (uint32_t)n, 1 };
 }
@@ -164,7 +165,7 @@ void bpe_trainer_add(struct bpe_trainer *tr, const char *const *texts, const siz
 /* ---- the words (idea 1) ---- */
 
 /* Sum the threads' word counts into table 0 and return it. */
-static struct bytemap *sum_thread_counts(struct bpe_trainer *tr)
+static struct wordtab *sum_thread_counts(struct bpe_trainer *tr)
 {
     for (int k = 0; k < tr->nthreads; k++) {
         for (size_t i = 0; i < (size_t)1 << HOTC_BITS; i++)
@@ -172,14 +173,10 @@ static struct bytemap *sum_thread_counts(struct bpe_trainer *tr)
         free(tr->cnt[k].hot);
         tr->cnt[k].hot = NULL;
     }
-    struct bytemap *wc = &tr->counts[0];
+    struct wordtab *wc = &tr->counts[0];
     for (int k = 1; k < tr->nthreads; k++) {
-        struct bytemap *m = &tr->counts[k];
-        for (size_t i = 0; i < m->cap; i++) {
-            const struct bytemap_slot *sl = &m->slot[i];
-            if (sl->hash) *bytemap_put_h(wc, sl->hash, bytemap_key(m, sl), sl->len, NULL) += sl->val;
-        }
-        bytemap_free(m);
+        wordtab_add_all(wc, &tr->counts[k]);
+        wordtab_free(&tr->counts[k]);
     }
     return wc;
 }
