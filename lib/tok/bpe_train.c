@@ -60,9 +60,20 @@ struct hot_count {
     uint64_t w0, w1;
     uint32_t len, n;            /* len 0: empty; n: the count not yet in the table */
 };
+/* A word on its way from the cache to the table.  The table is far larger
+ * than any CPU cache, so adding to it waits for memory; instead an evicted
+ * entry waits here while its slot is prefetched, and goes into the table
+ * PEND evictions later, when the slot has arrived. */
+#define PEND 16
+struct pending {
+    uint64_t h, w0, w1;         /* h = stok_hash(w0, w1, len) */
+    uint32_t len, n;            /* len 0: empty */
+};
 struct counter {
     struct wordtab *map;
     struct hot_count *hot;      /* (1 << HOTC_BITS) */
+    struct pending pend[PEND];  /* a ring; next is the oldest */
+    unsigned next;
 };
 
 struct bpe_trainer {
@@ -130,10 +141,16 @@ static void short_key(const unsigned char *s, size_t n, uint64_t *w0, uint64_t *
     *w1 = b;
 }
 
-/* Add a cache entry's count into the table and empty it. */
-static void hot_flush(struct wordtab *m, struct hot_count *h)
+/* Send a cache entry's count towards the table and empty it: the oldest
+ * pending word goes into the table, the entry takes its place in the ring
+ * and its slot is prefetched. */
+static void hot_flush(struct counter *c, struct hot_count *h)
 {
-    wordtab_add_short(m, stok_hash(h->w0, h->w1, h->len), h->w0, h->w1, h->len, h->n);
+    struct pending *q = &c->pend[c->next];
+    if (q->len) wordtab_add_short(c->map, q->h, q->w0, q->w1, q->len, q->n);
+    *q = (struct pending){ stok_hash(h->w0, h->w1, h->len), h->w0, h->w1, h->len, h->n };
+    wordtab_prefetch(c->map, q->h);
+    c->next = (c->next + 1) % PEND;
     h->len = 0;
 }
 
@@ -146,10 +163,10 @@ static void count_piece(void *arg, const char *piece, size_t n)
     short_key((const unsigned char *)piece, n, &w0, &w1);
     struct hot_count *h = &c->hot[stok_hash(w0, w1, n) >> (64 - HOTC_BITS)];
     if (h->w0 == w0 && h->w1 == w1 && h->len == n) {
-        if (++h->n == UINT32_MAX) hot_flush(c->map, h);        /* before it wraps */
+        if (++h->n == UINT32_MAX) hot_flush(c, h);        /* before it wraps */
         return;
     }
-    if (h->len) hot_flush(c->map, h);
+    if (h->len) hot_flush(c, h);
     *h = (struct hot_count){ w0, w1, (uint32_t)n, 1 };
 }
 
@@ -168,8 +185,11 @@ void bpe_trainer_add(struct bpe_trainer *tr, const char *const *texts, const siz
 static struct wordtab *sum_thread_counts(struct bpe_trainer *tr)
 {
     for (int k = 0; k < tr->nthreads; k++) {
+        struct counter *c = &tr->cnt[k];
         for (size_t i = 0; i < (size_t)1 << HOTC_BITS; i++)
-            if (tr->cnt[k].hot[i].len) hot_flush(&tr->counts[k], &tr->cnt[k].hot[i]);
+            if (c->hot[i].len) hot_flush(c, &c->hot[i]);
+        for (int i = 0; i < PEND; i++)
+            if (c->pend[i].len) wordtab_add_short(c->map, c->pend[i].h, c->pend[i].w0, c->pend[i].w1, c->pend[i].len, c->pend[i].n);
         free(tr->cnt[k].hot);
         tr->cnt[k].hot = NULL;
     }

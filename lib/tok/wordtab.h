@@ -43,6 +43,12 @@ void wordtab_add(struct wordtab *t, const unsigned char *s, size_t len, uint64_t
 /* The same for a word of at most 16 bytes given as its key (stok_key) and
  * h = stok_hash(w0, w1, len). */
 void wordtab_add_short(struct wordtab *t, uint64_t h, uint64_t w0, uint64_t w1, uint32_t len, uint64_t count);
+/* Ask for the slot where a word with hash h starts its search, ahead of
+ * adding it (the table is far larger than the caches). */
+static inline void wordtab_prefetch(const struct wordtab *t, uint64_t h)
+{
+    __builtin_prefetch(&t->slot[h >> t->shift]);
+}
 /* Add every word of src to t. */
 void wordtab_add_all(struct wordtab *t, const struct wordtab *src);
 /* The bytes of the word in slot s (buf: room for 16, used for short words). */
