@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 const char *tfs_prog = "tfs";
@@ -103,6 +104,16 @@ void *xrealloc_at(void *p, size_t n, const char *file, int line)
     void *q = realloc(p, n ? n : 1);
     if (!q) die_errno("%s:%d: out of memory reallocating to %zu bytes", file, line, n);
     return q;
+}
+
+void advise_huge_pages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t page = 4096, lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (n >= ((size_t)4 << 20) && hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);    /* a hint: errors ignored */
+#else
+    (void)p; (void)n;
+#endif
 }
 
 char *xstrdup_at(const char *s, const char *file, int line)
