@@ -155,11 +155,12 @@ fuzz:
 	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    $(FUZZ:%=$(BUILD)/fuzz/fuzz/%)
 
-## bench: benchmarks, JSON results in $(BUILD)/bench/ (ratios against references run alongside)
+## bench: benchmarks, JSON results in $(BUILD)/bench/ (ratios against references run alongside);
+## BENCH="10 20" runs only the scripts of those numbers
 bench:
 	@tests/deps bench
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) tests/bench/run
+	@BUILD=$(BUILD) tests/bench/run $(BENCH)
 
 ## demo: the whole pipeline on the built-in default data (see pipelines/demo.mk)
 demo:

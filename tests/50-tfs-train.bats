@@ -12,8 +12,8 @@ SMALL="--layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 -q"
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 2000 > "$d/train.bin"
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 100 > "$d/val.bin"
+    stories_bytes train 2000 > "$d/train.bin"
+    stories_bytes val 100 > "$d/val.bin"
 }
 
 setup() {
@@ -266,11 +266,11 @@ Try 'tfs-train --help'." ]
     run_tool tfs-train $SMALL -o "$T/m.st" "$T/short.bin"
     [ "$status" -eq 1 ]
     [ "$stderr" = "tfs-train: $T/short.bin: 20 tokens, too few for one window of context 32 + 1" ]
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 5 --vocab 300 > "$T/v300.bin"
+    stories_bytes val 5 --vocab 300 > "$T/v300.bin"
     run_tool tfs-train $SMALL -o "$T/m.st" --val "$T/v300.bin" "$D/train.bin"
     [ "$status" -eq 1 ]
     [ "$stderr" = "tfs-train: $T/v300.bin: vocabulary size 300, but the training data $D/train.bin has 257" ]
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 5 --fingerprint 1234 > "$T/vfp.bin"
+    stories_bytes val 5 --fingerprint 1234 > "$T/vfp.bin"
     run_tool tfs-train $SMALL -o "$T/m.st" --val "$T/vfp.bin" "$D/train.bin"
     [ "$status" -eq 1 ]
     [ "$stderr" = "tfs-train: $T/vfp.bin: encoded by another tokenizer than the training data $D/train.bin (fingerprints differ)" ]
@@ -278,11 +278,11 @@ Try 'tfs-train --help'." ]
 
 @test "tfs-train: --resume refuses a stream of another vocabulary or tokenizer" {
     small_run
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 50 --vocab 300 > "$T/v300.bin"
+    stories_bytes val 50 --vocab 300 > "$T/v300.bin"
     run_tool tfs-train --resume "$T/m.safetensors" -o "$T/r.st" "$T/v300.bin"
     [ "$status" -eq 1 ]
     [ "$stderr" = "tfs-train: $T/v300.bin: vocabulary size 300, but $T/m.safetensors was trained on 257 (use the tokenizer of the checkpoint)" ]
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 50 --fingerprint abc > "$T/fp.bin"
+    stories_bytes val 50 --fingerprint abc > "$T/fp.bin"
     run_tool tfs-train --resume "$T/m.safetensors" -o "$T/r.st" "$T/fp.bin"
     [ "$status" -eq 1 ]
     [ "$stderr" = "tfs-train: $T/fp.bin: encoded by tokenizer 0000000000000abc, but $T/m.safetensors was trained with tokenizer 0000006279746573 (re-encode the text with that tokenizer)" ]
@@ -550,11 +550,11 @@ teardown() {
 @test "tfs-train: a shard of another vocabulary or tokenizer is named; empty directory, unmatched glob" {
     mkdir "$T/sh" "$T/empty"
     split_stream "$D/train.bin" "$T/sh/t" 3000
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 5 --vocab 300 > "$T/sh/t-2.bin"
+    stories_bytes val 5 --vocab 300 > "$T/sh/t-2.bin"
     run_tool tfs-train $SMALL -o "$T/m.st" "$T/sh"
     [ "$status" -eq 1 ]
     [ "$stderr" = "tfs-train: $T/sh/t-2.bin: vocabulary size 300, but $T/sh/t-0.bin (the first file of the set) has 257" ]
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 5 --fingerprint 1234 > "$T/sh/t-2.bin"
+    stories_bytes val 5 --fingerprint 1234 > "$T/sh/t-2.bin"
     run_tool tfs-train $SMALL -o "$T/m.st" "$T/sh"
     [ "$status" -eq 1 ]
     [[ $stderr == "tfs-train: $T/sh/t-2.bin: encoded by another tokenizer than $T/sh/t-0.bin, the first file of the set"* ]]

@@ -8,7 +8,7 @@ load helper
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 300 > "$d/train.bin"
+    stories_bytes train 300 > "$d/train.bin"
 }
 
 setup() {

@@ -10,11 +10,7 @@ export OMP_NUM_THREADS=1
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 1500 > "$d/train.jsonl"
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 60 > "$d/val.jsonl"
-    bpe-train -q -n 400 -o "$d/tok.bin" "$d/train.jsonl"
-    bpe-encode -q -o "$d/train.ids" "$d/tok.bin" "$d/train.jsonl"
-    bpe-encode -q -o "$d/val.ids" "$d/tok.bin" "$d/val.jsonl"
+    stories_tokenized "$d" 1500 60
     tfs-train --layers 2 --dim 32 --heads 2 --context 32 -b 8 --steps 40 --warmup 5 --lr 1e-2 \
         --threads 1 -q --val "$d/val.ids" --eval-batches 2 --eval-every 40 \
         -o "$d/m.st" --log "$d/m.jsonl" "$d/train.ids"
@@ -236,7 +232,7 @@ Try 'tfs-eval --help'." ]
 }
 
 @test "tfs-eval: refuses a stream or a tokenizer that does not fit the checkpoint" {
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 3 > "$T/bytes.bin"
+    stories_bytes val 3 > "$T/bytes.bin"
     run_tool tfs-eval "$D/m.st" "$T/bytes.bin"
     [ "$status" -eq 1 ]
     [ "$stderr" = "tfs-eval: $T/bytes.bin: vocabulary size 257, but $D/m.st was trained on 400 (use the tokenizer of the checkpoint)" ]

@@ -11,11 +11,7 @@ export OMP_NUM_THREADS=1
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n 1000 > "$d/train.jsonl"
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n 20 > "$d/val.jsonl"
-    bpe-train -q -n 400 -o "$d/tok.bin" "$d/train.jsonl"
-    bpe-encode -q -o "$d/train.ids" "$d/tok.bin" "$d/train.jsonl"
-    bpe-encode -q -o "$d/val.ids" "$d/tok.bin" "$d/val.jsonl"
+    stories_tokenized "$d" 1000 20
     # the custom level: 2 layers, 2 heads, context 32
     tfs-train --layers 2 --dim 32 --heads 2 --context 32 -b 8 --steps 30 --warmup 5 --lr 1e-2 \
         --threads 1 -q -o "$d/m.st" --log "$d/m.jsonl" "$d/train.ids"

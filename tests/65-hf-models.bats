@@ -26,6 +26,19 @@ setup() {
     T=$BATS_TEST_TMPDIR
 }
 
+# close_losses JSON JSON: the "loss" fields of the two lines agree within
+# 1e-4 (both are printed on stderr, for the failure's log).
+close_losses() {
+    /usr/bin/python3 -c 'import json, sys
+a, b = json.loads(sys.argv[1])["loss"], json.loads(sys.argv[2])["loss"]
+print("tfs %.7f reference %.7f" % (a, b), file=sys.stderr)
+sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$1" "$2"
+}
+
+# tfs_loss MODEL [N [STREAM]]: tfs-eval's line for the first N (64)
+# predictions of STREAM (the bytes of the stories) by MODEL.
+tfs_loss() { tfs-eval -q --max-tokens "${2:-64}" "$1" "${3:-$D/s.bin}"; }
+
 # same_loss DIR [STREAM [N]]: tfs-eval's loss of the first N (64)
 # predictions equals the float64 reference within 1e-4.
 same_loss() {
@@ -36,10 +49,21 @@ same_loss() {
     [ -f "$1" ] && ref=$(dirname "$1")
     run_tool hfm loss "$ref" "$s" "$k"
     [ "$status" -eq 0 ] || return 1
-    /usr/bin/python3 -c 'import json, sys
-a, b = json.loads(sys.argv[1])["loss"], json.loads(sys.argv[2])["loss"]
-print("tfs %.7f torch %.7f" % (a, b), file=sys.stderr)
-sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$ours" "$output"
+    close_losses "$ours" "$output"
+}
+
+# jq_edit FILTER FILE: rewrite the JSON file FILE through jq FILTER.
+jq_edit() { jq "$1" "$2" > "$2.new" && mv "$2.new" "$2"; }
+
+# lr0_keeps MODEL CKPT: one tfs-train step from MODEL at learning rate 0
+# writes CKPT, which scores exactly as MODEL does (the same weights, kept
+# through a tfs checkpoint).
+lr0_keeps() {
+    local a
+    a=$(tfs_loss "$1")
+    run_tool tfs-train -q --init-from "$1" -s 1 --lr 0 --min-lr 0 --warmup 0 -b 2 -o "$2" --log /dev/null "$D/s.bin"
+    [ "$status" -eq 0 ] || return 1
+    [ "$(tfs_loss "$2")" = "$a" ]
 }
 
 @test "hf models: GPT2LMHeadModel in F32, BF16 and F16 gives PyTorch's float64 loss" {
@@ -50,10 +74,7 @@ sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$ours" "$output"
     hfm make "$T/f16" --arch gpt2 --dtype f16
     same_loss "$T/f16"
     # the rounding shows: the bf16 model is not the f32 one
-    run_tool tfs-eval -q --max-tokens 64 "$T/bf16" "$D/s.bin"
-    b=$output
-    run_tool tfs-eval -q --max-tokens 64 "$D/gpt2" "$D/s.bin"
-    [ "$b" != "$output" ]
+    [ "$(tfs_loss "$T/bf16")" != "$(tfs_loss "$D/gpt2")" ]
 }
 
 @test "hf models: GPT-2 without the transformer. prefix, with mask buffers, with a stored lm_head, sharded" {
@@ -85,15 +106,9 @@ sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$ours" "$output"
     # the scaling matters: without it the loss is another
     mkdir "$T/plain"; cp "$T/l3/model.safetensors" "$T/plain/"
     jq '.rope_scaling = null' "$T/l3/config.json" > "$T/plain/config.json"
-    run_tool tfs-eval -q --max-tokens 64 "$T/l3" "$D/s.bin"
-    a=$output
-    run_tool tfs-eval -q --max-tokens 64 "$T/plain" "$D/s.bin"
-    [ "$a" != "$output" ]
-    # kept in a tfs checkpoint (lr 0: the same weights), and exported back
-    run_tool tfs-train -q --init-from "$T/l3" -s 1 --lr 0 --min-lr 0 --warmup 0 -b 2 -o "$T/l3.st" --log /dev/null "$D/s.bin"
-    [ "$status" -eq 0 ]
-    run_tool tfs-eval -q --max-tokens 64 "$T/l3.st" "$D/s.bin"
-    [ "$output" = "$a" ]
+    [ "$(tfs_loss "$T/l3")" != "$(tfs_loss "$T/plain")" ]
+    # kept in a tfs checkpoint, and exported back
+    lr0_keeps "$T/l3" "$T/l3.st"
     tfs-eval -q --export-hf "$T/back" "$T/l3.st"
     [ "$(jq -c .rope_scaling "$T/back/config.json")" = '{"rope_type":"llama3","factor":8,"low_freq_factor":1,"high_freq_factor":8,"original_max_position_embeddings":256}' ]
     same_loss "$T/back"
@@ -113,13 +128,8 @@ sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$ours" "$output"
     run_tool tfs-eval -q "$T/wrong" "$D/s.bin"
     [ "$status" -eq 1 ] && [ -z "$output" ]
     [[ $stderr == *q_proj* ]]
-    # kept in a tfs checkpoint (lr 0: the same weights), whose tfs.config records it
-    run_tool tfs-eval -q --max-tokens 64 "$T/hd" "$D/s.bin"
-    a=$output
-    run_tool tfs-train -q --init-from "$T/hd" -s 1 --lr 0 --min-lr 0 --warmup 0 -b 2 -o "$T/hd.st" --log /dev/null "$D/s.bin"
-    [ "$status" -eq 0 ]
-    run_tool tfs-eval -q --max-tokens 64 "$T/hd.st" "$D/s.bin"
-    [ "$output" = "$a" ]
+    # kept in a tfs checkpoint, whose tfs.config records it
+    lr0_keeps "$T/hd" "$T/hd.st"
     run_tool /usr/bin/python3 -c 'import json, struct, sys
 f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]
 print(json.loads(json.loads(f.read(n))["__metadata__"]["tfs.config"])["head_dim"])' "$T/hd.st"
@@ -127,8 +137,7 @@ print(json.loads(json.loads(f.read(n))["__metadata__"]["tfs.config"])["head_dim"
     # training moves the weights, resumes, and exports back with head_dim in config.json
     run_tool tfs-train -q --init-from "$T/hd" -s 3 -b 2 --warmup 1 --lr 1e-2 -o "$T/ft.st" --log /dev/null "$D/s.bin"
     [ "$status" -eq 0 ]
-    run_tool tfs-eval -q --max-tokens 64 "$T/ft.st" "$D/s.bin"
-    [ "$output" != "$a" ]
+    [ "$(tfs_loss "$T/ft.st")" != "$(tfs_loss "$T/hd")" ]
     run_tool tfs-train -q --resume "$T/ft.st" -s 4 -o "$T/ft2.st" --log /dev/null "$D/s.bin"
     [ "$status" -eq 0 ]
     tfs-eval -q --export-hf "$T/back" "$T/ft2.st"
@@ -161,16 +170,15 @@ print(json.loads(json.loads(f.read(n))["__metadata__"]["tfs.config"])["head_dim"
 @test "hf models: MistralForCausalLM is Llama's architecture; a sliding window shorter than the context becomes the context" {
     requires python-torch numpy jq
     hfm make "$T/m" --arch llama
-    jq '.architectures = ["MistralForCausalLM"] | .model_type = "mistral" | .sliding_window = 4096' \
-        "$T/m/config.json" > "$T/c" && mv "$T/c" "$T/m/config.json"
+    jq_edit '.architectures = ["MistralForCausalLM"] | .model_type = "mistral" | .sliding_window = 4096' "$T/m/config.json"
     same_loss "$T/m"
-    jq '.sliding_window = 32' "$T/m/config.json" > "$T/c" && mv "$T/c" "$T/m/config.json"
+    jq_edit '.sliding_window = 32' "$T/m/config.json"
     same_loss "$T/m" "$D/s.bin" 31
     run_tool tfs-train -q --init-from "$T/m" --context 64 -s 1 -o "$T/x.st" "$D/s.bin"
     [ "$status" -eq 2 ]
     [[ $stderr == "tfs-train: --context 64: longer than the context 32 of $T/m"* ]]
     # on a Llama the key asks for something we lack
-    jq '.model_type = "llama" | .architectures = ["LlamaForCausalLM"]' "$T/m/config.json" > "$T/c" && mv "$T/c" "$T/m/config.json"
+    jq_edit '.model_type = "llama" | .architectures = ["LlamaForCausalLM"]' "$T/m/config.json"
     run_tool tfs-eval -q "$T/m" "$D/s.bin"
     [ "$status" -eq 1 ]
     [[ $stderr == *'"sliding_window": 32 is not supported'* ]]
@@ -179,11 +187,10 @@ print(json.loads(json.loads(f.read(n))["__metadata__"]["tfs.config"])["head_dim"
 @test "hf models: the reference check can fail (another model's loss differs by more than 1e-4)" {
     requires python-torch numpy
     hfm make "$T/other" --arch llama --seed 2
-    run_tool tfs-eval -q --max-tokens 64 "$D/llama" "$D/s.bin"
-    ours=$output
+    ours=$(tfs_loss "$D/llama")
     run_tool hfm loss "$T/other" "$D/s.bin" 64
-    ! /usr/bin/python3 -c 'import json, sys
-sys.exit(0 if abs(json.loads(sys.argv[1])["loss"] - json.loads(sys.argv[2])["loss"]) <= 1e-4 else 1)' "$ours" "$output"
+    [ "$status" -eq 0 ]
+    ! close_losses "$ours" "$output"
 }
 
 # refused CONFIG_JQ_FILTER MODEL MESSAGE: the config edited is refused, naming it
@@ -244,20 +251,14 @@ EOF
         -o "$T/ft.st" --log "$T/log" "$D/s.bin"
     [ "$status" -eq 0 ]
     [[ $(head -n 1 "$T/log") == '{"step": 1, "tokens": 64, '* ]]
-    run_tool tfs-eval -q --max-tokens 31 "$T/ft.st" "$D/s.bin"
-    a=$output
-    run_tool tfs-eval -q --max-tokens 31 "$D/gpt2" "$D/s.bin"
-    [ "$a" = "$output" ]
+    [ "$(tfs_loss "$T/ft.st" 31)" = "$(tfs_loss "$D/gpt2" 31)" ]
     # the checkpoint is a tfs one of the model's shape (context shortened), and it resumes
     run_tool tfs-train -q --resume "$T/ft.st" -s 2 -o "$T/ft2.st" --log /dev/null "$D/s.bin"
     [ "$status" -eq 0 ]
     # a Llama, with a schedule: the weights move
     run_tool tfs-train -q --init-from "$D/llama" -s 3 -b 2 --warmup 1 --lr 1e-2 -o "$T/l.st" --log /dev/null "$D/s.bin"
     [ "$status" -eq 0 ]
-    run_tool tfs-eval -q --max-tokens 64 "$T/l.st" "$D/s.bin"
-    a=$output
-    run_tool tfs-eval -q --max-tokens 64 "$D/llama" "$D/s.bin"
-    [ "$a" != "$output" ]
+    [ "$(tfs_loss "$T/l.st")" != "$(tfs_loss "$D/llama")" ]
 }
 
 @test "hf models: --init-from refuses another vocabulary, another shape, a longer context, --resume" {
@@ -322,8 +323,7 @@ EOF
     [ "$status" -eq 0 ]
     a=$output
     run_tool hfm loss "$D/llama" "$D/s.bin" 15
-    /usr/bin/python3 -c 'import json, sys
-sys.exit(0 if abs(json.loads(sys.argv[1])["loss"] - json.loads(sys.argv[2])["loss"]) <= 1e-4 else 1)' "$a" "$output"
+    close_losses "$a" "$output"
     # 32 predictions in windows of 16 are not those of one window of 33
     run_tool tfs-eval -q --context 16 --max-tokens 32 "$D/gpt2" "$D/s.bin"
     b=$output

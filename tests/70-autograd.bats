@@ -12,7 +12,7 @@ load helper
 SMALL="--layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 -q --warmup 2 --lr 1e-2"
 
 setup_file() {
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 300 \
+    stories_bytes train 300 \
         > "$BATS_FILE_TMPDIR/train.bin"
 }
 

@@ -60,8 +60,8 @@ check() { /usr/bin/python3 "$TFS_ROOT/tests/torch/llama_check.py" "$@"; }
 
 train_data() {
     [ -f "$BATS_FILE_TMPDIR/train.bin" ] && return
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 1000 > "$BATS_FILE_TMPDIR/train.bin"
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 50 > "$BATS_FILE_TMPDIR/val.bin"
+    stories_bytes train 1000 > "$BATS_FILE_TMPDIR/train.bin"
+    stories_bytes val 50 > "$BATS_FILE_TMPDIR/val.bin"
 }
 
 BASE="--model baseline --layers 2 --dim 32 --heads 4 --kv-heads 2 --context 32 -b 4 --threads 2 -q"

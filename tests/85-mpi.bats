@@ -10,8 +10,8 @@ SMALL="--layers 2 --dim 32 --heads 2 --context 32 -b 4 --threads 1 -q"
 
 setup_file() {
     local d=$BATS_FILE_TMPDIR
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 2000 > "$d/train.bin"
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 100 > "$d/val.bin"
+    stories_bytes train 2000 > "$d/train.bin"
+    stories_bytes val 100 > "$d/val.bin"
 }
 
 setup() {
@@ -160,7 +160,7 @@ PY
         -np 1 tfs-train $SMALL --steps 2 --lr 2e-3 -o "$T/m.st" "$D/train.bin"
     [ "$status" -ne 0 ]
     [[ $stderr == *"tfs-train: rank 1 of 2 has other options (model, batch, schedule or optimizer) than rank 0"* ]]
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 1000 > "$T/short.bin"
+    stories_bytes train 1000 > "$T/short.bin"
     run_tool mpirun --oversubscribe -np 1 tfs-train $SMALL --steps 2 -o "$T/m.st" "$D/train.bin" : \
         -np 1 tfs-train $SMALL --steps 2 -o "$T/m.st" "$T/short.bin"
     [ "$status" -ne 0 ]

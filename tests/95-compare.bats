@@ -16,8 +16,8 @@ CMP="$TFS_ROOT/pipelines/compare-runs"
 # X.safetensors); run 6 is a directory (train.jsonl, model.safetensors).
 setup_file() {
     local d=$BATS_FILE_TMPDIR i
-    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 300 > "$d/train.bin"
-    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs 30 > "$d/val.bin"
+    stories_bytes train 300 > "$d/train.bin"
+    stories_bytes val 30 > "$d/val.bin"
     local -a args=(
         "--steps 10 --seed 1 --eval-every 5"
         "--steps 15 --seed 2 --eval-every 4"

@@ -56,6 +56,28 @@ requires() {
     done
 }
 
+# stories_bytes SPLIT DOCS [OPTION...] - the first DOCS stories of the
+# bundled SPLIT (train or val) as a byte-level token stream (one token per
+# byte, tests/tools/bytes-stream; OPTIONs go to it) on stdout: model tests'
+# data without training a tokenizer first.
+stories_bytes() {
+    local split=$1 docs=$2
+    shift 2
+    zstd -dc "$TFS_ROOT/assets/stories-$split.jsonl.zst" | "$TFS_ROOT/tests/tools/bytes-stream" --docs "$docs" "$@"
+}
+
+# stories_tokenized DIR TRAIN VAL - the first TRAIN training and VAL
+# validation stories as DIR/train.jsonl and DIR/val.jsonl, a 400-token
+# tokenizer learned from the training ones (DIR/tok.bin), and both encoded
+# with it (DIR/train.ids, DIR/val.ids).
+stories_tokenized() {
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" | head -n "$2" > "$1/train.jsonl"
+    zstd -dc "$TFS_ROOT/assets/stories-val.jsonl.zst" | head -n "$3" > "$1/val.jsonl"
+    bpe-train -q -n 400 -o "$1/tok.bin" "$1/train.jsonl"
+    bpe-encode -q -o "$1/train.ids" "$1/tok.bin" "$1/train.jsonl"
+    bpe-encode -q -o "$1/val.ids" "$1/tok.bin" "$1/val.jsonl"
+}
+
 # small_demo_assets DIR EVAL_EVERY - a folder to give pipelines/demo.mk as
 # ASSETS: the first 300 training and 40 validation stories, and a "tiny"
 # configuration far smaller than the real one, so that a step takes

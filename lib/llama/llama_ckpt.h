@@ -49,9 +49,7 @@ char *llama_hf_config_json(const struct llama *m, long eot);
 /* DIR/config.json + DIR/model.safetensors (weights only, in dtype), loadable
  * as LlamaForCausalLM.from_pretrained(DIR). */
 void llama_export_hf(const char *dir, const struct llama *m, long eot, enum st_dtype dtype);
-
-/* Read a directory written by llama_export_hf (its config.json and
- * model.safetensors) into m, which is initialised here. */
-void llama_load_hf(const char *dir, struct llama *m);
+/* Reading such a directory (or any LlamaForCausalLM) back is
+ * lib/model/hf_import.c's hf_load_model. */
 
 #endif

@@ -28,17 +28,18 @@
  * step depends on the order of words or on thread timing, so the result is
  * identical for any --threads.
  *
- * bpe_trainer_finish runs the steps in order: sum_thread_counts,
- * words_from_counts, count_pairs, then learn_merges, which for each merge
- * picks the best pair (pop_best), gives it an id (vocab_mint) and rewrites
- * the words that hold it (apply_merge, rewrite_word).
+ * This file does idea 1 (counting the words, while reading the JSONL);
+ * bpe_learn.c does ideas 2 and 3.  bpe_trainer_finish sums the threads'
+ * counts (sum_thread_counts) and calls bpe_learn, which makes the word
+ * records (words_from_counts), counts their pairs (count_pairs), then for
+ * each merge picks the best pair (pop_best), gives it an id (vocab_mint)
+ * and rewrites the words that hold it (apply_merge, rewrite_word).
  */
 #include "tok/tokenizer_impl.h"
 #include "tok/stok.h"
-#include "core/heap.h"
+#include "tok/wordtab.h"
 #include "core/jsonl.h"
 #include "core/jsonl_par.h"
-#include "core/progress.h"
 #include "core/rng.h"
 #include "core/xio.h"
 
@@ -59,9 +60,20 @@ struct hot_count {
     uint64_t w0, w1;
     uint32_t len, n;            /* len 0: empty; n: the count not yet in the table */
 };
+/* A word on its way from the cache to the table.  The table is far larger
+ * than any CPU cache, so adding to it waits for memory; instead an evicted
+ * entry waits here while its slot is prefetched, and goes into the table
+ * PEND evictions later, when the slot has arrived. */
+#define PEND 16
+struct pending {
+    uint64_t h, w0, w1;         /* h = stok_hash(w0, w1, len) */
+    uint32_t len, n;            /* len 0: empty */
+};
 struct counter {
-    struct bytemap *map;
+    struct wordtab *map;
     struct hot_count *hot;      /* (1 << HOTC_BITS) */
+    struct pending pend[PEND];  /* a ring; next is the oldest */
+    unsigned next;
 };
 
 struct bpe_trainer {
@@ -71,7 +83,7 @@ struct bpe_trainer {
     int nspecial;
     struct pretok *pre;
     int nthreads;
-    struct bytemap *counts;     /* (nthreads) word -> occurrences */
+    struct wordtab *counts;     /* (nthreads) word -> occurrences */
     struct counter *cnt;        /* (nthreads) what each thread counts into */
     struct pretok_ctx **ctx;    /* (nthreads) */
 };
@@ -103,7 +115,7 @@ struct bpe_trainer *bpe_trainer_new(const struct bpe_train_opts *o)
     tr->ctx = xcalloc((size_t)tr->nthreads, sizeof *tr->ctx);
     tr->cnt = xcalloc((size_t)tr->nthreads, sizeof *tr->cnt);
     for (int i = 0; i < tr->nthreads; i++) {
-        bytemap_init(&tr->counts[i], 1 << 16);
+        wordtab_init(&tr->counts[i], 1 << 16);
         tr->cnt[i].map = &tr->counts[i];
         tr->cnt[i].hot = xcalloc((size_t)1 << HOTC_BITS, sizeof *tr->cnt[i].hot);
         tr->ctx[i] = pretok_ctx_new(tr->pre);
@@ -129,13 +141,16 @@ static void short_key(const unsigned char *s, size_t n, uint64_t *w0, uint64_t *
     *w1 = b;
 }
 
-/* Add a cache entry's count into the table and empty it. */
-static void hot_flush(struct bytemap *m, struct hot_count *h)
+/* Send a cache entry's count towards the table and empty it: the oldest
+ * pending word goes into the table, the entry takes its place in the ring
+ * and its slot is prefetched. */
+static void hot_flush(struct counter *c, struct hot_count *h)
 {
-    unsigned char k[16];
-    memcpy(k, &h->w0, 8);
-    memcpy(k + 8, &h->w1, 8);
-    *bytemap_put(m, k, h->len, NULL) += h->n;
+    struct pending *q = &c->pend[c->next];
+    if (q->len) wordtab_add_short(c->map, q->h, q->w0, q->w1, q->len, q->n);
+    *q = (struct pending){ stok_hash(h->w0, h->w1, h->len), h->w0, h->w1, h->len, h->n };
+    wordtab_prefetch(c->map, q->h);
+    c->next = (c->next + 1) % PEND;
     h->len = 0;
 }
 
@@ -143,12 +158,15 @@ static void hot_flush(struct bytemap *m, struct hot_count *h)
 static void count_piece(void *arg, const char *piece, size_t n)
 {
     struct counter *c = arg;
-    if (n > 16) { (*bytemap_put(c->map, piece, n, NULL))++; return; }
+    if (n > WORDTAB_SHORT) { wordtab_add(c->map, (const unsigned char *)piece, n, 1); return; }
     uint64_t w0, w1;
     short_key((const unsigned char *)piece, n, &w0, &w1);
     struct hot_count *h = &c->hot[stok_hash(w0, w1, n) >> (64 - HOTC_BITS)];
-    if (h->w0 == w0 && h->w1 == w1 && h->len == n) { h->n++; return; }
-    if (h->len) hot_flush(c->map, h);
+    if (h->w0 == w0 && h->w1 == w1 && h->len == n) {
+        if (++h->n == UINT32_MAX) hot_flush(c, h);        /* before it wraps */
+        return;
+    }
+    if (h->len) hot_flush(c, h);
     *h = (struct hot_count){ w0, w1, (uint32_t)n, 1 };
 }
 
@@ -164,357 +182,23 @@ void bpe_trainer_add(struct bpe_trainer *tr, const char *const *texts, const siz
 /* ---- the words (idea 1) ---- */
 
 /* Sum the threads' word counts into table 0 and return it. */
-static struct bytemap *sum_thread_counts(struct bpe_trainer *tr)
+static struct wordtab *sum_thread_counts(struct bpe_trainer *tr)
 {
     for (int k = 0; k < tr->nthreads; k++) {
+        struct counter *c = &tr->cnt[k];
         for (size_t i = 0; i < (size_t)1 << HOTC_BITS; i++)
-            if (tr->cnt[k].hot[i].len) hot_flush(&tr->counts[k], &tr->cnt[k].hot[i]);
+            if (c->hot[i].len) hot_flush(c, &c->hot[i]);
+        for (int i = 0; i < PEND; i++)
+            if (c->pend[i].len) wordtab_add_short(c->map, c->pend[i].h, c->pend[i].w0, c->pend[i].w1, c->pend[i].len, c->pend[i].n);
         free(tr->cnt[k].hot);
         tr->cnt[k].hot = NULL;
     }
-    struct bytemap *wc = &tr->counts[0];
+    struct wordtab *wc = &tr->counts[0];
     for (int k = 1; k < tr->nthreads; k++) {
-        struct bytemap *m = &tr->counts[k];
-        for (size_t i = 0; i < m->cap; i++) {
-            const struct bytemap_slot *sl = &m->slot[i];
-            if (sl->hash) *bytemap_put_h(wc, sl->hash, bytemap_key(m, sl), sl->len, NULL) += sl->val;
-        }
-        bytemap_free(m);
+        wordtab_add_all(wc, &tr->counts[k]);
+        wordtab_free(&tr->counts[k]);
     }
     return wc;
-}
-
-/* The distinct words, each a sequence of token ids that merges rewrite in
- * place (a word only gets shorter): word w is sym[off[w] .. off[w]+len[w]),
- * occurring count[w] times in the corpus. */
-struct words {
-    size_t n;
-    uint32_t *sym;
-    uint64_t *off;
-    uint32_t *len;
-    int64_t *count;
-    uint32_t *stamp;            /* the last merge step that visited w */
-};
-
-/* Initially each word is its bytes (byte b is token b).  Words of one byte
- * have no pairs and are left out.  Frees the count table. */
-static void words_from_counts(struct words *W, struct bytemap *wc)
-{
-    size_t nw = 0, nsym = 0;
-    for (size_t i = 0; i < wc->cap; i++)
-        if (wc->slot[i].hash && wc->slot[i].len > 1) { nw++; nsym += wc->slot[i].len; }
-    W->sym = xmalloc((nsym + 1) * sizeof *W->sym);
-    W->off = xmalloc((nw + 1) * sizeof *W->off);
-    W->len = xmalloc((nw + 1) * sizeof *W->len);
-    W->count = xmalloc((nw + 1) * sizeof *W->count);
-    W->stamp = xcalloc(nw + 1, sizeof *W->stamp);
-    nw = nsym = 0;
-    for (size_t i = 0; i < wc->cap; i++) {
-        const struct bytemap_slot *sl = &wc->slot[i];
-        if (!sl->hash || sl->len < 2) continue;
-        const unsigned char *k = (const unsigned char *)bytemap_key(wc, sl);
-        W->off[nw] = nsym; W->len[nw] = sl->len; W->count[nw] = (int64_t)sl->val;
-        for (uint32_t j = 0; j < sl->len; j++) W->sym[nsym++] = k[j];
-        nw++;
-    }
-    W->n = nw;
-    bytemap_free(wc);
-}
-
-static void words_free(struct words *W)
-{
-    free(W->sym); free(W->off); free(W->len); free(W->count); free(W->stamp);
-}
-
-/* ---- pair statistics (ideas 2 and 3) ---- */
-struct pair {
-    uint32_t a, b;              /* the pair (left id, right id) */
-    int64_t count;              /* sum over words of count(w) * occurrences in w */
-    uint32_t *where;            /* words that may contain it; its capacity is where_cap(nwhere) */
-    uint32_t nwhere;
-    uint32_t pushed;            /* the merge after which it was last pushed (+1) */
-};                              /* 32 bytes: half a million of them after 30k merges */
-
-struct pairs {
-    struct pair *p;
-    size_t n, cap;
-    struct u64map index;        /* a << 32 | b -> index in p */
-    struct heap heap;           /* (INT64_MAX - count, a << 32 | b): see queue_pair */
-    uint32_t *touched;          /* pairs made by the current merge */
-    size_t ntouched, ctouched;
-};
-
-static uint32_t pair_index(struct pairs *s, uint32_t a, uint32_t b)
-{
-    int added;
-    uint64_t *v = u64map_put(&s->index, (uint64_t)a << 32 | b, &added);
-    if (added) {
-        if (s->n == s->cap) s->p = xrealloc(s->p, (s->cap *= 2) * sizeof *s->p);
-        struct pair *p = &s->p[s->n];
-        memset(p, 0, sizeof *p);
-        p->a = a; p->b = b;
-        *v = s->n++;
-    }
-    return (uint32_t)*v;
-}
-
-/* The capacity of a where[] list of n entries: 4, then doubled as needed
- * (so it is not stored: a power of two from 4 on). */
-static uint32_t where_cap(uint32_t n)
-{
-    uint32_t c = 4;
-    while (c < n) c *= 2;
-    return n ? c : 0;
-}
-
-static void add_where(struct pair *p, uint32_t w)
-{
-    if (p->nwhere && p->where[p->nwhere - 1] == w) return;     /* twice in one word */
-    if (p->nwhere == where_cap(p->nwhere))
-        p->where = xrealloc(p->where, (p->nwhere ? 2 * p->nwhere : 4) * sizeof *p->where);
-    p->where[p->nwhere++] = w;
-}
-
-/* A pair whose count has dropped to 0 is in no word any more: its where[]
- * list is dropped (a later word that makes the pair again starts a new
- * one).  About a sixth of the pairs end so; this keeps the peak memory down. */
-static void drop_where(struct pair *p)
-{
-    free(p->where);
-    p->where = NULL;
-    p->nwhere = 0;
-}
-
-/* Push pair i with its current count.  The heap's top is its smallest
- * (key, val); we want the largest count, then the smallest (a, b).  Counts
- * are > 0, so key = INT64_MAX - count grows as the count shrinks, and
- * val = a << 32 | b orders equal counts by a, then b. */
-static void queue_pair(struct pairs *s, uint32_t i)
-{
-    const struct pair *p = &s->p[i];
-    if (p->count > 0) heap_push(&s->heap, (uint64_t)(INT64_MAX - p->count), (uint64_t)p->a << 32 | p->b);
-}
-
-/* count[(a,b)] for every adjacent pair of every word, and where[] lists. */
-static void count_pairs(struct pairs *s, const struct words *W)
-{
-    s->cap = 1 << 16;
-    s->p = xmalloc(s->cap * sizeof *s->p);
-    u64map_init(&s->index, 1 << 16);
-    for (size_t w = 0; w < W->n; w++) {
-        const uint32_t *x = W->sym + W->off[w];
-        for (uint32_t j = 0; j + 1 < W->len[w]; j++) {
-            struct pair *p = &s->p[pair_index(s, x[j], x[j + 1])];
-            p->count += W->count[w];
-            add_where(p, (uint32_t)w);
-        }
-    }
-    heap_init(&s->heap, s->n);
-    for (size_t i = 0; i < s->n; i++) queue_pair(s, (uint32_t)i);
-}
-
-/* The pair to merge next, or -1 when none is left.  Entries are refreshed
- * lazily (idea 3): a popped entry whose count is out of date goes back in
- * with the true count instead of being used. */
-static int64_t pop_best(struct pairs *s)
-{
-    while (s->heap.n) {
-        struct heap_item top = heap_pop(&s->heap);
-        uint32_t i = (uint32_t)*u64map_get(&s->index, top.val);
-        if (INT64_MAX - (int64_t)top.key == s->p[i].count) return i;
-        queue_pair(s, i);
-    }
-    return -1;
-}
-
-static void pairs_free(struct pairs *s)
-{
-    for (size_t i = 0; i < s->n; i++) free(s->p[i].where);
-    free(s->p); free(s->touched);
-    heap_free(&s->heap);
-    u64map_free(&s->index);
-}
-
-/* ---- the vocabulary being built ---- */
-
-/* Token bytes, to mint each new token's bytes and to spot a merge whose
- * bytes are already a token ("a"+"bc" after "ab"+"c"): that merge reuses
- * the existing id, so every token's bytes stay unique. */
-struct vocab {
-    struct bytemap tokens;      /* bytes -> id */
-    uint64_t *off;              /* id -> its bytes at tokens.arena + off[id] */
-    uint32_t *len;
-    uint32_t (*merges)[2];      /* merges[i] made id 256 + i */
-    uint32_t nmerges, nid;      /* nid: the next free id */
-    char *cat;                  /* scratch: a's bytes then b's */
-    size_t ccat;
-};
-
-static void vocab_init(struct vocab *v, uint32_t cap_ids)
-{
-    memset(v, 0, sizeof *v);
-    bytemap_init(&v->tokens, cap_ids);
-    v->off = xmalloc(cap_ids * sizeof *v->off);
-    v->len = xmalloc(cap_ids * sizeof *v->len);
-    v->merges = xmalloc(cap_ids * sizeof *v->merges);
-    for (uint32_t b = 0; b < 256; b++) {
-        unsigned char c = (unsigned char)b;
-        *bytemap_put(&v->tokens, &c, 1, NULL) = b;
-        v->off[b] = v->tokens.arena_len - 1; v->len[b] = 1;
-    }
-    v->nid = 256;
-}
-
-/* The id of the token with a's bytes followed by b's: a new one (*added),
- * recorded as a merge, or the one that already has those bytes. */
-static uint32_t vocab_mint(struct vocab *v, uint32_t a, uint32_t b, int *added)
-{
-    size_t n = (size_t)v->len[a] + v->len[b];
-    if (n > v->ccat) { v->ccat = 2 * n; v->cat = xrealloc(v->cat, v->ccat); }
-    memcpy(v->cat, v->tokens.arena + v->off[a], v->len[a]);
-    memcpy(v->cat + v->len[a], v->tokens.arena + v->off[b], v->len[b]);
-    uint64_t *cv = bytemap_put(&v->tokens, v->cat, n, added);
-    if (*added) {
-        *cv = v->nid;
-        v->off[v->nid] = v->tokens.arena_len - n; v->len[v->nid] = (uint32_t)n;
-        v->merges[v->nmerges][0] = a; v->merges[v->nmerges][1] = b;
-        v->nmerges++;
-        v->nid++;
-    }
-    return (uint32_t)*cv;
-}
-
-static void vocab_free(struct vocab *v)
-{
-    bytemap_free(&v->tokens);
-    free(v->off); free(v->len); free(v->merges); free(v->cat);
-}
-
-/* Print a token's bytes for --verbose, escaping what is not printable. */
-static void put_token(FILE *f, const struct vocab *v, uint32_t id)
-{
-    const unsigned char *p = (const unsigned char *)v->tokens.arena + v->off[id];
-    for (uint32_t i = 0; i < v->len[id]; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') fputc(p[i], f);
-        else fprintf(f, "\\x%02x", p[i]);
-    }
-}
-
-/* ---- one merge (idea 2) ---- */
-
-/* Scratch for rewrite_word: the rewritten word, and where c is in it. */
-struct scratch { uint32_t *tmp, *mp; size_t cap; };
-
-/* Replace a b by c in word w, left to right and non-overlapping, and update
- * the pair counts.  Only pairs touching a replaced "a b" change: e.g.
- * x a b y -> x c y removes (x,a) (a,b) (b,y) and adds (x,c) (c,y), each
- * weighted by the word's count.  The new pairs go to s->touched. */
-static void rewrite_word(struct pairs *s, struct words *W, struct scratch *sc, uint32_t w,
-                         uint32_t a, uint32_t b, uint32_t c, uint32_t step)
-{
-    uint32_t *x = W->sym + W->off[w], m = W->len[w];
-    uint32_t j;
-    for (j = 0; j + 1 < m; j++) if (x[j] == a && x[j + 1] == b) break;
-    if (j + 1 >= m) return;             /* stale: merged away earlier */
-    int64_t cnt = W->count[w];
-    if (m > sc->cap) {
-        sc->cap = 2 * m;
-        sc->tmp = xrealloc(sc->tmp, sc->cap * sizeof *sc->tmp);
-        sc->mp = xrealloc(sc->mp, sc->cap * sizeof *sc->mp);
-    }
-    /* Old pair j is (x[j], x[j+1]); last_rm keeps a pair shared by two
-     * matches (a b a b: the middle (b,a)) from being removed twice. */
-    uint32_t o = 0, nm = 0;
-    int64_t last_rm = -1;
-    for (uint32_t i = 0; i < m;) {
-        if (i + 1 < m && x[i] == a && x[i + 1] == b) {
-            for (int64_t jj = (int64_t)i - 1; jj <= (int64_t)i + 1; jj++)
-                if (jj >= 0 && jj + 1 < (int64_t)m && jj > last_rm) {
-                    struct pair *p = &s->p[pair_index(s, x[jj], x[jj + 1])];
-                    if ((p->count -= cnt) == 0) drop_where(p);
-                    last_rm = jj;
-                }
-            sc->mp[nm++] = o;
-            sc->tmp[o++] = c;
-            i += 2;
-        } else sc->tmp[o++] = x[i++];
-    }
-    memcpy(x, sc->tmp, o * sizeof *x);
-    W->len[w] = o;
-    /* Add the new pairs around each c; w is a new word for their where[]. */
-    int64_t last_add = -1;
-    for (uint32_t k = 0; k < nm; k++) {
-        for (int64_t jj = (int64_t)sc->mp[k] - 1; jj <= (int64_t)sc->mp[k]; jj++) {
-            if (jj < 0 || jj + 1 >= (int64_t)o || jj <= last_add) continue;
-            last_add = jj;
-            uint32_t pi = pair_index(s, x[jj], x[jj + 1]);
-            struct pair *p = &s->p[pi];
-            p->count += cnt;
-            add_where(p, w);
-            if (p->pushed != step) {
-                p->pushed = step;
-                if (s->ntouched == s->ctouched)
-                    s->touched = xrealloc(s->touched, (s->ctouched = s->ctouched ? 2 * s->ctouched : 256) * sizeof *s->touched);
-                s->touched[s->ntouched++] = pi;
-            }
-        }
-    }
-}
-
-/* Merge pair bi = (a, b) into c in every word that holds it, then queue
- * the pairs the merge made with their counts. */
-static void apply_merge(struct pairs *s, struct words *W, struct scratch *sc, uint32_t bi,
-                        uint32_t c, uint32_t step)
-{
-    struct pair *bp = &s->p[bi];        /* s->p may move below: copy what is needed */
-    uint32_t a = bp->a, b = bp->b, *where = bp->where, nwhere = bp->nwhere;
-    bp->where = NULL; bp->nwhere = 0;
-    s->ntouched = 0;
-    for (uint32_t k = 0; k < nwhere; k++) {
-        uint32_t w = where[k];
-        if (W->stamp[w] == step) continue;      /* listed twice */
-        W->stamp[w] = step;
-        rewrite_word(s, W, sc, w, a, b, c, step);
-    }
-    free(where);
-    for (size_t k = 0; k < s->ntouched; k++) queue_pair(s, s->touched[k]);
-}
-
-/* ---- learning ---- */
-
-/* Merge the best pair until the vocabulary has `target` ids, no pair is
- * left, or the best pair occurs fewer than --min-frequency times. */
-static void learn_merges(const struct bpe_trainer *tr, struct pairs *s, struct words *W, struct vocab *v,
-                         uint32_t target)
-{
-    int64_t min_freq = (int64_t)(tr->o.min_frequency ? tr->o.min_frequency : 1);
-    struct scratch sc = { 0 };
-    uint32_t step = 0;
-    struct progress prog;
-    progress_start(&prog, "merges", target - 256, tr->o.quiet);
-    while (v->nid < target) {
-        int64_t bi = pop_best(s);
-        if (bi < 0) break;
-        struct pair *bp = &s->p[bi];
-        if (bp->count < min_freq) break;
-        step++;
-        int added;
-        uint32_t c = vocab_mint(v, bp->a, bp->b, &added);
-        if (tr->o.verbose) {
-            fprintf(stderr, "%s: merge %u: %u + %u -> %u count %lld '", tfs_prog, step, bp->a, bp->b, c,
-                    (long long)bp->count);
-            put_token(stderr, v, c);
-            fprintf(stderr, "'%s\n", added ? "" : " (already a token)");
-        }
-        apply_merge(s, W, &sc, (uint32_t)bi, c, step);
-        progress_update(&prog, v->nid - 256, "%u merges", v->nmerges);
-    }
-    progress_end(&prog);
-    free(sc.tmp); free(sc.mp);
-    if (v->nid < target)
-        warnx("stopped at %u merges (vocabulary %u of %u): no pair occurs %s", v->nmerges,
-              v->nid + (uint32_t)tr->nspecial, tr->o.vocab_size,
-              s->heap.n ? "often enough (--min-frequency)" : "any more");
 }
 
 static void trainer_free(struct bpe_trainer *tr)
@@ -529,24 +213,14 @@ static void trainer_free(struct bpe_trainer *tr)
 
 struct tokenizer *bpe_trainer_finish(struct bpe_trainer *tr)
 {
-    struct words W;
-    words_from_counts(&W, sum_thread_counts(tr));
-    struct pairs s = { 0 };
-    count_pairs(&s, &W);
-    if (tr->o.verbose)
-        fprintf(stderr, "%s: %zu distinct pieces of 2 bytes or more, %zu distinct pairs\n", tfs_prog, W.n, s.n);
-    uint32_t target = tr->o.vocab_size - (uint32_t)tr->nspecial;
-    struct vocab v;
-    vocab_init(&v, target > 256 ? target : 256);
-    learn_merges(tr, &s, &W, &v, target);
-
-    struct tokenizer *t = tok_from_merges(pretok_pattern(tr->pre), (const uint32_t (*)[2])v.merges, v.nmerges,
+    uint32_t nmerges;
+    uint32_t (*merges)[2] = bpe_learn(sum_thread_counts(tr), &tr->o, tr->o.vocab_size - (uint32_t)tr->nspecial,
+                                      &nmerges);
+    struct tokenizer *t = tok_from_merges(pretok_pattern(tr->pre), (const uint32_t (*)[2])merges, nmerges,
                                           (const char *const *)tr->special, tr->special_len, (uint32_t)tr->nspecial);
     char err[256];
     if (tok_finish(t, err, sizeof err)) die("internal error: trained tokenizer is invalid: %s", err);
-    pairs_free(&s);
-    vocab_free(&v);
-    words_free(&W);
+    free(merges);
     trainer_free(tr);
     return t;
 }

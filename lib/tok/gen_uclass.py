@@ -19,56 +19,37 @@ Each code point gets a byte of flags (see pretok_fast.c):
 The output lists runs: each entry is start << 8 | flags, and holds until the
 next entry's start.
 """
-import os
 import sys
+
+from ucd import UCD_DIR, path, ranges, unicode_data
 
 UNICODE_VERSION = "14.0.0"
 UC_L, UC_N, UC_WS, UC_UP, UC_LO = 1, 2, 4, 8, 16
 
 
-def ranges(path):
-    """(first, last, field) of each data line of a UCD 'a..b ; field' file."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            cps, field = [x.strip() for x in line.split(";")[:2]]
-            a, _, b = cps.partition("..")
-            yield int(a, 16), int(b or a, 16), field
-
-
 def main():
-    ucd = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/unicode"
+    ucd = sys.argv[1] if len(sys.argv) > 1 else UCD_DIR
     newer = set()       # code points assigned after UNICODE_VERSION
     want = tuple(int(x) for x in UNICODE_VERSION.split(".")[:2])
-    for a, b, age in ranges(os.path.join(ucd, "DerivedAge.txt")):
+    for a, b, age in ranges(path(ucd, "DerivedAge.txt")):
         if tuple(int(x) for x in age.split(".")) > want:
             newer.update(range(a, b + 1))
     flags = bytearray(0x110000)
-    first = None
-    with open(os.path.join(ucd, "UnicodeData.txt"), encoding="utf-8") as f:
-        for line in f:
-            fld = line.split(";")
-            cp, name, cat = int(fld[0], 16), fld[1], fld[2]
-            if name.endswith(", First>"):
-                first = cp
-                continue
-            lo = first if name.endswith(", Last>") else cp
-            first = None
-            v = 0
-            if cat[0] == "L":
-                v |= UC_L
-            if cat[0] == "N":
-                v |= UC_N
-            if cat in ("Lu", "Lt", "Lm", "Lo") or cat[0] == "M":
-                v |= UC_UP
-            if cat in ("Ll", "Lm", "Lo") or cat[0] == "M":
-                v |= UC_LO
-            for c in range(lo, cp + 1):
-                if c not in newer:
-                    flags[c] = v
-    for a, b, prop in ranges(os.path.join(ucd, "PropList.txt")):
+    for lo, cp, fld in unicode_data(path(ucd, "UnicodeData.txt")):
+        cat = fld[2]
+        v = 0
+        if cat[0] == "L":
+            v |= UC_L
+        if cat[0] == "N":
+            v |= UC_N
+        if cat in ("Lu", "Lt", "Lm", "Lo") or cat[0] == "M":
+            v |= UC_UP
+        if cat in ("Ll", "Lm", "Lo") or cat[0] == "M":
+            v |= UC_LO
+        for c in range(lo, cp + 1):
+            if c not in newer:
+                flags[c] = v
+    for a, b, prop in ranges(path(ucd, "PropList.txt")):
         if prop == "White_Space":
             for c in range(a, b + 1):
                 flags[c] |= UC_WS

@@ -24,57 +24,41 @@ normalizers use Unicode 9.0.0 (the crate unicode-normalization-alignments
 no mapping).  The stability policy of UAX #15 makes this exact: the class
 and mapping of an assigned character never change.
 """
-import os
 import sys
+
+from ucd import UCD_DIR, path, ranges, unicode_data
 
 
 def main():
-    ucd = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/unicode"
+    ucd = sys.argv[1] if len(sys.argv) > 1 else UCD_DIR
     version = None
     excluded = set()
-    with open(os.path.join(ucd, "DerivedNormalizationProps.txt"), encoding="utf-8") as f:
+    with open(path(ucd, "DerivedNormalizationProps.txt"), encoding="utf-8") as f:
         for line in f:
-            if version is None and line.startswith("# DerivedNormalizationProps-"):
+            if line.startswith("# DerivedNormalizationProps-"):
                 version = line.split("-", 1)[1].split(".txt")[0]
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            cps, prop = [x.strip() for x in line.split(";")[:2]]
-            if prop == "Full_Composition_Exclusion":
-                a, _, b = cps.partition("..")
-                excluded.update(range(int(a, 16), int(b or a, 16) + 1))
+                break
+    for a, b, prop in ranges(path(ucd, "DerivedNormalizationProps.txt")):
+        if prop == "Full_Composition_Exclusion":
+            excluded.update(range(a, b + 1))
     ccc = {}
     dec = []
-    lo = None
-    with open(os.path.join(ucd, "UnicodeData.txt"), encoding="utf-8") as f:
-        for line in f:
-            fld = line.rstrip("\n").split(";")
-            cp = int(fld[0], 16)
-            if fld[1].endswith(", First>"):     # a range: none of these has a class or mapping
-                lo = cp
-                continue
-            first = lo if lo is not None else cp
-            lo = None
-            if int(fld[3]):
-                for c in range(first, cp + 1):
-                    ccc[c] = int(fld[3])
-            if fld[5]:
-                m = fld[5].split()
-                compat = m[0].startswith("<")
-                cps = [int(x, 16) for x in (m[1:] if compat else m)]
-                dec.append((cp, compat, cp in excluded, cps))
+    for first, cp, fld in unicode_data(path(ucd, "UnicodeData.txt")):
+        # a First/Last range: none of these has a class or mapping
+        if int(fld[3]):
+            for c in range(first, cp + 1):
+                ccc[c] = int(fld[3])
+        if fld[5]:
+            m = fld[5].split()
+            compat = m[0].startswith("<")
+            cps = [int(x, 16) for x in (m[1:] if compat else m)]
+            dec.append((cp, compat, cp in excluded, cps))
     age = [0] * 0x110000
-    with open(os.path.join(ucd, "DerivedAge.txt"), encoding="utf-8") as f:
-        for line in f:
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            cps, v = [x.strip() for x in line.split(";")[:2]]
-            major, minor = (int(x) for x in v.split("."))
-            assert major < 32 and minor < 8
-            a, _, b = cps.partition("..")
-            for c in range(int(a, 16), int(b or a, 16) + 1):
-                age[c] = major << 3 | minor
+    for a, b, v in ranges(path(ucd, "DerivedAge.txt")):
+        major, minor = (int(x) for x in v.split("."))
+        assert major < 32 and minor < 8
+        for c in range(a, b + 1):
+            age[c] = major << 3 | minor
     ages = [(c, age[c]) for c in range(0x110000) if c == 0 or age[c] != age[c - 1]]
     runs = []
     prev = -1

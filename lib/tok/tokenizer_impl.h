@@ -96,6 +96,15 @@ extern size_t tok_long_piece;
 /* bpe_encode.c: set by tok_use_reference: every piece through merge_piece */
 extern int tok_reference;
 
+/* bpe_learn.c: bpe-train's merge loop.  wc holds each distinct word with
+ * its count in the corpus (wordtab.h; it is freed).  Merges the most frequent pair
+ * (ties: smaller left id, then smaller right id) until there are `target`
+ * ids, no pair is left, or the best pair occurs fewer than
+ * o->min_frequency times.  Returns the merges (malloc'd; merge i made id
+ * 256 + i) and their number in *nmerges. */
+struct wordtab;
+uint32_t (*bpe_learn(struct wordtab *wc, const struct bpe_train_opts *o, uint32_t target, uint32_t *nmerges))[2];
+
 /* Write the message into err and return err: how the building and
  * loading functions report what is wrong. */
 const char *tok_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

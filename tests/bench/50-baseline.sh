@@ -23,6 +23,13 @@
 # the baseline with stored activations, with recomputation, PyTorch, and the
 # custom level (lib/gpt2/gpt2.c: GPT-2 with the same width, depth and heads, a
 # 4C GELU MLP, whose parameter count is within 1% of the baseline's).
+# ROUNDS rounds (default 2) alternate tfs and PyTorch; the best of each is
+# kept, since a shared machine only ever makes a run slower.
+# Goals (issue 13): 1.6x PyTorch and 75% MFU.  The JSON also gives the
+# ceiling of the ratio: an implementation doing the same arithmetic at the
+# full sgemm peak (MFU 100%) would reach 1 / PyTorch's MFU times PyTorch, so
+# once PyTorch runs near the peak (as on Zen 4), no ratio above that ceiling
+# is possible without doing less arithmetic.
 # Writes $BUILD/bench/50-baseline.json and prints a summary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,6 +40,7 @@ source tests/bench/lib.bash
 mkdir -p "$out"
 threads=${TFS_BENCH_THREADS:-$(nproc)}
 steps=${TFS_BENCH_STEPS:-5}
+rounds=${ROUNDS:-2}
 bench=$BUILD/tests/bench/baseline_bench      # built by make (tests/bench/baseline_bench.c)
 [ -x "$bench" ] || { echo "50-baseline: $bench missing; run make first" >&2; exit 1; }
 export OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE
@@ -45,8 +53,15 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 echo "50-baseline: $threads threads, $steps steps, $cpu; load average $load_before" >&2
 peak1=$("$bench" peak)
-ours=$("$bench" train $cfg 8 256 "$steps" 0 "$init")
-theirs=$(torch_bench $cfg 8 256 "$steps" "$threads" "$init")
+faster() {   # faster <json> <json>: the run with the higher tokens_per_s
+    if [ -z "$1" ] || [ "$(jq -n --argjson a "$1" --argjson b "$2" '$b.tokens_per_s > $a.tokens_per_s')" = true ]
+    then printf '%s\n' "$2"; else printf '%s\n' "$1"; fi
+}
+ours= theirs=
+for r in $(seq "$rounds"); do
+    ours=$(faster "$ours" "$("$bench" train $cfg 8 256 "$steps" 0 "$init")")
+    theirs=$(faster "$theirs" "$(torch_bench $cfg 8 256 "$steps" "$threads" "$init")")
+done
 custom=$("$bench" custom 4096 512 7 8 8 256 "$steps")
 peak2=$("$bench" peak)
 mem=$("$bench" train $cfg 2 1024 1 0)
@@ -69,12 +84,14 @@ res = {
     "mfu_custom": round(custom["tokens_per_s"] * custom["flops_per_token"] / (peak * 1e9), 3),
     "speedup_vs_pytorch": round(ours["tokens_per_s"] / theirs["tokens_per_s"], 3),
     "mfu_baseline": round(mfu(ours), 3), "mfu_pytorch": round(mfu(theirs), 3),
+    # the most any same-arithmetic implementation could reach: MFU 100%
+    "ceiling_vs_pytorch": round(1 / mfu(theirs), 3),
     "memory_ctx1024": {"baseline_mb": mem["peak_rss_mb"], "baseline_recompute_mb": mem_rc["peak_rss_mb"],
                        "pytorch_mb": mem_torch["peak_rss_mb"], "custom_mb": mem_custom["peak_rss_mb"],
                        "B": 2, "T": 1024,
                        "baseline_tokens_per_s": mem["tokens_per_s"],
                        "baseline_recompute_tokens_per_s": mem_rc["tokens_per_s"]},
-    "targets": {"speedup_vs_pytorch": 1.3, "mfu": 0.6},
+    "targets": {"speedup_vs_pytorch": 1.6, "mfu": 0.75},
     "cpu": os.environ["CPU"], "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", ""),
     "setup": {"baseline": ours["setup"], "pytorch": theirs["setup"]},
     "first_loss": {"baseline": ours["first_loss"], "pytorch": theirs["first_loss"]},
@@ -90,7 +107,8 @@ print(f"50-baseline (25M, 8 x 256, {ours['threads']} threads; sgemm peak {peak:.
 print(f"  tfs baseline  {ours['tokens_per_s']:8.1f} tokens/s  MFU {mfu(ours):.1%}")
 print(f"  PyTorch       {theirs['tokens_per_s']:8.1f} tokens/s  MFU {mfu(theirs):.1%}")
 print(f"  tfs custom    {custom['tokens_per_s']:8.1f} tokens/s  MFU {res['mfu_custom']:.1%} (GPT-2, same size)")
-print(f"  ratio         {res['speedup_vs_pytorch']:.2f}x PyTorch (target 1.3x), MFU target 60%")
+print(f"  ratio         {res['speedup_vs_pytorch']:.2f}x PyTorch (target 1.6x), MFU target 75%; "
+      f"ceiling at the sgemm peak {res['ceiling_vs_pytorch']:.2f}x")
 m = res["memory_ctx1024"]
 print(f"  peak RSS at 2 x 1024: baseline {m['baseline_mb']:.0f} MB, with recomputation "
       f"{m['baseline_recompute_mb']:.0f} MB, PyTorch {m['pytorch_mb']:.0f} MB, custom {m['custom_mb']:.0f} MB")

@@ -5,6 +5,7 @@
 #include "tok/pretok.h"
 #include "tok/tokenizer.h"
 #include "tok/tokenizer_impl.h"     /* tok_long_piece */
+#include "tok/wordtab.h"
 #include "core/xio.h"
 #include "unit.h"
 
@@ -163,6 +164,51 @@ static uint32_t naive_train(char **docs, size_t *lens, int ndocs, uint32_t nmerg
     pretok_free(p);
     free(nv.sym);
     return m;
+}
+
+/* wordtab (the word counts of bpe-train) against bytemap: random words of
+ * 1 to 40 bytes (short ones held in the slot, longer ones in the arena; 16
+ * and 17 both ways), zero bytes included, from a small alphabet so that
+ * words repeat, half of them with the same first 8 bytes; two tables
+ * started tiny so that they grow, then summed. */
+TEST(wordtab_counts_match_bytemap)
+{
+    struct wordtab t[2];
+    struct bytemap ref;
+    wordtab_init(&t[0], 1);
+    wordtab_init(&t[1], 1);
+    bytemap_init(&ref, 16);
+    uint64_t seed = 12345;
+    int nwords = asan() ? 5000 : 100000;
+    for (int i = 0; i < nwords; i++) {
+        unsigned char w[40];
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t len = 1 + (seed >> 33) % 40;
+        if ((seed >> 20) % 4 == 0) len = 16 + (seed >> 40) % 2;
+        for (size_t j = 0; j < len; j++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            w[j] = (unsigned char)"\0ab"[(seed >> 33) % (len < 4 ? 4 : 3)];
+        }
+        if ((seed >> 45) % 2) memset(w, 'a', len < 8 ? len : 8);    /* words alike but for their tail */
+        uint64_t c = 1 + (seed >> 50) % 3;
+        wordtab_add(&t[i % 2], w, len, c);
+        *bytemap_put(&ref, w, len, NULL) += c;
+    }
+    wordtab_add_all(&t[0], &t[1]);
+    wordtab_free(&t[1]);
+    CHECK(t[0].n == ref.n);
+    size_t seen = 0, bad = 0;
+    for (size_t i = 0; i < t[0].cap; i++) {
+        const struct wordtab_slot *sl = &t[0].slot[i];
+        if (!sl->len) continue;
+        unsigned char buf[WORDTAB_SHORT];
+        const uint64_t *v = bytemap_get(&ref, wordtab_bytes(&t[0], sl, buf), sl->len);
+        seen++;
+        if (!v || *v != sl->count) bad++;
+    }
+    CHECK(seen == ref.n && bad == 0);
+    wordtab_free(&t[0]);
+    bytemap_free(&ref);
 }
 
 TEST(train_matches_naive_trainer)
@@ -476,6 +522,7 @@ int main(void)
     tfs_set_prog("test_bpe");
     RUN(pretok_gpt2_pieces);
     RUN(pretok_covers_invalid_utf8);
+    RUN(wordtab_counts_match_bytemap);
     RUN(train_matches_naive_trainer);
     RUN(train_tie_break_and_min_frequency);
     RUN(train_threads_identical);

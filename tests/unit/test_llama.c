@@ -12,6 +12,7 @@
  */
 #include "llama/llama.h"
 #include "llama/llama_ckpt.h"
+#include "model/hf_import.h"
 #include "core/rng.h"
 #include "unit.h"
 #include "core/xio.h"
@@ -275,14 +276,19 @@ TEST(export_hf_round_trip)
 {
     for (int tied = 0; tied <= 1; tied++) {
         struct llama_config c = tiny(tied);
-        struct llama m, r;
+        struct llama m;
         llama_init(&m, &c);
         llama_init_weights(&m, 31);
         char name[32];
         snprintf(name, sizeof name, "hf-%s-hd%d", tied ? "tied" : "untied", head_dim);
         const char *dir = unit_tmp(name);
         llama_export_hf(dir, &m, 5, ST_F32);
-        llama_load_hf(dir, &r);
+        /* back through the importer tfs-train --init-from and tfs-eval use */
+        struct model back;
+        struct ckpt_info info;
+        hf_load_model(dir, &back, &info, 0);
+        CHECK(back.arch == MODEL_BASELINE);
+        struct llama r = back.llama;
         CHECK(r.nparams == m.nparams);
         CHECK(memcmp(&r.cfg, &m.cfg, sizeof r.cfg) == 0);
         CHECK(r.nparams == m.nparams && memcmp(r.params, m.params, m.nparams * sizeof(float)) == 0);
@@ -298,7 +304,7 @@ TEST(export_hf_round_trip)
         CHECK(strstr(js, want) != NULL);
         free(js);
         CHECK(llama_hf_tensor(&m, m.params, "lm_head.weight", &n) == (tied ? NULL : m.p[LP_HEAD]));
-        llama_free(&r);
+        model_free(&back);
         llama_free(&m);
     }
 }
