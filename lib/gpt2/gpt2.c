@@ -27,8 +27,11 @@
  *
  * Threads: the GEMMs run in OpenBLAS (its OpenMP build), every other loop
  * is an `omp parallel for` in ops_*.c or here, all in one libgomp team.
+ * A small model's training batch is instead split in two halves that run
+ * side by side, one thread each (struct state below).
  */
 #include "gpt2/gpt2.h"
+#include "gpt2/gpt2_block.h"
 #include "kernels/ops.h"
 #include "core/pblock.h"
 #include "kernels/optim.h"
@@ -36,6 +39,7 @@
 #include "core/xio.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +133,7 @@ enum dact {
 
 struct acts {
     int plain;                      /* the path these sizes are for */
+    int B, T;                       /* the rows they hold: the whole batch, or one shard of it */
     size_t size[NUM_ACTS], total;
     float *base, *a[NUM_ACTS];      /* activations */
     size_t dsize[NUM_DACTS], dtotal;
@@ -182,9 +187,37 @@ static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg,
     ds[D_LOSSES] = N;
 }
 
-static void free_acts(struct gpt2 *m)
+/* The batch split (gpt2.h, m->shards).  A step of a small model is many
+ * small operations: at the tiny config (width 128, batch 16 x 128) a GEMM
+ * takes tens of microseconds, and every one of them, and every element-wise
+ * loop, is a parallel region whose threads must be woken and joined (with
+ * OMP_WAIT_POLICY=PASSIVE they sleep in between).  That overhead, not the
+ * arithmetic, is what two threads lose.  So a training batch of a small
+ * model is cut into SHARDS fixed halves, each with its own activations and,
+ * in the backward pass, its own parameter gradients: the halves run side
+ * by side in ONE parallel region, each on one thread (OpenBLAS's OpenMP
+ * build runs single-threaded inside a parallel region, and our own loops'
+ * nested regions get one thread), and the gradients are added afterwards
+ * in shard order.  The cut does not depend on the number of threads (one
+ * thread runs the shards one after the other and gets the same bits), so a
+ * run still repeats bit for bit; it differs from the unsplit pass only in
+ * the order of the sums over rows of the weight gradients. */
+#define SHARDS 2
+/* "Small": below this many parameters the split is automatic.  GPT-2 124M
+ * is above it; its GEMMs are large enough for OpenBLAS's own threads, and
+ * a second gradient block would cost 0.5 GB. */
+#define SPLIT_MAX_PARAMS (16u << 20)
+
+struct state {                      /* m->acts */
+    int nshards;                    /* 1, or SHARDS when the batch is split */
+    struct acts *sh[SHARDS];        /* shard k holds batch rows [k B/S, (k+1) B/S) */
+    float *grads;                   /* split: shard k >= 1's parameter gradients, (S - 1) blocks
+                                     * of nparams; shard 0 accumulates into m->grads itself */
+    float *losses;                  /* split: (N) every shard's losses, in batch order */
+};
+
+static void free_one(struct acts *A)
 {
-    struct acts *A = m->acts;
     if (!A) return;
     free(A->base);
     free(A->dbase);
@@ -192,26 +225,57 @@ static void free_acts(struct gpt2 *m)
     free(A->inputs);
     free(A->targets);
     free(A);
+}
+
+static void free_acts(struct gpt2 *m)
+{
+    struct state *st = m->acts;
+    if (!st) return;
+    for (int k = 0; k < st->nshards; k++) free_one(st->sh[k]);
+    free(st->grads);
+    free(st->losses);
+    free(st);
     m->acts = NULL;
 }
 
-static struct acts *ensure_acts(struct gpt2 *m, int B, int T)
+static struct acts *new_acts(const struct gpt2_config *cfg, int B, int T, int plain)
 {
-    struct acts *A = m->acts;
-    if (A && m->B == B && m->T == T && A->plain == !!m->plain) return A;
-    free_acts(m);
-    A = xcalloc(1, sizeof *A);
-    A->plain = !!m->plain;
-    fill_act_sizes(A->size, A->dsize, &m->cfg, B, T, A->plain);
+    struct acts *A = xcalloc(1, sizeof *A);
+    A->plain = plain;
+    A->B = B;
+    A->T = T;
+    fill_act_sizes(A->size, A->dsize, cfg, B, T, A->plain);
     A->base = pblock_new(A->a, A->size, NUM_ACTS, &A->total);
     A->inputs = xmalloc((size_t)B * T * sizeof *A->inputs);
     A->targets = xmalloc((size_t)B * T * sizeof *A->targets);
-    m->acts = A;
+    return A;
+}
+
+/* How many shards a forward pass over B rows uses: only training-shaped
+ * passes (with targets) on the fast path are split, since the logits and
+ * gpt2_layer_qkv hand out whole-batch buffers. */
+static int nshards(const struct gpt2 *m, int B, int has_targets)
+{
+    if (!has_targets || m->plain || B % SHARDS) return 1;
+    if (m->shards) return m->shards == SHARDS ? SHARDS : 1;
+    return m->nparams <= SPLIT_MAX_PARAMS ? SHARDS : 1;
+}
+
+static struct state *ensure_acts(struct gpt2 *m, int B, int T, int S)
+{
+    struct state *st = m->acts;
+    if (st && m->B == B && m->T == T && st->nshards == S && st->sh[0]->plain == !!m->plain) return st;
+    free_acts(m);
+    st = xcalloc(1, sizeof *st);
+    st->nshards = S;
+    for (int k = 0; k < S; k++) st->sh[k] = new_acts(&m->cfg, B / S, T, !!m->plain);
+    if (S > 1) st->losses = xmalloc((size_t)B * T * sizeof *st->losses);
+    m->acts = st;
     m->B = B;
     m->T = T;
-    m->logits = A->plain ? A->a[A_LOGITS] : NULL;
-    m->losses = A->a[A_LOSSES];
-    return A;
+    m->logits = S == 1 && m->plain ? st->sh[0]->a[A_LOGITS] : NULL;
+    m->losses = S == 1 ? st->sh[0]->a[A_LOSSES] : st->losses;
+    return st;
 }
 
 void gpt2_free(struct gpt2 *m)
@@ -269,30 +333,9 @@ double gpt2_flops_per_token(const struct gpt2 *m, int T)
 
 /* ==== layers: one block's slices of the tables ============================ */
 
-/* Layer l's slice of each per-layer tensor: the same function serves the
- * parameters and their gradients (same layout), and the activations and
- * theirs. */
-struct block_params {
-    float *ln1w, *ln1b;         /* (C) */
-    float *qkvw, *qkvb;         /* (3C, C), (3C) */
-    float *projw, *projb;       /* (C, C), (C) */
-    float *ln2w, *ln2b;         /* (C) */
-    float *fcw, *fcb;           /* (F, C), (F) */
-    float *fcprojw, *fcprojb;   /* (C, F), (C) */
-};
-
-static struct block_params block_params(float *const *p, int l, size_t C)
-{
-    return (struct block_params){
-        p[P_LN1W] + l * C, p[P_LN1B] + l * C,
-        p[P_QKVW] + l * 3 * C * C, p[P_QKVB] + l * 3 * C,
-        p[P_ATTPROJW] + l * C * C, p[P_ATTPROJB] + l * C,
-        p[P_LN2W] + l * C, p[P_LN2B] + l * C,
-        p[P_FCW] + l * 4 * C * C, p[P_FCB] + l * 4 * C,
-        p[P_FCPROJW] + l * 4 * C * C, p[P_FCPROJB] + l * C,
-    };
-}
-
+/* Layer l's slice of each per-layer tensor: block_params (gpt2_block.h)
+ * for the parameters and their gradients (same layout), block_acts for
+ * the activations and theirs. */
 struct block_acts {
     float *res;                 /* (N, C) the block's input: the stream so far */
     float *ln1, *ln1_mean, *ln1_rstd;
@@ -301,10 +344,11 @@ struct block_acts {
     float *fch, *fch_gelu, *fcproj, *res3;
 };
 
-static struct block_acts block_acts(float *const *a, int l, const struct gpt2 *m)
+static struct block_acts block_acts(const struct acts *A, int l, const struct gpt2_config *cfg)
 {
-    size_t N = (size_t)m->B * m->T, C = (size_t)m->cfg.dim, NC = N * C;
-    size_t natt = (size_t)m->B * m->cfg.heads * m->T * (((struct acts *)m->acts)->plain ? (size_t)m->T : 1);
+    float *const *a = A->a;
+    size_t N = (size_t)A->B * A->T, C = (size_t)cfg->dim, NC = N * C;
+    size_t natt = (size_t)A->B * cfg->heads * A->T * (A->plain ? (size_t)A->T : 1);
     return (struct block_acts){
         l ? a[A_RESIDUAL3] + (l - 1) * NC : a[A_ENCODED],
         a[A_LN1] + l * NC, a[A_LN1_MEAN] + l * N, a[A_LN1_RSTD] + l * N,
@@ -318,27 +362,22 @@ static struct block_acts block_acts(float *const *a, int l, const struct gpt2 *m
 
 /* ==== model: forward ======================================================= */
 
-float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targets, int B, int T)
+/* One shard's forward pass over its rows A->B x A->T, from the batch
+ * copied into A->inputs (and A->targets); fills A's activations and, with
+ * targets, its losses.  Reads the parameters only, so shards can run at
+ * the same time. */
+static void forward_rows(const struct gpt2 *m, struct acts *A)
 {
     const int V = m->cfg.vocab, C = m->cfg.dim, L = m->cfg.layers, NH = m->cfg.heads;
-    if (B < 1 || T < 1 || T > m->cfg.context)
-        die("gpt2_forward: batch %d x %d does not fit the model (context %d)", B, T, m->cfg.context);
-    const int N = B * T;
-    for (int n = 0; n < N; n++) {
-        if (inputs[n] >= (uint32_t)V) die("token id %u at position %d is outside the model's vocabulary of %d", inputs[n], n, V);
-        if (targets && targets[n] >= (uint32_t)V) die("target id %u at position %d is outside the model's vocabulary of %d", targets[n], n, V);
-    }
-    struct acts *A = ensure_acts(m, B, T);
-    memcpy(A->inputs, inputs, (size_t)N * sizeof *inputs);
-    A->has_targets = targets != NULL;
-    if (targets) memcpy(A->targets, targets, (size_t)N * sizeof *targets);
+    const int B = A->B, T = A->T, N = B * T;
+    const uint32_t *inputs = A->inputs, *targets = A->has_targets ? A->targets : NULL;
     float **a = A->a;
     long NC = (long)N * C;
 
     embedding_forward(a[A_ENCODED], inputs, m->p[P_WTE], m->p[P_WPE], B, T, C);
     for (int l = 0; l < L; l++) {
         struct block_params w = block_params(m->p, l, (size_t)C);
-        struct block_acts x = block_acts(a, l, m);
+        struct block_acts x = block_acts(A, l, &m->cfg);
         /* x2 = x + attn(ln1(x)) */
         layernorm_forward(x.ln1, x.ln1_mean, x.ln1_rstd, x.res, w.ln1w, w.ln1b, N, C);
         linear_forward(x.qkv, x.ln1, w.qkvw, w.qkvb, N, C, 3 * C);
@@ -360,17 +399,53 @@ float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targe
      * the loss makes them CE_CHUNK rows at a time in the scratch a[A_LOGITS]. */
     if (!A->plain && !targets) {
         if (!A->whole_logits) A->whole_logits = xmalloc((size_t)N * V * sizeof(float));
-        m->logits = A->whole_logits;
+        linear_forward(A->whole_logits, a[A_LNF], m->p[P_WTE], NULL, N, C, V);
+        return;
     }
-    if (A->plain || !targets) linear_forward(m->logits, a[A_LNF], m->p[P_WTE], NULL, N, C, V);
-    if (!targets) return m->mean_loss = -1;
+    if (A->plain) linear_forward(a[A_LOGITS], a[A_LNF], m->p[P_WTE], NULL, N, C, V);
+    if (!targets) return;
     if (A->plain) crossentropy_forward(a[A_LOSSES], a[A_LSE], a[A_LOGITS], targets, N, V);
-    else {
-        m->logits = NULL;   /* not computed whole: no stale ones from an earlier call */
-        crossentropy_chunked_forward(a[A_LOSSES], a[A_LOGITS], a[A_LNF], m->p[P_WTE], targets, N, C, V);
+    else crossentropy_chunked_forward(a[A_LOSSES], a[A_LOGITS], a[A_LNF], m->p[P_WTE], targets, N, C, V);
+}
+
+/* Threads for a region that runs S shards: one each, and no more than
+ * OMP_NUM_THREADS allows (one thread runs them in turn, with the same bits). */
+static int shard_threads(int S)
+{
+    int n = omp_get_max_threads();
+    return n < S ? n : S;
+}
+
+float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targets, int B, int T)
+{
+    const int V = m->cfg.vocab;
+    if (B < 1 || T < 1 || T > m->cfg.context)
+        die("gpt2_forward: batch %d x %d does not fit the model (context %d)", B, T, m->cfg.context);
+    const int N = B * T;
+    for (int n = 0; n < N; n++) {
+        if (inputs[n] >= (uint32_t)V) die("token id %u at position %d is outside the model's vocabulary of %d", inputs[n], n, V);
+        if (targets && targets[n] >= (uint32_t)V) die("target id %u at position %d is outside the model's vocabulary of %d", targets[n], n, V);
     }
+    const int S = nshards(m, B, targets != NULL), rows = N / S;
+    struct state *st = ensure_acts(m, B, T, S);
+    for (int k = 0; k < S; k++) {      /* shard k's rows of the batch */
+        struct acts *A = st->sh[k];
+        memcpy(A->inputs, inputs + (size_t)k * rows, (size_t)rows * sizeof *inputs);
+        A->has_targets = targets != NULL;
+        if (targets) memcpy(A->targets, targets + (size_t)k * rows, (size_t)rows * sizeof *targets);
+    }
+    if (S == 1) forward_rows(m, st->sh[0]);
+    else {
+        #pragma omp parallel for num_threads(shard_threads(S)) schedule(static, 1)
+        for (int k = 0; k < S; k++) forward_rows(m, st->sh[k]);
+        for (int k = 0; k < S; k++)
+            memcpy(st->losses + (size_t)k * rows, st->sh[k]->a[A_LOSSES], (size_t)rows * sizeof(float));
+    }
+    /* the logits are whole only unsplit: plain, or the result of a pass without targets */
+    m->logits = st->sh[0]->plain ? st->sh[0]->a[A_LOGITS] : targets ? NULL : st->sh[0]->whole_logits;
+    if (!targets) return m->mean_loss = -1;
     double sum = 0;
-    for (int n = 0; n < N; n++) sum += a[A_LOSSES][n];
+    for (int n = 0; n < N; n++) sum += m->losses[n];
     return m->mean_loss = (float)(sum / N);
 }
 
@@ -379,9 +454,10 @@ float gpt2_forward(struct gpt2 *m, const uint32_t *inputs, const uint32_t *targe
  * probabilities from it, which the fast path never holds). */
 const float *gpt2_layer_qkv(const struct gpt2 *m, int l)
 {
-    const struct acts *A = m->acts;
-    if (!A || l < 0 || l >= m->cfg.layers) die("gpt2_layer_qkv: no forward pass, or no layer %d", l);
-    return A->a[A_QKV] + (size_t)l * m->B * m->T * 3 * m->cfg.dim;
+    const struct state *st = m->acts;
+    if (!st || l < 0 || l >= m->cfg.layers) die("gpt2_layer_qkv: no forward pass, or no layer %d", l);
+    if (st->nshards > 1) die("gpt2_layer_qkv: the last forward pass split its batch (a pass without targets does not)");
+    return st->sh[0]->a[A_QKV] + (size_t)l * m->B * m->T * 3 * m->cfg.dim;
 }
 
 /* ==== model: backward ====================================================== */
@@ -397,34 +473,36 @@ void gpt2_zero_grad(struct gpt2 *m)
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof *p); }
 
 /* The forward pass run backwards, each op's backward accumulating into the
- * gradients of its inputs (ops.h).  Parameter gradients go to the grads
- * block; activation gradients to dacts, one block's worth reused by every
- * layer: block l's input gradient becomes block l - 1's output gradient. */
-void gpt2_backward(struct gpt2 *m, float scale)
+ * gradients of its inputs (ops.h), for one shard's rows.  Parameter
+ * gradients go to grads (nparams floats, the parameter block's layout);
+ * activation gradients to A's dacts, one block's worth reused by every
+ * layer: block l's input gradient becomes block l - 1's output gradient.
+ * dloss is d(the loss being differentiated)/d(one row's loss): scale / N
+ * for the mean over the whole batch's N rows.  layer_done, when not NULL,
+ * hears of each block's finished parameter gradients (gpt2.h). */
+static void backward_rows(const struct gpt2 *m, struct acts *A, float *grads, float dloss,
+                          void (*layer_done)(void *, int), void *layer_ctx)
 {
-    struct acts *A = m->acts;
-    if (!A || !A->has_targets) die("gpt2_backward: the last forward pass had no targets");
-    if (!m->grads) gpt2_zero_grad(m);
-    const int B = m->B, T = m->T, V = m->cfg.vocab, C = m->cfg.dim, L = m->cfg.layers, NH = m->cfg.heads;
+    const int B = A->B, T = A->T, V = m->cfg.vocab, C = m->cfg.dim, L = m->cfg.layers, NH = m->cfg.heads;
     const int N = B * T;
     long NC = (long)N * C;
     if (!A->dbase) A->dbase = pblock_new(A->d, A->dsize, NUM_DACTS, &A->dtotal);
     float **a = A->a, **d = A->d, *g[GPT2_NPARAMS];
-    for (int i = 0; i < GPT2_NPARAMS; i++) g[i] = m->grads + (m->p[i] - m->params);
+    for (int i = 0; i < GPT2_NPARAMS; i++) g[i] = grads + (m->p[i] - m->params);
     float *dout = d[D_STREAM_OUT], *din = d[D_STREAM_IN];    /* the stream's gradient, swapped per block */
 
-    /* loss = scale * (1/N) sum_n losses[n]   =>   dlosses[n] = scale / N
+    /* loss = scale * (1/N) sum_n losses[n]   =>   dlosses[n] = scale / N = dloss
      * logits = lnf @ wte^T: wte's second gradient (the embedding adds the first) */
     zero(d[D_LNF], (size_t)NC);
     if (A->plain) {
-        for (int n = 0; n < N; n++) d[D_LOSSES][n] = scale / N;
+        for (int n = 0; n < N; n++) d[D_LOSSES][n] = dloss;
         zero(d[D_LOGITS], A->dsize[D_LOGITS]);
         crossentropy_backward(d[D_LOGITS], d[D_LOSSES], a[A_LOGITS], a[A_LSE], A->targets, N, V);
         linear_backward(d[D_LNF], g[P_WTE], NULL, d[D_LOGITS], a[A_LNF], m->p[P_WTE], N, C, V);
     } else {
         /* the same, CE_CHUNK rows at a time, each chunk's logits made again */
         crossentropy_chunked_backward(d[D_LNF], g[P_WTE], a[A_LOGITS], a[A_LNF], m->p[P_WTE], A->targets,
-                                      scale / N, N, C, V);
+                                      dloss, N, C, V);
     }
     zero(dout, (size_t)NC);
     layernorm_backward(dout, g[P_LNFW], g[P_LNFB], d[D_LNF],
@@ -432,7 +510,7 @@ void gpt2_backward(struct gpt2 *m, float scale)
 
     for (int l = L - 1; l >= 0; l--) {
         struct block_params w = block_params(m->p, l, (size_t)C), dw = block_params(g, l, (size_t)C);
-        struct block_acts x = block_acts(a, l, m);
+        struct block_acts x = block_acts(A, l, &m->cfg);
         /* this block's activation gradients: dx.res3 = dout arrives, dx.res = din leaves */
         struct block_acts dx = {
             din, d[D_LN1], NULL, NULL, d[D_QKV], d[D_ATTY], d[D_ATT], d[D_ATTPROJ], d[D_RESIDUAL2],
@@ -457,9 +535,43 @@ void gpt2_backward(struct gpt2 *m, float scale)
         layernorm_backward(dx.res, dw.ln1w, dw.ln1b, dx.ln1, x.res, w.ln1w, x.ln1_mean, x.ln1_rstd, N, C);
         /* block l's input is block l - 1's output */
         float *t = dout; dout = din; din = t;
-        if (m->layer_done) m->layer_done(m->layer_ctx, l);
+        if (layer_done) layer_done(layer_ctx, l);
     }
     embedding_backward(g[P_WTE], g[P_WPE], dout, A->inputs, B, T, C);
+}
+
+void gpt2_backward(struct gpt2 *m, float scale)
+{
+    struct state *st = m->acts;
+    if (!st || !st->sh[0]->has_targets) die("gpt2_backward: the last forward pass had no targets");
+    if (!m->grads) gpt2_zero_grad(m);
+    const int S = st->nshards;
+    const float dloss = scale / ((float)m->B * m->T);
+    if (S == 1) {
+        backward_rows(m, st->sh[0], m->grads, dloss, m->layer_done, m->layer_ctx);
+        return;
+    }
+    /* split: shard 0 accumulates into m->grads (which may hold earlier
+     * micro-batches' sums), shard k >= 1 into its own zeroed block ... */
+    const size_t P = m->nparams;
+    if (!st->grads) st->grads = xmalloc((S - 1) * P * sizeof(float));
+    #pragma omp parallel for num_threads(shard_threads(S)) schedule(static, 1)
+    for (int k = 0; k < S; k++) {
+        float *gk = k ? st->grads + (k - 1) * P : m->grads;
+        if (k) zero(gk, P);
+        backward_rows(m, st->sh[k], gk, dloss, NULL, NULL);
+    }
+    /* ... then grads = ((grads + g_0) + g_1) + ...: a fixed order, whatever
+     * the threads (each element is its own sum, so the loop may be split) */
+    for (int k = 1; k < S; k++) {
+        const float *gk = st->grads + (k - 1) * P;
+        float *g = m->grads;
+        #pragma omp parallel for simd
+        for (size_t i = 0; i < P; i++) g[i] += gk[i];
+    }
+    /* every block is complete only now */
+    if (m->layer_done)
+        for (int l = m->cfg.layers - 1; l >= 0; l--) m->layer_done(m->layer_ctx, l);
 }
 
 /* ==== optimizer ============================================================ */
@@ -507,106 +619,4 @@ void gpt2_adamw_step(struct gpt2 *m, float lr, float beta1, float beta2, float e
     struct optim_tensor ts[GPT2_NPARAMS];
     optim_list(m, ts);
     adamw_step(ts, GPT2_NPARAMS, lr, beta1, beta2, eps, weight_decay, grad_scale, t);
-}
-
-/* ==== inference with a KV cache ============================================ */
-
-/* What one position needs, in one block; the caches hold every layer's
- * keys and values of the positions seen so far. */
-struct gpt2_kv {
-    int len, ctx, L, C, NH;
-    float *k, *v;           /* (L, ctx, C) cached keys and values */
-    float *buf;             /* the one-position activations below */
-    float *x;               /* (C)  the residual stream */
-    float *ln;              /* (C)  layernorm output */
-    float *qkv;             /* (3C) */
-    float *atty, *proj;     /* (C), (C) */
-    float *fch, *fch_gelu;  /* (F), (F) */
-    float *logits;          /* (V) */
-    float *scratch;         /* (NH, ctx) attention scores */
-    float mean, rstd;
-};
-
-struct gpt2_kv *gpt2_kv_new(const struct gpt2 *m)
-{
-    struct gpt2_kv *kv = xcalloc(1, sizeof *kv);
-    size_t L = (size_t)m->cfg.layers, P = (size_t)m->cfg.context, C = (size_t)m->cfg.dim;
-    kv->ctx = m->cfg.context; kv->L = m->cfg.layers; kv->C = m->cfg.dim; kv->NH = m->cfg.heads;
-    kv->k = xmalloc(L * P * C * sizeof(float));
-    kv->v = xmalloc(L * P * C * sizeof(float));
-    size_t sizes[] = {C, C, 3 * C, C, C, 4 * C, 4 * C, (size_t)m->cfg.vocab, (size_t)m->cfg.heads * P};
-    float **ptrs[] = {&kv->x, &kv->ln, &kv->qkv, &kv->atty, &kv->proj, &kv->fch, &kv->fch_gelu, &kv->logits, &kv->scratch};
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
-    kv->buf = xmalloc(total * sizeof(float));
-    float *p = kv->buf;
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) { *ptrs[i] = p; p += sizes[i]; }
-    return kv;
-}
-
-void gpt2_kv_free(struct gpt2_kv *kv)
-{
-    if (!kv) return;
-    free(kv->k);
-    free(kv->v);
-    free(kv->buf);
-    free(kv);
-}
-
-void gpt2_kv_reset(struct gpt2_kv *kv) { kv->len = 0; }
-int gpt2_kv_len(const struct gpt2_kv *kv) { return kv->len; }
-
-/* The forward pass for one row: the same ops with N = 1, except attention,
- * which reads the keys and values of all earlier positions from the cache
- * instead of recomputing them. */
-const float *gpt2_kv_step(struct gpt2 *m, struct gpt2_kv *kv, uint32_t token)
-{
-    const int C = m->cfg.dim, NH = m->cfg.heads, V = m->cfg.vocab, pos = kv->len;
-    if (kv->C != C || kv->L != m->cfg.layers || kv->ctx != m->cfg.context)
-        die("gpt2_kv_step: the cache was made for another model");
-    if (pos >= kv->ctx) die("gpt2_kv_step: the context of %d positions is full", kv->ctx);
-    if (token >= (uint32_t)V) die("token id %u is outside the model's vocabulary of %d", token, V);
-    embedding_forward(kv->x, &token, m->p[P_WTE], m->p[P_WPE] + (size_t)pos * C, 1, 1, C);
-    for (int l = 0; l < m->cfg.layers; l++) {
-        struct block_params w = block_params(m->p, l, (size_t)C);
-        float *kc = kv->k + (size_t)l * kv->ctx * C, *vc = kv->v + (size_t)l * kv->ctx * C;
-        layernorm_forward(kv->ln, &kv->mean, &kv->rstd, kv->x, w.ln1w, w.ln1b, 1, C);
-        linear_forward(kv->qkv, kv->ln, w.qkvw, w.qkvb, 1, C, 3 * C);
-        memcpy(kc + (size_t)pos * C, kv->qkv + C, (size_t)C * sizeof(float));
-        memcpy(vc + (size_t)pos * C, kv->qkv + 2 * C, (size_t)C * sizeof(float));
-        attention_step(kv->atty, kv->scratch, kv->qkv, kc, vc, pos + 1, NH, NH, C / NH);
-        linear_forward(kv->proj, kv->atty, w.projw, w.projb, 1, C, C);
-        residual_forward(kv->x, kv->x, kv->proj, C);
-        layernorm_forward(kv->ln, &kv->mean, &kv->rstd, kv->x, w.ln2w, w.ln2b, 1, C);
-        linear_forward(kv->fch, kv->ln, w.fcw, w.fcb, 1, C, 4 * C);
-        gelu_forward(kv->fch_gelu, kv->fch, 4 * C);
-        linear_forward(kv->proj, kv->fch_gelu, w.fcprojw, w.fcprojb, 1, 4 * C, C);
-        residual_forward(kv->x, kv->x, kv->proj, C);
-    }
-    layernorm_forward(kv->ln, &kv->mean, &kv->rstd, kv->x, m->p[P_LNFW], m->p[P_LNFB], 1, C);
-    linear_forward(kv->logits, kv->ln, m->p[P_WTE], NULL, 1, C, V);
-    kv->len++;
-    return kv->logits;
-}
-
-const float *gpt2_kv_prefill(struct gpt2 *m, struct gpt2_kv *kv, const uint32_t *tokens, int n)
-{
-    const int C = m->cfg.dim, V = m->cfg.vocab;
-    if (kv->C != C || kv->L != m->cfg.layers || kv->ctx != m->cfg.context)
-        die("gpt2_kv_prefill: the cache was made for another model");
-    if (kv->len || n < 1 || n > kv->ctx) die("gpt2_kv_prefill: %d tokens into a cache holding %d of %d", n, kv->len, kv->ctx);
-    /* one forward pass over positions 0 .. n-1; each layer's k and v rows
-     * are what gpt2_kv_step would have cached, position by position */
-    gpt2_forward(m, tokens, NULL, 1, n);
-    for (int l = 0; l < m->cfg.layers; l++) {
-        const float *qkv = gpt2_layer_qkv(m, l);       /* (n, 3C): [q | k | v] */
-        float *kc = kv->k + (size_t)l * kv->ctx * C, *vc = kv->v + (size_t)l * kv->ctx * C;
-        for (int t = 0; t < n; t++) {
-            memcpy(kc + (size_t)t * C, qkv + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
-            memcpy(vc + (size_t)t * C, qkv + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
-        }
-    }
-    kv->len = n;
-    memcpy(kv->logits, m->logits + (size_t)(n - 1) * V, (size_t)V * sizeof(float));
-    return kv->logits;
 }

@@ -30,7 +30,9 @@
  * for bit.  On a machine shared with other busy processes, libgomp's
  * default of spinning at barriers can cost 2-3x (a spinning thread holds a
  * core its partner needs); OMP_WAIT_POLICY=PASSIVE avoids that
- * (tests/bench/20-model.sh measures both).
+ * (tests/bench/20-model.sh measures both).  A small model's training
+ * batch is split in two halves that run side by side instead (shards
+ * below), one parallel region per pass rather than one per operation.
  */
 #ifndef TFS_GPT2_H
 #define TFS_GPT2_H
@@ -85,9 +87,17 @@ struct gpt2 {
      *    whole logits are kept, as the walk-through in tfs-autograd(7)
      *    describes.  tests/unit/test_gpt2.c holds the two to each other. */
     int plain;
+    /* The batch split (read at each forward with targets; gpt2.c explains
+     * it): 0, the default: a model of at most 16 Mi parameters cuts an
+     * even batch into 2 halves that run side by side, each on one thread
+     * with its own activations and gradients, added in a fixed order;
+     * 1: never; 2: always (an even batch, fast path).  The cut does not
+     * depend on the thread count, so runs still repeat bit for bit.  Not
+     * with plain, nor for a pass without targets. */
+    int shards;
     /* Activations for the current (B, T): owned by gpt2.c, see there. */
     int B, T;
-    void *acts;
+    void *acts;                     /* gpt2.c's struct state: the shards' activations */
     float *logits;                  /* (B, T, V) after a forward without targets, or any forward when plain */
     float *losses;                  /* (B, T) per-position loss after forward with targets */
     float mean_loss;                /* mean of losses, -1 when forward had no targets */

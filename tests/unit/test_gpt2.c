@@ -8,6 +8,7 @@
 #include "core/rng.h"
 #include "core/xio.h"
 
+#include <omp.h>
 #include <stdint.h>
 
 static const struct gpt2_config TINY = {.vocab = 11, .context = 8, .layers = 2, .heads = 2, .dim = 8};
@@ -130,6 +131,62 @@ TEST(fast_matches_plain)
     for (int k = 0; k < 2; k++) { free(logits[k]); gpt2_free(&m[k]); }
     free(in);
     free(tg);
+}
+
+/* The batch split (gpt2.h, shards): a batch cut into two halves that run
+ * side by side gives the unsplit pass's losses (row for row, in batch
+ * order) and gradients to float rounding, and the SAME bits whatever the
+ * thread count; layer_done still hears of every block, once. */
+static int layers_done;
+static void count_layer(void *ctx, int l) { (void)ctx; (void)l; layers_done++; }
+
+TEST(split_matches_whole)
+{
+    struct gpt2_config cfg = {.vocab = 37, .context = 40, .layers = 3, .heads = 2, .dim = 16};
+    enum { B = 4, T = 33, RUNS = 3 };
+    uint32_t in[B * T], tg[B * T];
+    random_tokens(in, B * T, cfg.vocab, 31);
+    random_tokens(tg, B * T, cfg.vocab, 32);
+    /* run 0: unsplit; run 1: split on one thread; run 2: split on two */
+    struct gpt2 m[RUNS];
+    float loss[RUNS], *losses[RUNS];
+    int threads = omp_get_max_threads();
+    for (int k = 0; k < RUNS; k++) {
+        gpt2_init(&m[k], &cfg);
+        big_weights(&m[k], 9);
+        m[k].shards = k ? 2 : 1;
+        omp_set_num_threads(k == 1 ? 1 : 2);
+        layers_done = 0;
+        m[k].layer_done = count_layer;
+        loss[k] = gpt2_forward(&m[k], in, tg, B, T);
+        losses[k] = xmalloc(B * T * sizeof(float));
+        memcpy(losses[k], m[k].losses, B * T * sizeof(float));
+        gpt2_zero_grad(&m[k]);
+        gpt2_backward(&m[k], 0.5f);
+        gpt2_forward(&m[k], in, tg, B / 2, T);     /* a second micro-batch: the split accumulates */
+        gpt2_backward(&m[k], 0.5f);
+        CHECK(layers_done == 2 * cfg.layers);
+    }
+    omp_set_num_threads(threads);
+    double el = 0, eg = 0, maxg = 0;
+    for (int n = 0; n < B * T; n++) el = fmax(el, fabs(losses[1][n] - losses[0][n]));
+    for (size_t i = 0; i < m[0].nparams; i++) {
+        eg = fmax(eg, fabs(m[1].grads[i] - m[0].grads[i]));
+        maxg = fmax(maxg, fabs(m[0].grads[i]));
+    }
+    printf("# split vs whole: loss %.8g vs %.8g, max |row loss diff| %.3g, max |grad diff| %.3g (of %.3g)\n",
+           loss[1], loss[0], el, eg, maxg);
+    CHECK(maxg > 1e-2);
+    CHECK_NEAR(loss[1], loss[0], 1e-6 * loss[0]);
+    CHECK(el <= 1e-5 * loss[0]);
+    CHECK(eg <= 1e-5 * maxg);
+    /* the split did happen: the weight gradients' sums over rows ran in another order */
+    CHECK(memcmp(m[0].grads, m[1].grads, m[0].nparams * sizeof(float)));
+    /* one thread or two: bit for bit */
+    CHECK(loss[1] == loss[2]);
+    CHECK(!memcmp(losses[1], losses[2], B * T * sizeof(float)));
+    CHECK(!memcmp(m[1].grads, m[2].grads, m[1].nparams * sizeof(float)));
+    for (int k = 0; k < RUNS; k++) { free(losses[k]); gpt2_free(&m[k]); }
 }
 
 /* backward(scale 1/2) on each half of a batch == backward(1) on the batch. */
@@ -305,6 +362,7 @@ int main(void)
     RUN(gradcheck_whole_model_fast);
     RUN(gradcheck_whole_model_plain);
     RUN(fast_matches_plain);
+    RUN(split_matches_whole);
     RUN(micro_batches_accumulate);
     RUN(kv_cache_matches_forward);
     RUN(adamw_step);
