@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 const char *tfs_prog = "tfs";
@@ -88,6 +89,17 @@ void *xmalloc_at(size_t n, const char *file, int line)
 {
     void *p = malloc(n ? n : 1);
     if (!p) die_errno("%s:%d: out of memory allocating %zu bytes", file, line, n);
+    return p;
+}
+
+void *xmalloc_huge(size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (n < huge) return xmalloc(n);
+    void *p = NULL;
+    size_t rounded = (n + huge - 1) & ~(huge - 1);
+    if (posix_memalign(&p, huge, rounded)) die("out of memory allocating %zu bytes", n);
+    madvise(p, rounded, MADV_HUGEPAGE);     /* a hint: its failure changes nothing */
     return p;
 }
 
