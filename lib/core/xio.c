@@ -117,6 +117,16 @@ void *xrealloc_at(void *p, size_t n, const char *file, int line)
     return q;
 }
 
+void advise_huge_pages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t page = 4096, lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (n >= ((size_t)4 << 20) && hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);    /* a hint: errors ignored */
+#else
+    (void)p; (void)n;
+#endif
+}
+
 char *xstrdup_at(const char *s, const char *file, int line)
 {
     size_t n = strlen(s) + 1;

@@ -13,6 +13,7 @@ static void table_alloc(struct wordtab *t, size_t cap)
     t->shift = 64;
     for (size_t c = cap; c > 1; c >>= 1) t->shift--;
     t->slot = xcalloc(cap, sizeof *t->slot);
+    advise_huge_pages(t->slot, cap * sizeof *t->slot);
 }
 
 void wordtab_init(struct wordtab *t, size_t expect)
