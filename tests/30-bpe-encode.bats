@@ -238,6 +238,15 @@ for i in range(0, len(use), 20):
     done
 }
 
+@test "bpe-encode: a rank file with two tokens of the same bytes is an error naming both (1 and 2 threads)" {
+    printf 'YQ== 0\nYg== 1\nYg== 2\nYQ== 3\n' > "$BATS_TEST_TMPDIR/dup.tiktoken"
+    for t in 1 2; do
+        run_tool bpe-encode --pattern gpt2 -t $t "$BATS_TEST_TMPDIR/dup.tiktoken" <<< '{"text": "a"}'
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "bpe-encode: $BATS_TEST_TMPDIR/dup.tiktoken: tokens 1 and 2 have the same bytes" ]
+    done
+}
+
 @test "bpe-encode: the Unicode class table is what gen_uclass.py makes from unicode-data" {
     [ -r /usr/share/unicode/UnicodeData.txt ] || skip "Debian package unicode-data not installed (tests/deps check)"
     python3 "$TFS_ROOT/lib/tok/gen_uclass.py" > "$BATS_TEST_TMPDIR/u.c"

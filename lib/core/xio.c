@@ -92,6 +92,17 @@ void *xmalloc_at(size_t n, const char *file, int line)
     return p;
 }
 
+void *xmalloc_huge(size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (n < huge) return xmalloc(n);
+    void *p = NULL;
+    size_t rounded = (n + huge - 1) & ~(huge - 1);
+    if (posix_memalign(&p, huge, rounded)) die("out of memory allocating %zu bytes", n);
+    madvise(p, rounded, MADV_HUGEPAGE);     /* a hint: its failure changes nothing */
+    return p;
+}
+
 void *xcalloc_at(size_t n, size_t sz, const char *file, int line)
 {
     void *p = calloc(n ? n : 1, sz ? sz : 1);

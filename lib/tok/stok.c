@@ -10,7 +10,7 @@ void stok_init(struct stok_table *t, size_t expect)
     while (((size_t)1 << bits) < 2 * expect + 1) bits++;
     t->cap = (size_t)1 << bits;
     t->shift = 64 - bits;
-    t->slot = xmalloc(t->cap * sizeof *t->slot);
+    t->slot = xmalloc_huge(t->cap * sizeof *t->slot);
     for (size_t i = 0; i < t->cap; i++) t->slot[i] = (struct stok_slot){ 0, 0, UINT32_MAX, 0 };
 }
 
@@ -21,9 +21,25 @@ void stok_put(struct stok_table *t, const unsigned char *s, size_t n, uint32_t i
 {
     uint64_t w0, w1;
     stok_key(s, n, 0, &w0, &w1);
-    size_t mask = t->cap - 1, i = (size_t)(stok_hash(w0, w1, n) >> t->shift);
+    stok_put_h(t, stok_hash(w0, w1, n), s, n, id);
+}
+
+void stok_put_h(struct stok_table *t, uint64_t h, const unsigned char *s, size_t n, uint32_t id)
+{
+    uint64_t w0, w1;
+    stok_key(s, n, 0, &w0, &w1);
+    size_t mask = t->cap - 1, i = (size_t)(h >> t->shift);
     while (t->slot[i].id != UINT32_MAX) i = (i + 1) & mask;
     t->slot[i] = (struct stok_slot){ w0, w1, id, (uint32_t)n };
+}
+
+uint64_t stok_prefetch(const struct stok_table *t, const unsigned char *s, size_t n)
+{
+    uint64_t w0, w1;
+    stok_key(s, n, 0, &w0, &w1);
+    uint64_t h = stok_hash(w0, w1, n);
+    __builtin_prefetch(&t->slot[h >> t->shift], 1);
+    return h;
 }
 
 void stok_free(struct stok_table *t)

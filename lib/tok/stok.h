@@ -68,6 +68,10 @@ static inline uint32_t stok_get(const struct stok_table *t, uint64_t h, uint64_t
 
 void stok_init(struct stok_table *t, size_t expect);
 void stok_put(struct stok_table *t, const unsigned char *s, size_t n, uint32_t id);
+/* The same with h = its stok_hash, from stok_prefetch: that returns the
+ * hash of s[0..n) and asks the memory for its slot (see tok_finish). */
+void stok_put_h(struct stok_table *t, uint64_t h, const unsigned char *s, size_t n, uint32_t id);
+uint64_t stok_prefetch(const struct stok_table *t, const unsigned char *s, size_t n);
 void stok_free(struct stok_table *t);
 
 #endif
