@@ -183,7 +183,9 @@ static uint32_t token_id(const struct tokenizer *t, const unsigned char *s, size
     if (n <= STOK_MAX) {
         uint64_t w0, w1;
         stok_key(s, n, room, &w0, &w1);
-        id = stok_get(&t->stok, stok_hash(w0, w1, n), w0, w1, n);
+        uint64_t h = stok_hash(w0, w1, n);
+        if (!stok_maybe(&t->stok, h)) return UINT32_MAX;       /* (the merge's usual answer) */
+        id = stok_get(&t->stok, h, w0, w1, n);
     } else {
         const uint64_t *v = bytemap_get(&t->ids, s, n);
         id = v ? (uint32_t)*v : UINT32_MAX;
@@ -384,7 +386,7 @@ static inline void encode_short(struct tok_encoder *e, const unsigned char *s, s
     uint64_t h = stok_hash(w0, w1, n);
     struct hot_entry *hot = &e->hot[h >> (64 - HOT_BITS)];
     if (hot->w0 == w0 && hot->w1 == w1 && hot->len == n) { emit(e, hot->id); return; }
-    uint32_t id = stok_get(&e->t->stok, h, w0, w1, n);
+    uint32_t id = stok_maybe(&e->t->stok, h) ? stok_get(&e->t->stok, h, w0, w1, n) : UINT32_MAX;
     if (id == UINT32_MAX) { encode_merged(e, s, n, h, w0, w1); return; }
     *hot = (struct hot_entry){ w0, w1, id, (uint32_t)n, 0 };
     emit(e, id);

@@ -12,6 +12,11 @@ void stok_init(struct stok_table *t, size_t expect)
     t->shift = 64 - bits;
     t->slot = xmalloc_huge(t->cap * sizeof *t->slot);
     for (size_t i = 0; i < t->cap; i++) t->slot[i] = (struct stok_slot){ 0, 0, UINT32_MAX, 0 };
+    /* the filter: a power of two of 64-bit words, at least 10 bits a key */
+    unsigned fbits = 1;
+    while (((size_t)64 << fbits) < 10 * expect) fbits++;
+    t->fshift = 64 - fbits;
+    t->filter = xcalloc((size_t)1 << fbits, sizeof *t->filter);
 }
 
 /* Insert token id with bytes s[0..n), 1 <= n <= STOK_MAX (the caller keeps
@@ -31,6 +36,7 @@ void stok_put_h(struct stok_table *t, uint64_t h, const unsigned char *s, size_t
     size_t mask = t->cap - 1, i = (size_t)(h >> t->shift);
     while (t->slot[i].id != UINT32_MAX) i = (i + 1) & mask;
     t->slot[i] = (struct stok_slot){ w0, w1, id, (uint32_t)n };
+    t->filter[h >> t->fshift] |= stok_bits(h);
 }
 
 uint64_t stok_prefetch(const struct stok_table *t, const unsigned char *s, size_t n)
@@ -45,5 +51,7 @@ uint64_t stok_prefetch(const struct stok_table *t, const unsigned char *s, size_
 void stok_free(struct stok_table *t)
 {
     free(t->slot);
+    free(t->filter);
     t->slot = NULL;
+    t->filter = NULL;
 }
