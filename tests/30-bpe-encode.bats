@@ -211,6 +211,42 @@ for i in range(1000):
     node "$REF" parity tiktoken o200k_base "$t/mixed.jsonl" "$t/o.bin"
 }
 
+@test "bpe-encode: the caches of merged pieces give a fresh merge's ids (long pieces, repeated, evicted)" {
+    node_refs
+    local d="$BATS_FILE_TMPDIR" t="$BATS_TEST_TMPDIR"
+    # 3,000 distinct long pieces (letters, digits, box rules, runs of spaces
+    # and newlines, 23 to 1,500 bytes: more than the cache of long pieces
+    # holds, some longer than it takes), each used three times in a
+    # shuffled order, so that the caches hit, miss and evict; --reference
+    # uses no cache
+    python3 -c 'import json, random
+random.seed(7)
+kinds = [lambda k: "".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(k)),
+         lambda k: "".join(random.choice("0123456789") for _ in range(k)),
+         lambda k: "\u2500" * (k // 3) + random.choice(["", "\u252c", "\u2500\u2500"]),
+         lambda k: " " * k + "x", lambda k: "\n" * k, lambda k: "=" * k + "-" * random.randint(0, 3)]
+pieces = [random.choice(kinds)(random.choice([random.randint(23, 120), random.randint(120, 1500)]))
+          for _ in range(3000)]
+use = pieces * 3
+random.shuffle(use)
+for i in range(0, len(use), 20):
+    print(json.dumps({"text": " ".join(use[i:i + 20])}))' > "$t/long.jsonl"
+    for v in gpt2 cl100k o200k; do
+        bpe-encode -o "$t/fast.bin" "$d/$v.tiktoken" "$t/long.jsonl"
+        bpe-encode --reference -o "$t/ref.bin" "$d/$v.tiktoken" "$t/long.jsonl"
+        cmp "$t/fast.bin" "$t/ref.bin"
+    done
+}
+
+@test "bpe-encode: a rank file with two tokens of the same bytes is an error naming both (1 and 2 threads)" {
+    printf 'YQ== 0\nYg== 1\nYg== 2\nYQ== 3\n' > "$BATS_TEST_TMPDIR/dup.tiktoken"
+    for t in 1 2; do
+        run_tool bpe-encode --pattern gpt2 -t $t "$BATS_TEST_TMPDIR/dup.tiktoken" <<< '{"text": "a"}'
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "bpe-encode: $BATS_TEST_TMPDIR/dup.tiktoken: tokens 1 and 2 have the same bytes" ]
+    done
+}
+
 @test "bpe-encode: the Unicode class table is what gen_uclass.py makes from unicode-data" {
     [ -r /usr/share/unicode/UnicodeData.txt ] || skip "Debian package unicode-data not installed (tests/deps check)"
     python3 "$TFS_ROOT/lib/tok/gen_uclass.py" > "$BATS_TEST_TMPDIR/u.c"

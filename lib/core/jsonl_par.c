@@ -3,7 +3,9 @@
  * One thread (inside "omp single") reads; the work on a batch is cut into
  * tasks that the other threads of the team pick up.  The reading thread
  * joins in at each "taskwait", which also orders the batches: batch k's
- * end() runs after its tasks and before batch k+1's tasks are created. */
+ * end() runs after its tasks, once batch k+1's tasks are created, so the
+ * other threads work on batch k+1 while it runs (for bpe-encode, writing
+ * batch k's ids). */
 #include "core/jsonl_par.h"
 #include "core/jsonl.h"
 #include "core/progress.h"
@@ -54,13 +56,15 @@ static int batch_fill(const struct jsonl_par *p, struct jsonl_batch *b, uint64_t
     return more;
 }
 
-/* Cut b into tasks.  8 tasks per thread: enough to balance uneven documents,
- * and few enough that libgomp queues them all.  With more than 64 tasks per
- * thread queued, libgomp runs a new task at once in the thread creating it,
- * which here is the reading thread: it would stop reading ahead. */
+/* Cut b into tasks.  32 tasks per thread: enough to balance uneven
+ * documents, and to keep short the wait at the end of a batch, when one
+ * thread finishes its last task before the others; few enough that libgomp
+ * queues them all.  With more than 64 tasks per thread queued, libgomp runs
+ * a new task at once in the thread creating it, which here is the reading
+ * thread: it would stop reading ahead. */
 static void batch_spawn(const struct jsonl_par *p, const struct jsonl_batch *b)
 {
-    size_t tasks = 8 * (size_t)p->threads;
+    size_t tasks = 32 * (size_t)p->threads;
     size_t per = (b->n + tasks - 1) / tasks;
     if (per == 0) per = 1;
     for (size_t lo = 0; lo < b->n; lo += per) {
@@ -83,10 +87,10 @@ uint64_t jsonl_par_run(const struct jsonl_par *p)
         for (int cur = 0; more; cur ^= 1) {
             more = batch_fill(p, &b[cur], &bytes);      /* meanwhile: work on b[cur ^ 1] */
             #pragma omp taskwait
-            if (pending && p->end) p->end(p->arg, &b[cur ^ 1]);
             progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
             if (p->begin) p->begin(p->arg, &b[cur]);
             batch_spawn(p, &b[cur]);
+            if (pending && p->end) p->end(p->arg, &b[cur ^ 1]);     /* meanwhile: work on b[cur] */
             pending = 1;
             if (!more) {
                 #pragma omp taskwait

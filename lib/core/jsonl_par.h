@@ -12,7 +12,9 @@
  *                               documents lo..hi-1 of b; runs in parallel
  *                               with other work calls and with the reading
  *   end(arg, b)                 the reading thread, once every work call on b
- *                               has returned; batches end in input order
+ *                               has returned; batches end in input order.  The
+ *                               work on the next batch runs meanwhile: end
+ *                               may use b's per-batch state, not the workers'
  *
  * begin and end may be NULL.  b->slot (0 or 1) says which buffer a batch is
  * in, so a caller can keep per-batch state in two copies, as the buffers

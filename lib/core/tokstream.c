@@ -133,12 +133,21 @@ void tokw_put(struct tokw *w, const uint32_t *ids, size_t n)
         if (k > n) k = n;
         unsigned char *p = w->buf + w->buf_len;
         uint32_t top = 0;                                   /* the largest id, checked once */
-        for (size_t i = 0; i < k; i++, p += width) {
-            uint32_t v = ids[i];
-            top = v > top ? v : top;
-            p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
-            if (width == 4) { p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
-        }
+        /* one loop per width: simple enough for the compiler to unroll
+         * and keep everything in registers */
+        if (width == 2)
+            for (size_t i = 0; i < k; i++) {
+                uint32_t v = ids[i];
+                top = v > top ? v : top;
+                p[2 * i] = (unsigned char)v; p[2 * i + 1] = (unsigned char)(v >> 8);
+            }
+        else
+            for (size_t i = 0; i < k; i++) {
+                uint32_t v = ids[i];
+                top = v > top ? v : top;
+                p[4 * i] = (unsigned char)v; p[4 * i + 1] = (unsigned char)(v >> 8);
+                p[4 * i + 2] = (unsigned char)(v >> 16); p[4 * i + 3] = (unsigned char)(v >> 24);
+            }
         if (top >= w->h.vocab) die("internal error: token id %u >= vocabulary %u", top, w->h.vocab);
         w->buf_len += k * width;
         ids += k;

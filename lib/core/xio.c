@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 const char *tfs_prog = "tfs";
@@ -91,6 +92,17 @@ void *xmalloc_at(size_t n, const char *file, int line)
     return p;
 }
 
+void *xmalloc_huge(size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (n < huge) return xmalloc(n);
+    void *p = NULL;
+    size_t rounded = (n + huge - 1) & ~(huge - 1);
+    if (posix_memalign(&p, huge, rounded)) die("out of memory allocating %zu bytes", n);
+    madvise(p, rounded, MADV_HUGEPAGE);     /* a hint: its failure changes nothing */
+    return p;
+}
+
 void *xcalloc_at(size_t n, size_t sz, const char *file, int line)
 {
     void *p = calloc(n ? n : 1, sz ? sz : 1);
@@ -103,6 +115,16 @@ void *xrealloc_at(void *p, size_t n, const char *file, int line)
     void *q = realloc(p, n ? n : 1);
     if (!q) die_errno("%s:%d: out of memory reallocating to %zu bytes", file, line, n);
     return q;
+}
+
+void advise_huge_pages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t page = 4096, lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (n >= ((size_t)4 << 20) && hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);    /* a hint: errors ignored */
+#else
+    (void)p; (void)n;
+#endif
 }
 
 char *xstrdup_at(const char *s, const char *file, int line)

@@ -54,9 +54,21 @@ extern void (*tfs_die_hook)(void);
 #define xfclose(f)          xfclose_at((f), __FILE__, __LINE__)
 
 void *xmalloc_at(size_t n, const char *file, int line);
+/* n bytes (free() them) for a large table of random lookups.  From 2 MiB
+ * on, aligned to 2 MiB and marked for the kernel's transparent huge pages
+ * (madvise, Linux): one TLB entry then covers 2 MiB instead of 4 KiB, and
+ * filling the table takes one page fault per 2 MiB instead of 512.  Where
+ * the kernel says no it is an ordinary allocation. */
+void *xmalloc_huge(size_t n);
 void *xcalloc_at(size_t n, size_t sz, const char *file, int line);
 void *xrealloc_at(void *p, size_t n, const char *file, int line);
 char *xstrdup_at(const char *s, const char *file, int line);
+/* Ask the kernel to back the block p[0..n) with huge pages (2 MB on x86)
+ * where it can: for big tables read at random places, where a TLB miss on
+ * nearly every access otherwise adds to each cache miss.  A hint only;
+ * blocks under 4 MB are left alone (Linux's transparent huge pages, mode
+ * "madvise"). */
+void advise_huge_pages(void *p, size_t n);
 /* printf into a new string (free it); dies when memory runs out. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* path "-" means stdin (mode "r...") or stdout (mode "w..."). */

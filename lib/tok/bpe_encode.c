@@ -19,7 +19,8 @@
  *     each rank is one lookup of the spanned bytes (merge_pos);
  *   - the ids of merged pieces are cached per encoder.
  * With tok_use_reference(1) every piece takes the plain path: the byte map,
- * then steps 1-3 on token ids (merge_piece), as the reference.
+ * then steps 1-3 on token ids (merge_piece), with no cache, as the
+ * reference.
  */
 #include "tok/tokenizer_impl.h"
 #include "tok/unorm.h"
@@ -38,6 +39,20 @@ struct cache_entry {            /* 64 bytes */
     uint8_t len, nids;
     char key[CACHE_KEY];
     uint32_t ids[CACHE_IDS];
+};
+
+/* The cache of long pieces (more than CACHE_KEY bytes, at most LCACHE_MAX):
+ * rules of box-drawing characters or of '=', and runs of spaces or of
+ * newlines, repeat in text, and each costs a long merge (a 217-byte rule
+ * of U+2500 took about 180,000 instructions in merge_long).  Direct-mapped
+ * by the piece's hash; an entry owns one block with its ids and then a
+ * copy of the piece's bytes. */
+#define LCACHE_BITS 10
+#define LCACHE_MAX 1024
+struct lcache_entry {
+    uint64_t hash;              /* 0 = empty */
+    uint32_t len, nids;
+    uint32_t *ids;              /* (nids) ids, then the len bytes of the piece */
 };
 
 /* The cache of short pieces that are not one token (stok.h's keys): the
@@ -74,6 +89,7 @@ struct tok_encoder {
     uint64_t *rank;             /* (m) rank<<32|id of the pair (part[i], part[i+1]); UINT64_MAX: none */
     size_t pcap;
     struct cache_entry *cache;  /* (1 << CACHE_BITS) */
+    struct lcache_entry *lcache;        /* (1 << LCACHE_BITS) */
     size_t *next_special;       /* (nspecial) next match position of each added token */
     size_t len;                 /* length of the text being encoded */
     int has_added;              /* the tokenizer has added tokens that are not special */
@@ -106,6 +122,7 @@ struct tok_encoder *tok_encoder_new(const struct tokenizer *t)
     e->cache = xcalloc((size_t)1 << CACHE_BITS, sizeof *e->cache);
     e->mcache = xcalloc((size_t)1 << MCACHE_BITS, sizeof *e->mcache);
     e->hot = xcalloc((size_t)1 << HOT_BITS, sizeof *e->hot);
+    e->lcache = xcalloc((size_t)1 << LCACHE_BITS, sizeof *e->lcache);
     e->next_special = xcalloc(t->nspecial + 1, sizeof *e->next_special);
     for (uint32_t i = 0; i < t->nspecial; i++) {
         if (t->is_special[t->special_ids[i]] != TOK_SPECIAL) e->has_added = 1;
@@ -123,6 +140,8 @@ void tok_encoder_free(struct tok_encoder *e)
 {
     if (!e) return;
     pretok_ctx_free(e->pc);
+    for (size_t i = 0; i < (size_t)1 << LCACHE_BITS; i++) free(e->lcache[i].ids);
+    free(e->lcache);
     free(e->out); free(e->part); free(e->rank); free(e->cache); free(e->mcache); free(e->hot); free(e->next_special);
     for (int i = 0; i < 3; i++) free(e->rwbuf[i].p);
     heap_free(&e->heap);
@@ -164,7 +183,9 @@ static uint32_t token_id(const struct tokenizer *t, const unsigned char *s, size
     if (n <= STOK_MAX) {
         uint64_t w0, w1;
         stok_key(s, n, room, &w0, &w1);
-        id = stok_get(&t->stok, stok_hash(w0, w1, n), w0, w1, n);
+        uint64_t h = stok_hash(w0, w1, n);
+        if (!stok_maybe(&t->stok, h)) return UINT32_MAX;       /* (the merge's usual answer) */
+        id = stok_get(&t->stok, h, w0, w1, n);
     } else {
         const uint64_t *v = bytemap_get(&t->ids, s, n);
         id = v ? (uint32_t)*v : UINT32_MAX;
@@ -365,7 +386,7 @@ static inline void encode_short(struct tok_encoder *e, const unsigned char *s, s
     uint64_t h = stok_hash(w0, w1, n);
     struct hot_entry *hot = &e->hot[h >> (64 - HOT_BITS)];
     if (hot->w0 == w0 && hot->w1 == w1 && hot->len == n) { emit(e, hot->id); return; }
-    uint32_t id = stok_get(&e->t->stok, h, w0, w1, n);
+    uint32_t id = stok_maybe(&e->t->stok, h) ? stok_get(&e->t->stok, h, w0, w1, n) : UINT32_MAX;
     if (id == UINT32_MAX) { encode_merged(e, s, n, h, w0, w1); return; }
     *hot = (struct hot_entry){ w0, w1, id, (uint32_t)n, 0 };
     emit(e, id);
@@ -378,12 +399,21 @@ __attribute__((noinline)) static void encode_long(struct tok_encoder *e, const u
 {
     const struct tokenizer *t = e->t;
     uint64_t h = bytemap_hash(s, n);
-    /* The cache first: one cache line holds a frequent piece and its ids. */
+    /* The cache first: one cache line holds a frequent piece and its ids.
+     * (The reference skips the caches, so that comparing with it checks them.) */
     struct cache_entry *c = NULL;
-    if (n <= CACHE_KEY) {
+    struct lcache_entry *lc = NULL;
+    if (tok_reference) ;
+    else if (n <= CACHE_KEY) {
         c = &e->cache[h >> (64 - CACHE_BITS)];
         if (c->hash == h && c->len == n && memcmp(c->key, s, n) == 0) {
             for (int i = 0; i < c->nids; i++) emit(e, c->ids[i]);
+            return;
+        }
+    } else if (n <= LCACHE_MAX) {
+        lc = &e->lcache[h >> (64 - LCACHE_BITS)];
+        if (lc->hash == h && lc->len == n && memcmp(lc->ids + lc->nids, s, n) == 0) {
+            for (uint32_t i = 0; i < lc->nids; i++) emit(e, lc->ids[i]);
             return;
         }
     }
@@ -399,6 +429,15 @@ __attribute__((noinline)) static void encode_long(struct tok_encoder *e, const u
         c->nids = (uint8_t)(e->n - start);
         memcpy(c->key, s, n);
         memcpy(c->ids, e->out + start, (e->n - start) * sizeof *e->out);
+    }
+    if (lc) {                   /* the new piece replaces the entry's old one */
+        size_t k = e->n - start;
+        lc->ids = xrealloc(lc->ids, k * sizeof *lc->ids + n);
+        memcpy(lc->ids, e->out + start, k * sizeof *lc->ids);
+        memcpy(lc->ids + k, s, n);
+        lc->hash = h;
+        lc->len = (uint32_t)n;
+        lc->nids = (uint32_t)k;
     }
 }
 

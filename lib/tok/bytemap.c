@@ -35,7 +35,8 @@ void bytemap_init(struct bytemap *m, size_t expect)
 {
     memset(m, 0, sizeof *m);
     m->cap = pow2_at_least(2 * expect + 1);
-    m->slot = xcalloc(m->cap, sizeof *m->slot);
+    m->slot = xmalloc_huge(m->cap * sizeof *m->slot);
+    memset(m->slot, 0, m->cap * sizeof *m->slot);
     m->arena_cap = 4096;
     m->arena = xmalloc(m->arena_cap);
 }

@@ -104,6 +104,65 @@ const char *tok_errf(char *err, size_t errlen, const char *fmt, ...)
     return err;
 }
 
+/* Whether token id goes into the tables of regular tokens' bytes. */
+static int tabled(const struct tokenizer *t, uint32_t id)
+{
+    return t->len[id] != TOK_NONE && t->is_special[id] != TOK_SPECIAL && t->is_special[id] != TOK_ADDED &&
+           t->is_special[id] != TOK_BYTE;
+}
+
+/* The tables' slots are random places in megabytes of memory: inserted
+ * one after the other, each token waits for its slot's cache line.  So the
+ * tokens go in blocks of LOAD_BLOCK: first each one's hash, asking the
+ * memory for its slot (a prefetch), then the insertions, by which time
+ * most of those lines have arrived. */
+enum { LOAD_BLOCK = 16 };
+
+/* Regular token bytes -> id in t->ids (the bytes must be unique).  Returns
+ * the first token that is empty or repeats an earlier one's bytes (that
+ * one's id in *dup, UINT64_MAX when empty), or UINT32_MAX. */
+static uint32_t build_ids(struct tokenizer *t, uint64_t *dup)
+{
+    uint64_t h[LOAD_BLOCK];
+    for (uint32_t lo = 0; lo < t->vocab; lo += LOAD_BLOCK) {
+        uint32_t hi = t->vocab - lo < LOAD_BLOCK ? t->vocab : lo + LOAD_BLOCK;
+        for (uint32_t id = lo; id < hi; id++)
+            if (tabled(t, id) && t->len[id]) {
+                h[id - lo] = bytemap_hash(t->blob + t->off[id], t->len[id]);
+                __builtin_prefetch(&t->ids.slot[h[id - lo] & (t->ids.cap - 1)]);
+            }
+        for (uint32_t id = lo; id < hi; id++) {
+            if (!tabled(t, id)) continue;
+            if (t->len[id] == 0) { *dup = UINT64_MAX; return id; }
+            int added;
+            uint64_t *v = bytemap_put_h(&t->ids, h[id - lo], t->blob + t->off[id], t->len[id], &added);
+            if (!added) { *dup = *v; return id; }
+            *v = id;
+        }
+    }
+    return UINT32_MAX;
+}
+
+/* The short regular tokens in the short-token table (stok.h), the bytes'
+ * own tokens in byte_id, the two-byte ones in pair2. */
+static void build_short(struct tokenizer *t)
+{
+    uint64_t h[LOAD_BLOCK];
+    for (uint32_t lo = 0; lo < t->vocab; lo += LOAD_BLOCK) {
+        uint32_t hi = t->vocab - lo < LOAD_BLOCK ? t->vocab : lo + LOAD_BLOCK;
+        for (uint32_t id = lo; id < hi; id++)
+            if (tabled(t, id) && t->len[id] && t->len[id] <= STOK_MAX)
+                h[id - lo] = stok_prefetch(&t->stok, (const unsigned char *)t->blob + t->off[id], t->len[id]);
+        for (uint32_t id = lo; id < hi; id++) {
+            if (!tabled(t, id) || !t->len[id]) continue;
+            const unsigned char *b = (const unsigned char *)t->blob + t->off[id];
+            if (t->len[id] == 1) t->byte_id[b[0]] = id;
+            if (t->len[id] <= STOK_MAX) stok_put_h(&t->stok, h[id - lo], b, t->len[id], id);
+            if (t->len[id] == 2 && t->is_special[id] == TOK_REGULAR) t->pair2[b[0] | b[1] << 8] = id;
+        }
+    }
+}
+
 const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
 {
     char perr[256];
@@ -111,27 +170,21 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
     if (!t->pre) return tok_errf(err, errlen, "bad pre-tokenization pattern: %s", perr);
     if (t->bos == TOK_NONE) t->bos = t->eot;
     if (t->eos == TOK_NONE) t->eos = t->eot;
-    /* regular token bytes -> id; the bytes must be unique */
     bytemap_init(&t->ids, t->vocab);
     for (int b = 0; b < 256; b++) t->byte_id[b] = TOK_NONE;
-    /* the short ones also in the short-token table, the two-byte ones in pair2 */
     t->pair2 = xmalloc(65536 * sizeof *t->pair2);
     for (size_t i = 0; i < 65536; i++) t->pair2[i] = TOK_NONE;
     stok_init(&t->stok, t->vocab);
-    for (uint32_t id = 0; id < t->vocab; id++) {
-        if (t->len[id] == TOK_NONE || t->is_special[id] == TOK_SPECIAL || t->is_special[id] == TOK_ADDED ||
-            t->is_special[id] == TOK_BYTE)
-            continue;
-        if (t->len[id] == 0) return tok_errf(err, errlen, "token %u is empty", id);
-        int added;
-        uint64_t *v = bytemap_put(&t->ids, t->blob + t->off[id], t->len[id], &added);
-        if (!added) return tok_errf(err, errlen, "tokens %llu and %u have the same bytes", (unsigned long long)*v, id);
-        *v = id;
-        const unsigned char *b = (const unsigned char *)t->blob + t->off[id];
-        if (t->len[id] == 1) t->byte_id[b[0]] = id;
-        if (t->len[id] <= STOK_MAX) stok_put(&t->stok, b, t->len[id], id);
-        if (t->len[id] == 2 && t->is_special[id] == TOK_REGULAR) t->pair2[b[0] | b[1] << 8] = id;
-    }
+    /* (The two tables and the fingerprint are independent, but building
+     * them in parallel sections was slower with two threads than with one
+     * on our 2-core machine: the insertions wait for memory, not the core.) */
+    uint64_t dup = 0;
+    uint32_t bad = build_ids(t, &dup);
+    if (bad == UINT32_MAX) build_short(t);
+    t->fingerprint = fingerprint(t);
+    if (bad != UINT32_MAX && dup == UINT64_MAX) return tok_errf(err, errlen, "token %u is empty", bad);
+    if (bad != UINT32_MAX)
+        return tok_errf(err, errlen, "tokens %llu and %u have the same bytes", (unsigned long long)dup, bad);
     /* tok.bin and rank files cover every byte; a tokenizer.json trained by
      * HF covers the bytes its corpus held, and drops (or maps to its unk
      * token) any other, as HF does */
@@ -159,7 +212,6 @@ const char *tok_finish(struct tokenizer *t, char *err, size_t errlen)
     /* else tiktoken's rule: a pair merges when its concatenation is a
      * token, and the rank is that token's id; the encoder looks the
      * concatenation up (bpe_encode.c, pair_rank) */
-    t->fingerprint = fingerprint(t);
     return NULL;
 }
 

@@ -36,7 +36,8 @@ static char **input_list(const struct encode_opts *o, int *n)
 
 /* Encoding is parallel, reading JSON and writing the stream are serial
  * (core/jsonl_par.h): while the reading thread parses batch k+1, the other
- * threads encode batch k.  A work call runs on one thread k, with that
+ * threads encode batch k, and while it writes batch k's ids, they encode
+ * batch k+1.  A work call runs on one thread k, with that
  * thread's encoder, and appends to that thread's buffer for the batch
  * (out[k]); the batch is written in document order once its work is done.
  * The state of a batch, one copy per reader buffer: */
