@@ -61,7 +61,7 @@ static void words_from_counts(struct words *W, struct wordtab *wc)
 {
     size_t nw = 0, nrec = 0;
     for (size_t i = 0; i < wc->cap; i++)
-        if (wc->slot[i].len > 1) { nw++; nrec += word_units(wc->slot[i].len); }
+        if (wordtab_len(wc, &wc->slot[i]) > 1) { nw++; nrec += word_units(wordtab_len(wc, &wc->slot[i])); }
     if (nrec > UINT32_MAX) die("too many distinct pieces to train on (%zu); try --sample", nw);
     W->rec = xmalloc((nrec + 1) * sizeof *W->rec);
     advise_huge_pages(W->rec, (nrec + 1) * sizeof *W->rec);
@@ -70,13 +70,14 @@ static void words_from_counts(struct words *W, struct wordtab *wc)
     nrec = 0;
     for (size_t i = 0; i < wc->cap; i++) {
         const struct wordtab_slot *sl = &wc->slot[i];
-        if (sl->len < 2) continue;
+        uint32_t len = wordtab_len(wc, sl);
+        if (len < 2) continue;
         unsigned char buf[WORDTAB_SHORT];
         const unsigned char *k = wordtab_bytes(wc, sl, buf);
         struct word *wd = word_at(W, (uint32_t)nrec);
-        wd->count = (int64_t)sl->count; wd->stamp = 0; wd->len = sl->len;
-        for (uint32_t j = 0; j < sl->len; j++) wd->sym[j] = k[j];
-        nrec += word_units(sl->len);
+        wd->count = (int64_t)wordtab_count(sl); wd->stamp = 0; wd->len = len;
+        for (uint32_t j = 0; j < len; j++) wd->sym[j] = k[j];
+        nrec += word_units(len);
     }
     wordtab_free(wc);
 }

@@ -6,12 +6,12 @@
  * look-up waits for memory.  So a word of up to 16 bytes (nearly all of
  * them) is held in its slot itself, as two 64-bit words (stok.h's key), and
  * a look-up reads one slot: one cache miss, no string compare in a second
- * place.  A longer word keeps its bytes in an arena; its slot holds their
- * hash and where they are.
+ * place.  A longer word keeps its length and bytes in an arena; its slot
+ * holds their hash and where they are.  (Counts up to 2^56.)
  *
  * Open addressing with linear probing, a power-of-two table at most half
- * full; the slot is picked by the top bits of the hash (stok_hash for short
- * words, hash_bytes for long ones).
+ * full (3/4 while summing); the slot is picked by the top bits of the hash
+ * (stok_hash for short words, hash_bytes for long ones).
  */
 #ifndef TFS_WORDTAB_H
 #define TFS_WORDTAB_H
@@ -21,17 +21,19 @@
 
 #define WORDTAB_SHORT 16
 
+/* 24 bytes, so that the two threads' tables (a million slots each on the
+ * bench corpus) cost 48 MB at the peak, not 64. */
 struct wordtab_slot {
-    uint64_t w0, w1;            /* len <= 16: the bytes, zero-padded; longer: hash, arena offset */
-    uint64_t count;
-    uint32_t len;               /* 0: empty */
-    uint32_t unused;
+    uint64_t w0, w1;            /* short: the bytes, zero-padded; long: hash, arena offset */
+    uint64_t cl;                /* count << 8 | l; l: 0 empty, 1..16 the length, WORDTAB_LONG */
 };
+#define WORDTAB_LONG 255        /* l of a longer word: its length is in the arena, before its bytes */
 
 struct wordtab {
     struct wordtab_slot *slot;  /* (cap) */
     size_t cap, n;              /* cap a power of two; n words */
     unsigned shift;             /* 64 - log2(cap) */
+    int dense;                  /* while summing tables: grow at 3/4 full, not 1/2 */
     char *arena;                /* the bytes of words longer than 16 */
     size_t arena_len, arena_cap;
 };
@@ -49,9 +51,14 @@ static inline void wordtab_prefetch(const struct wordtab *t, uint64_t h)
 {
     __builtin_prefetch(&t->slot[h >> t->shift]);
 }
-/* Add every word of src to t. */
+/* Add every word of src to t.  t may fill up to 3/4 meanwhile: summing
+ * two threads' tables of a million slots each would otherwise often need a
+ * third of two million, at the peak of the run's memory. */
 void wordtab_add_all(struct wordtab *t, const struct wordtab *src);
 /* The bytes of the word in slot s (buf: room for 16, used for short words). */
 const unsigned char *wordtab_bytes(const struct wordtab *t, const struct wordtab_slot *s, unsigned char *buf);
+/* A slot's word: its length (0: the slot is empty), its count. */
+uint32_t wordtab_len(const struct wordtab *t, const struct wordtab_slot *s);
+static inline uint64_t wordtab_count(const struct wordtab_slot *s) { return s->cl >> 8; }
 
 #endif

@@ -200,11 +200,11 @@ TEST(wordtab_counts_match_bytemap)
     size_t seen = 0, bad = 0;
     for (size_t i = 0; i < t[0].cap; i++) {
         const struct wordtab_slot *sl = &t[0].slot[i];
-        if (!sl->len) continue;
+        if (!wordtab_len(&t[0], sl)) continue;
         unsigned char buf[WORDTAB_SHORT];
-        const uint64_t *v = bytemap_get(&ref, wordtab_bytes(&t[0], sl, buf), sl->len);
+        const uint64_t *v = bytemap_get(&ref, wordtab_bytes(&t[0], sl, buf), wordtab_len(&t[0], sl));
         seen++;
-        if (!v || *v != sl->count) bad++;
+        if (!v || *v != wordtab_count(sl)) bad++;
     }
     CHECK(seen == ref.n && bad == 0);
     wordtab_free(&t[0]);
