@@ -104,8 +104,9 @@ enum act {
     A_LNF,          /* (N, C) */
     A_LNF_MEAN,     /* (N) */
     A_LNF_RSTD,     /* (N) */
-    A_LOGITS,       /* plain: (N, V);  fast: (min(N, CE_CHUNK), V) one chunk of logits, scratch */
-    A_LSE,          /* plain: (N)    log-sum-exp of each row of logits;  fast: unused */
+    A_LOGITS,       /* whole loss (plain, or small N V): (N, V);
+                     * chunked: (min(N, CE_CHUNK), V) one chunk of logits, scratch */
+    A_LSE,          /* whole loss: (N)  log-sum-exp of each row of logits;  chunked: unused */
     A_LOSSES,       /* (N) */
     NUM_ACTS
 };
@@ -126,7 +127,7 @@ enum dact {
     D_FCH_GELU,     /* (N, F) */
     D_FCPROJ,       /* (N, C) */
     D_LNF,          /* (N, C) */
-    D_LOGITS,       /* plain: (N, V);  fast: unused (the chunk scratch A_LOGITS holds them) */
+    D_LOGITS,       /* whole loss: (N, V);  chunked: unused (the chunk scratch A_LOGITS holds them) */
     D_LOSSES,       /* (N) */
     NUM_DACTS
 };
@@ -134,6 +135,7 @@ enum dact {
 struct acts {
     int plain;                      /* the path these sizes are for */
     int B, T;                       /* the rows they hold: the whole batch, or one shard of it */
+    int whole_loss;                 /* the loss keeps the (N, V) logits whole (see loss_is_whole) */
     size_t size[NUM_ACTS], total;
     float *base, *a[NUM_ACTS];      /* activations */
     size_t dsize[NUM_DACTS], dtotal;
@@ -143,8 +145,21 @@ struct acts {
     int has_targets;
 };
 
+/* The loss with the (N, V) logits whole, as the plain path computes it,
+ * when they are small: the chunked loss (kernels/ops.h) saves their memory
+ * by making each chunk's logits again in the backward pass, one GEMM of
+ * the four the output projection costs, which at the tiny config (V 1,024,
+ * 1,024 rows a shard: 4 MB of logits) is 4% of a step for nothing. */
+#define WHOLE_LOSS_MAX ((size_t)1 << 20)      /* N V floats */
+
+static int loss_is_whole(const struct gpt2_config *cfg, int B, int T, int plain)
+{
+    return plain || (size_t)B * T * cfg->vocab <= WHOLE_LOSS_MAX;
+}
+
 static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg, int B, int T, int plain)
 {
+    int whole = loss_is_whole(cfg, B, T, plain);
     size_t N = (size_t)B * T, C = (size_t)cfg->dim, L = (size_t)cfg->layers, NH = (size_t)cfg->heads;
     size_t V = (size_t)cfg->vocab, NATT = (size_t)B * NH * T * (plain ? (size_t)T : 1);
     s[A_ENCODED] = N * C;
@@ -166,8 +181,8 @@ static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg,
     s[A_LNF] = N * C;
     s[A_LNF_MEAN] = N;
     s[A_LNF_RSTD] = N;
-    s[A_LOGITS] = (plain ? N : N < CE_CHUNK ? N : CE_CHUNK) * V;
-    s[A_LSE] = plain ? N : 0;
+    s[A_LOGITS] = (whole ? N : N < CE_CHUNK ? N : CE_CHUNK) * V;
+    s[A_LSE] = whole ? N : 0;
     s[A_LOSSES] = N;
 
     ds[D_STREAM_OUT] = N * C;
@@ -183,7 +198,7 @@ static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg,
     ds[D_FCH_GELU] = N * 4 * C;
     ds[D_FCPROJ] = N * C;
     ds[D_LNF] = N * C;
-    ds[D_LOGITS] = plain ? N * V : 0;
+    ds[D_LOGITS] = whole ? N * V : 0;
     ds[D_LOSSES] = N;
 }
 
@@ -242,6 +257,7 @@ static struct acts *new_acts(const struct gpt2_config *cfg, int B, int T, int pl
 {
     struct acts *A = xcalloc(1, sizeof *A);
     A->plain = plain;
+    A->whole_loss = loss_is_whole(cfg, B, T, plain);
     A->B = B;
     A->T = T;
     fill_act_sizes(A->size, A->dsize, cfg, B, T, A->plain);
@@ -395,8 +411,9 @@ static void forward_rows(const struct gpt2 *m, struct acts *A)
     const float *last = a[A_RESIDUAL3] + (L - 1) * NC;
     layernorm_forward(a[A_LNF], a[A_LNF_MEAN], a[A_LNF_RSTD], last, m->p[P_LNFW], m->p[P_LNFB], N, C);
     /* logits = lnf @ wte^T: the output projection is the token embedding.
-     * Whole when plain or when they are the result (no targets); otherwise
-     * the loss makes them CE_CHUNK rows at a time in the scratch a[A_LOGITS]. */
+     * Whole when plain, when they are the result (no targets), or when
+     * small (loss_is_whole); otherwise the loss makes them CE_CHUNK rows at
+     * a time in the scratch a[A_LOGITS]. */
     if (!A->plain && !targets) {
         if (!A->whole_logits) A->whole_logits = xmalloc((size_t)N * V * sizeof(float));
         linear_forward(A->whole_logits, a[A_LNF], m->p[P_WTE], NULL, N, C, V);
@@ -404,7 +421,8 @@ static void forward_rows(const struct gpt2 *m, struct acts *A)
     }
     if (A->plain) linear_forward(a[A_LOGITS], a[A_LNF], m->p[P_WTE], NULL, N, C, V);
     if (!targets) return;
-    if (A->plain) crossentropy_forward(a[A_LOSSES], a[A_LSE], a[A_LOGITS], targets, N, V);
+    if (A->whole_loss && !A->plain) linear_forward(a[A_LOGITS], a[A_LNF], m->p[P_WTE], NULL, N, C, V);
+    if (A->whole_loss) crossentropy_forward(a[A_LOSSES], a[A_LSE], a[A_LOGITS], targets, N, V);
     else crossentropy_chunked_forward(a[A_LOSSES], a[A_LOGITS], a[A_LNF], m->p[P_WTE], targets, N, C, V);
 }
 
@@ -494,7 +512,7 @@ static void backward_rows(const struct gpt2 *m, struct acts *A, float *grads, fl
     /* loss = scale * (1/N) sum_n losses[n]   =>   dlosses[n] = scale / N = dloss
      * logits = lnf @ wte^T: wte's second gradient (the embedding adds the first) */
     zero(d[D_LNF], (size_t)NC);
-    if (A->plain) {
+    if (A->whole_loss) {
         for (int n = 0; n < N; n++) d[D_LOSSES][n] = dloss;
         zero(d[D_LOGITS], A->dsize[D_LOGITS]);
         crossentropy_backward(d[D_LOGITS], d[D_LOSSES], a[A_LOGITS], a[A_LSE], A->targets, N, V);

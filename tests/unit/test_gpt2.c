@@ -86,14 +86,17 @@ static void gradcheck_whole_model(int plain)
 TEST(gradcheck_whole_model_fast) { gradcheck_whole_model(0); }
 TEST(gradcheck_whole_model_plain) { gradcheck_whole_model(1); }
 
-/* The fast path (tiled attention, chunked loss) against the plain one, the
- * readable reference, at a shape where both matter: T = 150 is three
- * 64-key tiles, N = 300 rows two loss chunks of CE_CHUNK = 256.  The same
- * math in another order: equal to float rounding. */
-TEST(fast_matches_plain)
+/* The fast path (tiled attention, split batch, chunked loss) against the
+ * plain one, the readable reference, at a shape where they matter: T = 150
+ * is three 64-key tiles.  The same math in another order: equal to float
+ * rounding.  With V = 53 the fast path keeps the small logits whole
+ * (gpt2.c, loss_is_whole); with V = 3,500 and B = 4 each half batch of
+ * 300 rows has too many (300 x 3,500 > 2^20), so the loss goes in two
+ * chunks of CE_CHUNK = 256 rows. */
+static void fast_matches_plain(int V, int B)
 {
-    struct gpt2_config cfg = {.vocab = 53, .context = 160, .layers = 2, .heads = 4, .dim = 32};
-    enum { B = 2, T = 150 };
+    struct gpt2_config cfg = {.vocab = V, .context = 160, .layers = 2, .heads = 4, .dim = 32};
+    enum { T = 150 };
     struct gpt2 m[2];
     uint32_t *in = xmalloc(B * T * sizeof *in), *tg = xmalloc(B * T * sizeof *tg);
     random_tokens(in, B * T, cfg.vocab, 21);
@@ -132,6 +135,9 @@ TEST(fast_matches_plain)
     free(in);
     free(tg);
 }
+
+TEST(fast_matches_plain) { fast_matches_plain(53, 2); }
+TEST(fast_matches_plain_chunked_loss) { fast_matches_plain(3500, 4); }
 
 /* The batch split (gpt2.h, shards): a batch cut into two halves that run
  * side by side gives the unsplit pass's losses (row for row, in batch
@@ -362,6 +368,7 @@ int main(void)
     RUN(gradcheck_whole_model_fast);
     RUN(gradcheck_whole_model_plain);
     RUN(fast_matches_plain);
+    RUN(fast_matches_plain_chunked_loss);
     RUN(split_matches_whole);
     RUN(micro_batches_accumulate);
     RUN(kv_cache_matches_forward);
