@@ -67,7 +67,8 @@ char *xstrdup_at(const char *s, const char *file, int line);
  * where it can: for big tables read at random places, where a TLB miss on
  * nearly every access otherwise adds to each cache miss.  A hint only;
  * blocks under 4 MB are left alone (Linux's transparent huge pages, mode
- * "madvise"). */
+ * "madvise").  For a block from malloc, calloc or realloc (one that grows,
+ * or should stay zeroed lazily); xmalloc_huge allocates a new one aligned. */
 void advise_huge_pages(void *p, size_t n);
 /* printf into a new string (free it); dies when memory runs out. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
