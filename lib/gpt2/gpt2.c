@@ -274,7 +274,10 @@ static int nshards(const struct gpt2 *m, int B, int has_targets)
 {
     if (!has_targets || m->plain || B % SHARDS) return 1;
     if (m->shards) return m->shards == SHARDS ? SHARDS : 1;
-    return m->nparams <= SPLIT_MAX_PARAMS ? SHARDS : 1;
+    /* automatic on up to SHARDS threads only: with more, the unsplit pass
+     * gives OpenBLAS and our loops all of them, where the split would use
+     * SHARDS.  1 and 2 threads split alike, so they give the same bits. */
+    return m->nparams <= SPLIT_MAX_PARAMS && omp_get_max_threads() <= SHARDS ? SHARDS : 1;
 }
 
 static struct state *ensure_acts(struct gpt2 *m, int B, int T, int S)

@@ -88,12 +88,13 @@ struct gpt2 {
      *    describes.  tests/unit/test_gpt2.c holds the two to each other. */
     int plain;
     /* The batch split (read at each forward with targets; gpt2.c explains
-     * it): 0, the default: a model of at most 16 Mi parameters cuts an
-     * even batch into 2 halves that run side by side, each on one thread
-     * with its own activations and gradients, added in a fixed order;
+     * it): 0, the default: on 1 or 2 threads, a model of at most 16 Mi
+     * parameters cuts an even batch into 2 halves that run side by side,
+     * each on one thread with its own activations and gradients, added in
+     * a fixed order (on more threads the unsplit pass uses them all);
      * 1: never; 2: always (an even batch, fast path).  The cut does not
-     * depend on the thread count, so runs still repeat bit for bit.  Not
-     * with plain, nor for a pass without targets. */
+     * depend on the thread count, so 1 and 2 threads give the same bits.
+     * Not with plain, nor for a pass without targets. */
     int shards;
     /* Activations for the current (B, T): owned by gpt2.c, see there. */
     int B, T;
