@@ -5,7 +5,8 @@
  * joins in at each "taskwait", which also orders the batches: batch k's
  * end() runs after its tasks, once batch k+1's tasks are created, so the
  * other threads work on batch k+1 while it runs (for bpe-encode, writing
- * batch k's ids). */
+ * batch k's ids).  Before the first batch, prepare() may run on another
+ * thread while this one reads ahead (read_ahead). */
 #include "core/jsonl_par.h"
 #include "core/jsonl.h"
 #include "core/progress.h"
@@ -39,15 +40,15 @@ static int multi_next(void *src, const char **text, size_t *len)
     return jsonl_multi_next(src, text, len);
 }
 
-/* Fill b with documents until it holds batch_bytes; 0 once the input is done. */
-static int batch_fill(const struct jsonl_par *p, struct jsonl_batch *b, uint64_t *bytes)
+/* Fill b with documents until it holds limit bytes; 0 once the input is done. */
+static int batch_fill(const struct jsonl_par *p, struct jsonl_batch *b, size_t limit, uint64_t *bytes)
 {
     int (*next)(void *, const char **, size_t *) = p->next ? p->next : multi_next;
     const char *text;
     size_t len;
     int more = 1;
     b->n = b->used = 0;
-    while (b->used < p->batch_bytes && (more = next(p->src, &text, &len))) {
+    while (b->used < limit && (more = next(p->src, &text, &len))) {
         batch_add(b, text, len);
         *bytes += len;
     }
@@ -74,25 +75,70 @@ static void batch_spawn(const struct jsonl_par *p, const struct jsonl_batch *b)
     }
 }
 
+/* The most batches read ahead while prepare() runs: 64 of bpe-encode's
+ * 1 MB, far more than the 10 to 60 ms of loading a vocabulary take. */
+#define AHEAD_MAX 64
+
+/* Run prepare() as a task, which the other thread picks up, and read
+ * batches into ahead[] until it has returned (or the input ends, or
+ * AHEAD_MAX are read).  Returns how many; *more as batch_fill. */
+static size_t read_ahead(const struct jsonl_par *p, struct jsonl_batch *ahead, uint64_t *bytes, int *more)
+{
+    size_t n = 0;
+    int done = 0;
+    #pragma omp task shared(done)
+    {
+        p->prepare(p->arg);
+        #pragma omp atomic write seq_cst
+        done = 1;
+    }
+    for (;;) {
+        int d;
+        #pragma omp atomic read seq_cst
+        d = done;
+        if (d || !*more || n == AHEAD_MAX) break;
+        *more = batch_fill(p, &ahead[n++], p->ahead_bytes, bytes);
+    }
+    #pragma omp taskwait
+    return n;
+}
+
+/* Move batch a's buffers into b (whose batch is done), and b's into a, to
+ * be freed at the end; b keeps its slot. */
+static void batch_swap(struct jsonl_batch *a, struct jsonl_batch *b)
+{
+    struct jsonl_batch t = *b;
+    *b = *a;
+    b->slot = t.slot;
+    *a = t;
+}
+
 uint64_t jsonl_par_run(const struct jsonl_par *p)
 {
     struct jsonl_batch b[2] = { { .slot = 0 }, { .slot = 1 } };
+    struct jsonl_batch ahead[AHEAD_MAX];
+    size_t nahead = 0, taken = 0;
     uint64_t bytes = 0;
     struct progress prog;
+    memset(ahead, 0, sizeof ahead);
+    if (p->prepare && p->threads == 1) p->prepare(p->arg);
     progress_start(&prog, p->what, 0, p->quiet);
     #pragma omp parallel num_threads(p->threads)
     #pragma omp single
     {
         int more = 1, pending = 0;
-        for (int cur = 0; more; cur ^= 1) {
-            more = batch_fill(p, &b[cur], &bytes);      /* meanwhile: work on b[cur ^ 1] */
+        if (p->prepare && p->threads > 1) nahead = read_ahead(p, ahead, &bytes, &more);
+        for (int cur = 0; taken < nahead || more; cur ^= 1) {
+            if (taken < nahead) batch_swap(&ahead[taken++], &b[cur]);     /* read already */
+            else more = batch_fill(p, &b[cur], p->batch_bytes, &bytes);     /* meanwhile: work on b[cur ^ 1] */
+            int last = taken == nahead && !more;
             #pragma omp taskwait
             progress_update(&prog, bytes, "%.1f MB", (double)bytes / 1e6);
             if (p->begin) p->begin(p->arg, &b[cur]);
             batch_spawn(p, &b[cur]);
             if (pending && p->end) p->end(p->arg, &b[cur ^ 1]);     /* meanwhile: work on b[cur] */
             pending = 1;
-            if (!more) {
+            if (last) {
                 #pragma omp taskwait
                 if (p->end) p->end(p->arg, &b[cur]);
             }
@@ -100,5 +146,6 @@ uint64_t jsonl_par_run(const struct jsonl_par *p)
     }
     progress_end(&prog);
     for (int i = 0; i < 2; i++) { free(b[i].buf); free(b[i].off); free(b[i].len); free(b[i].text); }
+    for (size_t i = 0; i < nahead; i++) { free(ahead[i].buf); free(ahead[i].off); free(ahead[i].len); free(ahead[i].text); }
     return bytes;
 }

@@ -16,7 +16,20 @@
  *                               work on the next batch runs meanwhile: end
  *                               may use b's per-batch state, not the workers'
  *
- * begin and end may be NULL.  b->slot (0 or 1) says which buffer a batch is
+ * A caller may also give
+ *
+ *   prepare(arg)                once, on another thread, at the start (for
+ *                               bpe-encode, loading the tokenizer); the
+ *                               first begin waits for it
+ *
+ * With more than one thread the reading thread reads ahead meanwhile, into
+ * extra buffers of ahead_bytes each (at most AHEAD_MAX of them): the work on
+ * those batches then starts at once when prepare returns, and the time
+ * prepare takes is no longer time that only one thread works.  prepare
+ * must not die (it runs while the reading thread may): it keeps its errors
+ * for begin to report.  With one thread it runs first, then the reading.
+ *
+ * begin, end and prepare may be NULL.  b->slot (0 or 1) says which buffer a batch is
  * in, so a caller can keep per-batch state in two copies, as the buffers
  * are.  A work call runs on one thread from start to end, so per-thread
  * state indexed by k needs no locking.
@@ -53,6 +66,8 @@ struct jsonl_par {
     void (*begin)(void *arg, const struct jsonl_batch *b);
     void (*work)(void *arg, const struct jsonl_batch *b, size_t lo, size_t hi, int thread);
     void (*end)(void *arg, const struct jsonl_batch *b);
+    void (*prepare)(void *arg);
+    size_t ahead_bytes;         /* the size of a batch read while prepare runs */
     void *arg;
 };
 

@@ -73,6 +73,7 @@ struct tokw {
     size_t zcap;
     unsigned char *buf;     /* packed ids */
     size_t buf_len, buf_cap;
+    size_t unsynced;        /* bytes written since the last outfile_writeback */
 };
 
 static void raw_write(struct tokw *w, const void *p, size_t n)
@@ -117,10 +118,19 @@ struct tokw *tokw_open(const char *path, uint32_t vocab, uint64_t fingerprint, i
     return w;
 }
 
+/* Every 8 MB, the disk starts writing what came before (xio.h), so that
+ * closing a long stream does not wait for all of it. */
+#define WRITEBACK_BYTES (8u << 20)
+
 static void flush_buf(struct tokw *w)
 {
     raw_write(w, w->buf, w->buf_len);
+    w->unsynced += w->buf_len;
     w->buf_len = 0;
+    if (w->unsynced >= WRITEBACK_BYTES) {
+        outfile_writeback(&w->out);
+        w->unsynced = 0;
+    }
 }
 
 void tokw_put(struct tokw *w, const uint32_t *ids, size_t n)

@@ -287,6 +287,21 @@ void outfile_commit(struct outfile *o)
     o->tmp = o->path = NULL;
 }
 
+void outfile_writeback(struct outfile *o)
+{
+    if (!o->path) return;       /* stdout or a device: not synced at the end either */
+    if (fflush(o->f) != 0) die_errno("error writing '%s'", o->tmp);
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Linux: queue the dirty pages of the new range for writing, without
+     * waiting for them (the commit's fsync waits) */
+    off_t end = ftello(o->f);
+    if (end > o->synced) {
+        (void)sync_file_range(fileno(o->f), (off_t)o->synced, end - (off_t)o->synced, SYNC_FILE_RANGE_WRITE);
+        o->synced = end;
+    }
+#endif
+}
+
 void outfile_abort(struct outfile *o)
 {
     if (!o->path) return;

@@ -49,6 +49,10 @@ struct enc_batch {
 };
 
 struct encode_job {
+    const struct encode_opts *o;
+    struct tokenizer *t;        /* NULL until loaded (load_tokenizer) */
+    char err[512];              /* why loading failed */
+    int ready;                  /* set up (setup_job) */
     struct tok_encoder **enc;   /* (nthreads) */
     int nthreads, allow_special;
     uint32_t before, after;     /* the ids put before and after each document, or TOK_NO_ID */
@@ -56,10 +60,13 @@ struct encode_job {
     struct enc_batch slot[2];
 };
 
+static void setup_job(struct encode_job *j);
+
 static void enc_begin(void *arg, const struct jsonl_batch *b)
 {
     struct encode_job *j = arg;
     struct enc_batch *e = &j->slot[b->slot];
+    if (!j->ready) setup_job(j);
     if (b->n > e->cap) {
         e->cap = 2 * b->n;
         e->owner = xrealloc(e->owner, e->cap * sizeof *e->owner);
@@ -120,6 +127,27 @@ static int allow_special(const struct encode_opts *o, const struct tokenizer *t)
     return o->allow_special || tok_kind(t) == TOK_HF;
 }
 
+/* bpe-encode loads the tokenizer with jsonl_par's prepare(), so that with
+ * 2 threads the first megabytes are read meanwhile; errors wait for
+ * setup_job, on the reading thread. */
+static void load_tokenizer(void *arg)
+{
+    struct encode_job *j = arg;
+    j->t = tok_load_with(j->o->tokenizer, &j->o->load, j->err, sizeof j->err);
+}
+
+/* Once loaded: the separators, the output and one encoder per thread. */
+static void setup_job(struct encode_job *j)
+{
+    const struct encode_opts *o = j->o;
+    if (!j->t) die("%s: %s", o->tokenizer, j->err);
+    j->allow_special = allow_special(o, j->t);
+    separators(o, j->t, &j->before, &j->after);
+    j->w = tokws_open(o->output, o->shard_size, tok_vocab_size(j->t), tok_fingerprint(j->t), o->zstd ? 3 : 0, o->force);
+    for (int k = 0; k < j->nthreads; k++) j->enc[k] = tok_encoder_new(j->t);
+    j->ready = 1;
+}
+
 static struct tokenizer *load(const struct encode_opts *o)
 {
     char err[512];
@@ -153,15 +181,19 @@ static int raw_next(void *arg, const char **text, size_t *len)
     return 1;
 }
 
+/* Are all inputs named files?  (not stdin, where reading ahead could wait
+ * for a terminal while the tokenizer's error is known) */
+static int all_named(char **inputs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(inputs[i], "-") == 0) return 0;
+    return 1;
+}
+
 int bpe_encode_run(const struct encode_opts *o)
 {
-    struct tokenizer *t = load(o);
     int nthreads = o->threads > 0 ? o->threads : 1;
-    struct encode_job j = { .enc = xcalloc((size_t)nthreads, sizeof *j.enc), .nthreads = nthreads,
-                            .allow_special = allow_special(o, t) };
-    separators(o, t, &j.before, &j.after);
-    j.w = tokws_open(o->output, o->shard_size, tok_vocab_size(t), tok_fingerprint(t), o->zstd ? 3 : 0, o->force);
-    for (int k = 0; k < nthreads; k++) j.enc[k] = tok_encoder_new(t);
+    struct encode_job j = { .o = o, .enc = xcalloc((size_t)nthreads, sizeof *j.enc), .nthreads = nthreads };
     for (int i = 0; i < 2; i++) j.slot[i].out = xcalloc((size_t)nthreads, sizeof *j.slot[i].out);
     int ninputs;
     char **inputs = input_list(o, &ninputs);
@@ -169,9 +201,16 @@ int bpe_encode_run(const struct encode_opts *o)
     struct jsonl_multi m;
     struct jsonl_par par = { .threads = nthreads, .batch_bytes = 4u << 20, .what = "encoding", .quiet = o->quiet,
                              .begin = enc_begin, .work = enc_work, .end = enc_end, .arg = &j };
+    /* With 2 threads or more, the tokenizer loads (10 to 60 ms for OpenAI's)
+     * while the first MB are read, in batches of 1 MB: the encoding starts
+     * as soon as it is loaded.  Otherwise it loads first, and its errors come
+     * before any reading. */
+    if (nthreads > 1 && all_named(inputs, ninputs)) { par.prepare = load_tokenizer; par.ahead_bytes = 1u << 20; }
+    else { load_tokenizer(&j); setup_job(&j); }
     if (o->raw) { par.next = raw_next; par.src = &raw; }
     else { jsonl_multi_init(&m, inputs, ninputs, o->field, o->skip_bad); par.src = &m; }
     jsonl_par_run(&par);
+    if (!j.ready) setup_job(&j);        /* no batch at all */
     if (!o->raw) {
         if (m.bad) warnx("skipped %ld malformed lines", m.bad);
         jsonl_multi_close(&m);
@@ -183,7 +222,7 @@ int bpe_encode_run(const struct encode_opts *o)
         free(j.slot[i].out); free(j.slot[i].owner); free(j.slot[i].ids_off); free(j.slot[i].ids_n);
     }
     free(j.enc); free(raw.buf);
-    tok_free(t);
+    tok_free(j.t);
     return 0;
 }
 
