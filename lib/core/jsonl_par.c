@@ -57,19 +57,22 @@ static int batch_fill(const struct jsonl_par *p, struct jsonl_batch *b, size_t l
     return more;
 }
 
-/* Cut b into tasks.  32 tasks per thread: enough to balance uneven
- * documents, and to keep short the wait at the end of a batch, when one
- * thread finishes its last task before the others; few enough that libgomp
- * queues them all.  With more than 64 tasks per thread queued, libgomp runs
- * a new task at once in the thread creating it, which here is the reading
- * thread: it would stop reading ahead. */
+/* Cut b into tasks of about equal bytes (a document may be one line of a
+ * dictionary or a whole man page, so equal counts of documents made tasks
+ * of very unequal length).  48 tasks per thread: enough to balance, and to
+ * keep short the wait at the end of a batch, when one thread finishes its
+ * last task before the others; few enough that libgomp queues them all.
+ * With more than 64 tasks per thread queued, libgomp runs a new task at
+ * once in the thread creating it, which here is the reading thread: it
+ * would stop reading ahead.  (Each task but the last holds at least
+ * used / tasks bytes, so there are at most tasks + 1.) */
 static void batch_spawn(const struct jsonl_par *p, const struct jsonl_batch *b)
 {
-    size_t tasks = 32 * (size_t)p->threads;
-    size_t per = (b->n + tasks - 1) / tasks;
-    if (per == 0) per = 1;
-    for (size_t lo = 0; lo < b->n; lo += per) {
-        size_t hi = lo + per < b->n ? lo + per : b->n;
+    size_t tasks = 48 * (size_t)p->threads;
+    size_t target = b->used / tasks + 1;
+    for (size_t lo = 0, hi; lo < b->n; lo = hi) {
+        size_t bytes = b->len[lo];
+        for (hi = lo + 1; hi < b->n && bytes < target; hi++) bytes += b->len[hi];
         #pragma omp task firstprivate(lo, hi)
         p->work(p->arg, b, lo, hi, omp_get_thread_num());
     }

@@ -118,9 +118,9 @@ struct tokw *tokw_open(const char *path, uint32_t vocab, uint64_t fingerprint, i
     return w;
 }
 
-/* Every 8 MB, the disk starts writing what came before (xio.h), so that
- * closing a long stream does not wait for all of it. */
-#define WRITEBACK_BYTES (8u << 20)
+/* Every 2 MB, the disk starts writing what came before (xio.h), so that
+ * closing a long stream waits for the last 2 MB at most. */
+#define WRITEBACK_BYTES (2u << 20)
 
 static void flush_buf(struct tokw *w)
 {

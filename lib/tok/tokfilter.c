@@ -136,6 +136,16 @@ static void load_tokenizer(void *arg)
     j->t = tok_load_with(j->o->tokenizer, &j->o->load, j->err, sizeof j->err);
 }
 
+/* prepare() with 2 threads or more: load, and drop the cached pages of the
+ * earlier output that the new one will replace (xio.h), which the final
+ * rename would otherwise do while the other threads have nothing left. */
+static void prepare_job(void *arg)
+{
+    struct encode_job *j = arg;
+    load_tokenizer(j);
+    if (!j->o->shard_size && strcmp(j->o->output, "-") != 0) drop_cached_pages(j->o->output);
+}
+
 /* Once loaded: the separators, the output and one encoder per thread. */
 static void setup_job(struct encode_job *j)
 {
@@ -205,7 +215,7 @@ int bpe_encode_run(const struct encode_opts *o)
      * while the first MB are read, in batches of 1 MB: the encoding starts
      * as soon as it is loaded.  Otherwise it loads first, and its errors come
      * before any reading. */
-    if (nthreads > 1 && all_named(inputs, ninputs)) { par.prepare = load_tokenizer; par.ahead_bytes = 1u << 20; }
+    if (nthreads > 1 && all_named(inputs, ninputs)) { par.prepare = prepare_job; par.ahead_bytes = 1u << 20; }
     else { load_tokenizer(&j); setup_job(&j); }
     if (o->raw) { par.next = raw_next; par.src = &raw; }
     else { jsonl_multi_init(&m, inputs, ninputs, o->field, o->skip_bad); par.src = &m; }
