@@ -127,7 +127,7 @@ enum dact {
     D_FCH_GELU,     /* (N, F) */
     D_FCPROJ,       /* (N, C) */
     D_LNF,          /* (N, C) */
-    D_LOGITS,       /* whole loss: (N, V);  chunked: unused (the chunk scratch A_LOGITS holds them) */
+    D_LOGITS,       /* plain: (N, V);  fast: unused (whole: in place of A_LOGITS; chunked: the chunk scratch) */
     D_LOSSES,       /* (N) */
     NUM_DACTS
 };
@@ -198,7 +198,7 @@ static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg,
     ds[D_FCH_GELU] = N * 4 * C;
     ds[D_FCPROJ] = N * C;
     ds[D_LNF] = N * C;
-    ds[D_LOGITS] = whole ? N * V : 0;
+    ds[D_LOGITS] = whole && plain ? N * V : 0;  /* fast: in place of the logits */
     ds[D_LOSSES] = N;
 }
 
@@ -517,9 +517,13 @@ static void backward_rows(const struct gpt2 *m, struct acts *A, float *grads, fl
     zero(d[D_LNF], (size_t)NC);
     if (A->whole_loss) {
         for (int n = 0; n < N; n++) d[D_LOSSES][n] = dloss;
-        zero(d[D_LOGITS], A->dsize[D_LOGITS]);
-        crossentropy_backward(d[D_LOGITS], d[D_LOSSES], a[A_LOGITS], a[A_LSE], A->targets, N, V);
-        linear_backward(d[D_LNF], g[P_WTE], NULL, d[D_LOGITS], a[A_LNF], m->p[P_WTE], N, C, V);
+        /* plain: into a zeroed dlogits; fast: in place of the logits, which
+         * nothing reads after this (m->logits is NULL for a fast pass with
+         * targets), saving the (N, V) block's zeroing and its memory */
+        float *dz = A->plain ? d[D_LOGITS] : a[A_LOGITS];
+        if (A->plain) zero(dz, A->dsize[D_LOGITS]);
+        crossentropy_backward(dz, d[D_LOSSES], a[A_LOGITS], a[A_LSE], A->targets, N, V);
+        linear_backward(d[D_LNF], g[P_WTE], NULL, dz, a[A_LNF], m->p[P_WTE], N, C, V);
     } else {
         /* the same, CE_CHUNK rows at a time, each chunk's logits made again */
         crossentropy_chunked_backward(d[D_LNF], g[P_WTE], a[A_LOGITS], a[A_LNF], m->p[P_WTE], A->targets,

@@ -67,7 +67,8 @@ void residual_backward(float *da, float *db, const float *dout, long n);
  * lse (N) = log sum_v exp(logits[n, v]) is saved so the backward pass never
  * stores the probabilities (targets NULL: lse only).  dlosses (N) is the
  * gradient of whatever the caller made of the losses (1/N each for the
- * mean). */
+ * mean).  With dlogits == logits the backward works in place: the logits'
+ * gradient replaces the logits (the values of adding into a zeroed dlogits). */
 void crossentropy_forward(float *losses, float *lse, const float *logits, const uint32_t *targets, int N, int V);
 void crossentropy_backward(float *dlogits, const float *dlosses, const float *logits, const float *lse,
                            const uint32_t *targets, int N, int V);

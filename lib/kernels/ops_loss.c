@@ -77,14 +77,16 @@ static void OPS(ce_row_backward)(real *dz, const real *z, real lse, uint32_t y, 
     dz[y] -= dl;
 }
 
+/* dlogits == logits: in place (ops.h), each element read before it is written */
 void OPS(crossentropy_backward)(real *dlogits, const real *dlosses, const real *logits, const real *lse,
                                 const uint32_t *targets, int N, int V)
 {
     ISA_DISPATCH(crossentropy_backward, dlogits, dlosses, logits, lse, targets, N, V);
+    int in_place = dlogits == logits;
     #pragma omp parallel for if (N > CE_SERIAL_ROWS)
     for (int n = 0; n < N; n++)
         OPS(ce_row_backward)(dlogits + (size_t)n * V, logits + (size_t)n * V, lse[n], targets[n], dlosses[n],
-                             V, 0);
+                             V, in_place);
 }
 
 /* ---- in row chunks, with the output projection ---- */
