@@ -546,3 +546,31 @@ PY
     [ "$status" -eq 2 ]
     [ ! -e x_000000.bin ]
 }
+
+@test "bpe-encode -t 2: reading ahead while the rank file loads keeps -t 1's ids and its errors" {
+    node_refs
+    local d="$BATS_FILE_TMPDIR" T="$BATS_TEST_TMPDIR"
+    # 7 MB of documents: the reading thread reads batches of 1 MB while the
+    # rank file loads (some of the input with GPT-2's, most or all of it
+    # with o200k's, which loads slower), then batches of 4 MB
+    { zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst"; cat "$d/parity.jsonl"; } > "$T/big.jsonl"
+    for v in gpt2 o200k; do
+        bpe-encode -o "$T/$v-1.bin" "$d/$v.tiktoken" "$T/big.jsonl"
+        bpe-encode -t 2 -o "$T/$v-2.bin" "$d/$v.tiktoken" "$T/big.jsonl"
+        cmp "$T/$v-1.bin" "$T/$v-2.bin"
+        # again over the earlier output (its cached pages are dropped first)
+        bpe-encode -t 2 -o "$T/$v-2.bin" "$d/$v.tiktoken" "$T/big.jsonl"
+        cmp "$T/$v-1.bin" "$T/$v-2.bin"
+    done
+    # a rank file that cannot be read: named, as with one thread, and no output
+    run_tool bpe-encode -t 2 -o "$T/none.bin" "$T/none.tiktoken" "$T/big.jsonl"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "bpe-encode: $T/none.tiktoken: cannot open: No such file or directory" ]
+    [ -z "$(ls "$T" | grep '^none\.bin')" ]
+    # a malformed line in the part read ahead
+    { head -n 100 "$T/big.jsonl"; echo '{"text": 5}'; cat "$T/big.jsonl"; } > "$T/bad.jsonl"
+    run_tool bpe-encode -t 2 -o "$T/bad.bin" "$d/o200k.tiktoken" "$T/bad.jsonl"
+    [ "$status" -eq 1 ]
+    [[ $stderr == "bpe-encode: $T/bad.jsonl:101: "* ]]
+    [ -z "$(ls "$T" | grep '^bad\.bin')" ]
+}
