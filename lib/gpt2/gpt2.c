@@ -114,17 +114,14 @@ enum act {
 /* The gradients the backward pass needs, one block's worth (layer l's
  * d x.ln1 and so on are computed, used and dropped before layer l - 1). */
 enum dact {
-    D_STREAM_OUT,   /* (N, C)  d loss / d (the block's output), arriving from above */
-    D_STREAM_IN,    /* (N, C)  d loss / d (the block's input), passed down (then the two swap) */
+    D_STREAM,       /* (N, C)  d loss / d (the residual stream): arrives at a block as
+                     * d of its output and leaves it, in place, as d of its input */
     D_LN1,          /* (N, C) */
     D_QKV,          /* (N, 3C) */
     D_ATTY,         /* (N, C) */
     D_ATT,          /* plain: (B, NH, T, T) attention_backward's scratch;  fast: unused */
-    D_ATTPROJ,      /* (N, C) */
-    D_RESIDUAL2,    /* (N, C) */
     D_LN2,          /* (N, C) */
     D_FCH_GELU,     /* (N, F)  d fch_gelu, then in its place d fch (gelu_backward in place) */
-    D_FCPROJ,       /* (N, C) */
     D_LNF,          /* (N, C) */
     D_LOGITS,       /* plain: (N, V);  fast: unused (whole: in place of A_LOGITS; chunked: the chunk scratch) */
     D_LOSSES,       /* (N) */
@@ -184,17 +181,13 @@ static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg,
     s[A_LSE] = whole ? N : 0;
     s[A_LOSSES] = N;
 
-    ds[D_STREAM_OUT] = N * C;
-    ds[D_STREAM_IN] = N * C;
+    ds[D_STREAM] = N * C;
     ds[D_LN1] = N * C;
     ds[D_QKV] = N * 3 * C;
     ds[D_ATTY] = N * C;
     ds[D_ATT] = plain ? NATT : 0;
-    ds[D_ATTPROJ] = N * C;
-    ds[D_RESIDUAL2] = N * C;
     ds[D_LN2] = N * C;
     ds[D_FCH_GELU] = N * 4 * C;
-    ds[D_FCPROJ] = N * C;
     ds[D_LNF] = N * C;
     ds[D_LOGITS] = whole && plain ? N * V : 0;  /* fast: in place of the logits */
     ds[D_LOSSES] = N;
@@ -508,7 +501,7 @@ static void backward_rows(const struct gpt2 *m, struct acts *A, float *grads, fl
     if (!A->dbase) A->dbase = pblock_new(A->d, A->dsize, NUM_DACTS, &A->dtotal);
     float **a = A->a, **d = A->d, *g[GPT2_NPARAMS];
     for (int i = 0; i < GPT2_NPARAMS; i++) g[i] = grads + (m->p[i] - m->params);
-    float *dout = d[D_STREAM_OUT], *din = d[D_STREAM_IN];    /* the stream's gradient, swapped per block */
+    float *dstream = d[D_STREAM];       /* the residual stream's gradient */
 
     /* loss = scale * (1/N) sum_n losses[n]   =>   dlosses[n] = scale / N = dloss
      * logits = lnf @ wte^T: wte's second gradient (the embedding adds the first) */
@@ -527,40 +520,42 @@ static void backward_rows(const struct gpt2 *m, struct acts *A, float *grads, fl
         crossentropy_chunked_backward(d[D_LNF], g[P_WTE], a[A_LOGITS], a[A_LNF], m->p[P_WTE], A->targets,
                                       dloss, N, C, V);
     }
-    zero(dout, (size_t)NC);
-    layernorm_backward(dout, g[P_LNFW], g[P_LNFB], d[D_LNF],
+    zero(dstream, (size_t)NC);
+    layernorm_backward(dstream, g[P_LNFW], g[P_LNFB], d[D_LNF],
                        a[A_RESIDUAL3] + (L - 1) * NC, m->p[P_LNFW], a[A_LNF_MEAN], a[A_LNF_RSTD], N, C);
 
     for (int l = L - 1; l >= 0; l--) {
         struct block_params w = block_params(m->p, l, (size_t)C), dw = block_params(g, l, (size_t)C);
         struct block_acts x = block_acts(A, l, &m->cfg);
-        /* this block's activation gradients: dx.res3 = dout arrives, dx.res = din leaves */
+        /* this block's activation gradients.  A residual x3 = x2 + f(x2)
+         * has d x2 = d f = d x3 (residual_backward into zeros), so the
+         * stream's one buffer serves as d res3, d fcproj, d res2, d attproj
+         * and d res: d x3 arrives in it, each branch's linear layer reads it
+         * as d of its output, and the branch's LayerNorm then adds its part
+         * of d x2 into it, in place.  d fch is in place of d fch_gelu. */
         struct block_acts dx = {
-            din, d[D_LN1], NULL, NULL, d[D_QKV], d[D_ATTY], d[D_ATT], d[D_ATTPROJ], d[D_RESIDUAL2],
-            d[D_LN2], NULL, NULL, d[D_FCH_GELU], d[D_FCH_GELU], d[D_FCPROJ], dout,
+            dstream, d[D_LN1], NULL, NULL, d[D_QKV], d[D_ATTY], d[D_ATT], dstream, dstream,
+            d[D_LN2], NULL, NULL, d[D_FCH_GELU], d[D_FCH_GELU], dstream, dstream,
         };
-        float *accumulated[] = {dx.res, dx.ln1, dx.qkv, dx.atty, dx.attproj, dx.res2, dx.ln2,
-                                dx.fch_gelu, dx.fcproj};    /* dx.fch: in place of dx.fch_gelu */
-        size_t width[] = {1, 1, 3, 1, 1, 1, 1, 4, 1};    /* in units of N C */
-        for (int k = 0; k < 9; k++) zero(accumulated[k], width[k] * NC);
-        /* x3 = x2 + fcproj(gelu(fc(ln2(x2)))) */
-        residual_backward(dx.res2, dx.fcproj, dx.res3, NC);
+        float *accumulated[] = {dx.ln1, dx.qkv, dx.atty, dx.ln2, dx.fch_gelu};
+        size_t width[] = {1, 3, 1, 1, 4};    /* in units of N C */
+        for (int k = 0; k < 5; k++) zero(accumulated[k], width[k] * NC);
+        /* x3 = x2 + fcproj(gelu(fc(ln2(x2)))): d fcproj = d x3, then d x2 = d x3 + d(ln2's input) */
         linear_backward(dx.fch_gelu, dw.fcprojw, dw.fcprojb, dx.fcproj, x.fch_gelu, w.fcprojw, N, 4 * C, C);
         gelu_backward(dx.fch, dx.fch_gelu, x.fch, 4 * NC);
         linear_backward(dx.ln2, dw.fcw, dw.fcb, dx.fch, x.ln2, w.fcw, N, C, 4 * C);
         layernorm_backward(dx.res2, dw.ln2w, dw.ln2b, dx.ln2, x.res2, w.ln2w, x.ln2_mean, x.ln2_rstd, N, C);
-        /* x2 = x + proj(attention(qkv(ln1(x)))); plain: dx.att is attention's scratch */
-        residual_backward(dx.res, dx.attproj, dx.res2, NC);
+        /* x2 = x + proj(attention(qkv(ln1(x)))): d attproj = d x2, then d x = d x2 + d(ln1's input);
+         * plain: dx.att is attention's scratch */
         linear_backward(dx.atty, dw.projw, dw.projb, dx.attproj, x.atty, w.projw, N, C, C);
         if (A->plain) attention_backward(dx.qkv, dx.att, dx.atty, x.qkv, x.att, B, T, NH, NH, C / NH);
         else attention_tiled_backward(dx.qkv, dx.atty, x.atty, x.att, x.qkv, B, T, NH, NH, C / NH);
         linear_backward(dx.ln1, dw.qkvw, dw.qkvb, dx.qkv, x.ln1, w.qkvw, N, C, 3 * C);
         layernorm_backward(dx.res, dw.ln1w, dw.ln1b, dx.ln1, x.res, w.ln1w, x.ln1_mean, x.ln1_rstd, N, C);
-        /* block l's input is block l - 1's output */
-        float *t = dout; dout = din; din = t;
+        /* block l's input is block l - 1's output: dstream passes down as it is */
         if (layer_done) layer_done(layer_ctx, l);
     }
-    embedding_backward(g[P_WTE], g[P_WPE], dout, A->inputs, B, T, C);
+    embedding_backward(g[P_WTE], g[P_WPE], dstream, A->inputs, B, T, C);
 }
 
 void gpt2_backward(struct gpt2 *m, float scale)
