@@ -123,8 +123,7 @@ enum dact {
     D_ATTPROJ,      /* (N, C) */
     D_RESIDUAL2,    /* (N, C) */
     D_LN2,          /* (N, C) */
-    D_FCH,          /* (N, F) */
-    D_FCH_GELU,     /* (N, F) */
+    D_FCH_GELU,     /* (N, F)  d fch_gelu, then in its place d fch (gelu_backward in place) */
     D_FCPROJ,       /* (N, C) */
     D_LNF,          /* (N, C) */
     D_LOGITS,       /* plain: (N, V);  fast: unused (whole: in place of A_LOGITS; chunked: the chunk scratch) */
@@ -194,7 +193,6 @@ static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg,
     ds[D_ATTPROJ] = N * C;
     ds[D_RESIDUAL2] = N * C;
     ds[D_LN2] = N * C;
-    ds[D_FCH] = N * 4 * C;
     ds[D_FCH_GELU] = N * 4 * C;
     ds[D_FCPROJ] = N * C;
     ds[D_LNF] = N * C;
@@ -539,12 +537,12 @@ static void backward_rows(const struct gpt2 *m, struct acts *A, float *grads, fl
         /* this block's activation gradients: dx.res3 = dout arrives, dx.res = din leaves */
         struct block_acts dx = {
             din, d[D_LN1], NULL, NULL, d[D_QKV], d[D_ATTY], d[D_ATT], d[D_ATTPROJ], d[D_RESIDUAL2],
-            d[D_LN2], NULL, NULL, d[D_FCH], d[D_FCH_GELU], d[D_FCPROJ], dout,
+            d[D_LN2], NULL, NULL, d[D_FCH_GELU], d[D_FCH_GELU], d[D_FCPROJ], dout,
         };
-        float *accumulated[] = {dx.res, dx.ln1, dx.qkv, dx.atty, dx.attproj, dx.res2, dx.ln2, dx.fch,
-                                dx.fch_gelu, dx.fcproj};
-        size_t width[] = {1, 1, 3, 1, 1, 1, 1, 4, 4, 1};    /* in units of N C */
-        for (int k = 0; k < 10; k++) zero(accumulated[k], width[k] * NC);
+        float *accumulated[] = {dx.res, dx.ln1, dx.qkv, dx.atty, dx.attproj, dx.res2, dx.ln2,
+                                dx.fch_gelu, dx.fcproj};    /* dx.fch: in place of dx.fch_gelu */
+        size_t width[] = {1, 1, 3, 1, 1, 1, 1, 4, 1};    /* in units of N C */
+        for (int k = 0; k < 9; k++) zero(accumulated[k], width[k] * NC);
         /* x3 = x2 + fcproj(gelu(fc(ln2(x2)))) */
         residual_backward(dx.res2, dx.fcproj, dx.res3, NC);
         linear_backward(dx.fch_gelu, dw.fcprojw, dw.fcprojb, dx.fcproj, x.fch_gelu, w.fcprojw, N, 4 * C, C);

@@ -57,6 +57,8 @@ void linear_backward(float *dinp, float *dW, float *db, const float *dout,
 /* ---- pointwise ---- */
 /* GELU, tanh form: out = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 void gelu_forward(float *out, const float *inp, long n);
+/* With dinp == dout the backward works in place: dinp = dout * dy/dx (the
+ * values of adding into a zeroed dinp). */
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n);
 /* residual: out = a + b */
 void residual_forward(float *out, const float *a, const float *b, long n);

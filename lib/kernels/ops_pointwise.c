@@ -22,15 +22,22 @@ void gelu_forward(float *out, const float *inp, long n)
 /* forward:  y = x/2 (1 + tanh u),  u = k (x + a x^3)
  * =>        dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) k (1 + 3 a x^2)
  *           dinp += dout * dy/dx */
+static inline float gelu_slope(float x)
+{
+    float u = GELU_K * (x + GELU_A * x * x * x), th = tanh_fast(u);
+    float dudx = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+    return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * dudx;
+}
+
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n)
 {
     ISA_DISPATCH(gelu_backward, dinp, dout, inp, n);
-    #pragma omp parallel for simd
-    for (long i = 0; i < n; i++) {
-        float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x), th = tanh_fast(u);
-        float dudx = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
-        float dydx = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * dudx;
-        dinp[i] += dout[i] * dydx;
+    if (dinp == dout) {             /* in place (ops.h): no sum */
+        #pragma omp parallel for simd
+        for (long i = 0; i < n; i++) dinp[i] = dout[i] * gelu_slope(inp[i]);
+    } else {
+        #pragma omp parallel for simd
+        for (long i = 0; i < n; i++) dinp[i] += dout[i] * gelu_slope(inp[i]);
     }
 }
 

@@ -246,6 +246,13 @@ TEST(gelu_residual)
     }
     struct input in[] = {{"inp", g_x, g_dx, GN}};
     gradcheck("gelu", in, 1, g_back, H, ATOL, RTOL);
+    /* in place (dinp == dout, as gpt2.c calls it): the values of adding into zeros */
+    float *acc = zeros(GN), *inplace = xmalloc(GN * sizeof *inplace);
+    memcpy(inplace, r_out, GN * sizeof *inplace);
+    gelu_backward(acc, r_out, g_x, GN);
+    gelu_backward(inplace, inplace, g_x, GN);
+    for (int i = 0; i < GN; i++) CHECK(inplace[i] == acc[i] && acc[i] != 0);
+    free(acc); free(inplace);
     loss_fn = res_loss;
     struct input rin[] = {{"a", g_x, g_dx, GN}, {"b", g_y, g_dy, GN}};
     gradcheck("residual", rin, 2, res_back, H, ATOL, RTOL);
@@ -316,6 +323,15 @@ TEST(crossentropy)
     }
     struct input in[] = {{"logits", x_z, x_dz, XN * XV}};
     gradcheck("crossentropy", in, 1, x_back, H, ATOL, RTOL);
+    /* in place (dlogits == logits, as gpt2.c's fast path calls it): the
+     * values of adding into zeros */
+    x_lossfn();
+    float *acc = zeros(XN * XV), *inplace = xmalloc(XN * XV * sizeof *inplace);
+    memcpy(inplace, x_z, XN * XV * sizeof *inplace);
+    crossentropy_backward(acc, r_out, x_z, x_lse, x_tg, XN, XV);
+    crossentropy_backward(inplace, r_out, inplace, x_lse, x_tg, XN, XV);
+    for (int i = 0; i < XN * XV; i++) CHECK(inplace[i] == acc[i] && acc[i] != 0);
+    free(acc); free(inplace);
     free(x_z); free(x_dz); free(x_loss); free(x_lse); free((void *)r_out);
 }
 
