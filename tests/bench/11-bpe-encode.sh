@@ -19,21 +19,6 @@ J=$CORPUS/corpus.jsonl
 for v in gpt2 cl100k_base o200k_base; do
     [ -s "$O/$v.tiktoken" ] || node "$REF" ranks "$v" "$O/$v.tiktoken"
 done
-# best3 OUT CMD...: measure CMD three times (tfs's runs are short), keep the
-# least wall time and the least CPU time: on a shared machine the other
-# processes only ever add to either
-best3() {
-    local out=$1; shift
-    for i in 1 2 3; do measure "$out.$i" "$@"; done
-    python3 - "$out" <<'PY'
-import json, sys
-o = sys.argv[1]
-r = [json.load(open(f'{o}.{i}')) for i in (1, 2, 3)]
-json.dump({'seconds': min(x['seconds'] for x in r), 'cpu_seconds': min(x['cpu_seconds'] for x in r),
-           'max_rss_mb': max(x['max_rss_mb'] for x in r), 'runs': 3}, open(o, 'w'))
-PY
-    rm -f "$out".[123]
-}
 for v in gpt2 cl100k_base o200k_base; do
     echo "encoding: $v, tfs, 1 thread, --reference, 2 threads"
     best3 "$O/bpe-encode-$v-1t.json" bpe-encode -q -t 1 -o "$O/$v.ids" "$O/$v.tiktoken" "$J"
@@ -56,7 +41,7 @@ for v, eng in (('gpt2', 'tiktoken-node'), ('cl100k_base', 'tiktoken-node'), ('o2
     mb = tk['bytes'] / 1e6          # the documents' text, the same for both
     e1, er, e2 = J(f'bpe-encode-{v}-1t.json'), J(f'bpe-encode-{v}-ref.json'), J(f'bpe-encode-{v}-2t.json')
     s[v] = {'text_mb': round(mb, 1), 'tfs_1t_s': e1['seconds'], 'tfs_1t_mb_s': round(mb / e1['seconds'], 1),
-            'tfs_reference_1t_s': er['seconds'], 'tfs_2t_s': e2['seconds'], 'tfs_2t_over_1t': round(e1['seconds'] / e2['seconds'], 2),
+            'tfs_reference_1t_s': er['seconds'], 'tfs_2t_s': e2['seconds'], 'tfs_2t_over_1t': round(e1['seconds'] / e2['seconds'], 3),
             'tiktoken_engine': eng, 'tiktoken_s': round(tk['seconds'], 2), 'tiktoken_mb_s': round(tk['mb_per_s'], 2),
             'speedup_vs_tiktoken': round(tk['seconds'] / e1['seconds'], 2),
             'fast_over_reference': round(er['seconds'] / e1['seconds'], 2),
