@@ -252,7 +252,21 @@ TEST(gelu_residual)
     gelu_backward(acc, r_out, g_x, GN);
     gelu_backward(inplace, inplace, g_x, GN);
     for (int i = 0; i < GN; i++) CHECK(inplace[i] == acc[i] && acc[i] != 0);
-    free(acc); free(inplace);
+    /* the slope-keeping pair (gpt2.c's fast path), slope in place of the
+     * input as gpt2.c keeps it: gelu_forward's output and gelu_backward's
+     * gradient, adding into zeros and in place */
+    float *sl = xmalloc(GN * sizeof *sl), *y2 = zeros(GN), *acc2 = zeros(GN);
+    memcpy(sl, g_x, GN * sizeof *sl);
+    gelu_forward_slope(y2, sl, sl, GN);
+    gelu_backward_slope(acc2, r_out, sl, GN);
+    memcpy(inplace, r_out, GN * sizeof *inplace);
+    gelu_backward_slope(inplace, inplace, sl, GN);
+    for (int i = 0; i < GN; i++) {
+        CHECK_NEAR(y2[i], g_out[i], 1e-6);
+        CHECK_NEAR(acc2[i], acc[i], 1e-6 * (1 + fabsf(acc[i])));
+        CHECK(inplace[i] == acc2[i]);
+    }
+    free(acc); free(inplace); free(sl); free(y2); free(acc2);
     loss_fn = res_loss;
     struct input rin[] = {{"a", g_x, g_dx, GN}, {"b", g_y, g_dy, GN}};
     gradcheck("residual", rin, 2, res_back, H, ATOL, RTOL);
