@@ -48,6 +48,10 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 /* ---- linear: out = inp @ W^T + b, W stored (OC, C) as nn.Linear; b may
  * be NULL (then db must be NULL too). */
 void linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int C, int OC);
+/* out = res + (inp @ W^T + b): a linear layer added to a residual stream
+ * (ops_linear.c), its backward is linear_backward's with d out. */
+void linear_forward_residual(float *out, const float *res, const float *inp, const float *W, const float *b,
+                             int N, int C, int OC);
 void linear_backward(float *dinp, float *dW, float *db, const float *dout,
                      const float *inp, const float *W, int N, int C, int OC);
 

@@ -170,6 +170,18 @@ TEST(linear)
         struct input in[] = {{"inp", m_x, m_dx, MN * MC}, {"W", m_W, m_dW, MOC * MC}, {"b", m_b, m_db, MOC}};
         gradcheck(m_bias ? "linear" : "linear-nob", in, m_bias ? 3 : 2, m_back, H, ATOL, RTOL);
     }
+    /* added to a residual stream (gpt2.c's fast path): out = res + (x W^T + b),
+     * apart and in place (out == res) */
+    float *res = randn(MN * MOC, 1), *sum = zeros(MN * MOC), *inplace = xmalloc(MN * MOC * sizeof *inplace);
+    memcpy(inplace, res, MN * MOC * sizeof *inplace);
+    linear_forward(m_out, m_x, m_W, m_b, MN, MC, MOC);
+    linear_forward_residual(sum, res, m_x, m_W, m_b, MN, MC, MOC);
+    linear_forward_residual(inplace, inplace, m_x, m_W, m_b, MN, MC, MOC);
+    for (int i = 0; i < MN * MOC; i++) {
+        CHECK_NEAR(sum[i], res[i] + m_out[i], 1e-5);
+        CHECK(inplace[i] == sum[i]);
+    }
+    free(res); free(sum); free(inplace);
     free(m_x); free(m_W); free(m_b); free(m_out); free(m_dx); free(m_dW); free(m_db); free((void *)r_out);
 }
 
