@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The input is read in batches of this many bytes (core/jsonl_par.h). */
+#define BATCH_BYTES ((size_t)4 << 20)
+
 /* Ids of one batch of documents, produced in parallel, written in order. */
 struct ids_buf { uint32_t *p; size_t n, cap; };
 
@@ -73,7 +76,24 @@ static void enc_begin(void *arg, const struct jsonl_batch *b)
         e->ids_off = xrealloc(e->ids_off, e->cap * sizeof *e->ids_off);
         e->ids_n = xrealloc(e->ids_n, e->cap * sizeof *e->ids_n);
     }
-    for (int k = 0; k < j->nthreads; k++) e->out[k].n = 0;
+    /* Each thread's buffer is reserved once for the whole batch's ids: a
+     * token has at least one byte, so b->used ids are enough in practice
+     * (ids_append still grows it if a normalizer adds bytes).  Only the
+     * pages a thread writes are faulted in, and they stay for the next
+     * batches; grown by doubling instead, each realloc copied the ids into
+     * new pages.  The reservation is at least a full batch's (BATCH_BYTES
+     * and its margin), so that the smaller batches read ahead do not make
+     * it grow again later. */
+    size_t want = b->used > BATCH_BYTES + BATCH_BYTES / 4 ? b->used : BATCH_BYTES + BATCH_BYTES / 4;
+    for (int k = 0; k < j->nthreads; k++) {
+        struct ids_buf *o = &e->out[k];
+        o->n = 0;
+        if (o->cap < want) {
+            free(o->p);
+            o->p = xmalloc(want * sizeof *o->p);
+            o->cap = want;
+        }
+    }
 }
 
 static void enc_work(void *arg, const struct jsonl_batch *b, size_t lo, size_t hi, int k)
@@ -209,7 +229,7 @@ int bpe_encode_run(const struct encode_opts *o)
     char **inputs = input_list(o, &ninputs);
     struct raw_source raw = { .inputs = inputs, .ninputs = ninputs };
     struct jsonl_multi m;
-    struct jsonl_par par = { .threads = nthreads, .batch_bytes = 4u << 20, .what = "encoding", .quiet = o->quiet,
+    struct jsonl_par par = { .threads = nthreads, .batch_bytes = BATCH_BYTES, .what = "encoding", .quiet = o->quiet,
                              .begin = enc_begin, .work = enc_work, .end = enc_end, .arg = &j };
     /* With 2 threads or more, the tokenizer loads (10 to 60 ms for OpenAI's)
      * while the first MB are read, in batches of 1 MB: the encoding starts
