@@ -25,9 +25,15 @@ static void batch_add(struct jsonl_batch *b, const char *text, size_t len)
         b->text = xrealloc(b->text, b->cdocs * sizeof *b->text);
     }
     if (b->used + len > b->cap) {
-        b->cap = b->cap ? b->cap : 1 << 20;
-        while (b->used + len > b->cap) b->cap *= 2;
-        b->buf = xrealloc(b->buf, b->cap);
+        size_t cap = b->cap ? b->cap : 1 << 20;
+        while (b->used + len > cap) cap *= 2;
+        if (b->borrowed) {      /* out of the lender's room: into a buffer of its own */
+            char *own = xmalloc(cap);
+            memcpy(own, b->buf, b->used);
+            b->buf = own;
+            b->borrowed = 0;
+        } else b->buf = xrealloc(b->buf, cap);
+        b->cap = cap;
     }
     memcpy(b->buf + b->used, text, len);
     b->off[b->n] = b->used;
@@ -55,7 +61,7 @@ static int batch_fill(const struct jsonl_par *p, struct jsonl_batch *b, size_t l
      * longer than the margin still grow it (batch_add).  The batch is empty
      * here, so nothing needs copying. */
     size_t want = limit + limit / 4;
-    if (b->cap < want) {
+    if (!b->borrowed && b->cap < want) {
         free(b->buf);
         b->buf = xmalloc(want);
         b->cap = want;
@@ -97,10 +103,19 @@ static void batch_spawn(const struct jsonl_par *p, const struct jsonl_batch *b)
 /* Run prepare() as a task, which the other thread picks up, and read
  * batches into ahead[] until it has returned (or the input ends, or
  * AHEAD_MAX are read).  Returns how many; *more as batch_fill. */
-static size_t read_ahead(const struct jsonl_par *p, struct jsonl_batch *ahead, uint64_t *bytes, int *more)
+static size_t read_ahead(const struct jsonl_par *p, struct jsonl_batch *ahead, struct jsonl_batch *b,
+                         uint64_t *bytes, int *more)
 {
     size_t n = 0;
     int done = 0;
+    /* The first batches read ahead lie back to back in b[0]'s buffer, then
+     * in b[1]'s, each reserved at its final size: once those batches are
+     * done, the regular batches reuse pages already faulted in, instead of
+     * new ones (reading ahead costs the memory it fills: with o200k, whose
+     * load takes longest, about 30 MB).  The next batches get buffers of
+     * their own. */
+    size_t full = p->batch_bytes + p->batch_bytes / 4, room = p->ahead_bytes + p->ahead_bytes / 4, at = 0;
+    int lender = 0;
     #pragma omp task shared(done)
     {
         p->prepare(p->arg);
@@ -112,7 +127,16 @@ static size_t read_ahead(const struct jsonl_par *p, struct jsonl_batch *ahead, u
         #pragma omp atomic read seq_cst
         d = done;
         if (d || !*more || n == AHEAD_MAX) break;
-        *more = batch_fill(p, &ahead[n++], p->ahead_bytes, bytes);
+        struct jsonl_batch *a = &ahead[n++];
+        while (lender < 2 && full - at < room) { lender++; at = 0; }
+        if (lender < 2) {
+            if (!b[lender].buf) { b[lender].buf = xmalloc(full); b[lender].cap = full; }
+            a->buf = b[lender].buf + at;
+            a->cap = full - at;
+            a->borrowed = lender + 1;
+        }
+        *more = batch_fill(p, a, p->ahead_bytes, bytes);
+        if (a->borrowed) at += a->used;
     }
     #pragma omp taskwait
     return n;
@@ -120,7 +144,8 @@ static size_t read_ahead(const struct jsonl_par *p, struct jsonl_batch *ahead, u
 
 static void batch_free(struct jsonl_batch *b)
 {
-    free(b->buf); free(b->off); free(b->len); free(b->text);
+    if (!b->borrowed) free(b->buf);
+    free(b->off); free(b->len); free(b->text);
     memset(b, 0, sizeof *b);
 }
 
@@ -140,7 +165,8 @@ uint64_t jsonl_par_run(const struct jsonl_par *p)
         int more = 1;
         struct jsonl_batch *prev = NULL;        /* the batch whose end() is due */
         int prev_ahead = 0;                     /* and it is one of ahead[] */
-        if (p->prepare && p->threads > 1) nahead = read_ahead(p, ahead, &bytes, &more);
+        int nb = 0;                             /* the b[] to fill next */
+        if (p->prepare && p->threads > 1) nahead = read_ahead(p, ahead, b, &bytes, &more);
         for (int cur = 0; taken < nahead || more; cur ^= 1) {
             /* The batches read ahead are worked on where they are, in the
              * slot of their turn, and freed once ended: moving them into b[]
@@ -153,7 +179,13 @@ uint64_t jsonl_par_run(const struct jsonl_par *p)
                 bc = &ahead[taken++];                                       /* read already */
                 bc->slot = cur;
             } else {
-                bc = &b[cur];
+                /* b[0] and b[1] take turns; the first after the batches
+                 * read ahead is the one whose buffer prev does not lie in
+                 * (its tasks may still run; the earlier batches have ended) */
+                if (prev_ahead && prev->borrowed) nb = 2 - prev->borrowed;
+                bc = &b[nb];
+                nb ^= 1;
+                bc->slot = cur;
                 more = batch_fill(p, bc, p->batch_bytes, &bytes);            /* meanwhile: work on prev */
             }
             int last = taken == nahead && !more;

@@ -29,9 +29,9 @@
  * must not die (it runs while the reading thread may): it keeps its errors
  * for begin to report.  With one thread it runs first, then the reading.
  *
- * begin, end and prepare may be NULL.  b->slot (0 or 1) says which buffer a batch is
- * in, so a caller can keep per-batch state in two copies, as the buffers
- * are.  A work call runs on one thread from start to end, so per-thread
+ * begin, end and prepare may be NULL.  b->slot is 0 and 1 in turn, batch
+ * after batch, so a caller can keep per-batch state in two copies: the
+ * batch being worked on and the one being ended or begun.  A work call runs on one thread from start to end, so per-thread
  * state indexed by k needs no locking.
  *
  * Users: bpe-train's word counting (tok/bpe_train.c) and bpe-encode
@@ -44,13 +44,15 @@
 #include <stdint.h>
 
 struct jsonl_batch {
-    int slot;                   /* 0 or 1: the buffer it is in */
+    int slot;                   /* 0 or 1, in turn: its per-batch state */
     size_t n;                   /* documents */
     const char **text;          /* (n) document i is text[i][0..len[i]) */
     size_t *len;                /* (n) */
     /* the rest is the reader's */
     char *buf;
     size_t used, cap, *off, cdocs;
+    int borrowed;               /* 0: buf is its own; 1 or 2: it lies in the
+                                 * buffer of b[borrowed - 1] (read ahead) */
 };
 
 struct jsonl_par {
