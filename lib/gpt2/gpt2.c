@@ -97,9 +97,10 @@ enum act {
     A_LN2,          /* (L, N, C) */
     A_LN2_MEAN,     /* (L, N) */
     A_LN2_RSTD,     /* (L, N) */
-    A_FCH,          /* (L, N, F) */
+    A_FCH,          /* (L, N, F)  plain: fc's output;  fast: GELU's derivative there */
     A_FCH_GELU,     /* (L, N, F) */
-    A_FCPROJ,       /* (N, C)        the MLP's output, likewise */
+    A_FCPROJ,       /* (N, C)        the MLP's output, likewise (both: plain only;
+                     *               fast: linear_forward_residual adds them to the stream) */
     A_RESIDUAL3,    /* (L, N, C)     stream after the whole block */
     A_LNF,          /* (N, C) */
     A_LNF_MEAN,     /* (N) */
@@ -165,14 +166,14 @@ static void fill_act_sizes(size_t *s, size_t *ds, const struct gpt2_config *cfg,
     s[A_QKV] = L * N * 3 * C;
     s[A_ATTY] = L * N * C;
     s[A_ATT] = L * NATT;
-    s[A_ATTPROJ] = N * C;
+    s[A_ATTPROJ] = plain ? N * C : 0;     /* fast: added to the stream in place */
     s[A_RESIDUAL2] = L * N * C;
     s[A_LN2] = L * N * C;
     s[A_LN2_MEAN] = L * N;
     s[A_LN2_RSTD] = L * N;
     s[A_FCH] = L * N * 4 * C;
     s[A_FCH_GELU] = L * N * 4 * C;
-    s[A_FCPROJ] = N * C;
+    s[A_FCPROJ] = plain ? N * C : 0;
     s[A_RESIDUAL3] = L * N * C;
     s[A_LNF] = N * C;
     s[A_LNF_MEAN] = N;
@@ -393,14 +394,25 @@ static void forward_rows(const struct gpt2 *m, struct acts *A)
         linear_forward(x.qkv, x.ln1, w.qkvw, w.qkvb, N, C, 3 * C);
         if (A->plain) attention_forward(x.atty, x.att, x.qkv, B, T, NH, NH, C / NH);
         else attention_tiled_forward(x.atty, x.att, x.qkv, B, T, NH, NH, C / NH);
-        linear_forward(x.attproj, x.atty, w.projw, w.projb, N, C, C);
-        residual_forward(x.res2, x.res, x.attproj, NC);
+        if (A->plain) {
+            linear_forward(x.attproj, x.atty, w.projw, w.projb, N, C, C);
+            residual_forward(x.res2, x.res, x.attproj, NC);
+        } else {                        /* fast: the same sum, in one buffer */
+            linear_forward_residual(x.res2, x.res, x.atty, w.projw, w.projb, N, C, C);
+        }
         /* x3 = x2 + mlp(ln2(x2)),  mlp(h) = fcproj(gelu(fc(h))) */
         layernorm_forward(x.ln2, x.ln2_mean, x.ln2_rstd, x.res2, w.ln2w, w.ln2b, N, C);
         linear_forward(x.fch, x.ln2, w.fcw, w.fcb, N, C, 4 * C);
-        gelu_forward(x.fch_gelu, x.fch, 4 * NC);
-        linear_forward(x.fcproj, x.fch_gelu, w.fcprojw, w.fcprojb, N, 4 * C, C);
-        residual_forward(x.res3, x.res2, x.fcproj, NC);
+        /* fast: fch is read again only by GELU's backward, so its place
+         * takes GELU's derivative instead (one tanh per element, not two) */
+        if (A->plain) gelu_forward(x.fch_gelu, x.fch, 4 * NC);
+        else gelu_forward_slope(x.fch_gelu, x.fch, x.fch, 4 * NC);
+        if (A->plain) {
+            linear_forward(x.fcproj, x.fch_gelu, w.fcprojw, w.fcprojb, N, 4 * C, C);
+            residual_forward(x.res3, x.res2, x.fcproj, NC);
+        } else {
+            linear_forward_residual(x.res3, x.res2, x.fch_gelu, w.fcprojw, w.fcprojb, N, 4 * C, C);
+        }
     }
     const float *last = a[A_RESIDUAL3] + (L - 1) * NC;
     layernorm_forward(a[A_LNF], a[A_LNF_MEAN], a[A_LNF_RSTD], last, m->p[P_LNFW], m->p[P_LNFB], N, C);
@@ -542,7 +554,8 @@ static void backward_rows(const struct gpt2 *m, struct acts *A, float *grads, fl
         for (int k = 0; k < 5; k++) zero(accumulated[k], width[k] * NC);
         /* x3 = x2 + fcproj(gelu(fc(ln2(x2)))): d fcproj = d x3, then d x2 = d x3 + d(ln2's input) */
         linear_backward(dx.fch_gelu, dw.fcprojw, dw.fcprojb, dx.fcproj, x.fch_gelu, w.fcprojw, N, 4 * C, C);
-        gelu_backward(dx.fch, dx.fch_gelu, x.fch, 4 * NC);
+        if (A->plain) gelu_backward(dx.fch, dx.fch_gelu, x.fch, 4 * NC);
+        else gelu_backward_slope(dx.fch, dx.fch_gelu, x.fch, 4 * NC);   /* x.fch holds gelu' */
         linear_backward(dx.ln2, dw.fcw, dw.fcb, dx.fch, x.ln2, w.fcw, N, C, 4 * C);
         layernorm_backward(dx.res2, dw.ln2w, dw.ln2b, dx.ln2, x.res2, w.ln2w, x.ln2_mean, x.ln2_rstd, N, C);
         /* x2 = x + proj(attention(qkv(ln1(x)))): d attproj = d x2, then d x = d x2 + d(ln1's input);

@@ -185,10 +185,16 @@ void OPS(attention_tiled_forward)(real *out, real *lse, const real *qkv, int B, 
     #pragma omp parallel
     {
         real *Kt = xmalloc((size_t)hs * TK * sizeof *Kt);   /* a key tile, transposed */
-        /* causal: query tile t does more key tiles than t - 1, so hand out tasks dynamically */
-        #pragma omp for collapse(3) schedule(dynamic)
+        /* One task per (b, h), its query tiles in order: at a short T every
+         * query tile has the one key tile at j0 = 0, and tile t sees the
+         * keys of tile t - 1 and more, so Kt keeps the keys already
+         * transposed and each key is transposed once per head (T rows,
+         * not the 320 of 4 query tiles at T = 128).  The arithmetic of a
+         * query tile is the same as with one task per tile. */
+        #pragma omp for collapse(2) schedule(dynamic)
         for (int b = 0; b < B; b++)
-            for (int h = 0; h < NH; h++)
+            for (int h = 0; h < NH; h++) {
+                int kj0 = -1, have = 0;    /* Kt holds keys [kj0, kj0 + have) of this head */
                 for (int it = 0; it < ntiles; it++) {
                     real S[TQ * TK], m[TQ], l[TQ];
                     const real *base = qkv + (size_t)b * T * D;
@@ -196,14 +202,20 @@ void OPS(attention_tiled_forward)(real *out, real *lse, const real *qkv, int B, 
                     int i0 = it * tq, nq = T - i0 < tq ? T - i0 : tq;
                     const real *Q = base + (size_t)i0 * D + (size_t)h * hs;
                     real *O = out + ((size_t)b * T + i0) * C + (size_t)h * hs;   /* the accumulator */
-                    for (int r = 0; r < nq; r++) { m[r] = -INFINITY; l[r] = 0; memset(O + r * C, 0, hs * sizeof *O); }
+                    for (int r = 0; r < nq; r++) { m[r] = -INFINITY; l[r] = 0; }
                     /* online softmax: after each key tile, m = max of the row's
                      * scores so far, l = sum exp(s - m), O = sum exp(s - m) v;
-                     * old sums are rescaled by exp(m_old - m_new) when m grows. */
+                     * old sums are rescaled by exp(m_old - m_new) when m grows.
+                     * The first key tile starts the sums: O = P V (beta 0), so
+                     * O is neither zeroed nor rescaled before it. */
                     for (int j0 = 0; j0 < i0 + nq; j0 += kt) {
                         int nk = i0 + nq - j0 < kt ? i0 + nq - j0 : kt;
-                        /* S = scale Q K^T  (nq, nk) */
-                        OPS(transpose_tile)(Kt, K + (size_t)j0 * D, D, nk, hs);
+                        /* S = scale Q K^T  (nq, nk); only the keys Kt lacks are transposed */
+                        if (j0 != kj0) { kj0 = j0; have = 0; }
+                        if (nk > have) {
+                            OPS(transpose_tile)(Kt + have, K + (size_t)(j0 + have) * D, D, nk - have, hs);
+                            have = nk;
+                        }
                         OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, nk, hs, scale, Q, (int)D,
                                  Kt, TK, 0, S, TK);
                         for (int r = 0; r < nq; r++) {
@@ -219,14 +231,14 @@ void OPS(attention_tiled_forward)(real *out, real *lse, const real *qkv, int B, 
                             for (int j = jn; j < nk; j++) sr[j] = 0;   /* masked: p = 0 */
                             l[r] = l[r] * corr + sum;
                             m[r] = mt;
-                            if (corr != 1) {
+                            if (j0 > 0 && corr != 1) {
                                 #pragma omp simd
                                 for (int d = 0; d < hs; d++) O[r * C + d] *= corr;
                             }
                         }
-                        /* O += P V  (nq, hs) */
+                        /* O += P V  (nq, hs);  on the first key tile O = P V */
                         OPS_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hs, nk, 1, S, TK,
-                                 Vv + (size_t)j0 * D, (int)D, 1, O, (int)C);
+                                 Vv + (size_t)j0 * D, (int)D, j0 > 0 ? 1 : 0, O, (int)C);
                     }
                     for (int r = 0; r < nq; r++) {
                         real lr = l[r];
@@ -235,6 +247,7 @@ void OPS(attention_tiled_forward)(real *out, real *lse, const real *qkv, int B, 
                         lse[((size_t)b * NH + h) * T + i0 + r] = m[r] + log(l[r]);
                     }
                 }
+            }
         free(Kt);
     }
 }

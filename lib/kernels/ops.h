@@ -48,6 +48,10 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 /* ---- linear: out = inp @ W^T + b, W stored (OC, C) as nn.Linear; b may
  * be NULL (then db must be NULL too). */
 void linear_forward(float *out, const float *inp, const float *W, const float *b, int N, int C, int OC);
+/* out = res + (inp @ W^T + b): a linear layer added to a residual stream
+ * (ops_linear.c), its backward is linear_backward's with d out. */
+void linear_forward_residual(float *out, const float *res, const float *inp, const float *W, const float *b,
+                             int N, int C, int OC);
 void linear_backward(float *dinp, float *dW, float *db, const float *dout,
                      const float *inp, const float *W, int N, int C, int OC);
 
@@ -60,6 +64,12 @@ void gelu_forward(float *out, const float *inp, long n);
 /* With dinp == dout the backward works in place: dinp = dout * dy/dx (the
  * values of adding into a zeroed dinp). */
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n);
+/* The same GELU, keeping its derivative for the backward pass: out =
+ * gelu(inp) and slope = d out / d inp (slope may be inp: in place);
+ * then dinp += dout * slope (dinp == dout: in place, dinp = dout * slope).
+ * The same values as gelu_forward and gelu_backward, one tanh instead of two. */
+void gelu_forward_slope(float *out, float *slope, const float *inp, long n);
+void gelu_backward_slope(float *dinp, const float *dout, const float *slope, long n);
 /* residual: out = a + b */
 void residual_forward(float *out, const float *a, const float *b, long n);
 void residual_backward(float *da, float *db, const float *dout, long n);

@@ -30,6 +30,28 @@ void linear_forward(float *out, const float *inp, const float *W, const float *b
                 1.0f, inp, C, W, C, beta, out, OC);
 }
 
+/* A linear layer whose output is added to a residual stream, as GPT-2's
+ * two projections are (x2 = x + proj(...)):  out = res + b + inp @ W^T,
+ * with out (N, OC) and res (N, OC).  One pass starts each row of out at
+ * res + b, and the GEMM adds into it: neither the layer's own output nor
+ * the bias broadcast is written separately, and no second pass adds the
+ * residual.  The backward pass is linear_backward's: d out reaches both
+ * res and the layer unchanged.  out may be res (in place). */
+void linear_forward_residual(float *out, const float *res, const float *inp, const float *W, const float *b,
+                             int N, int C, int OC)
+{
+    ISA_DISPATCH(linear_forward_residual, out, res, inp, W, b, N, C, OC);
+    #pragma omp parallel for
+    for (int n = 0; n < N; n++) {
+        float *o = out + (size_t)n * OC;
+        const float *r = res + (size_t)n * OC;
+        #pragma omp simd
+        for (int k = 0; k < OC; k++) o[k] = r[k] + b[k];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C,
+                1.0f, inp, C, W, C, 1.0f, out, OC);
+}
+
 /* forward:  out[n,o] = sum_c inp[n,c] W[o,c] + b[o]
  * =>  dinp[n,c] += sum_o dout[n,o] W[o,c]      dinp += dout (N, OC) @ W (OC, C)
  *     dW[o,c]   += sum_n dout[n,o] inp[n,c]    dW   += dout^T (OC, N) @ inp (N, C)

@@ -41,6 +41,36 @@ void gelu_backward(float *dinp, const float *dout, const float *inp, long n)
     }
 }
 
+/* The forward pass that also keeps the backward's factor: out = gelu(x)
+ * and slope = dy/dx (gelu_slope above), from the one tanh u.  slope may be
+ * inp itself: the training forward keeps the slope in place of GELU's
+ * input, which its backward then no longer needs, so the backward is one
+ * multiply (gelu_backward_slope) instead of a second tanh per element. */
+void gelu_forward_slope(float *out, float *slope, const float *inp, long n)
+{
+    ISA_DISPATCH(gelu_forward_slope, out, slope, inp, n);
+    #pragma omp parallel for simd
+    for (long i = 0; i < n; i++) {
+        float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x), th = tanh_fast(u);
+        float dudx = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+        out[i] = 0.5f * x * (1.0f + th);
+        slope[i] = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * dudx;
+    }
+}
+
+/* dinp += dout * slope (dinp == dout: in place, dinp = dout * slope) */
+void gelu_backward_slope(float *dinp, const float *dout, const float *slope, long n)
+{
+    ISA_DISPATCH(gelu_backward_slope, dinp, dout, slope, n);
+    if (dinp == dout) {
+        #pragma omp parallel for simd
+        for (long i = 0; i < n; i++) dinp[i] = dout[i] * slope[i];
+    } else {
+        #pragma omp parallel for simd
+        for (long i = 0; i < n; i++) dinp[i] += dout[i] * slope[i];
+    }
+}
+
 void residual_forward(float *out, const float *a, const float *b, long n)
 {
     ISA_DISPATCH(residual_forward, out, a, b, n);

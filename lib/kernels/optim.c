@@ -70,7 +70,10 @@ float grad_norm(const struct optim_tensor *ts, int count)
             #pragma omp for schedule(static) nowait
             for (size_t b = 0; b < nbk; b++) {
                 size_t lo = b * NORM_BLOCK, hi = lo + NORM_BLOCK < n ? lo + NORM_BLOCK : n;
+                /* in vector lanes: a fixed split of the block (the same at
+                 * every thread count), not one chain of dependent adds */
                 double s = 0;
+                #pragma omp simd reduction(+ : s)
                 for (size_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
                 part[first + b] = s;
             }

@@ -170,6 +170,18 @@ TEST(linear)
         struct input in[] = {{"inp", m_x, m_dx, MN * MC}, {"W", m_W, m_dW, MOC * MC}, {"b", m_b, m_db, MOC}};
         gradcheck(m_bias ? "linear" : "linear-nob", in, m_bias ? 3 : 2, m_back, H, ATOL, RTOL);
     }
+    /* added to a residual stream (gpt2.c's fast path): out = res + (x W^T + b),
+     * apart and in place (out == res) */
+    float *res = randn(MN * MOC, 1), *sum = zeros(MN * MOC), *inplace = xmalloc(MN * MOC * sizeof *inplace);
+    memcpy(inplace, res, MN * MOC * sizeof *inplace);
+    linear_forward(m_out, m_x, m_W, m_b, MN, MC, MOC);
+    linear_forward_residual(sum, res, m_x, m_W, m_b, MN, MC, MOC);
+    linear_forward_residual(inplace, inplace, m_x, m_W, m_b, MN, MC, MOC);
+    for (int i = 0; i < MN * MOC; i++) {
+        CHECK_NEAR(sum[i], res[i] + m_out[i], 1e-5);
+        CHECK(inplace[i] == sum[i]);
+    }
+    free(res); free(sum); free(inplace);
     free(m_x); free(m_W); free(m_b); free(m_out); free(m_dx); free(m_dW); free(m_db); free((void *)r_out);
 }
 
@@ -252,7 +264,21 @@ TEST(gelu_residual)
     gelu_backward(acc, r_out, g_x, GN);
     gelu_backward(inplace, inplace, g_x, GN);
     for (int i = 0; i < GN; i++) CHECK(inplace[i] == acc[i] && acc[i] != 0);
-    free(acc); free(inplace);
+    /* the slope-keeping pair (gpt2.c's fast path), slope in place of the
+     * input as gpt2.c keeps it: gelu_forward's output and gelu_backward's
+     * gradient, adding into zeros and in place */
+    float *sl = xmalloc(GN * sizeof *sl), *y2 = zeros(GN), *acc2 = zeros(GN);
+    memcpy(sl, g_x, GN * sizeof *sl);
+    gelu_forward_slope(y2, sl, sl, GN);
+    gelu_backward_slope(acc2, r_out, sl, GN);
+    memcpy(inplace, r_out, GN * sizeof *inplace);
+    gelu_backward_slope(inplace, inplace, sl, GN);
+    for (int i = 0; i < GN; i++) {
+        CHECK_NEAR(y2[i], g_out[i], 1e-6);
+        CHECK_NEAR(acc2[i], acc[i], 1e-6 * (1 + fabsf(acc[i])));
+        CHECK(inplace[i] == acc2[i]);
+    }
+    free(acc); free(inplace); free(sl); free(y2); free(acc2);
     loss_fn = res_loss;
     struct input rin[] = {{"a", g_x, g_dx, GN}, {"b", g_y, g_dy, GN}};
     gradcheck("residual", rin, 2, res_back, H, ATOL, RTOL);
