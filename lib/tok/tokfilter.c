@@ -8,6 +8,7 @@
 #include "core/xio.h"
 #include "tok/tokenizer.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -220,6 +221,18 @@ static int all_named(char **inputs, int n)
     return 1;
 }
 
+/* Free what the job allocated (not its output, which tokws_close frees). */
+static void free_job(struct encode_job *j)
+{
+    for (int k = 0; k < j->nthreads; k++) tok_encoder_free(j->enc[k]);
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < j->nthreads; k++) free(j->slot[i].out[k].p);
+        free(j->slot[i].out); free(j->slot[i].owner); free(j->slot[i].ids_off); free(j->slot[i].ids_n);
+    }
+    free(j->enc);
+    tok_free(j->t);
+}
+
 int bpe_encode_run(const struct encode_opts *o)
 {
     int nthreads = o->threads > 0 ? o->threads : 1;
@@ -245,14 +258,18 @@ int bpe_encode_run(const struct encode_opts *o)
         if (m.bad) warnx("skipped %ld malformed lines", m.bad);
         jsonl_multi_close(&m);
     }
-    tokws_close(j.w);
-    for (int k = 0; k < nthreads; k++) tok_encoder_free(j.enc[k]);
-    for (int i = 0; i < 2; i++) {
-        for (int k = 0; k < nthreads; k++) free(j.slot[i].out[k].p);
-        free(j.slot[i].out); free(j.slot[i].owner); free(j.slot[i].ids_off); free(j.slot[i].ids_n);
+    /* What is left is serial: closing the output (its fsync, and the rename,
+     * which frees the blocks of an earlier output of the same name: 10 to
+     * 15 ms for GPT-2's 66 MB) and freeing the buffers, encoders and tables
+     * (about 2 ms, mostly unmapping pages).  With two threads or more, the
+     * second frees while the first closes.  tokws_close uses nothing that
+     * is freed here, and if it dies (disk full), it dies on this thread. */
+    #pragma omp parallel num_threads(nthreads > 1 ? 2 : 1)
+    {
+        if (omp_get_thread_num() == 0) tokws_close(j.w);
+        if (omp_get_num_threads() == 1 || omp_get_thread_num() == 1) free_job(&j);
     }
-    free(j.enc); free(raw.buf);
-    tok_free(j.t);
+    free(raw.buf);
     return 0;
 }
 
