@@ -574,3 +574,24 @@ PY
     [[ $stderr == "bpe-encode: $T/bad.jsonl:101: "* ]]
     [ -z "$(ls "$T" | grep '^bad\.bin')" ]
 }
+
+@test "bpe-encode -t 2: documents longer than the room left in the buffers read ahead keep -t 1's ids" {
+    node_refs
+    local d="$BATS_FILE_TMPDIR" T="$BATS_TEST_TMPDIR"
+    # The first batches read ahead lie back to back in the two regular
+    # buffers (core/jsonl_par.c); a document that does not fit in the room
+    # left moves its batch into a buffer of its own.  Documents of 6 MB,
+    # 1.5 MB and 1 MB among short ones, early enough to be read ahead while
+    # o200k's rank file loads.
+    zstd -dc "$TFS_ROOT/assets/stories-train.jsonl.zst" > "$T/stories.jsonl"
+    head -c 6000000 "$T/stories.jsonl" | jq -cRs '{text: .}' > "$T/doc6.jsonl"
+    head -c 1500000 "$T/stories.jsonl" | jq -cRs '{text: .}' > "$T/doc15.jsonl"
+    head -c 1000000 "$T/stories.jsonl" | jq -cRs '{text: .}' > "$T/doc1.jsonl"
+    { head -n 20 "$T/stories.jsonl"; cat "$T/doc6.jsonl"; head -n 3000 "$T/stories.jsonl"; cat "$T/doc15.jsonl"
+      cat "$T/doc1.jsonl"; head -n 500 "$d/parity.jsonl"; cat "$T/doc1.jsonl" "$T/doc15.jsonl"; cat "$T/stories.jsonl"; } > "$T/long.jsonl"
+    for v in gpt2 o200k; do
+        bpe-encode -o "$T/$v-1.bin" "$d/$v.tiktoken" "$T/long.jsonl"
+        bpe-encode -t 2 -o "$T/$v-2.bin" "$d/$v.tiktoken" "$T/long.jsonl"
+        cmp "$T/$v-1.bin" "$T/$v-2.bin"
+    done
+}
