@@ -102,6 +102,13 @@ static void count_bytes(void *ctx, const uint32_t *ids, size_t n)
 static struct tokr *open_stream(const struct eval_opts *o, const struct ckpt_info *info,
                                 const struct tokenizer *tok)
 {
+    /* Under mpirun only rank 0 gets the pipe (the others read an empty
+     * stdin), so every rank refuses it here, before any of them reads. */
+    int from_stdin = !o->ninputs && o->input && strcmp(o->input, "-") == 0;
+    for (size_t i = 0; i < o->ninputs; i++) from_stdin |= strcmp(o->inputs[i], "-") == 0;
+    if (comm_size() > 1 && from_stdin)
+        comm_fail("<stdin>: under mpirun the stream must be a regular, uncompressed file: each rank reads "
+                  "its share at its own offsets");
     struct tokr *r = o->ninputs ? tokr_open_set(o->inputs, o->ninputs) : tokr_open(o->input);
     ckpt_check_stream(o->ckpt, info, r->name, r->h.vocab, r->h.fingerprint);
     if (tok && r->h.fingerprint && r->h.fingerprint != tok_fingerprint(tok))
