@@ -3,7 +3,8 @@ generators gen_uclass.py and gen_unorm.py.
 
 Two file shapes occur:
   - "property files" (PropList.txt, DerivedAge.txt,
-    DerivedNormalizationProps.txt): lines "XXXX[..YYYY] ; value # comment";
+    DerivedNormalizationProps.txt): lines "first[..last] ; value # comment",
+    code points in hexadecimal (for example "0009..000D ; White_Space");
   - UnicodeData.txt: one line of 15 ';'-separated fields per code point,
     except that a large block of alike characters (CJK ideographs, Hangul
     syllables, private use...) is given as two lines whose names end in
