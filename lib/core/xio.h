@@ -61,6 +61,13 @@ void *xmalloc_at(size_t n, const char *file, int line);
  * the kernel says no it is an ordinary allocation. */
 void *xmalloc_huge(size_t n);
 void *xcalloc_at(size_t n, size_t sz, const char *file, int line);
+/* n zero bytes (free() them), every page of them already written: for a
+ * table read before it is written, such as a cache.  calloc's fresh pages
+ * are first mapped to the kernel's shared zero page when read, and the
+ * first write to each then costs a second fault that copies it and flushes
+ * the TLB entry; with two threads of the process running, that flush
+ * interrupts the other core too (an inter-processor interrupt). */
+void *xzalloc_written(size_t n);
 void *xrealloc_at(void *p, size_t n, const char *file, int line);
 char *xstrdup_at(const char *s, const char *file, int line);
 /* Ask the kernel to back the block p[0..n) with huge pages (2 MB on x86)

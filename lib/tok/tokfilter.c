@@ -101,6 +101,10 @@ static void enc_work(void *arg, const struct jsonl_batch *b, size_t lo, size_t h
 {
     struct encode_job *j = arg;
     struct enc_batch *e = &j->slot[b->slot];
+    /* each thread makes its own encoder, at its first task: their caches
+     * are allocated and faulted in on both threads at once, not one after
+     * the other by the reading thread while the others wait */
+    if (!j->enc[k]) j->enc[k] = tok_encoder_new(j->t);
     for (size_t i = lo; i < hi; i++) {
         size_t n;
         const uint32_t *ids = tok_encode(j->enc[k], b->text[i], b->len[i], j->allow_special, &n);
@@ -167,7 +171,7 @@ static void prepare_job(void *arg)
     if (!j->o->shard_size && strcmp(j->o->output, "-") != 0) drop_cached_pages(j->o->output);
 }
 
-/* Once loaded: the separators, the output and one encoder per thread. */
+/* Once loaded: the separators and the output (the encoders: enc_work). */
 static void setup_job(struct encode_job *j)
 {
     const struct encode_opts *o = j->o;
@@ -175,7 +179,6 @@ static void setup_job(struct encode_job *j)
     j->allow_special = allow_special(o, j->t);
     separators(o, j->t, &j->before, &j->after);
     j->w = tokws_open(o->output, o->shard_size, tok_vocab_size(j->t), tok_fingerprint(j->t), o->zstd ? 3 : 0, o->force);
-    for (int k = 0; k < j->nthreads; k++) j->enc[k] = tok_encoder_new(j->t);
     j->ready = 1;
 }
 
