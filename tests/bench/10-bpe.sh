@@ -6,7 +6,8 @@
 #             corpus, 2 threads; sentencepiece BPE 32,000 on the 10 MB subset
 #             (it is single-threaded and takes minutes on the full corpus)
 #   encoding: GPT-2's vocabulary, one thread (and two for tfs; tfs's short
-#             runs the best of 3, lib.bash best3)
+#             runs the best of 5, 1 and 2 threads in turn, lib.bash
+#             best_alternating)
 # Results: $BENCH_OUT/bpe-*.json and the summary $BENCH_OUT/bpe.json.
 set -euo pipefail
 source "$(dirname "$0")/lib.bash"
@@ -32,8 +33,9 @@ else
 fi
 
 echo "encoding: GPT-2 vocabulary"
-best3 "$O/bpe-encode-tfs-1t.json" bpe-encode -q -t 1 -o "$O/gpt2.ids" "$O/gpt2.tiktoken" "$CORPUS/corpus.jsonl"
-best3 "$O/bpe-encode-tfs-2t.json" bpe-encode -q -t 2 -o "$O/gpt2.ids" "$O/gpt2.tiktoken" "$CORPUS/corpus.jsonl"
+one=(bpe-encode -q -t 1 -o "$O/gpt2.ids" "$O/gpt2.tiktoken" "$CORPUS/corpus.jsonl")
+two=(bpe-encode -q -t 2 -o "$O/gpt2.ids" "$O/gpt2.tiktoken" "$CORPUS/corpus.jsonl")
+best_alternating "$O/bpe-encode-tfs-1t.json" "$O/bpe-encode-tfs-2t.json" one two
 node "$REF" bench-encode tiktoken-node gpt2 "$CORPUS/corpus.jsonl" > "$O/bpe-encode-tiktoken-node.json"
 measure "$O/bpe-encode-tfs-10m.json" bpe-encode -q -t 1 -o "$O/gpt2-10m.ids" "$O/gpt2.tiktoken" "$CORPUS/corpus10m.jsonl"
 node "$REF" bench-encode tiktoken gpt2 "$CORPUS/corpus10m.jsonl" > "$O/bpe-encode-tiktoken-wasm.json"

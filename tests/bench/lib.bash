@@ -11,6 +11,12 @@
 #   best3 OUT CMD...      measure CMD three times (for tfs's short runs) and
 #                         keep the least wall and the least CPU time: on a
 #                         shared machine other processes only ever add
+#   best_alternating OUT_A OUT_B A B
+#                         for a ratio of two short runs (1 and 2 threads):
+#                         the commands in the arrays named A and B, in turn,
+#                         $BEST_RUNS times (5), each kept as best3 does.  In
+#                         turn, a slow spell of the machine (a VM's neighbours)
+#                         falls on both sides, not on all the runs of one
 #   jget FILE KEY         a number from a flat JSON object
 #   bench_cpu             the CPU: its model name, and family/model numbers
 #                         (AMD family 25 = Zen 3), as the JSON records it
@@ -39,17 +45,38 @@ measure() {
     rm -f "$t"
 }
 
+# keep_best OUT N: OUT.1 .. OUT.N (measure's) -> OUT, the least wall and CPU
+# time, the largest peak memory, and every run's wall time
+keep_best() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+o, n = sys.argv[1], int(sys.argv[2])
+r = [json.load(open(f'{o}.{i}')) for i in range(1, n + 1)]
+json.dump({'seconds': min(x['seconds'] for x in r), 'cpu_seconds': min(x['cpu_seconds'] for x in r),
+           'max_rss_mb': max(x['max_rss_mb'] for x in r), 'runs': n,
+           'all_seconds': [x['seconds'] for x in r]}, open(o, 'w'))
+PY
+    local i
+    for ((i = 1; i <= $2; i++)); do rm -f "$1.$i"; done
+}
+
 best3() {
     local out=$1; shift
+    local i
     for i in 1 2 3; do measure "$out.$i" "$@"; done
-    python3 - "$out" <<'PY'
-import json, sys
-o = sys.argv[1]
-r = [json.load(open(f'{o}.{i}')) for i in (1, 2, 3)]
-json.dump({'seconds': min(x['seconds'] for x in r), 'cpu_seconds': min(x['cpu_seconds'] for x in r),
-           'max_rss_mb': max(x['max_rss_mb'] for x in r), 'runs': 3}, open(o, 'w'))
-PY
-    rm -f "$out".[123]
+    keep_best "$out" 3
+}
+
+best_alternating() {
+    local out_a=$1 out_b=$2
+    local -n cmd_a=$3 cmd_b=$4
+    local n=${BEST_RUNS:-5} i
+    for ((i = 1; i <= n; i++)); do
+        measure "$out_a.$i" "${cmd_a[@]}"
+        measure "$out_b.$i" "${cmd_b[@]}"
+    done
+    keep_best "$out_a" "$n"
+    keep_best "$out_b" "$n"
 }
 
 jget() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
