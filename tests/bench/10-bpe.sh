@@ -6,8 +6,8 @@
 #             corpus, 2 threads; sentencepiece BPE 32,000 on the 10 MB subset
 #             (it is single-threaded and takes minutes on the full corpus)
 #   encoding: GPT-2's vocabulary, one thread (and two for tfs; tfs's short
-#             runs the best of 5, 1 and 2 threads in turn, lib.bash
-#             best_alternating)
+#             runs the best of 5, 1 and 2 threads in turn, each writing
+#             a new file, lib.bash best_alternating)
 # Results: $BENCH_OUT/bpe-*.json and the summary $BENCH_OUT/bpe.json.
 set -euo pipefail
 source "$(dirname "$0")/lib.bash"
@@ -34,8 +34,10 @@ fi
 
 echo "encoding: GPT-2 vocabulary"
 one=(bpe-encode -q -t 1 -o "$O/gpt2.ids" "$O/gpt2.tiktoken" "$CORPUS/corpus.jsonl")
-two=(bpe-encode -q -t 2 -o "$O/gpt2.ids" "$O/gpt2.tiktoken" "$CORPUS/corpus.jsonl")
-best_alternating "$O/bpe-encode-tfs-1t.json" "$O/bpe-encode-tfs-2t.json" one two
+two=(bpe-encode -q -t 2 -o "$O/gpt2-2t.ids" "$O/gpt2.tiktoken" "$CORPUS/corpus.jsonl")
+best_alternating "$O/bpe-encode-tfs-1t.json" "$O/bpe-encode-tfs-2t.json" one two "$O/gpt2.ids" "$O/gpt2-2t.ids"
+cmp "$O/gpt2.ids" "$O/gpt2-2t.ids" || { echo "bench: 1 and 2 threads give different ids" >&2; exit 1; }
+rm -f "$O/gpt2-2t.ids"
 node "$REF" bench-encode tiktoken-node gpt2 "$CORPUS/corpus.jsonl" > "$O/bpe-encode-tiktoken-node.json"
 measure "$O/bpe-encode-tfs-10m.json" bpe-encode -q -t 1 -o "$O/gpt2-10m.ids" "$O/gpt2.tiktoken" "$CORPUS/corpus10m.jsonl"
 node "$REF" bench-encode tiktoken gpt2 "$CORPUS/corpus10m.jsonl" > "$O/bpe-encode-tiktoken-wasm.json"

@@ -6,7 +6,8 @@
 #   tfs:       JSONL read, encoded, token stream written (wall time, the
 #              tokenizer's loading included), 1 and 2 threads, and --reference
 #              (PCRE2 pre-tokenizer, rank-ordered merge); the best of 3 runs,
-#              of 5 for 1 and 2 threads, run in turn (lib.bash)
+#              of 5 for 1 and 2 threads, run in turn, each writing a new
+#              file (lib.bash best_alternating)
 #   tiktoken:  encode only (documents already in memory)
 # Results: $BENCH_OUT/bpe-encode-*.json and the summary $BENCH_OUT/bpe-encode.json.
 set -euo pipefail
@@ -25,7 +26,7 @@ for v in gpt2 cl100k_base o200k_base; do
     best3 "$O/bpe-encode-$v-ref.json" bpe-encode -q -t 1 --reference -o "$O/$v-ref.ids" "$O/$v.tiktoken" "$J"
     one=(bpe-encode -q -t 1 -o "$O/$v.ids" "$O/$v.tiktoken" "$J")
     two=(bpe-encode -q -t 2 -o "$O/$v-2t.ids" "$O/$v.tiktoken" "$J")
-    best_alternating "$O/bpe-encode-$v-1t.json" "$O/bpe-encode-$v-2t.json" one two
+    best_alternating "$O/bpe-encode-$v-1t.json" "$O/bpe-encode-$v-2t.json" one two "$O/$v.ids" "$O/$v-2t.ids"
     cmp "$O/$v.ids" "$O/$v-ref.ids" || { echo "bench: $v: the fast and the reference encoders differ" >&2; exit 1; }
     cmp "$O/$v.ids" "$O/$v-2t.ids" || { echo "bench: $v: 1 and 2 threads give different ids" >&2; exit 1; }
     rm -f "$O/$v-2t.ids"

@@ -11,12 +11,20 @@
 #   best3 OUT CMD...      measure CMD three times (for tfs's short runs) and
 #                         keep the least wall and the least CPU time: on a
 #                         shared machine other processes only ever add
-#   best_alternating OUT_A OUT_B A B
+#   best_alternating OUT_A OUT_B A B [FILE_A FILE_B]
 #                         for a ratio of two short runs (1 and 2 threads):
 #                         the commands in the arrays named A and B, in turn,
 #                         $BEST_RUNS times (5), each kept as best3 does.  In
 #                         turn, a slow spell of the machine (a VM's neighbours)
-#                         falls on both sides, not on all the runs of one
+#                         falls on both sides, not on all the runs of one.
+#                         FILE_A, FILE_B: the commands' outputs, deleted
+#                         before each run, untimed, so that each run writes a
+#                         new file as a first run does.  Replacing a file
+#                         frees the old one's blocks inside the rename, and
+#                         on a file system mounted with `discard` (ext4 here)
+#                         the rename then waits for the disk to trim them:
+#                         10 to 20 ms for 66 MB of ids on the VM of the
+#                         README, the file system's work, not the encoder's
 #   jget FILE KEY         a number from a flat JSON object
 #   bench_cpu             the CPU: its model name, and family/model numbers
 #                         (AMD family 25 = Zen 3), as the JSON records it
@@ -68,11 +76,13 @@ best3() {
 }
 
 best_alternating() {
-    local out_a=$1 out_b=$2
+    local out_a=$1 out_b=$2 file_a=${5:-} file_b=${6:-}
     local -n cmd_a=$3 cmd_b=$4
     local n=${BEST_RUNS:-5} i
     for ((i = 1; i <= n; i++)); do
+        [ -z "$file_a" ] || rm -f "$file_a"
         measure "$out_a.$i" "${cmd_a[@]}"
+        [ -z "$file_b" ] || rm -f "$file_b"
         measure "$out_b.$i" "${cmd_b[@]}"
     done
     keep_best "$out_a" "$n"
