@@ -205,6 +205,8 @@ for i in range(1000):
     bpe-encode --raw --reference -o "$t/ref.bin" "$TOK" "$t/r.bin"
     cmp "$t/fast.bin" "$t/ref.bin"
     # and the mixed documents are tiktoken's ids too
+    bpe-encode -o "$t/g.bin" "$d/gpt2.tiktoken" "$t/mixed.jsonl"
+    node "$REF" parity tiktoken gpt2 "$t/mixed.jsonl" "$t/g.bin"
     bpe-encode -o "$t/c.bin" "$d/cl100k.tiktoken" "$t/mixed.jsonl"
     node "$REF" parity tiktoken cl100k_base "$t/mixed.jsonl" "$t/c.bin"
     bpe-encode -o "$t/o.bin" "$d/o200k.tiktoken" "$t/mixed.jsonl"
