@@ -106,6 +106,7 @@ void *xmalloc_huge(size_t n)
 void *xzalloc_written(size_t n)
 {
     void *p = xmalloc(n);
+    advise_huge_pages(p, n);    /* before the pages exist: then they are huge */
 #ifdef MADV_POPULATE_WRITE
     /* Linux 5.14+: fault the whole pages in with one call, not one fault
      * each (EINVAL on older kernels: memset below faults them instead) */

@@ -66,7 +66,8 @@ void *xcalloc_at(size_t n, size_t sz, const char *file, int line);
  * are first mapped to the kernel's shared zero page when read, and the
  * first write to each then costs a second fault that copies it and flushes
  * the TLB entry; with two threads of the process running, that flush
- * interrupts the other core too (an inter-processor interrupt). */
+ * interrupts the other core too (an inter-processor interrupt).  Blocks
+ * of 4 MB or more get huge pages, as advise_huge_pages. */
 void *xzalloc_written(size_t n);
 void *xrealloc_at(void *p, size_t n, const char *file, int line);
 char *xstrdup_at(const char *s, const char *file, int line);

@@ -117,7 +117,7 @@ struct bpe_trainer *bpe_trainer_new(const struct bpe_train_opts *o)
     for (int i = 0; i < tr->nthreads; i++) {
         wordtab_init(&tr->counts[i], 1 << 16);
         tr->cnt[i].map = &tr->counts[i];
-        tr->cnt[i].hot = xcalloc((size_t)1 << HOTC_BITS, sizeof *tr->cnt[i].hot);
+        tr->cnt[i].hot = xzalloc_written(((size_t)1 << HOTC_BITS) * sizeof *tr->cnt[i].hot);
         tr->ctx[i] = pretok_ctx_new(tr->pre);
     }
     return tr;
