@@ -488,7 +488,9 @@ const float *gpt2_layer_qkv(const struct gpt2 *m, int l)
 
 void gpt2_zero_grad(struct gpt2 *m)
 {
-    if (!m->grads) m->grads = xcalloc(m->nparams, sizeof(float));
+    /* xzalloc_written: the first backward adds into these pages (reads
+     * them first); see the moments below */
+    if (!m->grads) m->grads = xzalloc_written(m->nparams * sizeof(float));
     else memset(m->grads, 0, m->nparams * sizeof(float));
 }
 
@@ -644,8 +646,12 @@ void gpt2_adamw_step(struct gpt2 *m, float lr, float beta1, float beta2, float e
     if (!m->grads) die("gpt2_adamw_step: no gradients (run gpt2_backward first)");
     if (t < 1) die("gpt2_adamw_step: step %d: steps count from 1", t);
     if (!m->m) {
-        m->m = xcalloc(m->nparams, sizeof(float));
-        m->v = xcalloc(m->nparams, sizeof(float));
+        /* written once here (xio.h): the first step reads every moment
+         * before it writes it, and calloc's pages would each be mapped to
+         * the shared zero page, then copied, with a TLB flush on every
+         * core the threads run on */
+        m->m = xzalloc_written(m->nparams * sizeof(float));
+        m->v = xzalloc_written(m->nparams * sizeof(float));
     }
     struct optim_tensor ts[GPT2_NPARAMS];
     optim_list(m, ts);

@@ -517,8 +517,8 @@ void llama_adamw_step(struct llama *m, float lr, float beta1, float beta2, float
 {
     if (!m->grads) die("llama_adamw_step: no gradients (call llama_backward first)");
     if (!m->m) {
-        m->m = xcalloc(m->nparams, sizeof *m->m);
-        m->v = xcalloc(m->nparams, sizeof *m->v);
+        m->m = xzalloc_written(m->nparams * sizeof *m->m);     /* read before written: */
+        m->v = xzalloc_written(m->nparams * sizeof *m->v);     /* as gpt2_adamw_step */
     }
     struct optim_tensor ts[LLAMA_NPARAMS];
     adamw_step(ts, optim_list(m, ts), lr, beta1, beta2, eps, weight_decay, grad_scale, t);
