@@ -6,7 +6,8 @@
 #             the Linux kernel's source (Debian's linux-source-6.1, fetched
 #             with `apt-get download`, not installed), until the documents
 #             hold 1e9 bytes (tests/bench/make_corpus1g.py); built once, in
-#             $BENCH_OUT/corpus1g.  Source code is the hard case for the
+#             $BENCH_OUT/corpus1g (2 GB kept: JSONL and plain text; about
+#             1.5 GB more while the source tree is unpacked).  Source code is the hard case for the
 #             memory: far more distinct pieces (identifiers, numbers, hex
 #             constants) than English of the same size.  The package's
 #             version is recorded: Debian's security updates change it.
