@@ -1,10 +1,12 @@
 /* test_input.c - core/input.c: lines and bytes from plain, gzip and zstd
  * files (compressed here with zlib and libzstd, the reference codecs),
- * several gzip members, truncated and corrupt streams, and in_peek. */
+ * several gzip members, truncated and corrupt streams, and in_peek; and
+ * xio.h's xzalloc_written. */
 #include "unit.h"
 #include "core/input.h"
 #include "core/xio.h"
 
+#include <sys/mman.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -157,11 +159,41 @@ TEST(peek)
     free(zs); free(gz); free(text);
 }
 
+/* xzalloc_written: zero bytes, also where malloc hands back memory that was
+ * used before (filled with 0xab and freed just above), and every whole page
+ * of the block already in memory (mincore), not left to fault in later. */
+TEST(zalloc_written)
+{
+    size_t sizes[] = { 1, 100, 4096 + 17, (size_t)300 << 10, (size_t)5 << 20 };
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        unsigned char *old = xmalloc(n);
+        memset(old, 0xab, n);
+        free(old);
+        unsigned char *p = xzalloc_written(n);
+        /* residency first: reading the bytes would map untouched pages */
+        uintptr_t page = 4096, lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+        if (hi > lo) {
+            size_t pages = (hi - lo) / page, resident = 0;
+            unsigned char *vec = xmalloc(pages);
+            CHECK(mincore((void *)lo, hi - lo, vec) == 0);
+            for (size_t i = 0; i < pages; i++) resident += vec[i] & 1;
+            CHECK(resident == pages);
+            free(vec);
+        }
+        size_t nonzero = 0;
+        for (size_t i = 0; i < n; i++) nonzero += p[i] != 0;
+        CHECK(nonzero == 0);
+        free(p);
+    }
+}
+
 int main(void)
 {
     RUN(gzip_lines_and_bytes);
     RUN(gzip_members_one_after_another);
     RUN(gzip_truncated_or_corrupt);
     RUN(peek);
+    RUN(zalloc_written);
     return unit_summary();
 }
