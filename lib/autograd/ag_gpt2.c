@@ -50,7 +50,8 @@ struct ag_gpt2 *ag_gpt2_new(struct gpt2 *base)
     int V = c->vocab, C = c->dim, L = c->layers;
     struct ag_gpt2 *g = xcalloc(1, sizeof *g);
     g->base = base;
-    if (!base->grads) base->grads = xcalloc(base->nparams, sizeof *base->grads);
+    /* written once (xio.h): the backward adds into them, reading first */
+    if (!base->grads) base->grads = xzalloc_written(base->nparams * sizeof *base->grads);
     g->params_ctx = ag_ctx_new();
     g->ctx = ag_ctx_new();
     g->h = xcalloc((size_t)L, sizeof *g->h);
@@ -175,8 +176,10 @@ void ag_gpt2_adamw_step(struct ag_gpt2 *g, float lr, float beta1, float beta2, f
 {
     struct gpt2 *m = g->base;
     if (t < 1) die("ag_gpt2_adamw_step: step %d: steps count from 1", t);
-    if (!m->m) m->m = xcalloc(m->nparams, sizeof *m->m);
-    if (!m->v) m->v = xcalloc(m->nparams, sizeof *m->v);
+    /* written once (xio.h): the first step reads each moment before it
+     * writes it, as in gpt2_adamw_step */
+    if (!m->m) m->m = xzalloc_written(m->nparams * sizeof *m->m);
+    if (!m->v) m->v = xzalloc_written(m->nparams * sizeof *m->v);
     struct ag_AdamW *opt = &g->opt;
     /* the moments live in the model's blocks, at the parameters' offsets
      * (a checkpoint may have replaced the blocks: point at them each step);

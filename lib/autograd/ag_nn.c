@@ -67,7 +67,7 @@ static void ensure_moments(struct ag_AdamW *opt)
 {
     for (int i = 0; i < opt->nparams; i++)
         if (!opt->m[i]) {
-            opt->m[i] = xcalloc(2 * opt->params[i]->n, sizeof **opt->m);
+            opt->m[i] = xzalloc_written(2 * (size_t)opt->params[i]->n * sizeof **opt->m);  /* read first: xio.h */
             opt->v[i] = opt->m[i] + opt->params[i]->n;
             opt->owned[i] = 1;
         }

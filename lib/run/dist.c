@@ -43,8 +43,8 @@ void dist_init(struct dist *d, struct model *m, int shard)
     d->lo = comm_slice_lo(b.n, d->rank);
     d->hi = comm_slice_lo(b.n, d->rank + 1);
     size_t k = d->hi - d->lo;
-    d->m = xcalloc(k ? k : 1, sizeof *d->m);
-    d->v = xcalloc(k ? k : 1, sizeof *d->v);
+    d->m = xzalloc_written((k ? k : 1) * sizeof *d->m);        /* read before written: xio.h */
+    d->v = xzalloc_written((k ? k : 1) * sizeof *d->v);
     /* a resumed run: keep this rank's slice of the saved moments */
     if (*b.m) memcpy(d->m, *b.m + d->lo, k * sizeof *d->m);
     if (*b.v) memcpy(d->v, *b.v + d->lo, k * sizeof *d->v);
