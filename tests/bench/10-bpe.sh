@@ -11,11 +11,7 @@
 # Results: $BENCH_OUT/bpe-*.json and the summary $BENCH_OUT/bpe.json.
 set -euo pipefail
 source "$(dirname "$0")/lib.bash"
-cd "$TFS_ROOT"
-bench_corpus
-tests/node/setup
-REF=tests/node/ref.js
-O=$BENCH_OUT
+bench_tokenizer_refs
 node "$REF" ranks gpt2 "$O/gpt2.tiktoken"
 export RAYON_NUM_THREADS=2
 

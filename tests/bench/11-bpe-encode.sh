@@ -12,11 +12,7 @@
 # Results: $BENCH_OUT/bpe-encode-*.json and the summary $BENCH_OUT/bpe-encode.json.
 set -euo pipefail
 source "$(dirname "$0")/lib.bash"
-cd "$TFS_ROOT"
-bench_corpus
-tests/node/setup
-REF=tests/node/ref.js
-O=$BENCH_OUT
+bench_tokenizer_refs
 J=$CORPUS/corpus.jsonl
 for v in gpt2 cl100k_base o200k_base; do
     [ -s "$O/$v.tiktoken" ] || node "$REF" ranks "$v" "$O/$v.tiktoken"

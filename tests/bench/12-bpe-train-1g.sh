@@ -16,11 +16,7 @@
 # Results: $BENCH_OUT/bpe-train-1g-*.json and the summary $BENCH_OUT/bpe-train-1g.json.
 set -euo pipefail
 source "$(dirname "$0")/lib.bash"
-cd "$TFS_ROOT"
-bench_corpus
-tests/node/setup
-REF=tests/node/ref.js
-O=$BENCH_OUT
+bench_tokenizer_refs
 G=$O/corpus1g
 SAMPLE=${SAMPLE:-20000}
 mkdir -p "$G"

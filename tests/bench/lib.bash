@@ -4,6 +4,11 @@
 #                         corpus10m.{txt,jsonl}; the builder is
 #                         tests/bench/make_corpus.sh (TFS_CORPUS_SCRIPT to
 #                         use another)
+#   bench_tokenizer_refs  the start of the tokenizer benchmarks (10, 11, 12):
+#                         to the repository root, the corpus (bench_corpus),
+#                         the npm references (tests/node/setup); sets REF
+#                         (tests/node/ref.js, which runs them) and O
+#                         ($BENCH_OUT)
 #   measure OUT CMD...    run CMD, write {"seconds": wall, "max_rss_mb": peak,
 #                         "cpu_seconds": user + system} to OUT (wall time
 #                         to the microsecond from bash's EPOCHREALTIME:
@@ -41,6 +46,14 @@ bench_corpus() {
     local script=${TFS_CORPUS_SCRIPT:-$TFS_ROOT/tests/bench/make_corpus.sh}
     [ -x "$script" ] || { echo "bench: corpus builder $script not found (set TFS_CORPUS_SCRIPT)" >&2; return 1; }
     "$script" "$CORPUS" >&2
+}
+
+bench_tokenizer_refs() {
+    cd "$TFS_ROOT"
+    bench_corpus
+    tests/node/setup
+    REF=tests/node/ref.js
+    O=$BENCH_OUT
 }
 
 measure() {
