@@ -9,24 +9,35 @@
 #define GELU_K 0.7978845608028654f
 #define GELU_A 0.044715f
 
+/* tanh u, u = k (x + a x^3): the one transcendental of GELU and of its slope */
+static inline float gelu_tanh(float x)
+{
+    return tanh_fast(GELU_K * (x + GELU_A * x * x * x));
+}
+
 void gelu_forward(float *out, const float *inp, long n)
 {
     ISA_DISPATCH(gelu_forward, out, inp, n);
     #pragma omp parallel for simd
     for (long i = 0; i < n; i++) {
-        float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x);
-        out[i] = 0.5f * x * (1.0f + tanh_fast(u));
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + gelu_tanh(x));
     }
 }
 
 /* forward:  y = x/2 (1 + tanh u),  u = k (x + a x^3)
  * =>        dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) k (1 + 3 a x^2)
- *           dinp += dout * dy/dx */
-static inline float gelu_slope(float x)
+ *           dinp += dout * dy/dx
+ * gelu_dydx takes tanh u (th) from its caller, which may need it for y too. */
+static inline float gelu_dydx(float x, float th)
 {
-    float u = GELU_K * (x + GELU_A * x * x * x), th = tanh_fast(u);
     float dudx = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
     return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * dudx;
+}
+
+static inline float gelu_slope(float x)
+{
+    return gelu_dydx(x, gelu_tanh(x));
 }
 
 void gelu_backward(float *dinp, const float *dout, const float *inp, long n)
@@ -51,10 +62,9 @@ void gelu_forward_slope(float *out, float *slope, const float *inp, long n)
     ISA_DISPATCH(gelu_forward_slope, out, slope, inp, n);
     #pragma omp parallel for simd
     for (long i = 0; i < n; i++) {
-        float x = inp[i], u = GELU_K * (x + GELU_A * x * x * x), th = tanh_fast(u);
-        float dudx = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+        float x = inp[i], th = gelu_tanh(x);
         out[i] = 0.5f * x * (1.0f + th);
-        slope[i] = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * dudx;
+        slope[i] = gelu_dydx(x, th);
     }
 }
 
