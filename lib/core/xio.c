@@ -103,6 +103,15 @@ void *xmalloc_huge(size_t n)
     return p;
 }
 
+/* The whole 4 KB pages inside p[0..n), [*lo, *hi): what madvise may be
+ * given of a block from malloc (none when *hi <= *lo). */
+static inline void whole_pages(const void *p, size_t n, uintptr_t *lo, uintptr_t *hi)
+{
+    const uintptr_t page = 4096;
+    *lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+    *hi = ((uintptr_t)p + n) & ~(page - 1);
+}
+
 void *xzalloc_written(size_t n)
 {
     void *p = xmalloc(n);
@@ -110,7 +119,8 @@ void *xzalloc_written(size_t n)
 #ifdef MADV_POPULATE_WRITE
     /* Linux 5.14+: fault the whole pages in with one call, not one fault
      * each (EINVAL on older kernels: memset below faults them instead) */
-    uintptr_t page = 4096, lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    uintptr_t lo, hi;
+    whole_pages(p, n, &lo, &hi);
     if (n >= ((size_t)64 << 10) && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 #endif
     memset(p, 0, n);
@@ -134,7 +144,8 @@ void *xrealloc_at(void *p, size_t n, const char *file, int line)
 void advise_huge_pages(void *p, size_t n)
 {
 #ifdef MADV_HUGEPAGE
-    uintptr_t page = 4096, lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    uintptr_t lo, hi;
+    whole_pages(p, n, &lo, &hi);
     if (n >= ((size_t)4 << 20) && hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);    /* a hint: errors ignored */
 #else
     (void)p; (void)n;
