@@ -14,7 +14,7 @@ static void table_alloc(struct wordtab *t, size_t cap)
     for (size_t c = cap; c > 1; c >>= 1) t->shift--;
     /* probed (read) before each insert: written once here, so that no
      * page of it is first the shared zero page (xio.h), which with 2
-     * threads cost about 2,900 TLB flushes of both cores per 94 MB */
+     * threads cost about 2,600 TLB flushes of both cores per 94 MB */
     t->slot = xzalloc_written(cap * sizeof *t->slot);
 }
 
