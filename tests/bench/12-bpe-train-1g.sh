@@ -7,10 +7,11 @@
 #             with `apt-get download`, not installed), until the documents
 #             hold 1e9 bytes (tests/bench/make_corpus1g.py); built once, in
 #             $BENCH_OUT/corpus1g (2 GB kept: JSONL and plain text; about
-#             1.5 GB more while the source tree is unpacked).  Source code is the hard case for the
-#             memory: far more distinct pieces (identifiers, numbers, hex
-#             constants) than English of the same size.  The package's
-#             version is recorded: Debian's security updates change it.
+#             1.5 GB more while the source tree is unpacked).  Source code
+#             is the hard case for the memory: far more distinct pieces
+#             (identifiers, numbers, hex constants) than English of the same
+#             size.  The package's version is recorded: Debian's security
+#             updates change it.
 #   training: 30,000 tokens, 2 threads on both sides; tfs on every document,
 #             then on $SAMPLE (20,000) of them drawn at random (--sample)
 # Results: $BENCH_OUT/bpe-train-1g-*.json and the summary $BENCH_OUT/bpe-train-1g.json.
